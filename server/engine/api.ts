@@ -1,0 +1,129 @@
+/**
+ * Public types of the style-transfer engine.
+ *
+ * The engine is pure tensor code on @tensorflow/tfjs-core: it knows nothing of sockets, Yjs or
+ * storage. The session layer (server/session) turns document changes into calls on
+ * {@link StyleTransfer}; the CLI (server/cli) drives the same object from the command line.
+ */
+import type * as tf from '@tensorflow/tfjs-core';
+
+export const BACKEND_NAMES = ['tensorflow', 'webgpu', 'wasm', 'cpu'] as const;
+export type BackendName = (typeof BACKEND_NAMES)[number];
+
+/** 8-bit RGB pixels, row-major, 3 bytes per pixel, no alpha. */
+export interface RgbImage {
+  width: number;
+  height: number;
+  data: Uint8Array;
+}
+
+/** A layer of a feature network and how much it counts in a loss. */
+export interface LayerWeight {
+  layer: string;
+  weight: number;
+}
+
+export type Pooling = 'max' | 'avg';
+
+/**
+ * A pretrained CNN seen as a differentiable map from an image to named feature maps.
+ *
+ * Implementations do their own input preprocessing (e.g. Keras VGG's BGR mean subtraction),
+ * so callers always pass RGB in [0, 1].
+ */
+export interface FeatureNetwork {
+  readonly name: string;
+  /** Selectable layer names in forward order. */
+  readonly layers: readonly string[];
+  /** Whether {@link FeatureOptions.pooling} has any effect on this network. */
+  readonly supportsPooling: boolean;
+  /**
+   * Runs the network on `image` ([1, H, W, 3], RGB in [0, 1]) up to the deepest requested
+   * layer and returns the requested feature maps ([1, h, w, c]). Differentiable w.r.t. `image`.
+   */
+  features(image: tf.Tensor4D, layers: readonly string[], options?: FeatureOptions): Map<string, tf.Tensor4D>;
+  dispose(): void;
+}
+
+export interface FeatureOptions {
+  pooling?: Pooling;
+}
+
+export type OptimizerName = 'adam' | 'lbfgs';
+export type ColorMode = 'style' | 'luminance' | 'histogram';
+export type InitMode = 'content' | 'noise' | 'image';
+export type ExperimentMode = 'transfer' | 'reconstruct-content' | 'synthesize-style';
+
+/**
+ * Everything that defines one optimization. Weights are multipliers on the preset's own loss
+ * conventions (a preset fixes layers, Gram normalisation and base weights).
+ */
+export interface TransferParams {
+  preset: string;
+  contentWeight: number;
+  styleWeight: number;
+  tvWeight: number;
+  optimizer: OptimizerName;
+  learningRate: number;
+  /** Long side of the optimized image in pixels. */
+  resolution: number;
+  pooling: Pooling;
+  colors: ColorMode;
+  init: InitMode;
+  seed: number;
+  /** Overrides of the preset's layers; omitted = the preset's. */
+  contentLayers?: LayerWeight[];
+  styleLayers?: LayerWeight[];
+  mode?: ExperimentMode;
+}
+
+export interface StyleInput {
+  image: RgbImage;
+  /** Blend weight; weights are normalised over all styles. */
+  weight: number;
+  /** Style image is resized by this factor before its features are taken. */
+  scale: number;
+}
+
+export interface TransferInputs {
+  /** The content image (already composited with strokes by the caller). */
+  content: RgbImage;
+  styles: StyleInput[];
+  params: TransferParams;
+  /** Start image when `params.init` is `image` (e.g. a keyframe to resume from). */
+  initImage?: RgbImage;
+}
+
+export interface LossValues {
+  total: number;
+  style: number;
+  content: number;
+  tv: number;
+}
+
+export interface StepResult {
+  /** Iterations done so far; 0 is the initial image before any step. */
+  iter: number;
+  losses: LossValues;
+  /** Wall time of this step in milliseconds. */
+  ms: number;
+}
+
+/**
+ * One running optimization. `update` re-targets it warm: the current image and optimizer state
+ * carry over and only what changed (e.g. style Gram targets) is recomputed.
+ */
+export interface StyleTransfer {
+  readonly iter: number;
+  /** Current size of the optimized image (changes when `resolution` does). */
+  readonly width: number;
+  readonly height: number;
+  update(changes: Partial<TransferInputs>): void;
+  /** Runs one optimizer step (one L-BFGS iteration or one Adam update). */
+  step(): Promise<StepResult>;
+  /** Losses of the current image without changing it. */
+  evaluate(): Promise<LossValues>;
+  /** The current image with the colour mode applied, as 8-bit RGB. */
+  image(): Promise<RgbImage>;
+  dispose(): void;
+}

@@ -1,0 +1,138 @@
+/**
+ * The session document: what every Atelier session *is*.
+ *
+ * These zod schemas are the single source of truth for the shared Yjs document. The server
+ * validates every value read from the document with them before anything reaches the engine;
+ * the client uses the same schemas to build its forms. The top-level names (`params`, `styles`,
+ * `content`, `strokes`) and their field names are a public contract: external clients built from
+ * stock yjs + y-protocols write them directly.
+ *
+ * Layout of the Y.Doc:
+ * - `params`  Y.Map<ParamKey, value>
+ * - `styles`  Y.Array<Y.Map> with {@link StyleEntry} fields
+ * - `content` Y.Map with {@link ContentEntry} fields
+ * - `strokes` Y.Array<Y.Map> with {@link Stroke} fields
+ */
+import { z } from 'zod';
+
+/** Names of the top-level shared types in the Y.Doc. */
+export const DOC_KEYS = {
+  params: 'params',
+  styles: 'styles',
+  content: 'content',
+  strokes: 'strokes',
+} as const;
+
+/** Image ids are the sha256 of the stored bytes, hex encoded: safe in URLs and paths. */
+export const ImageId = z.string().regex(/^[a-f0-9]{64}$/, 'imageId must be 64 lowercase hex characters');
+export type ImageId = z.infer<typeof ImageId>;
+
+export const HexColor = z.string().regex(/^#[0-9a-fA-F]{6}$/, "colour must look like '#rrggbb'");
+
+const finite = () => z.number().finite();
+
+/** Names of models the engine can build. `vgg19` needs a user-supplied weights file. */
+export const MODEL_NAMES = ['mobilenet_v2', 'inception_v3', 'vgg19'] as const;
+export const ModelName = z.enum(MODEL_NAMES);
+export type ModelName = z.infer<typeof ModelName>;
+
+/** Presets bundle layer choices and loss conventions; `default` is the embedded-model setup. */
+export const PRESET_NAMES = ['default', 'tf-tutorial', 'gatys2015'] as const;
+export const PresetName = z.enum(PRESET_NAMES);
+export type PresetName = z.infer<typeof PresetName>;
+
+/**
+ * Each parameter on its own, so a single bad value can be reported (and ignored) without
+ * discarding its valid neighbours.
+ */
+export const ParamSchemas = {
+  contentWeight: finite().min(0).max(1e12),
+  styleWeight: finite().min(0).max(1e12),
+  tvWeight: finite().min(0).max(1e9),
+  optimizer: z.enum(['adam', 'lbfgs']),
+  learningRate: finite().gt(0).max(100),
+  resolution: z.number().int().min(32).max(2048),
+  pooling: z.enum(['max', 'avg']),
+  colors: z.enum(['style', 'luminance', 'histogram']),
+  init: z.enum(['content', 'noise']),
+  seed: z.number().int().min(0).max(2 ** 31 - 1),
+  running: z.boolean(),
+  model: ModelName,
+  preset: PresetName,
+} as const;
+
+export type ParamKey = keyof typeof ParamSchemas;
+export const PARAM_KEYS = Object.keys(ParamSchemas) as ParamKey[];
+
+export const Params = z.object(ParamSchemas);
+export type Params = z.infer<typeof Params>;
+
+/** What a new session starts with. */
+export const DEFAULT_PARAMS: Params = {
+  contentWeight: 1,
+  styleWeight: 1,
+  tvWeight: 1,
+  optimizer: 'adam',
+  learningRate: 0.02,
+  resolution: 256,
+  pooling: 'avg',
+  colors: 'style',
+  init: 'content',
+  seed: 1,
+  running: true,
+  model: 'mobilenet_v2',
+  preset: 'default',
+};
+
+export const StyleEntry = z.object({
+  imageId: ImageId,
+  /** Blend weight of this style's Gram targets relative to the others. */
+  weight: finite().min(0).max(100),
+  /** Style scale: the style image is resized by this factor before its features are taken. */
+  scale: finite().min(0.1).max(4),
+});
+export type StyleEntry = z.infer<typeof StyleEntry>;
+
+export const MAX_STYLES = 8;
+
+export const ContentEntry = z.object({
+  /** Absent means a blank canvas of `background`. */
+  imageId: ImageId.optional(),
+  background: HexColor,
+  width: z.number().int().min(16).max(4096),
+  height: z.number().int().min(16).max(4096),
+});
+export type ContentEntry = z.infer<typeof ContentEntry>;
+
+export const MAX_STROKE_POINTS = 20_000; // numbers, i.e. 10k points
+export const MAX_STROKES = 5_000;
+
+export const Stroke = z.object({
+  id: z.string().min(1).max(64),
+  author: z.string().max(64),
+  tool: z.enum(['brush', 'eraser']),
+  color: HexColor,
+  size: finite().min(0.5).max(512),
+  opacity: finite().min(0).max(1),
+  /** Flat [x0, y0, x1, y1, …] in content pixels. */
+  points: z
+    .array(finite().min(-1e5).max(1e5))
+    .max(MAX_STROKE_POINTS)
+    .refine((p) => p.length % 2 === 0, 'points must hold x,y pairs'),
+});
+export type Stroke = z.infer<typeof Stroke>;
+
+/** A fully validated snapshot of the document, as the engine-facing session layer sees it. */
+export interface SessionState {
+  params: Params;
+  styles: StyleEntry[];
+  content: ContentEntry;
+  strokes: Stroke[];
+}
+
+/** Presence state published through y-protocols awareness. */
+export const AwarenessState = z.object({
+  user: z.object({ name: z.string().max(64), color: HexColor }),
+  cursor: z.object({ x: finite(), y: finite() }).nullable().optional(),
+});
+export type AwarenessState = z.infer<typeof AwarenessState>;
