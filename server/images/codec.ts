@@ -1,0 +1,61 @@
+/**
+ * Image decoding and encoding between files/bytes and the engine's {@link RgbImage}, via sharp.
+ * Shared by the CLI and the server so both read images the same way (EXIF orientation applied,
+ * alpha flattened onto white, 8-bit sRGB).
+ */
+import sharp from 'sharp';
+import type { RgbImage } from '../engine/api.ts';
+
+export type EncodeMime = 'image/png' | 'image/jpeg' | 'image/webp';
+
+/** Decodes PNG/JPEG/WebP bytes to RGB. Throws sharp's error for undecodable input. */
+export async function decodeImage(bytes: Uint8Array | Buffer): Promise<RgbImage> {
+  const { data, info } = await sharp(bytes, { failOn: 'error' })
+    .rotate()
+    .flatten({ background: '#ffffff' })
+    .toColourspace('srgb')
+    .removeAlpha()
+    .raw()
+    .toBuffer({ resolveWithObject: true });
+  if (info.channels !== 3) throw new Error(`expected 3 channels after decoding, got ${info.channels}`);
+  return { width: info.width, height: info.height, data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) };
+}
+
+/** Encodes RGB pixels; `quality` (1..100) applies to JPEG and WebP. */
+export async function encodeImage(img: RgbImage, mime: EncodeMime, quality = 85): Promise<Buffer> {
+  const s = sharp(Buffer.from(img.data.buffer, img.data.byteOffset, img.data.byteLength), {
+    raw: { width: img.width, height: img.height, channels: 3 },
+  });
+  if (mime === 'image/png') return s.png().toBuffer();
+  if (mime === 'image/webp') return s.webp({ quality }).toBuffer();
+  return s.jpeg({ quality, mozjpeg: false }).toBuffer();
+}
+
+/** Resizes so the long side is `longSide` (aspect kept), with a high-quality filter. */
+export async function resizeLongSide(img: RgbImage, longSide: number): Promise<RgbImage> {
+  const scale = longSide / Math.max(img.width, img.height);
+  const width = Math.max(1, Math.round(img.width * scale));
+  const height = Math.max(1, Math.round(img.height * scale));
+  const { data, info } = await sharp(Buffer.from(img.data.buffer, img.data.byteOffset, img.data.byteLength), {
+    raw: { width: img.width, height: img.height, channels: 3 },
+  })
+    .resize(width, height, { kernel: 'lanczos3', fit: 'fill' })
+    .raw()
+    .toBuffer({ resolveWithObject: true });
+  return { width: info.width, height: info.height, data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) };
+}
+
+export async function readImageFile(file: string): Promise<RgbImage> {
+  const { readFile } = await import('node:fs/promises');
+  let bytes: Buffer;
+  try {
+    bytes = await readFile(file);
+  } catch (e) {
+    throw new Error(`cannot read image ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+  try {
+    return await decodeImage(bytes);
+  } catch (e) {
+    throw new Error(`cannot decode image ${file}: ${(e as Error).message}`);
+  }
+}
