@@ -1,0 +1,53 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { parseRenderArgs, UsageError, type RenderOptions } from './args.ts';
+
+const base = ['--content', 'c.png', '--style', 's.jpg', '--out', 'o.png'];
+const parse = (...extra: string[]) => parseRenderArgs([...base, ...extra]) as RenderOptions;
+
+test('defaults are the documented ones', () => {
+  const o = parse();
+  assert.equal(o.preset, 'default');
+  assert.equal(o.size, 256);
+  assert.equal(o.iters, 200);
+  assert.equal(o.seed, 1);
+  assert.equal(o.backend, 'auto');
+  assert.equal(o.mode, 'transfer');
+  assert.deepEqual(o.styles, [{ path: 's.jpg', weight: 1, scale: 1 }]);
+});
+
+test('--style-weight and --style-scale apply to the --style before them', () => {
+  const o = parseRenderArgs([
+    '--content', 'c.png', '--style', 'a.jpg', '--style-weight', '2', '--style', 'b.jpg', '--style-scale', '0.5', '--style-weight', '3', '--out', 'o.png',
+  ]) as RenderOptions;
+  assert.deepEqual(o.styles, [
+    { path: 'a.jpg', weight: 2, scale: 1 },
+    { path: 'b.jpg', weight: 3, scale: 0.5 },
+  ]);
+});
+
+test('bad options are refused with a message naming the option', () => {
+  const cases: [string[], RegExp][] = [
+    [['--size', 'abc'], /--size must be an integer/],
+    [['--size', '8'], /--size must be an integer between 16/],
+    [['--iters', '-1'], /--iters/],
+    [['--backend', 'cuda'], /--backend must be one of/],
+    [['--preset', 'nope'], /--preset must be one of/],
+    [['--colors', 'rainbow'], /--colors/],
+    [['--init', 'image'], /--init-image/],
+    [['--bogus'], /Unknown option/],
+  ];
+  for (const [extra, re] of cases) {
+    assert.throws(() => parse(...extra), (e: unknown) => e instanceof UsageError && re.test((e as Error).message), extra.join(' '));
+  }
+});
+
+test('missing inputs are reported per mode', () => {
+  assert.throws(() => parseRenderArgs(['--style', 's.jpg', '--out', 'o.png']), /--content is required/);
+  assert.throws(() => parseRenderArgs(['--content', 'c.png', '--out', 'o.png']), /at least one --style/);
+  assert.throws(() => parseRenderArgs(['--content', 'c.png', '--style', 's.jpg']), /--out is required/);
+  assert.throws(() => parseRenderArgs([...base.slice(0, 4), '--out', 'o.gif']), /--out must end/);
+  assert.throws(() => parseRenderArgs(['--style-weight', '2', ...base]), /must follow the --style/);
+  const texture = parseRenderArgs(['--mode', 'synthesize-style', '--style', 's.jpg', '--out', 't.png']) as RenderOptions;
+  assert.equal(texture.content, undefined);
+});

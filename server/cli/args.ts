@@ -1,0 +1,214 @@
+/**
+ * Command-line options of `npm run render`, parsed and validated in one place so that every
+ * mistake is reported before any model is loaded (loading VGG19 takes seconds; a typo should not).
+ */
+import { parseArgs } from 'node:util';
+import { BACKEND_NAMES, type BackendName, type ColorMode, type InitMode, type OptimizerName, type Pooling } from '../engine/api.ts';
+
+export const CLI_MODES = ['transfer', 'reconstruct-content', 'synthesize-style', 'grid'] as const;
+export type CliMode = (typeof CLI_MODES)[number];
+export const CLI_MODELS = ['mobilenet_v2', 'inception_v3', 'vgg19', 'tiny'] as const;
+export type CliModel = (typeof CLI_MODELS)[number];
+export const CLI_PRESETS = ['default', 'tf-tutorial', 'gatys2015'] as const;
+
+export interface RenderStyle {
+  path: string;
+  weight: number;
+  scale: number;
+}
+
+/** Fully validated options; absent optional fields mean "the preset's choice". */
+export interface RenderOptions {
+  content?: string;
+  styles: RenderStyle[];
+  out: string;
+  preset: (typeof CLI_PRESETS)[number];
+  model?: CliModel;
+  weights?: string;
+  size: number;
+  iters: number;
+  seed: number;
+  backend: BackendName | 'auto';
+  json: boolean;
+  mode: CliMode;
+  optimizer?: OptimizerName;
+  learningRate?: number;
+  contentWeight: number;
+  styleLossWeight: number;
+  tvWeight: number;
+  pooling?: Pooling;
+  colors: ColorMode;
+  init?: InitMode;
+  initImage?: string;
+  pyramid: boolean;
+  contentLayers?: string[];
+  styleLayers?: string[];
+  styleTransform?: 'none' | 'softmax';
+  /** Save an intermediate image every N iterations (0 = never). */
+  saveEvery: number;
+}
+
+export class UsageError extends Error {}
+
+export const USAGE = `Usage: npm run render -- --content A.jpg --style B.jpg [--style C.jpg ...] --out out.png [options]
+
+Inputs
+  --content FILE          content image (PNG/JPEG/WebP)
+  --style FILE            style image; repeat for several styles
+  --style-weight W        blend weight of the preceding --style (default 1; repeat per style)
+  --style-scale S         scale of the preceding --style (default 1; 0.1..4)
+  --out FILE              output image (.png, .jpg or .webp)
+Model and preset
+  --preset P              default | tf-tutorial | gatys2015            (default: default)
+  --model M               mobilenet_v2 | inception_v3 | vgg19 | tiny   (default: the preset's)
+  --weights FILE          VGG19 Keras notop .h5 file (else $VGG19_WEIGHTS or the cache)
+  --backend B             auto | ${BACKEND_NAMES.join(' | ')}          (default: auto)
+Optimization
+  --size N                long side in pixels (default 256)
+  --iters K               optimizer steps (default 200)
+  --seed S                random seed (default 1)
+  --optimizer O           adam | lbfgs (default: the preset's)
+  --lr X                  learning rate (Adam)
+  --content-weight X      multiplier on the preset's content weight (default 1)
+  --style-loss-weight X   multiplier on the preset's style weight (default 1)
+  --tv-weight X           multiplier on the preset's total-variation weight (default 1)
+  --pooling P             max | avg
+  --colors C              style | luminance | histogram (default style)
+  --init I                content | noise | image
+  --init-image FILE       start image for --init image
+  --pyramid               coarse-to-fine: start small, step up by sqrt(2) to --size
+  --content-layers L,L    override the preset's content layers
+  --style-layers L,L      override the preset's style layers
+  --style-transform T     none | softmax (Wang et al. 2021)
+  --mode M                transfer | reconstruct-content | synthesize-style | grid
+  --save-every N          also write out-<iter>.png every N iterations
+Output
+  --json                  one JSON line per iteration on stdout: {"iter","loss","style","content","tv","ms"}
+  --help`;
+
+function num(name: string, v: string | undefined, { min = -Infinity, max = Infinity, int = false } = {}): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isFinite(n) || (int && !Number.isInteger(n)) || n < min || n > max) {
+    const kind = int ? 'an integer' : 'a number';
+    throw new UsageError(`--${name} must be ${kind} between ${min} and ${max}, got '${v}'`);
+  }
+  return n;
+}
+
+function oneOf<T extends string>(name: string, v: string | undefined, allowed: readonly T[]): T | undefined {
+  if (v === undefined) return undefined;
+  if (!(allowed as readonly string[]).includes(v)) throw new UsageError(`--${name} must be one of ${allowed.join(', ')}, got '${v}'`);
+  return v as T;
+}
+
+function layerList(v: string | undefined): string[] | undefined {
+  if (v === undefined) return undefined;
+  const list = v.split(',').map((s) => s.trim()).filter(Boolean);
+  if (!list.length) throw new UsageError('layer lists must name at least one layer');
+  return list;
+}
+
+/** Parses argv (without node and script). Throws {@link UsageError} with a readable message. */
+export function parseRenderArgs(argv: string[]): RenderOptions | 'help' {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: false,
+      strict: true,
+      tokens: true,
+      options: {
+        content: { type: 'string' },
+        style: { type: 'string', multiple: true },
+        'style-weight': { type: 'string', multiple: true },
+        'style-scale': { type: 'string', multiple: true },
+        out: { type: 'string' },
+        preset: { type: 'string' },
+        model: { type: 'string' },
+        weights: { type: 'string' },
+        size: { type: 'string' },
+        iters: { type: 'string' },
+        seed: { type: 'string' },
+        backend: { type: 'string' },
+        json: { type: 'boolean' },
+        mode: { type: 'string' },
+        optimizer: { type: 'string' },
+        lr: { type: 'string' },
+        'content-weight': { type: 'string' },
+        'style-loss-weight': { type: 'string' },
+        'tv-weight': { type: 'string' },
+        pooling: { type: 'string' },
+        colors: { type: 'string' },
+        init: { type: 'string' },
+        'init-image': { type: 'string' },
+        pyramid: { type: 'boolean' },
+        'content-layers': { type: 'string' },
+        'style-layers': { type: 'string' },
+        'style-transform': { type: 'string' },
+        'save-every': { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    });
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  const v = parsed.values;
+  if (v.help) return 'help';
+
+  // --style-weight / --style-scale attach to the --style before them, in command-line order.
+  const styles: RenderStyle[] = [];
+  for (const t of parsed.tokens ?? []) {
+    if (t.kind !== 'option') continue;
+    if (t.name === 'style') styles.push({ path: t.value!, weight: 1, scale: 1 });
+    else if (t.name === 'style-weight' || t.name === 'style-scale') {
+      const last = styles[styles.length - 1];
+      if (!last) throw new UsageError(`--${t.name} must follow the --style it applies to`);
+      if (t.name === 'style-weight') last.weight = num('style-weight', t.value, { min: 0, max: 100 })!;
+      else last.scale = num('style-scale', t.value, { min: 0.1, max: 4 })!;
+    }
+  }
+
+  const mode = oneOf('mode', v.mode, CLI_MODES) ?? 'transfer';
+  if (!v.out) throw new UsageError('--out is required');
+  if (!/\.(png|jpe?g|webp)$/i.test(v.out)) throw new UsageError(`--out must end in .png, .jpg or .webp, got '${v.out}'`);
+  if ((mode === 'transfer' || mode === 'grid' || mode === 'reconstruct-content') && !v.content) {
+    throw new UsageError(`--content is required for --mode ${mode}`);
+  }
+  if ((mode === 'transfer' || mode === 'grid' || mode === 'synthesize-style') && styles.length === 0) {
+    throw new UsageError(`at least one --style is required for --mode ${mode}`);
+  }
+  if (styles.length > 0 && styles.every((s) => s.weight === 0)) throw new UsageError('at least one style weight must be > 0');
+  const init = oneOf('init', v.init, ['content', 'noise', 'image'] as const);
+  if (init === 'image' && !v['init-image']) throw new UsageError('--init image needs --init-image FILE');
+  const transform = oneOf('style-transform', v['style-transform'], ['none', 'softmax'] as const);
+
+  return {
+    content: v.content,
+    styles,
+    out: v.out,
+    preset: oneOf('preset', v.preset, CLI_PRESETS) ?? 'default',
+    model: oneOf('model', v.model, CLI_MODELS),
+    weights: v.weights,
+    size: num('size', v.size, { min: 16, max: 4096, int: true }) ?? 256,
+    iters: num('iters', v.iters, { min: 0, max: 1_000_000, int: true }) ?? 200,
+    seed: num('seed', v.seed, { min: 0, max: 2 ** 31 - 1, int: true }) ?? 1,
+    backend: oneOf('backend', v.backend, ['auto', ...BACKEND_NAMES] as const) ?? 'auto',
+    json: Boolean(v.json),
+    mode,
+    optimizer: oneOf('optimizer', v.optimizer, ['adam', 'lbfgs'] as const),
+    learningRate: num('lr', v.lr, { min: 1e-6, max: 100 }),
+    contentWeight: num('content-weight', v['content-weight'], { min: 0, max: 1e12 }) ?? 1,
+    styleLossWeight: num('style-loss-weight', v['style-loss-weight'], { min: 0, max: 1e12 }) ?? 1,
+    tvWeight: num('tv-weight', v['tv-weight'], { min: 0, max: 1e9 }) ?? 1,
+    pooling: oneOf('pooling', v.pooling, ['max', 'avg'] as const),
+    colors: oneOf('colors', v.colors, ['style', 'luminance', 'histogram'] as const) ?? 'style',
+    init: init ?? (v['init-image'] ? 'image' : undefined),
+    initImage: v['init-image'],
+    pyramid: Boolean(v.pyramid),
+    contentLayers: layerList(v['content-layers']),
+    styleLayers: layerList(v['style-layers']),
+    styleTransform: transform,
+    saveEvery: num('save-every', v['save-every'], { min: 0, max: 1_000_000, int: true }) ?? 0,
+  };
+}
