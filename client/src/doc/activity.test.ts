@@ -1,0 +1,78 @@
+import { test, describe } from 'node:test';
+import assert from 'node:assert/strict';
+import * as Y from 'yjs';
+import { SessionDoc, LOCAL_ORIGIN } from './session-doc.ts';
+import { changesFromEvents, authorsOf, describeChange, ActivityFeed, type Change } from './activity.ts';
+
+const IMG = 'c'.repeat(64);
+
+/** Doc b observes what doc a does, collecting (authors, changes) per transaction. */
+function watched() {
+  const a = new SessionDoc(new Y.Doc());
+  const b = new SessionDoc(new Y.Doc());
+  a.doc.on('update', (u: Uint8Array) => Y.applyUpdate(b.doc, u, 'remote'));
+  const seen: Array<{ authors: number[]; changes: Change[]; local: boolean }> = [];
+  const roots = { params: b.params, styles: b.styles, content: b.content, strokes: b.strokes };
+  for (const root of [b.params, b.styles, b.content, b.strokes] as Y.AbstractType<unknown>[]) {
+    root.observeDeep((events, tr) => {
+      seen.push({ authors: authorsOf(tr), changes: changesFromEvents(events, roots), local: tr.origin === LOCAL_ORIGIN });
+    });
+  }
+  return { a, b, seen };
+}
+
+describe('activity feed', () => {
+  test('C40: a remote parameter change names its author through their client id', () => {
+    const { a, seen } = watched();
+    a.setParam('styleWeight', 3e4);
+    assert.deepEqual(seen[0].authors, [a.doc.clientID]);
+    assert.deepEqual(seen[0].changes, [{ kind: 'param', key: 'styleWeight', value: 3e4 }]);
+    assert.equal(describeChange('Ana', seen[0].changes[0]), 'Ana set style weight to 3e4');
+  });
+
+  test('C40: style, content and stroke changes are described; live point updates are not news', () => {
+    const { a, seen } = watched();
+    a.addStyle({ imageId: IMG, weight: 1, scale: 1 });
+    a.updateStyle(0, { weight: 2.5 });
+    a.setContent({ imageId: IMG, width: 100, height: 80 });
+    const m = a.beginStroke({ author: 'Ana', tool: 'brush', color: '#000000', size: 3, opacity: 1, points: [0, 0] });
+    a.setStrokePoints(m, [0, 0, 1, 1]);
+    a.clearStrokes();
+    const texts = seen.flatMap((s) => s.changes.map((c) => describeChange('Ana', c)));
+    assert.deepEqual(texts, [
+      'Ana added a style',
+      'Ana set style 1 weight to 2.5',
+      'Ana changed the content photo',
+      'Ana painted a stroke',
+      'Ana cleared the canvas',
+    ]);
+    assert.deepEqual(seen.at(-1)!.authors, [], 'a deletion-only transaction has no known author');
+  });
+
+  test('C41: running, seed and enum parameters read naturally', () => {
+    assert.equal(describeChange('Bo', { kind: 'param', key: 'running', value: false }), 'Bo paused the optimization');
+    assert.equal(describeChange('Bo', { kind: 'param', key: 'running', value: true }), 'Bo started the optimization');
+    assert.equal(describeChange('Bo', { kind: 'param', key: 'seed', value: 99 }), 'Bo reset the image (seed 99)');
+    assert.equal(describeChange('You', { kind: 'param', key: 'optimizer', value: 'lbfgs' }), 'You set optimizer to lbfgs');
+  });
+
+  test('C42: repeated changes by the same person within the window merge into one line', () => {
+    const feed = new ActivityFeed(10, 1000);
+    feed.add('Ana', { kind: 'param', key: 'styleWeight', value: 10 }, 0);
+    feed.add('Ana', { kind: 'param', key: 'styleWeight', value: 3e4 }, 500);
+    assert.equal(feed.items.length, 1);
+    assert.equal(feed.items[0].text, 'Ana set style weight to 3e4');
+    feed.add('Ana', { kind: 'stroke-added', tool: 'brush' }, 600);
+    feed.add('Ana', { kind: 'stroke-added', tool: 'brush' }, 700);
+    assert.equal(feed.items[0].text, 'Ana painted 2 strokes');
+    feed.add('Bo', { kind: 'stroke-added', tool: 'brush' }, 800);
+    feed.add('Ana', { kind: 'stroke-added', tool: 'brush' }, 5000);
+    assert.deepEqual(feed.items.map((i) => i.text), ['Ana painted a stroke', 'Bo painted a stroke', 'Ana painted 2 strokes', 'Ana set style weight to 3e4']);
+  });
+
+  test('C42: the feed keeps only the newest lines', () => {
+    const feed = new ActivityFeed(3, 0);
+    for (let i = 0; i < 5; i++) feed.add(`P${i}`, { kind: 'style-added', count: 1 }, i * 10);
+    assert.deepEqual(feed.items.map((i) => i.actor), ['P4', 'P3', 'P2']);
+  });
+});
