@@ -1,0 +1,46 @@
+/**
+ * Feature networks by name. See SPEC.md in this folder for the rules every network follows
+ * (input range, preprocessing, layer naming, disposal).
+ */
+import type { FeatureNetwork, LayerWeight } from '../api.ts';
+import { loadTiny, TINY_DEFAULTS } from './tiny.ts';
+
+export const NETWORK_NAMES = ['mobilenet_v2', 'inception_v3', 'vgg19', 'tiny'] as const;
+export type NetworkName = (typeof NETWORK_NAMES)[number];
+
+export interface LoadNetworkOptions {
+  /** vgg19 only: the Keras notop HDF5 file (default: {@link vgg19WeightsPath}). */
+  weightsPath?: string;
+  /** tiny only: seed of the random weights (default 1). */
+  seed?: number;
+}
+
+/** A starting choice of loss layers for a network; the engine's presets may override it. */
+export interface DefaultLayers {
+  contentLayers: LayerWeight[];
+  styleLayers: LayerWeight[];
+}
+
+export const DEFAULT_LAYERS: Record<NetworkName, DefaultLayers> = {
+  tiny: TINY_DEFAULTS,
+  mobilenet_v2: { contentLayers: [], styleLayers: [] },
+  inception_v3: { contentLayers: [], styleLayers: [] },
+  vgg19: { contentLayers: [], styleLayers: [] },
+};
+
+/**
+ * Loads (and builds) a feature network. Weights are plain tensors on the active tfjs backend, so
+ * call `initBackend` first; `dispose()` frees them.
+ */
+export async function loadNetwork(model: NetworkName, opts: LoadNetworkOptions = {}): Promise<FeatureNetwork> {
+  switch (model) {
+    case 'tiny':
+      return loadTiny(opts.seed ?? 1);
+    case 'mobilenet_v2':
+    case 'inception_v3':
+    case 'vgg19':
+      throw new Error(`network '${model}' is not built yet`);
+    default:
+      throw new Error(`unknown network '${String(model)}' (expected one of ${NETWORK_NAMES.join(', ')})`);
+  }
+}
