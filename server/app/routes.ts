@@ -1,0 +1,251 @@
+/**
+ * REST routes (express 5). JSON everywhere; every non-2xx answer is an {@link ErrorResponse}.
+ * Tokens come as `Authorization: Bearer …` or, for media URLs that an `<img>`, OBS or VLC opens,
+ * as `?token=`.
+ */
+import express, { type NextFunction, type Request, type Response } from 'express';
+import {
+  ErrorCode,
+  api,
+  type CreateSessionResponse,
+  type ErrorPayload,
+  type PresetsResponse,
+  type Role,
+  type UploadImageResponse,
+} from '../../shared/protocol.ts';
+import type { Config } from '../config.ts';
+import type { ImageStore } from '../images/store.ts';
+import { ImageRejection, normaliseImageType, validateImage } from '../images/validate.ts';
+import type { Session } from '../session/session.ts';
+import { TooManySessionsError, type SessionManager } from '../session/session-manager.ts';
+import type { ServerMetrics } from './metrics.ts';
+import { createLogger } from '../log.ts';
+
+const log = createLogger('http');
+
+export class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: ErrorPayload['code'],
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export function sendError(res: Response, status: number, code: ErrorPayload['code'], message: string): void {
+  res.status(status).json({ error: { code, message } });
+}
+
+function tokenOf(req: Request): string | undefined {
+  const h = req.get('authorization');
+  if (h) {
+    const m = /^Bearer\s+(\S+)$/i.exec(h);
+    if (m) return m[1];
+  }
+  return typeof req.query.token === 'string' ? req.query.token : undefined;
+}
+
+export interface RouteDeps {
+  config: Config;
+  sessions: SessionManager;
+  images: ImageStore;
+  metrics: ServerMetrics;
+  backend: () => string;
+}
+
+/** Resolves the session and role from the request's token; throws 401/403/404 HttpErrors. */
+function authorize(deps: RouteDeps, req: Request, need: Role): Session {
+  const id = String(req.params.id ?? '');
+  const token = tokenOf(req);
+  if (!token) throw new HttpError(401, ErrorCode.Unauthorized, 'send the session token as Authorization: Bearer <token> or ?token=');
+  const auth = deps.sessions.authorize(id, token);
+  if ('error' in auth) {
+    if (auth.error === 'unknown-session') throw new HttpError(404, ErrorCode.UnknownSession, `unknown session '${id}'`);
+    throw new HttpError(401, ErrorCode.Unauthorized, `the token is not valid for session '${id}'`);
+  }
+  if (need === 'editor' && auth.role !== 'editor') throw new HttpError(403, ErrorCode.Forbidden, 'this needs the editor token; the viewer token is read-only');
+  return auth.session;
+}
+
+const boundary = 'atelierframe';
+
+export function apiRouter(deps: RouteDeps): express.Router {
+  const r = express.Router();
+
+  r.get(api.health, (_req, res) => {
+    res.json({ ok: true, backend: deps.backend(), sessions: deps.sessions.loaded().length });
+  });
+
+  r.get(api.metrics, async (_req, res) => {
+    res.set('Content-Type', deps.metrics.registry.contentType);
+    res.send(await deps.metrics.registry.metrics());
+  });
+
+  r.post(api.sessions, (req, res) => {
+    try {
+      const { session, editorToken, viewerToken } = deps.sessions.create();
+      const base = `${req.protocol}://${req.get('host')}`;
+      const body: CreateSessionResponse = {
+        id: session.id,
+        editorToken,
+        viewerToken,
+        editorUrl: `${base}/s/${session.id}?token=${editorToken}`,
+        viewerUrl: `${base}/s/${session.id}/view?token=${viewerToken}`,
+      };
+      res.status(201).json(body);
+    } catch (e) {
+      if (e instanceof TooManySessionsError) return sendError(res, 503, ErrorCode.TooManySessions, e.message);
+      throw e;
+    }
+  });
+
+  r.post('/api/sessions/:id/images', async (req, res) => {
+    authorize(deps, req, 'editor');
+    const type = req.get('content-type');
+    if (!normaliseImageType(type)) {
+      req.resume();
+      throw new ImageRejection(415, ErrorCode.UnsupportedMediaType, `Content-Type '${type ?? ''}' is not accepted; send image/png, image/jpeg or image/webp`);
+    }
+    const declared = Number(req.get('content-length') ?? NaN);
+    if (declared > deps.config.maxUploadBytes) {
+      throw new HttpError(413, ErrorCode.PayloadTooLarge, `image is ${declared} bytes; the limit is ${deps.config.maxUploadBytes}`);
+    }
+    const bytes = await readBody(req, deps.config.maxUploadBytes);
+    const v = await validateImage(bytes, type, { maxBytes: deps.config.maxUploadBytes, maxPixels: deps.config.maxImagePixels });
+    const imageId = deps.images.put(bytes, v.mime, v.width, v.height);
+    const body: UploadImageResponse = { imageId, width: v.width, height: v.height };
+    res.status(201).json(body);
+  });
+
+  r.get('/api/images/:imageId', (req, res) => {
+    const rec = deps.images.get(String(req.params.imageId));
+    if (!rec) throw new HttpError(404, ErrorCode.NotFound, 'no such image (ids are 64 lowercase hex characters)');
+    res.set({
+      'Content-Type': rec.mime,
+      'Content-Length': String(rec.bytes.length),
+      'Cache-Control': 'public, max-age=31536000, immutable',
+      'X-Content-Type-Options': 'nosniff',
+      'Content-Security-Policy': "default-src 'none'",
+    });
+    res.end(rec.bytes);
+  });
+
+  r.get(api.presets, (_req, res) => {
+    const body: PresetsResponse = { images: [...deps.images.presets] };
+    res.json(body);
+  });
+
+  r.get('/api/sessions/:id/frame.jpg', (req, res) => {
+    const session = authorize(deps, req, 'viewer');
+    session.wake();
+    const f = session.latestFrame;
+    if (!f) {
+      res.set('Retry-After', '1');
+      throw new HttpError(503, ErrorCode.NotFound, 'no frame yet; the optimization is starting, retry in a moment');
+    }
+    res.set({ 'Content-Type': f.mime, 'Cache-Control': 'no-store', 'X-Content-Type-Options': 'nosniff', 'X-Atelier-Iter': String(f.iter) });
+    res.end(Buffer.from(f.data.buffer, f.data.byteOffset, f.data.byteLength));
+  });
+
+  r.get('/api/sessions/:id/stream.mjpg', (req, res) => {
+    const session = authorize(deps, req, 'viewer');
+    const release = session.attach('stream');
+    res.writeHead(200, {
+      'Content-Type': `multipart/x-mixed-replace; boundary=${boundary}`,
+      'Cache-Control': 'no-store',
+      Connection: 'close',
+      'X-Content-Type-Options': 'nosniff',
+    });
+    let lastSent = 0;
+    let draining = false;
+    let pending: ReturnType<typeof frameOf> | null = null;
+    const minGap = 1000 / deps.config.frameRate;
+    let timer: NodeJS.Timeout | null = null;
+    const write = (part: Buffer) => {
+      lastSent = Date.now();
+      deps.metrics.frameSent(part.length);
+      if (!res.write(part)) {
+        draining = true;
+        res.once('drain', () => {
+          draining = false;
+          flush();
+        });
+      }
+    };
+    const flush = () => {
+      if (!pending || draining || timer) return;
+      const wait = lastSent + minGap - Date.now();
+      if (wait > 0) {
+        timer = setTimeout(() => {
+          timer = null;
+          flush();
+        }, wait);
+        return;
+      }
+      const p = pending;
+      pending = null;
+      write(p);
+    };
+    const offer = (f: NonNullable<Session['latestFrame']>) => {
+      pending = frameOf(f);
+      flush();
+    };
+    const unsubscribe = session.subscribe({ frame: offer });
+    if (session.latestFrame) offer(session.latestFrame);
+    const stop = () => {
+      unsubscribe();
+      release();
+      if (timer) clearTimeout(timer);
+    };
+    res.on('close', stop);
+  });
+
+  r.use('/api', (req) => {
+    throw new HttpError(404, ErrorCode.NotFound, `no route ${req.method} ${req.path}`);
+  });
+
+  return r;
+}
+
+function frameOf(f: NonNullable<Session['latestFrame']>): Buffer {
+  const head = Buffer.from(`--${boundary}\r\nContent-Type: ${f.mime}\r\nContent-Length: ${f.data.byteLength}\r\nX-Atelier-Iter: ${f.iter}\r\n\r\n`);
+  return Buffer.concat([head, Buffer.from(f.data.buffer, f.data.byteOffset, f.data.byteLength), Buffer.from('\r\n')]);
+}
+
+/** Reads a request body, refusing (413) as soon as it passes `limit` bytes. */
+function readBody(req: Request, limit: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let failed = false;
+    req.on('data', (c: Buffer) => {
+      if (failed) return;
+      size += c.length;
+      if (size > limit) {
+        failed = true;
+        chunks.length = 0;
+        reject(new HttpError(413, ErrorCode.PayloadTooLarge, `image is over the limit of ${limit} bytes`));
+        req.resume();
+        return;
+      }
+      chunks.push(c);
+    });
+    req.on('end', () => !failed && resolve(Buffer.concat(chunks)));
+    req.on('error', (e) => !failed && reject(e));
+  });
+}
+
+/** Final error handler: known errors → their status; anything else → 500 without details. */
+export function errorHandler(err: unknown, req: Request, res: Response, _next: NextFunction): void {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  if (err instanceof HttpError || err instanceof ImageRejection) return sendError(res, err.status, err.code, err.message);
+  const e = err as { type?: string; status?: number; message?: string };
+  if (e.type === 'entity.parse.failed') return sendError(res, 400, ErrorCode.BadRequest, 'the body is not valid JSON');
+  if (e.status === 413) return sendError(res, 413, ErrorCode.PayloadTooLarge, 'the body is too large');
+  log.error('request failed', { method: req.method, path: req.path, error: e.message });
+  sendError(res, 500, ErrorCode.Internal, 'internal error');
+}

@@ -1,0 +1,149 @@
+/**
+ * Composition root: storage, image store, engine host, session manager, REST and socket.io on one
+ * HTTP server and one port. `startServer` is what main.ts, tests and e2e call.
+ */
+import { existsSync } from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import express from 'express';
+import type { Config } from '../config.ts';
+import { ImageStore } from '../images/store.ts';
+import { createLogger } from '../log.ts';
+import { attachRealtime, type AtelierServer } from '../realtime/socket-server.ts';
+import type { EngineHost } from '../session/engine-host.ts';
+import { FakeEngineHost } from '../session/fake-engine.ts';
+import { SessionManager, type SessionDefaults } from '../session/session-manager.ts';
+import { GroupCommit } from '../storage/group-commit.ts';
+import { SqliteStorage } from '../storage/sqlite.ts';
+import type { Storage } from '../storage/types.ts';
+import { ServerMetrics } from './metrics.ts';
+import { apiRouter, errorHandler } from './routes.ts';
+
+const log = createLogger('server');
+const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+
+export interface StartOptions {
+  /** Use this engine host instead of the one the config selects (tests). */
+  engineHost?: EngineHost;
+  /** Use this storage instead of SQLite under DATA_DIR (tests: MemoryStorage). */
+  storage?: Storage;
+  /** Where preset images live (default: <repo>/assets). */
+  assetsDir?: string;
+  /** Built client to serve (default: <repo>/client/dist). */
+  clientDist?: string;
+}
+
+export interface RunningServer {
+  /** `http://host:port`, with 127.0.0.1 when listening on all interfaces. */
+  url: string;
+  port: number;
+  sessions: SessionManager;
+  storage: Storage;
+  engineHost: EngineHost;
+  io: AtelierServer;
+  /** Stops accepting, disconnects clients, stores keyframes, closes the engine and storage. */
+  close(): Promise<void>;
+}
+
+/** Creates the configured engine host: the fake one, or the real engine in a worker thread. */
+export async function createEngineHost(config: Config): Promise<EngineHost> {
+  if (config.fakeEngine) return new FakeEngineHost({ frameRate: config.frameRate, frameQuality: config.frameQuality });
+  const { WorkerEngineHost } = await import('../worker/worker-host.ts');
+  return new WorkerEngineHost({
+    backend: config.engineBackend,
+    model: config.model,
+    vgg19Weights: config.vgg19Weights,
+    frameRate: config.frameRate,
+    frameQuality: config.frameQuality,
+  });
+}
+
+const CLIENT_MISSING_PAGE = `<!doctype html><meta charset="utf-8"><title>Atelier</title>
+<h1>Atelier server is running</h1>
+<p>The browser client is not built. Run <code>npm run build:client</code> (or <code>npm start</code>, which builds it) and reload.</p>
+<p>The REST API (<code>POST /api/sessions</code>) and socket.io endpoint work without it.</p>`;
+
+/** Starts everything and listens on config.port (0 = any free port). */
+export async function startServer(config: Config, options: StartOptions = {}): Promise<RunningServer> {
+  const storage = options.storage ?? new SqliteStorage(config.dataDir);
+  const images = new ImageStore(storage);
+  await images.seedPresets(options.assetsDir ?? path.join(repoRoot, 'assets'), {
+    maxBytes: config.maxUploadBytes,
+    maxPixels: config.maxImagePixels,
+  });
+  const engineHost = options.engineHost ?? (await createEngineHost(config));
+  const commits = new GroupCommit(storage);
+  let sessions!: SessionManager;
+  const metrics = new ServerMetrics(() => sessions, () => engineHost.backend);
+  const defaults = (): SessionDefaults => {
+    const content = images.presetByFile('content/chelsea.png') ?? images.presetByFile('content/astronaut.png');
+    const style = images.presetByFile('style/starry_night.jpg');
+    return {
+      content: content
+        ? { imageId: content.imageId, background: '#ffffff', width: content.width, height: content.height }
+        : { background: '#ffffff', width: 512, height: 512 },
+      styles: style ? [{ imageId: style.imageId, weight: 1, scale: 1 }] : [],
+    };
+  };
+  sessions = new SessionManager(
+    {
+      storage,
+      commits,
+      images,
+      engineHost,
+      idlePauseMs: config.idlePauseMs,
+      keyframeIntervalMs: config.keyframeIntervalMs,
+      metrics: { step: () => metrics.steps.inc() },
+    },
+    config.maxSessions,
+    defaults,
+  );
+  const origStep = commits.append.bind(commits);
+  commits.append = (rec, done) => {
+    metrics.docUpdates.inc();
+    origStep(rec, done);
+  };
+
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', 'loopback');
+  app.use(apiRouter({ config, sessions, images, metrics, backend: () => engineHost.backend }));
+  const dist = options.clientDist ?? path.join(repoRoot, 'client', 'dist');
+  if (existsSync(path.join(dist, 'index.html'))) {
+    app.use(express.static(dist, { index: 'index.html' }));
+    app.get(['/s/*splat', '/'], (_req, res) => res.sendFile(path.join(dist, 'index.html')));
+  } else {
+    app.get(['/', '/s/*splat'], (_req, res) => res.type('html').send(CLIENT_MISSING_PAGE));
+  }
+  app.use(errorHandler);
+
+  const httpServer = http.createServer(app);
+  const io = attachRealtime(httpServer, sessions, { maxClientsPerSession: config.maxClientsPerSession, commits, metrics });
+  await new Promise<void>((resolve, reject) => {
+    httpServer.once('error', reject);
+    httpServer.listen(config.port, config.host, () => {
+      httpServer.off('error', reject);
+      resolve();
+    });
+  });
+  const port = (httpServer.address() as AddressInfo).port;
+  const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
+  const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  log.info(`listening on ${url}`, { backend: engineHost.backend, dataDir: options.storage ? '(memory)' : config.dataDir });
+
+  let closing: Promise<void> | null = null;
+  const close = () =>
+    (closing ??= (async () => {
+      io.disconnectSockets(true);
+      await new Promise<void>((resolve) => io.close(() => resolve()));
+      httpServer.closeAllConnections();
+      sessions.closeAll();
+      commits.flush();
+      await engineHost.close();
+      storage.close();
+    })());
+
+  return { url, port, sessions, storage, engineHost, io, close };
+}

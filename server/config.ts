@@ -1,0 +1,138 @@
+/**
+ * Server configuration from environment variables and command-line flags, validated with zod at
+ * start so a typo fails loudly (exit code 2, see main.ts) instead of running with a surprise.
+ *
+ * Flags win over env: `--port 0`, `--host 127.0.0.1`, `--data-dir /tmp/x`, `--engine-backend cpu`,
+ * `--model mobilenet_v2`, … (the env name in kebab case, with or without `=`).
+ */
+import path from 'node:path';
+import { z } from 'zod';
+import { MODEL_NAMES } from '../shared/schema.ts';
+import { BACKEND_NAMES } from './engine/api.ts';
+
+const intFrom = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+
+/** Every variable, its default and its range. Keep README/SPEC in sync with this table. */
+export const ConfigSchema = z.object({
+  /** TCP port; 0 picks a free one (tests). */
+  PORT: intFrom(0, 65535).default(3000),
+  /** 0.0.0.0 by default so a projector or phone on the LAN can join; use 127.0.0.1 to keep it local. */
+  HOST: z.string().min(1).default('0.0.0.0'),
+  /** Where the SQLite database lives. */
+  DATA_DIR: z.string().min(1).default('./data'),
+  ENGINE_BACKEND: z.enum(['auto', ...BACKEND_NAMES]).default('auto'),
+  MODEL: z.enum(MODEL_NAMES).default('mobilenet_v2'),
+  /** Path of the user-supplied VGG19 weights file (only for MODEL/params.model = vgg19). */
+  VGG19_WEIGHTS: z.string().min(1).optional(),
+  MAX_SESSIONS: intFrom(1, 1_000_000).default(1000),
+  MAX_CLIENTS_PER_SESSION: intFrom(1, 10_000).default(64),
+  MAX_UPLOAD_BYTES: intFrom(1024, 1024 ** 3).default(15 * 1024 * 1024),
+  MAX_IMAGE_PIXELS: intFrom(1024, 1e9).default(40_000_000),
+  /** Most frames per second sent to clients (and MJPEG streams) per session. */
+  FRAME_RATE: z.coerce.number().gt(0).max(60).default(10),
+  FRAME_QUALITY: intFrom(1, 100).default(80),
+  /** A session with nobody connected pauses its optimization after this long. */
+  IDLE_PAUSE_MS: intFrom(0, 24 * 3600 * 1000).default(30_000),
+  /** How often a keyframe (latest frame + iter + losses) is stored while the image changes. */
+  KEYFRAME_INTERVAL_MS: intFrom(100, 3600 * 1000).default(5_000),
+  /** `1` runs the in-process fake engine instead of the real one (tests, demos without tfjs). */
+  ATELIER_FAKE_ENGINE: z
+    .enum(['0', '1', 'true', 'false', ''])
+    .default('0')
+    .transform((v) => v === '1' || v === 'true'),
+});
+
+export type RawConfig = z.infer<typeof ConfigSchema>;
+
+/** The validated configuration, with friendly camelCase names. */
+export interface Config {
+  port: number;
+  host: string;
+  dataDir: string;
+  engineBackend: RawConfig['ENGINE_BACKEND'];
+  model: RawConfig['MODEL'];
+  vgg19Weights?: string;
+  maxSessions: number;
+  maxClientsPerSession: number;
+  maxUploadBytes: number;
+  maxImagePixels: number;
+  frameRate: number;
+  frameQuality: number;
+  idlePauseMs: number;
+  keyframeIntervalMs: number;
+  fakeEngine: boolean;
+}
+
+/** Thrown for bad configuration; `main.ts` prints `message` and exits with code 2. */
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+const KEYS = Object.keys(ConfigSchema.shape) as (keyof RawConfig)[];
+
+/** Parses `--some-flag value` / `--some-flag=value` into env-style names (SOME_FLAG). */
+export function flagsToEnv(argv: readonly string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    if (!arg.startsWith('--')) throw new ConfigError(`unexpected argument '${arg}' (flags look like --port 3000)`);
+    const eq = arg.indexOf('=');
+    const flag = eq >= 0 ? arg.slice(2, eq) : arg.slice(2);
+    const name = flag.replace(/-/g, '_').toUpperCase();
+    if (!(KEYS as string[]).includes(name)) {
+      const known = KEYS.map((k) => '--' + k.toLowerCase().replace(/_/g, '-')).join(', ');
+      throw new ConfigError(`unknown flag --${flag}; known flags: ${known}`);
+    }
+    let value: string | undefined;
+    if (eq >= 0) value = arg.slice(eq + 1);
+    else if (name === 'ATELIER_FAKE_ENGINE' && (argv[i + 1] === undefined || argv[i + 1].startsWith('--'))) value = '1';
+    else value = argv[++i];
+    if (value === undefined) throw new ConfigError(`flag --${flag} needs a value`);
+    out[name] = value;
+  }
+  return out;
+}
+
+/**
+ * Builds the config from `env` (usually process.env) overridden by `argv` flags.
+ * Throws {@link ConfigError} naming every bad variable.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, argv: readonly string[] = []): Config {
+  const raw: Record<string, string> = {};
+  for (const k of KEYS) {
+    const v = env[k];
+    if (v !== undefined && v !== '') raw[k] = v;
+  }
+  Object.assign(raw, flagsToEnv(argv));
+  const parsed = ConfigSchema.safeParse(raw);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}=${JSON.stringify(raw[String(i.path[0])] ?? '')}: ${i.message}`);
+    throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
+  }
+  return fromRaw(parsed.data);
+}
+
+function fromRaw(c: RawConfig): Config {
+  return {
+    port: c.PORT,
+    host: c.HOST,
+    dataDir: path.resolve(c.DATA_DIR),
+    engineBackend: c.ENGINE_BACKEND,
+    model: c.MODEL,
+    vgg19Weights: c.VGG19_WEIGHTS,
+    maxSessions: c.MAX_SESSIONS,
+    maxClientsPerSession: c.MAX_CLIENTS_PER_SESSION,
+    maxUploadBytes: c.MAX_UPLOAD_BYTES,
+    maxImagePixels: c.MAX_IMAGE_PIXELS,
+    frameRate: c.FRAME_RATE,
+    frameQuality: c.FRAME_QUALITY,
+    idlePauseMs: c.IDLE_PAUSE_MS,
+    keyframeIntervalMs: c.KEYFRAME_INTERVAL_MS,
+    fakeEngine: c.ATELIER_FAKE_ENGINE,
+  };
+}
+
+/** Defaults for everything, with `overrides` on top (tests and embedding). */
+export function defaultConfig(overrides: Partial<Config> = {}): Config {
+  return { ...fromRaw(ConfigSchema.parse({})), ...overrides };
+}

@@ -1,0 +1,296 @@
+/**
+ * socket.io transport: handshake authentication, y-protocols sync and awareness relay, frames and
+ * status. The document logic lives in the session layer; this file only moves bytes and enforces
+ * roles.
+ *
+ * - Handshake `auth` = {session, token, name}; unknown session / wrong token / full session are
+ *   refused in middleware, so the client gets `connect_error` with a clear message (and
+ *   `err.data.code`, an ErrorCode).
+ * - Editors get sync step1 on connect (so their offline edits come back as step2) and may write.
+ * - Viewers get no step1 from the server; they ask with their own step1. A viewer's step2/update
+ *   that carries any change is dropped and answered with READ_ONLY; an empty one is ignored.
+ * - The socket's {@link ClientOrigin} is the transaction origin: updates are relayed (after they
+ *   are durable) to every other socket of the session, never echoed to their sender.
+ */
+import type { Server as HttpServer } from 'node:http';
+import { Server, type Socket } from 'socket.io';
+import * as Y from 'yjs';
+import * as decoding from 'lib0/decoding';
+import * as encoding from 'lib0/encoding';
+import * as syncProtocol from 'y-protocols/sync';
+import * as awarenessProtocol from 'y-protocols/awareness';
+import {
+  ErrorCode,
+  HandshakeAuth,
+  MAX_UNACKED_FRAMES,
+  PROTOCOL_VERSION,
+  SOCKET_PATH,
+  type ClientToServerEvents,
+  type ErrorPayload,
+  type FramePayload,
+  type Role,
+  type ServerToClientEvents,
+  type StatusPayload,
+} from '../../shared/protocol.ts';
+import { createLogger } from '../log.ts';
+import type { ServerMetrics } from '../app/metrics.ts';
+import type { GroupCommit } from '../storage/group-commit.ts';
+import type { Session, UpdateOrigin } from '../session/session.ts';
+import type { SessionManager } from '../session/session-manager.ts';
+import { FrameChannel } from './frame-channel.ts';
+
+const log = createLogger('realtime');
+
+/** How long a frame may stay unacknowledged before its slot is reclaimed (lost acks, not slowness). */
+const FRAME_ACK_TIMEOUT_MS = 30_000;
+
+interface SocketData {
+  session: Session;
+  role: Role;
+  name: string;
+}
+
+type AtelierSocket = Socket<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketData>;
+export type AtelierServer = Server<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketData>;
+
+/** Transaction origin of a socket's edits. */
+export class ClientOrigin implements UpdateOrigin {
+  readonly author: string;
+  /** Awareness client ids this socket has published (removed when it disconnects). */
+  readonly awarenessClients = new Set<number>();
+  constructor(
+    readonly socket: AtelierSocket,
+    name: string,
+  ) {
+    this.author = `${name || 'anonymous'}#${socket.id}`;
+  }
+}
+
+export interface RealtimeOptions {
+  maxClientsPerSession: number;
+  commits: GroupCommit;
+  metrics?: ServerMetrics;
+  /** socket.io's cap on one message (default 8 MiB; a long stroke is ~200 KB). */
+  maxMessageBytes?: number;
+}
+
+function refusal(code: ErrorPayload['code'], message: string): Error {
+  const err = new Error(message) as Error & { data: ErrorPayload };
+  err.data = { code, message };
+  return err;
+}
+
+function toBytes(msg: unknown): Uint8Array | null {
+  if (msg instanceof Uint8Array) return msg;
+  if (msg instanceof ArrayBuffer) return new Uint8Array(msg);
+  return null;
+}
+
+function isEmptyUpdate(update: Uint8Array): boolean {
+  try {
+    const { structs, ds } = Y.decodeUpdate(update);
+    return structs.length === 0 && ds.clients.size === 0;
+  } catch {
+    return false;
+  }
+}
+
+/** Per-session fan-out: one subscription to the session however many sockets it has. */
+class SessionRoom {
+  readonly origins = new Map<string, ClientOrigin>();
+  readonly channels = new Map<string, FrameChannel>();
+  private unsubscribe: () => void;
+  private onAwareness: (changes: { added: number[]; updated: number[]; removed: number[] }, origin: unknown) => void;
+
+  constructor(
+    readonly session: Session,
+    private io: AtelierServer,
+    private metrics?: ServerMetrics,
+  ) {
+    this.unsubscribe = session.subscribe({
+      durableUpdate: (update, origin) => {
+        const enc = encoding.createEncoder();
+        syncProtocol.writeUpdate(enc, update);
+        const msg = encoding.toUint8Array(enc);
+        const target = this.io.to(session.id);
+        (origin instanceof ClientOrigin ? target.except(origin.socket.id) : target).emit('y:sync', msg);
+      },
+      frame: (frame) => {
+        for (const ch of this.channels.values()) ch.offer(frame);
+      },
+      status: () => {
+        for (const o of this.origins.values()) o.socket.emit('status', statusFor(session, o.socket.data.role));
+      },
+      invalid: (origin, errors) => {
+        if (!(origin instanceof ClientOrigin) || !this.origins.has(origin.socket.id)) return;
+        for (const e of errors) origin.socket.emit('error', e);
+      },
+    });
+    this.onAwareness = ({ added, updated, removed }, origin) => {
+      const changed = [...added, ...updated, ...removed];
+      if (origin instanceof ClientOrigin) {
+        for (const id of [...added, ...updated]) origin.awarenessClients.add(id);
+        for (const id of removed) origin.awarenessClients.delete(id);
+      }
+      const msg = awarenessProtocol.encodeAwarenessUpdate(session.awareness, changed);
+      const target = this.io.to(session.id);
+      (origin instanceof ClientOrigin ? target.except(origin.socket.id) : target).emit('y:awareness', msg);
+    };
+    session.awareness.on('update', this.onAwareness);
+  }
+
+  add(origin: ClientOrigin): FrameChannel {
+    const socket = origin.socket;
+    this.origins.set(socket.id, origin);
+    const channel = new FrameChannel((frame: FramePayload, acked) => {
+      this.metrics?.frameSent(frame.data.byteLength);
+      socket.timeout(FRAME_ACK_TIMEOUT_MS).emit('frame', frame, () => acked());
+    }, MAX_UNACKED_FRAMES);
+    this.channels.set(socket.id, channel);
+    return channel;
+  }
+
+  remove(origin: ClientOrigin): void {
+    this.origins.delete(origin.socket.id);
+    const ch = this.channels.get(origin.socket.id);
+    if (ch) this.metrics?.framesDropped.inc(ch.dropped);
+    ch?.close();
+    this.channels.delete(origin.socket.id);
+    if (origin.awarenessClients.size && !this.session.isClosed) {
+      awarenessProtocol.removeAwarenessStates(this.session.awareness, [...origin.awarenessClients], 'disconnect');
+    }
+  }
+
+  get empty(): boolean {
+    return this.origins.size === 0;
+  }
+
+  dispose(): void {
+    this.unsubscribe();
+    this.session.awareness.off('update', this.onAwareness);
+  }
+}
+
+/** The status a socket of `role` sees. */
+export function statusFor(session: Session, role: Role): StatusPayload {
+  return {
+    protocol: PROTOCOL_VERSION,
+    session: session.id,
+    role,
+    state: session.state,
+    backend: session.backend,
+    model: session.validator.state().params.model,
+    iter: session.iter,
+    stepsPerSec: session.stepsPerSec,
+    clients: session.clientCount,
+    ...(session.message ? { message: session.message } : {}),
+  };
+}
+
+/** Attaches the realtime layer to `httpServer`. */
+export function attachRealtime(httpServer: HttpServer, sessions: SessionManager, opts: RealtimeOptions): AtelierServer {
+  const io: AtelierServer = new Server(httpServer, {
+    path: SOCKET_PATH,
+    serveClient: false,
+    maxHttpBufferSize: opts.maxMessageBytes ?? 8 * 1024 * 1024,
+  });
+  const rooms = new Map<Session, SessionRoom>();
+
+  io.use((socket, next) => {
+    const parsed = HandshakeAuth.safeParse(socket.handshake.auth ?? {});
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      return next(refusal(ErrorCode.BadRequest, `bad handshake auth: ${issue.path.join('.') || 'auth'}: ${issue.message}; send {session, token, name}`));
+    }
+    const { session: id, token, name } = parsed.data;
+    const auth = sessions.authorize(id, token);
+    if ('error' in auth) {
+      return next(
+        auth.error === 'unknown-session'
+          ? refusal(ErrorCode.UnknownSession, `unknown session '${id}'`)
+          : refusal(ErrorCode.Unauthorized, `the token is not valid for session '${id}'`),
+      );
+    }
+    if (auth.session.clientCount >= opts.maxClientsPerSession) {
+      return next(refusal(ErrorCode.TooManyClients, `session '${id}' already has its maximum of ${opts.maxClientsPerSession} clients`));
+    }
+    socket.data = { session: auth.session, role: auth.role, name: name ?? '' };
+    next();
+  });
+
+  io.on('connection', (socket: AtelierSocket) => {
+    const { session, role } = socket.data;
+    const origin = new ClientOrigin(socket, socket.data.name);
+    let room = rooms.get(session);
+    if (!room) {
+      room = new SessionRoom(session, io, opts.metrics);
+      rooms.set(session, room);
+    }
+    const channel = room.add(origin);
+    void socket.join(session.id);
+    const release = session.attach('socket');
+    const sendError = (e: ErrorPayload) => socket.emit('error', e);
+
+    socket.emit('status', statusFor(session, role));
+    if (role === 'editor') {
+      const enc = encoding.createEncoder();
+      syncProtocol.writeSyncStep1(enc, session.doc);
+      socket.emit('y:sync', encoding.toUint8Array(enc));
+    }
+    if (session.awareness.getStates().size) {
+      socket.emit('y:awareness', awarenessProtocol.encodeAwarenessUpdate(session.awareness, [...session.awareness.getStates().keys()]));
+    }
+    if (session.latestFrame) channel.offer(session.latestFrame);
+
+    socket.on('y:sync', async (raw: unknown) => {
+      const msg = toBytes(raw);
+      if (!msg || session.isClosed) return sendError({ code: ErrorCode.BadMessage, message: 'y:sync expects a binary y-protocols sync message' });
+      try {
+        const peek = decoding.createDecoder(msg);
+        const type = decoding.readVarUint(peek);
+        if (type === syncProtocol.messageYjsSyncStep2 || type === syncProtocol.messageYjsUpdate) {
+          if (role !== 'editor') {
+            if (!isEmptyUpdate(decoding.readVarUint8Array(peek))) {
+              sendError({ code: ErrorCode.ReadOnly, message: 'this is a view-only connection; the change was dropped' });
+            }
+            return;
+          }
+        } else if (type === syncProtocol.messageYjsSyncStep1) {
+          // Answer with durable state only: wait until queued updates are committed.
+          await opts.commits.idle();
+          if (session.isClosed || socket.disconnected) return;
+        } else {
+          return sendError({ code: ErrorCode.BadMessage, message: `unknown sync message type ${type}` });
+        }
+        const enc = encoding.createEncoder();
+        syncProtocol.readSyncMessage(decoding.createDecoder(msg), enc, session.doc, origin);
+        if (encoding.length(enc) > 0) socket.emit('y:sync', encoding.toUint8Array(enc));
+      } catch (e) {
+        log.warn('bad sync message', { session: session.id, error: (e as Error).message });
+        sendError({ code: ErrorCode.BadMessage, message: `could not apply the sync message: ${(e as Error).message}` });
+      }
+    });
+
+    socket.on('y:awareness', (raw: unknown) => {
+      const msg = toBytes(raw);
+      if (!msg || session.isClosed) return sendError({ code: ErrorCode.BadMessage, message: 'y:awareness expects a binary awareness update' });
+      try {
+        awarenessProtocol.applyAwarenessUpdate(session.awareness, msg, origin);
+      } catch (e) {
+        sendError({ code: ErrorCode.BadMessage, message: `could not apply the awareness update: ${(e as Error).message}` });
+      }
+    });
+
+    socket.on('disconnect', () => {
+      const r = rooms.get(session);
+      r?.remove(origin);
+      if (r?.empty) {
+        r.dispose();
+        rooms.delete(session);
+      }
+      release();
+    });
+  });
+
+  return io;
+}

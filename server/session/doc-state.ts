@@ -1,0 +1,280 @@
+/**
+ * Validation of the shared document: the fence between what clients write and what the engine
+ * sees. Yjs applies every update (it is a CRDT; refusing one would fork the replicas), then this
+ * module validates the values the transaction touched with the zod schemas of shared/schema.ts,
+ * field by field. A bad value never replaces the last valid one: the engine keeps running on the
+ * last valid snapshot and the writer (the transaction origin) is told what was wrong.
+ *
+ * Granularity: each param, each content field, each style entry and each stroke has its own
+ * "last valid" value. A style or stroke entry that has never been valid is left out.
+ */
+import * as Y from 'yjs';
+import {
+  ContentEntry,
+  DEFAULT_PARAMS,
+  DOC_KEYS,
+  MAX_STROKES,
+  MAX_STYLES,
+  ParamSchemas,
+  Stroke,
+  StyleEntry,
+  type ParamKey,
+  type Params,
+  type SessionState,
+} from '../../shared/schema.ts';
+import { ErrorCode, type ErrorPayload } from '../../shared/protocol.ts';
+import type { z } from 'zod';
+
+/** The canvas a session has before any valid content value (blank, white, 512²). */
+export const DEFAULT_CONTENT: ContentEntry = { background: '#ffffff', width: 512, height: 512 };
+
+/** Which parts of the validated state changed in a transaction. */
+export interface StateChanges {
+  params: boolean;
+  styles: boolean;
+  /** Content entry or strokes (both feed the composed canvas). */
+  canvas: boolean;
+}
+
+export interface TransactionResult {
+  changes: StateChanges;
+  /** Problems with values this transaction wrote, for its origin. */
+  errors: ErrorPayload[];
+}
+
+const describe = (v: unknown): string => {
+  if (typeof v === 'number') return String(v);
+  if (v === undefined) return 'nothing';
+  try {
+    const s = JSON.stringify(v);
+    return s.length > 60 ? s.slice(0, 57) + '...' : s;
+  } catch {
+    return typeof v;
+  }
+};
+
+function issueMessage(err: z.ZodError, value: unknown): { path: string; message: string } {
+  const issue = err.issues[0];
+  return { path: issue.path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join(''), message: `${issue.message} (got ${describe(value)})` };
+}
+
+const invalid = (path: string, message: string): ErrorPayload => ({ code: ErrorCode.InvalidValue, path, message });
+
+function entryJson(entry: unknown): unknown {
+  if (entry instanceof Y.Map) return entry.toJSON();
+  if (entry instanceof Y.AbstractType) return entry.toJSON();
+  return entry;
+}
+
+/** Tracks the last valid value of every field of one session document. */
+export class DocValidator {
+  private params: Params = { ...DEFAULT_PARAMS };
+  private content: ContentEntry = { ...DEFAULT_CONTENT };
+  private styleCache = new WeakMap<object, StyleEntry | null>();
+  private strokeCache = new WeakMap<object, Stroke | null>();
+  private styles: StyleEntry[] = [];
+  private strokes: Stroke[] = [];
+
+  /**
+   * @param imageExists lets a style or content `imageId` count as valid only when the image is
+   *   actually stored (an id of a missing image is reported like any other bad value).
+   */
+  constructor(
+    private doc: Y.Doc,
+    private imageExists: (id: string) => boolean,
+  ) {}
+
+  get paramsMap(): Y.Map<unknown> {
+    return this.doc.getMap(DOC_KEYS.params);
+  }
+  get contentMap(): Y.Map<unknown> {
+    return this.doc.getMap(DOC_KEYS.content);
+  }
+  get stylesArray(): Y.Array<unknown> {
+    return this.doc.getArray(DOC_KEYS.styles);
+  }
+  get strokesArray(): Y.Array<unknown> {
+    return this.doc.getArray(DOC_KEYS.strokes);
+  }
+
+  /** The validated snapshot the engine runs on. */
+  state(): SessionState {
+    return { params: this.params, styles: this.styles, content: this.content, strokes: this.strokes };
+  }
+
+  /** Validates everything (used once after loading a document that has no history). */
+  validateAll(): ErrorPayload[] {
+    const errors: ErrorPayload[] = [];
+    this.validateParams(new Set(this.paramsMap.keys()), errors);
+    this.validateContent(new Set([...this.contentMap.keys(), 'imageId']), errors);
+    this.validateStyles(() => true, errors);
+    this.validateStrokes(() => true, errors);
+    return errors;
+  }
+
+  /** Re-validates what `tr` touched. Call from `doc.on('afterTransaction')`. */
+  onTransaction(tr: Y.Transaction): TransactionResult {
+    const errors: ErrorPayload[] = [];
+    const changes: StateChanges = { params: false, styles: false, canvas: false };
+    const touched = (t: any) => tr.changedParentTypes.has(t) || tr.changed.has(t);
+    if (touched(this.paramsMap)) {
+      const keys = new Set([...(tr.changed.get(this.paramsMap as any) ?? [])].filter((k): k is string => k !== null));
+      const before = this.params;
+      this.validateParams(keys, errors);
+      changes.params = before !== this.params;
+    }
+    if (touched(this.contentMap)) {
+      const keys = new Set([...(tr.changed.get(this.contentMap as any) ?? [])].filter((k): k is string => k !== null));
+      const before = this.content;
+      this.validateContent(keys, errors);
+      changes.canvas ||= before !== this.content;
+    }
+    const entryTouched = (e: unknown, seen: WeakMap<object, unknown>) =>
+      typeof e !== 'object' || e === null || !seen.has(e) || (e instanceof Y.AbstractType && (tr.changed.has(e) || tr.changedParentTypes.has(e)));
+    if (touched(this.stylesArray)) {
+      const before = this.styles;
+      this.validateStyles((e) => entryTouched(e, this.styleCache), errors);
+      changes.styles = !sameList(before, this.styles);
+    }
+    if (touched(this.strokesArray)) {
+      const before = this.strokes;
+      this.validateStrokes((e) => entryTouched(e, this.strokeCache), errors);
+      changes.canvas ||= !sameList(before, this.strokes);
+    }
+    return { changes, errors };
+  }
+
+  private validateParams(keys: Set<string>, errors: ErrorPayload[]): void {
+    let next: Params | null = null;
+    for (const key of keys) {
+      if (!(key in ParamSchemas)) {
+        errors.push(invalid(`params.${key}`, `unknown parameter '${key}' (ignored)`));
+        continue;
+      }
+      if (!this.paramsMap.has(key)) continue; // deleted: keep the last valid value
+      const value = this.paramsMap.get(key);
+      const r = ParamSchemas[key as ParamKey].safeParse(value);
+      if (!r.success) {
+        errors.push(invalid(`params.${key}`, issueMessage(r.error, value).message));
+        continue;
+      }
+      if (this.params[key as ParamKey] !== r.data) {
+        next ??= { ...this.params };
+        (next as Record<string, unknown>)[key] = r.data;
+      }
+    }
+    if (next) this.params = next;
+  }
+
+  private validateContent(keys: Set<string>, errors: ErrorPayload[]): void {
+    let next: ContentEntry | null = null;
+    const shape = ContentEntry.shape;
+    for (const key of keys) {
+      if (!(key in shape)) {
+        errors.push(invalid(`content.${key}`, `unknown content field '${key}' (ignored)`));
+        continue;
+      }
+      const has = this.contentMap.has(key);
+      if (!has && key !== 'imageId') continue;
+      const value = has ? this.contentMap.get(key) : undefined;
+      const r = shape[key as keyof typeof shape].safeParse(value);
+      if (!r.success) {
+        errors.push(invalid(`content.${key}`, issueMessage(r.error, value).message));
+        continue;
+      }
+      if (key === 'imageId' && typeof r.data === 'string' && !this.imageExists(r.data)) {
+        errors.push(invalid('content.imageId', `no image ${r.data} is stored; upload it first`));
+        continue;
+      }
+      if ((this.content as Record<string, unknown>)[key] !== r.data) {
+        next ??= { ...this.content };
+        if (r.data === undefined) delete (next as Record<string, unknown>)[key];
+        else (next as Record<string, unknown>)[key] = r.data;
+      }
+    }
+    if (next) this.content = next;
+  }
+
+  private validateStyles(isTouched: (e: unknown) => boolean, errors: ErrorPayload[]): void {
+    const out: StyleEntry[] = [];
+    this.stylesArray.toArray().forEach((entry, i) => {
+      const key = typeof entry === 'object' && entry !== null ? entry : null;
+      const touched = isTouched(entry);
+      let valid = key ? this.styleCache.get(key) ?? null : null;
+      if (touched || !key) {
+        const json = entryJson(entry);
+        const r = StyleEntry.safeParse(json);
+        if (!r.success) {
+          const m = issueMessage(r.error, json);
+          errors.push(invalid(`styles[${i}]${m.path}`, m.message));
+        } else if (!this.imageExists(r.data.imageId)) {
+          errors.push(invalid(`styles[${i}].imageId`, `no image ${r.data.imageId} is stored; upload it first`));
+        } else {
+          const prev = valid;
+          valid = prev && JSON.stringify(prev) === JSON.stringify(r.data) ? prev : r.data;
+        }
+        if (key) this.styleCache.set(key, valid);
+      }
+      if (!valid) return;
+      if (out.length >= MAX_STYLES) {
+        if (touched) errors.push(invalid(`styles[${i}]`, `at most ${MAX_STYLES} styles are used; this one is ignored`));
+        return;
+      }
+      out.push(valid);
+    });
+    this.styles = out;
+  }
+
+  private validateStrokes(isTouched: (e: unknown) => boolean, errors: ErrorPayload[]): void {
+    const out: Stroke[] = [];
+    this.strokesArray.toArray().forEach((entry, i) => {
+      const key = typeof entry === 'object' && entry !== null ? entry : null;
+      const touched = isTouched(entry);
+      let valid = key ? this.strokeCache.get(key) ?? null : null;
+      if (touched || !key) {
+        const json = entryJson(entry);
+        const r = Stroke.safeParse(json);
+        if (!r.success) {
+          const m = issueMessage(r.error, json);
+          errors.push(invalid(`strokes[${i}]${m.path}`, m.message));
+        } else {
+          valid = r.data;
+        }
+        if (key) this.strokeCache.set(key, valid);
+      }
+      if (!valid) return;
+      if (out.length >= MAX_STROKES) {
+        if (touched) errors.push(invalid(`strokes[${i}]`, `at most ${MAX_STROKES} strokes are drawn; this one is ignored`));
+        return;
+      }
+      out.push(valid);
+    });
+    this.strokes = out;
+  }
+}
+
+function sameList<T>(a: readonly T[], b: readonly T[]): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
+}
+
+/**
+ * Writes a new session's initial document in one transaction (origin `server`): all params,
+ * the given styles (as Y.Maps) and content, no strokes.
+ */
+export function seedDocument(doc: Y.Doc, init: { params: Params; styles: StyleEntry[]; content: ContentEntry }): void {
+  doc.transact(() => {
+    const params = doc.getMap(DOC_KEYS.params);
+    for (const [k, v] of Object.entries(init.params)) params.set(k, v);
+    const styles = doc.getArray<Y.Map<unknown>>(DOC_KEYS.styles);
+    styles.push(
+      init.styles.map((s) => {
+        const m = new Y.Map<unknown>();
+        for (const [k, v] of Object.entries(s)) m.set(k, v);
+        return m;
+      }),
+    );
+    const content = doc.getMap(DOC_KEYS.content);
+    for (const [k, v] of Object.entries(init.content)) if (v !== undefined) content.set(k, v);
+    doc.getArray(DOC_KEYS.strokes);
+  }, 'server');
+}

@@ -1,0 +1,119 @@
+/**
+ * Creates, authenticates, loads and unloads sessions. Sessions live in memory only while someone
+ * uses them (plus the idle grace period); otherwise they are rebuilt from storage on demand.
+ *
+ * Tokens: 24 random bytes (192 bits) in base64url. Only their sha256 is stored; a presented token
+ * is hashed and compared with `crypto.timingSafeEqual` (equal-length digests), against both roles.
+ */
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import type { Role } from '../../shared/protocol.ts';
+import { DEFAULT_PARAMS, type ContentEntry, type StyleEntry } from '../../shared/schema.ts';
+import { Session, type SessionDeps } from './session.ts';
+
+/** Session ids are short random base64url strings; anything else is refused before a lookup. */
+export const SESSION_ID_RE = /^[A-Za-z0-9_-]{8,64}$/;
+
+export function newToken(): string {
+  return randomBytes(24).toString('base64url');
+}
+
+export function hashToken(token: string): Buffer {
+  return createHash('sha256').update(token, 'utf8').digest();
+}
+
+/** Constant-time check of `token` against a stored sha256 digest. */
+export function tokenMatches(token: string, hash: Buffer): boolean {
+  const h = hashToken(token);
+  return h.length === hash.length && timingSafeEqual(h, hash);
+}
+
+export interface CreatedSession {
+  session: Session;
+  editorToken: string;
+  viewerToken: string;
+}
+
+export class TooManySessionsError extends Error {
+  override name = 'TooManySessionsError';
+}
+
+export interface SessionDefaults {
+  styles: StyleEntry[];
+  content: ContentEntry;
+}
+
+export class SessionManager {
+  private live = new Map<string, Session>();
+
+  constructor(
+    private deps: Omit<SessionDeps, 'onIdle'>,
+    private maxSessions: number,
+    private defaults: () => SessionDefaults,
+  ) {}
+
+  /** Makes a new session seeded with the sample content and style and DEFAULT_PARAMS. */
+  create(): CreatedSession {
+    if (this.deps.storage.countSessions() >= this.maxSessions) {
+      throw new TooManySessionsError(`this server holds its maximum of ${this.maxSessions} sessions`);
+    }
+    const editorToken = newToken();
+    const viewerToken = newToken();
+    const record = {
+      id: randomBytes(9).toString('base64url'),
+      editorTokenHash: hashToken(editorToken),
+      viewerTokenHash: hashToken(viewerToken),
+      createdAt: Date.now(),
+    };
+    const { styles, content } = this.defaults();
+    const session = Session.create(record, this.sessionDeps(), { params: { ...DEFAULT_PARAMS }, styles, content });
+    this.live.set(record.id, session);
+    session.wake();
+    return { session, editorToken, viewerToken };
+  }
+
+  private sessionDeps(): SessionDeps {
+    return { ...this.deps, onIdle: (s) => this.unload(s) };
+  }
+
+  /** The live session `id`, loading it from storage if needed; undefined when unknown. */
+  get(id: string): Session | undefined {
+    if (!SESSION_ID_RE.test(id)) return undefined;
+    const live = this.live.get(id);
+    if (live) return live;
+    const record = this.deps.storage.getSession(id);
+    if (!record) return undefined;
+    const session = Session.load(record, this.sessionDeps());
+    this.live.set(id, session);
+    return session;
+  }
+
+  /** The role `token` grants in session `id`, or undefined (unknown session or wrong token). */
+  authorize(id: string, token: string | undefined): { session: Session; role: Role } | { error: 'unknown-session' | 'bad-token' } {
+    if (!SESSION_ID_RE.test(id)) return { error: 'unknown-session' };
+    const record = this.live.get(id)?.record ?? this.deps.storage.getSession(id);
+    if (!record) return { error: 'unknown-session' };
+    const t = token ?? '';
+    const editor = tokenMatches(t, record.editorTokenHash);
+    const viewer = tokenMatches(t, record.viewerTokenHash);
+    if (!editor && !viewer) return { error: 'bad-token' };
+    const session = this.get(id);
+    if (!session) return { error: 'unknown-session' };
+    return { session, role: editor ? 'editor' : 'viewer' };
+  }
+
+  private unload(s: Session): void {
+    if (this.live.get(s.id) !== s) return;
+    this.live.delete(s.id);
+    s.close();
+  }
+
+  /** Sessions in memory now. */
+  loaded(): Session[] {
+    return [...this.live.values()];
+  }
+
+  closeAll(): void {
+    for (const s of this.live.values()) s.close();
+    this.live.clear();
+  }
+}

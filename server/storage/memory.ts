@@ -1,0 +1,61 @@
+/** In-memory {@link Storage} double: same behaviour as SQLite, nothing survives `close()`. */
+import type { ImageRecord, KeyframeRecord, SessionRecord, Storage, StoredUpdate, UpdateRecord } from './types.ts';
+
+export class MemoryStorage implements Storage {
+  private sessions = new Map<string, SessionRecord>();
+  private updates = new Map<string, StoredUpdate[]>();
+  private images = new Map<string, ImageRecord>();
+  private keyframes = new Map<string, KeyframeRecord>();
+  private seq = 0;
+  private closed = false;
+
+  private check(): void {
+    if (this.closed) throw new Error('storage is closed');
+  }
+  createSession(rec: SessionRecord): void {
+    this.check();
+    if (this.sessions.has(rec.id)) throw new Error(`session ${rec.id} exists`);
+    this.sessions.set(rec.id, { ...rec });
+  }
+  getSession(id: string): SessionRecord | undefined {
+    this.check();
+    return this.sessions.get(id);
+  }
+  countSessions(): number {
+    return this.sessions.size;
+  }
+  appendUpdates(records: readonly UpdateRecord[]): void {
+    this.check();
+    for (const r of records) {
+      const list = this.updates.get(r.sessionId) ?? [];
+      list.push({ ...r, update: new Uint8Array(r.update), seq: ++this.seq });
+      this.updates.set(r.sessionId, list);
+    }
+  }
+  loadUpdates(sessionId: string): StoredUpdate[] {
+    this.check();
+    return [...(this.updates.get(sessionId) ?? [])];
+  }
+  putImage(rec: ImageRecord): void {
+    this.check();
+    if (!this.images.has(rec.id)) this.images.set(rec.id, rec);
+  }
+  getImage(id: string): ImageRecord | undefined {
+    this.check();
+    return this.images.get(id);
+  }
+  hasImage(id: string): boolean {
+    return this.images.has(id);
+  }
+  putKeyframe(rec: KeyframeRecord): void {
+    this.check();
+    this.keyframes.set(rec.sessionId, rec);
+  }
+  latestKeyframe(sessionId: string): KeyframeRecord | undefined {
+    this.check();
+    return this.keyframes.get(sessionId);
+  }
+  close(): void {
+    this.closed = true;
+  }
+}

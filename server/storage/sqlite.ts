@@ -1,0 +1,146 @@
+/**
+ * SQLite {@link Storage} (better-sqlite3, WAL, synchronous=FULL): a committed transaction survives
+ * kill -9 and power loss. Every Yjs update is kept with its author and time, so history and replay
+ * can be built later; no compaction yet (a snapshot + later updates would keep replay intact).
+ */
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import type { ImageRecord, KeyframeRecord, SessionRecord, Storage, StoredUpdate, UpdateRecord } from './types.ts';
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS sessions (
+  id TEXT PRIMARY KEY,
+  editor_token_hash BLOB NOT NULL,
+  viewer_token_hash BLOB NOT NULL,
+  created_at INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS updates (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  session_id TEXT NOT NULL REFERENCES sessions(id),
+  data BLOB NOT NULL,
+  author TEXT NOT NULL,
+  time INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS updates_by_session ON updates(session_id, seq);
+CREATE TABLE IF NOT EXISTS images (
+  id TEXT PRIMARY KEY,
+  mime TEXT NOT NULL,
+  width INTEGER NOT NULL,
+  height INTEGER NOT NULL,
+  bytes BLOB NOT NULL,
+  created_at INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS keyframes (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  session_id TEXT NOT NULL REFERENCES sessions(id),
+  iter INTEGER NOT NULL,
+  width INTEGER NOT NULL,
+  height INTEGER NOT NULL,
+  mime TEXT NOT NULL,
+  data BLOB NOT NULL,
+  losses TEXT NOT NULL,
+  time INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS keyframes_by_session ON keyframes(session_id, id);
+`;
+
+/** Keyframes kept per session (older ones are pruned; replay can re-run from updates). */
+const KEYFRAMES_KEPT = 3;
+
+export class SqliteStorage implements Storage {
+  private db: Database.Database;
+  private stmts;
+
+  /** Opens (creating if needed) `<dataDir>/atelier.db`. */
+  constructor(dataDir: string) {
+    mkdirSync(dataDir, { recursive: true });
+    this.db = new Database(path.join(dataDir, 'atelier.db'));
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma('synchronous = FULL');
+    this.db.pragma('foreign_keys = ON');
+    this.db.exec(SCHEMA);
+    const db = this.db;
+    this.stmts = {
+      insertSession: db.prepare('INSERT INTO sessions (id, editor_token_hash, viewer_token_hash, created_at) VALUES (?, ?, ?, ?)'),
+      getSession: db.prepare('SELECT id, editor_token_hash, viewer_token_hash, created_at FROM sessions WHERE id = ?'),
+      countSessions: db.prepare('SELECT COUNT(*) AS n FROM sessions'),
+      insertUpdate: db.prepare('INSERT INTO updates (session_id, data, author, time) VALUES (?, ?, ?, ?)'),
+      loadUpdates: db.prepare('SELECT seq, data, author, time FROM updates WHERE session_id = ? ORDER BY seq'),
+      insertImage: db.prepare('INSERT OR IGNORE INTO images (id, mime, width, height, bytes, created_at) VALUES (?, ?, ?, ?, ?, ?)'),
+      getImage: db.prepare('SELECT id, mime, width, height, bytes, created_at FROM images WHERE id = ?'),
+      hasImage: db.prepare('SELECT 1 FROM images WHERE id = ?'),
+      insertKeyframe: db.prepare(
+        'INSERT INTO keyframes (session_id, iter, width, height, mime, data, losses, time) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+      ),
+      pruneKeyframes: db.prepare(
+        'DELETE FROM keyframes WHERE session_id = ? AND id NOT IN (SELECT id FROM keyframes WHERE session_id = ? ORDER BY id DESC LIMIT ?)',
+      ),
+      latestKeyframe: db.prepare(
+        'SELECT session_id, iter, width, height, mime, data, losses, time FROM keyframes WHERE session_id = ? ORDER BY id DESC LIMIT 1',
+      ),
+    };
+    this.appendTx = this.db.transaction((records: readonly UpdateRecord[]) => {
+      for (const r of records) this.stmts.insertUpdate.run(r.sessionId, Buffer.from(r.update), r.author, r.time);
+    });
+  }
+
+  private appendTx: (records: readonly UpdateRecord[]) => void;
+
+  createSession(rec: SessionRecord): void {
+    this.stmts.insertSession.run(rec.id, rec.editorTokenHash, rec.viewerTokenHash, rec.createdAt);
+  }
+  getSession(id: string): SessionRecord | undefined {
+    const row = this.stmts.getSession.get(id) as
+      | { id: string; editor_token_hash: Buffer; viewer_token_hash: Buffer; created_at: number }
+      | undefined;
+    if (!row) return undefined;
+    return { id: row.id, editorTokenHash: row.editor_token_hash, viewerTokenHash: row.viewer_token_hash, createdAt: row.created_at };
+  }
+  countSessions(): number {
+    return (this.stmts.countSessions.get() as { n: number }).n;
+  }
+  appendUpdates(records: readonly UpdateRecord[]): void {
+    if (records.length) this.appendTx(records);
+  }
+  loadUpdates(sessionId: string): StoredUpdate[] {
+    const rows = this.stmts.loadUpdates.all(sessionId) as { seq: number; data: Buffer; author: string; time: number }[];
+    return rows.map((r) => ({ sessionId, seq: r.seq, update: new Uint8Array(r.data), author: r.author, time: r.time }));
+  }
+  putImage(rec: ImageRecord): void {
+    this.stmts.insertImage.run(rec.id, rec.mime, rec.width, rec.height, rec.bytes, rec.createdAt);
+  }
+  getImage(id: string): ImageRecord | undefined {
+    const row = this.stmts.getImage.get(id) as
+      | { id: string; mime: ImageRecord['mime']; width: number; height: number; bytes: Buffer; created_at: number }
+      | undefined;
+    if (!row) return undefined;
+    return { id: row.id, mime: row.mime, width: row.width, height: row.height, bytes: row.bytes, createdAt: row.created_at };
+  }
+  hasImage(id: string): boolean {
+    return this.stmts.hasImage.get(id) !== undefined;
+  }
+  putKeyframe(rec: KeyframeRecord): void {
+    this.stmts.insertKeyframe.run(rec.sessionId, rec.iter, rec.width, rec.height, rec.mime, rec.data, JSON.stringify(rec.losses), rec.time);
+    this.stmts.pruneKeyframes.run(rec.sessionId, rec.sessionId, KEYFRAMES_KEPT);
+  }
+  latestKeyframe(sessionId: string): KeyframeRecord | undefined {
+    const row = this.stmts.latestKeyframe.get(sessionId) as
+      | { session_id: string; iter: number; width: number; height: number; mime: KeyframeRecord['mime']; data: Buffer; losses: string; time: number }
+      | undefined;
+    if (!row) return undefined;
+    return {
+      sessionId: row.session_id,
+      iter: row.iter,
+      width: row.width,
+      height: row.height,
+      mime: row.mime,
+      data: row.data,
+      losses: JSON.parse(row.losses),
+      time: row.time,
+    };
+  }
+  close(): void {
+    if (this.db.open) this.db.close();
+  }
+}

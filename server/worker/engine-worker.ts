@@ -1,0 +1,227 @@
+/**
+ * The engine worker thread: runs every session's optimization off the main event loop.
+ *
+ * Scheduling: one worker per server process owns the device (one tfjs backend); it steps the
+ * active sessions round-robin, one optimizer step per session per turn, so sessions sharing the
+ * device get equal turns and a big session slows the others proportionally, never starves them.
+ * Messages from the main thread are handled between steps, so a document change reaches the
+ * optimization before its next step. Frames are read back and JPEG-encoded here at most
+ * `frameRate` times per second per session.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import type { BackendName, FeatureNetwork, RgbImage, StyleTransfer, TransferInputs, TransferParams } from '../engine/api.ts';
+import { encodeImage } from '../images/codec.ts';
+import type { Params } from '../../shared/schema.ts';
+import type { FromWorker, ToWorker, WireInputs, WorkerInit } from './messages.ts';
+
+interface EngineModule {
+  initBackend(name: BackendName | 'auto'): Promise<BackendName>;
+  loadNetwork(model: string, opts?: { weightsPath?: string }): Promise<FeatureNetwork>;
+  createStyleTransfer(network: FeatureNetwork, inputs: TransferInputs): StyleTransfer;
+}
+/** A variable so the type checker does not need the module while the engine is being written. */
+const ENGINE_MODULE = '../engine/index.ts';
+
+const port = parentPort;
+if (!port) throw new Error('engine-worker must run in a worker thread');
+const init = workerData as WorkerInit;
+const post = (m: FromWorker, transfer: ArrayBuffer[] = []) => port.postMessage(m, transfer);
+
+interface Slot {
+  id: string;
+  inputs: Required<WireInputs>;
+  initImage?: RgbImage;
+  iterOffset: number;
+  transfer: StyleTransfer | null;
+  modelInUse: string;
+  /** Changes received since the last step, applied just before the next one. */
+  pending: WireInputs | null;
+  active: boolean;
+  lastFrameAt: number;
+  stepTimes: number[];
+  unreportedSteps: number;
+  failed: boolean;
+}
+
+const slots = new Map<string, Slot>();
+const networks = new Map<string, Promise<FeatureNetwork>>();
+let engine: EngineModule;
+let shuttingDown = false;
+let wake: (() => void) | null = null;
+let turn = 0;
+
+function toTransferParams(p: Params, fromImage: boolean): TransferParams {
+  return {
+    preset: p.preset,
+    contentWeight: p.contentWeight,
+    styleWeight: p.styleWeight,
+    tvWeight: p.tvWeight,
+    optimizer: p.optimizer,
+    learningRate: p.learningRate,
+    resolution: p.resolution,
+    pooling: p.pooling,
+    colors: p.colors,
+    init: fromImage ? 'image' : p.init,
+    seed: p.seed,
+  };
+}
+
+function network(model: string): Promise<FeatureNetwork> {
+  let n = networks.get(model);
+  if (!n) {
+    n = engine.loadNetwork(model, model === 'vgg19' ? { weightsPath: init.vgg19Weights } : {});
+    n.catch(() => networks.delete(model));
+    networks.set(model, n);
+  }
+  return n;
+}
+
+async function build(slot: Slot): Promise<void> {
+  const model = init.forceModel ?? slot.inputs.params.model;
+  post({ type: 'state', id: slot.id, state: 'loading' });
+  const net = await network(model);
+  const fromImage = !!slot.initImage;
+  slot.transfer = engine.createStyleTransfer(net, {
+    content: slot.inputs.content,
+    styles: slot.inputs.styles,
+    params: toTransferParams(slot.inputs.params, fromImage),
+    ...(slot.initImage ? { initImage: slot.initImage } : {}),
+  });
+  slot.modelInUse = model;
+  post({ type: 'state', id: slot.id, state: slot.active ? 'running' : 'paused' });
+}
+
+async function applyPending(slot: Slot): Promise<void> {
+  const changes = slot.pending;
+  slot.pending = null;
+  if (!changes || !slot.transfer) return;
+  Object.assign(slot.inputs, changes);
+  const model = init.forceModel ?? slot.inputs.params.model;
+  if (model !== slot.modelInUse) {
+    // A different network cannot be re-targeted warm; restart from the current image.
+    const current = await slot.transfer.image();
+    slot.iterOffset += slot.transfer.iter;
+    slot.transfer.dispose();
+    slot.transfer = null;
+    slot.initImage = current;
+    await build(slot);
+    return;
+  }
+  const update: Partial<TransferInputs> = {};
+  if (changes.content) update.content = changes.content;
+  if (changes.styles) update.styles = changes.styles;
+  if (changes.params) update.params = toTransferParams(changes.params, !!slot.initImage);
+  slot.transfer.update(update);
+}
+
+async function stepOnce(slot: Slot): Promise<void> {
+  if (!slot.transfer) await build(slot);
+  await applyPending(slot);
+  const t = slot.transfer!;
+  const r = await t.step();
+  const now = performance.now();
+  slot.stepTimes.push(now);
+  if (slot.stepTimes.length > 20) slot.stepTimes.shift();
+  slot.unreportedSteps++;
+  if (now - slot.lastFrameAt >= 1000 / init.frameRate) {
+    slot.lastFrameAt = now;
+    post({ type: 'steps', id: slot.id, count: slot.unreportedSteps });
+    slot.unreportedSteps = 0;
+    const img = await t.image();
+    const jpeg = await encodeImage(img, 'image/jpeg', init.frameQuality);
+    const data = new Uint8Array(jpeg.buffer.slice(jpeg.byteOffset, jpeg.byteOffset + jpeg.byteLength));
+    const st = slot.stepTimes;
+    const stepsPerSec = st.length > 1 ? ((st.length - 1) * 1000) / (st[st.length - 1] - st[0]) : 0;
+    post(
+      { type: 'frame', id: slot.id, iter: slot.iterOffset + r.iter, width: img.width, height: img.height, data, losses: r.losses, stepsPerSec },
+      [data.buffer as ArrayBuffer],
+    );
+  }
+}
+
+function nextActive(): Slot | null {
+  const list = [...slots.values()].filter((s) => s.active && !s.failed);
+  if (!list.length) return null;
+  turn = (turn + 1) % list.length;
+  return list[turn];
+}
+
+async function loop(): Promise<void> {
+  while (!shuttingDown) {
+    const slot = nextActive();
+    if (!slot) {
+      await new Promise<void>((resolve) => (wake = resolve));
+      wake = null;
+      continue;
+    }
+    try {
+      await stepOnce(slot);
+    } catch (e) {
+      slot.failed = true;
+      post({ type: 'state', id: slot.id, state: 'error', message: `engine failed: ${(e as Error).message}` });
+    }
+    // Let queued messages (updates, pauses) in before the next step.
+    await new Promise<void>((resolve) => setImmediate(resolve));
+  }
+}
+
+port.on('message', (m: ToWorker) => {
+  switch (m.type) {
+    case 'open':
+      slots.set(m.id, {
+        id: m.id,
+        inputs: m.inputs,
+        initImage: m.initImage,
+        iterOffset: m.iterOffset,
+        transfer: null,
+        modelInUse: '',
+        pending: null,
+        active: false,
+        lastFrameAt: 0,
+        stepTimes: [],
+        unreportedSteps: 0,
+        failed: false,
+      });
+      break;
+    case 'update': {
+      const s = slots.get(m.id);
+      if (s) {
+        s.pending = { ...(s.pending ?? {}), ...m.changes };
+        if (!s.transfer) Object.assign(s.inputs, s.pending), (s.pending = null);
+        s.failed = false;
+      }
+      break;
+    }
+    case 'active': {
+      const s = slots.get(m.id);
+      if (s && s.active !== m.active) {
+        s.active = m.active;
+        s.stepTimes = [];
+        post({ type: 'state', id: m.id, state: m.active ? (s.transfer ? 'running' : 'loading') : 'paused' });
+      }
+      break;
+    }
+    case 'close': {
+      const s = slots.get(m.id);
+      slots.delete(m.id);
+      s?.transfer?.dispose();
+      break;
+    }
+    case 'shutdown':
+      shuttingDown = true;
+      for (const s of slots.values()) s.transfer?.dispose();
+      slots.clear();
+      post({ type: 'closed' });
+      break;
+  }
+  wake?.();
+});
+
+try {
+  engine = (await import(ENGINE_MODULE)) as EngineModule;
+  const backend = await engine.initBackend(init.backend);
+  post({ type: 'ready', backend });
+  await loop();
+} catch (e) {
+  post({ type: 'fatal', message: (e as Error).message });
+}

@@ -1,0 +1,45 @@
+/** Messages between the main thread ({@link WorkerEngineHost}) and the engine worker. */
+import type { BackendName, RgbImage, StyleInput } from '../engine/api.ts';
+import type { EngineState, LossTerms } from '../../shared/protocol.ts';
+import type { Params } from '../../shared/schema.ts';
+
+export interface WorkerInit {
+  backend: BackendName | 'auto';
+  /** Model for sessions whose params name one that cannot be loaded. */
+  model: string;
+  vgg19Weights?: string;
+  frameRate: number;
+  frameQuality: number;
+  /** Test hook: every session uses this network (e.g. `tiny`) whatever params.model says. */
+  forceModel?: string;
+}
+
+export interface WireInputs {
+  content?: RgbImage;
+  styles?: StyleInput[];
+  params?: Params;
+}
+
+export type ToWorker =
+  | { type: 'open'; id: string; inputs: Required<WireInputs>; initImage?: RgbImage; iterOffset: number }
+  | { type: 'update'; id: string; changes: WireInputs }
+  | { type: 'active'; id: string; active: boolean }
+  | { type: 'close'; id: string }
+  | { type: 'shutdown' };
+
+export type FromWorker =
+  | { type: 'ready'; backend: string }
+  | { type: 'fatal'; message: string }
+  | { type: 'state'; id: string; state: EngineState; message?: string }
+  | {
+      type: 'frame';
+      id: string;
+      iter: number;
+      width: number;
+      height: number;
+      data: Uint8Array;
+      losses: LossTerms;
+      stepsPerSec: number;
+    }
+  | { type: 'steps'; id: string; count: number }
+  | { type: 'closed' };

@@ -1,0 +1,131 @@
+/**
+ * {@link EngineHost} backed by one worker thread running the real tfjs engine (engine-worker.ts).
+ * One worker per server process: the device is shared by round-robin stepping inside it (see the
+ * worker). The main thread only posts validated inputs and relays frames, so sockets, storage and
+ * REST stay responsive however slow a step is.
+ */
+import { Worker } from 'node:worker_threads';
+import type { BackendName } from '../engine/api.ts';
+import { createLogger } from '../log.ts';
+import type { EngineEvents, EngineHost, EngineInputs, OpenOptions, SessionEngine } from '../session/engine-host.ts';
+import type { FromWorker, ToWorker, WorkerInit } from './messages.ts';
+
+const log = createLogger('engine-host');
+
+export interface WorkerEngineHostOptions {
+  backend: BackendName | 'auto';
+  model: string;
+  vgg19Weights?: string;
+  frameRate: number;
+  frameQuality: number;
+  /** Test hook: run every session on this network (e.g. `tiny`). */
+  forceModel?: string;
+}
+
+export class WorkerEngineHost implements EngineHost {
+  private worker: Worker;
+  private sessions = new Map<string, EngineEvents>();
+  private backendName = 'pending';
+  private fatal: string | null = null;
+  private closed = false;
+  /** Resolves with the backend once the worker has initialised it (rejects on failure). */
+  readonly ready: Promise<string>;
+
+  constructor(opts: WorkerEngineHostOptions) {
+    const data: WorkerInit = { ...opts };
+    this.worker = new Worker(new URL('./engine-worker.ts', import.meta.url), {
+      workerData: data,
+      execArgv: ['--import', 'tsx'],
+    });
+    let resolveReady!: (b: string) => void;
+    let rejectReady!: (e: Error) => void;
+    this.ready = new Promise((res, rej) => ((resolveReady = res), (rejectReady = rej)));
+    this.ready.catch(() => {});
+    this.worker.on('message', (m: FromWorker) => {
+      switch (m.type) {
+        case 'ready':
+          this.backendName = m.backend;
+          log.info('engine ready', { backend: m.backend });
+          resolveReady(m.backend);
+          break;
+        case 'fatal':
+          this.fail(m.message);
+          rejectReady(new Error(m.message));
+          break;
+        case 'state':
+          this.sessions.get(m.id)?.state(m.state, m.message);
+          break;
+        case 'steps': {
+          const ev = this.sessions.get(m.id);
+          for (let i = 0; i < m.count; i++) ev?.step?.();
+          break;
+        }
+        case 'frame':
+          this.sessions.get(m.id)?.frame({
+            iter: m.iter,
+            width: m.width,
+            height: m.height,
+            mime: 'image/jpeg',
+            data: m.data,
+            losses: m.losses,
+            stepsPerSec: m.stepsPerSec,
+          });
+          break;
+        case 'closed':
+          break;
+      }
+    });
+    this.worker.on('error', (e) => {
+      this.fail(e.message);
+      rejectReady(e);
+    });
+    this.worker.on('exit', (code) => {
+      if (!this.closed) this.fail(`the engine worker exited (code ${code})`);
+    });
+  }
+
+  private fail(message: string): void {
+    this.fatal = message;
+    log.error('engine failed', { error: message });
+    for (const ev of this.sessions.values()) ev.state('error', message);
+  }
+
+  get backend(): string {
+    return this.backendName;
+  }
+
+  private send(m: ToWorker): void {
+    if (!this.closed) this.worker.postMessage(m);
+  }
+
+  open(sessionId: string, inputs: EngineInputs, options: OpenOptions, events: EngineEvents): SessionEngine {
+    this.sessions.set(sessionId, events);
+    if (this.fatal) queueMicrotask(() => events.state('error', this.fatal!));
+    this.send({ type: 'open', id: sessionId, inputs, initImage: options.initImage, iterOffset: options.iterOffset ?? 0 });
+    let disposed = false;
+    return {
+      update: (changes) => !disposed && this.send({ type: 'update', id: sessionId, changes }),
+      setActive: (active) => !disposed && this.send({ type: 'active', id: sessionId, active }),
+      dispose: () => {
+        if (disposed) return;
+        disposed = true;
+        this.sessions.delete(sessionId);
+        this.send({ type: 'close', id: sessionId });
+      },
+    };
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.send({ type: 'shutdown' });
+    this.closed = true;
+    await new Promise<void>((resolve) => {
+      const t = setTimeout(() => void this.worker.terminate().then(() => resolve()), 5000);
+      this.worker.once('exit', () => {
+        clearTimeout(t);
+        resolve();
+      });
+      this.worker.on('message', (m: FromWorker) => m.type === 'closed' && void this.worker.terminate());
+    });
+  }
+}
