@@ -75,7 +75,14 @@ export interface TransferParams {
   contentLayers?: LayerWeight[];
   styleLayers?: LayerWeight[];
   mode?: ExperimentMode;
+  /**
+   * Transform of feature maps before Gram matrices and content comparison; omitted = the preset's
+   * (`none`). `softmax` is SWAG (Wang, Li & Vasconcelos, CVPR 2021), which helps non-VGG networks.
+   */
+  featureTransform?: FeatureTransformName;
 }
+
+export type FeatureTransformName = 'none' | 'softmax';
 
 export interface StyleInput {
   image: RgbImage;

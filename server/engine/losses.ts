@@ -1,0 +1,227 @@
+/**
+ * The differentiable pieces of the style-transfer objective: Gram matrices, per-layer content and
+ * style losses under each preset's convention, total variation, and {@link transferLoss}, which
+ * assembles the weighted total for one image.
+ *
+ * Gram targets are always stored normalised by the number of positions, G = F^T F / (H W)
+ * (the TF tutorial's `gram_matrix`). That makes Grams of a style image and of the optimized image
+ * comparable even when they have different sizes (style scale), and every preset's own
+ * normalisation is expressed on top of it (see {@link styleLayerLoss}).
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import type { FeatureNetwork, FeatureTransformName, LayerWeight, Pooling } from './api.ts';
+import './ops/gradients.ts';
+
+/** Gram matrix of `[1, H, W, C]` features: `[C, C]` = F^T F / (H W). */
+export function gramMatrix(features: tf.Tensor4D): tf.Tensor2D {
+  return tf.tidy(() => {
+    const [, h, w, c] = features.shape;
+    const flat = tf.reshape(features, [h * w, c]);
+    return tf.div(tf.matMul(flat, flat, true, false), h * w) as tf.Tensor2D;
+  });
+}
+
+/**
+ * |x| whose gradient at 0 is 0 (TensorFlow's `sign(x)`), where tfjs' own `abs` gives -1. It
+ * matters for total variation of 8-bit images, whose flat regions have exact zero differences.
+ */
+const absSignGrad = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
+  const x = args[0] as tf.Tensor;
+  (args[1] as tf.GradSaveFunc)([x]);
+  return { value: tf.abs(x), gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.mul(dy, tf.sign(saved[0])) };
+});
+
+/**
+ * Sum of absolute differences of vertically and horizontally neighbouring pixel values, over all
+ * channels: `tf.image.total_variation` for a batch of one.
+ */
+export function totalVariation(x: tf.Tensor4D): tf.Scalar {
+  return tf.tidy(() => {
+    const [, h, w] = x.shape;
+    let total = tf.scalar(0);
+    if (h > 1) {
+      const dy = tf.sub(tf.slice(x, [0, 1, 0, 0], [-1, h - 1, -1, -1]), tf.slice(x, [0, 0, 0, 0], [-1, h - 1, -1, -1]));
+      total = tf.add(total, tf.sum(absSignGrad(dy) as tf.Tensor));
+    }
+    if (w > 1) {
+      const dx = tf.sub(tf.slice(x, [0, 0, 1, 0], [-1, -1, w - 1, -1]), tf.slice(x, [0, 0, 0, 0], [-1, -1, w - 1, -1]));
+      total = tf.add(total, tf.sum(absSignGrad(dx) as tf.Tensor));
+    }
+    return total as tf.Scalar;
+  });
+}
+
+/**
+ * Per-layer loss conventions:
+ * - `mse`: mean of squared differences (TF tutorial: `reduce_mean((G - A)**2)` / `(F - P)**2`);
+ * - `gatys`: the paper, content 1/2 sum (F - P)^2, style E_l = 1/(4 N^2 M^2) sum (G' - A')^2 with
+ *   unnormalised G' = M G, which equals mean((G - A)^2) / 4 with our G = G'/M (N = C, M = H W);
+ * - `relative`: squared error relative to the target's energy, sum (G - A)^2 / sum A^2 — scale
+ *   free, so the same weights work for networks whose activations differ by orders of magnitude.
+ */
+export type LayerLossKind = 'mse' | 'gatys' | 'relative';
+
+/** How per-layer weights combine: divided by the layer count (tutorial), used as given, or normalised. */
+export type LayerAveraging = 'count' | 'none' | 'weight-sum';
+
+/** How total variation is normalised: the plain sum (tutorial) or the mean per image value. */
+export type TvKind = 'sum' | 'mean';
+
+/** Optional transform of feature maps before the Gram matrix and the content comparison. */
+export type FeatureTransform = FeatureTransformName;
+
+const RELATIVE_EPSILON = 1e-8;
+
+/** Style loss of one layer between the current Gram `g` and the target `a` (both F^T F / (H W)). */
+export function styleLayerLoss(g: tf.Tensor2D, a: tf.Tensor2D, kind: LayerLossKind): tf.Scalar {
+  return tf.tidy(() => {
+    const se = tf.square(tf.sub(g, a));
+    if (kind === 'mse') return tf.mean(se) as tf.Scalar;
+    if (kind === 'gatys') return tf.div(tf.mean(se), 4) as tf.Scalar;
+    return tf.div(tf.sum(se), tf.add(tf.sum(tf.square(a)), RELATIVE_EPSILON)) as tf.Scalar;
+  });
+}
+
+/** Content loss of one layer between features `f` and target features `p`. */
+export function contentLayerLoss(f: tf.Tensor4D, p: tf.Tensor4D, kind: LayerLossKind): tf.Scalar {
+  return tf.tidy(() => {
+    const se = tf.square(tf.sub(f, p));
+    if (kind === 'mse') return tf.mean(se) as tf.Scalar;
+    if (kind === 'gatys') return tf.mul(tf.sum(se), 0.5) as tf.Scalar;
+    return tf.div(tf.sum(se), tf.add(tf.sum(tf.square(p)), RELATIVE_EPSILON)) as tf.Scalar;
+  });
+}
+
+/**
+ * Softmax over all H W C activations of a layer (Wang, Li & Vasconcelos, CVPR 2021, "SWAG"),
+ * multiplied by H W C so the values average 1 whatever the resolution.
+ */
+export function softmaxFeatures(f: tf.Tensor4D): tf.Tensor4D {
+  return tf.tidy(() => {
+    const n = f.size;
+    return tf.reshape(tf.mul(tf.softmax(tf.reshape(f, [1, n])), n), f.shape) as tf.Tensor4D;
+  });
+}
+
+export function transformFeatures(f: tf.Tensor4D, transform: FeatureTransform): tf.Tensor4D {
+  return transform === 'softmax' ? softmaxFeatures(f) : f;
+}
+
+/** The factor each layer's weight is divided by under `averaging`. */
+export function layerNormaliser(layers: readonly LayerWeight[], averaging: LayerAveraging): number {
+  if (averaging === 'count') return Math.max(layers.length, 1);
+  if (averaging === 'none') return 1;
+  const sum = layers.reduce((s, l) => s + l.weight, 0);
+  return sum > 0 ? sum : 1;
+}
+
+/** Everything {@link transferLoss} needs besides the image: targets, layers, conventions, weights. */
+export interface Objective {
+  network: FeatureNetwork;
+  pooling: Pooling;
+  transform: FeatureTransform;
+  contentLayers: readonly LayerWeight[];
+  styleLayers: readonly LayerWeight[];
+  /** Target features per content layer (already transformed); absent = no content term. */
+  contentTargets: ReadonlyMap<string, tf.Tensor4D> | null;
+  /** Target Grams per style layer (blended over styles); absent = no style term. */
+  styleTargets: ReadonlyMap<string, tf.Tensor2D> | null;
+  contentLoss: LayerLossKind;
+  styleLoss: LayerLossKind;
+  averaging: LayerAveraging;
+  tv: TvKind;
+  /** Final multipliers: preset base weight x user weight (0 switches a term off). */
+  contentWeight: number;
+  styleWeight: number;
+  tvWeight: number;
+  /** Maps the optimized image to what the network sees (e.g. luminance in luminance mode). */
+  networkView?: (x: tf.Tensor4D) => tf.Tensor4D;
+}
+
+export interface LossTerms {
+  total: tf.Scalar;
+  content: tf.Scalar;
+  style: tf.Scalar;
+  tv: tf.Scalar;
+}
+
+/**
+ * The weighted loss terms of image `x` ([1, H, W, 3]); `total` = content + style + tv. The TV term
+ * is always part of the graph (even with weight 0) so `total` always depends on `x`.
+ */
+export function transferLoss(x: tf.Tensor4D, o: Objective): LossTerms {
+  const useContent = o.contentWeight !== 0 && o.contentTargets != null && o.contentLayers.length > 0;
+  const useStyle = o.styleWeight !== 0 && o.styleTargets != null && o.styleLayers.length > 0;
+  const wanted = new Set<string>();
+  if (useContent) for (const l of o.contentLayers) wanted.add(l.layer);
+  if (useStyle) for (const l of o.styleLayers) wanted.add(l.layer);
+  const order = o.network.layers.filter((l) => wanted.has(l));
+
+  let content = tf.scalar(0);
+  let style = tf.scalar(0);
+  if (order.length > 0) {
+    const seen = o.networkView ? o.networkView(x) : x;
+    const feats = o.network.features(seen, order, { pooling: o.pooling });
+    if (useContent) {
+      const norm = layerNormaliser(o.contentLayers, o.averaging);
+      for (const { layer, weight } of o.contentLayers) {
+        if (weight === 0) continue;
+        const f = transformFeatures(feats.get(layer)!, o.transform);
+        const term = tf.mul(contentLayerLoss(f, o.contentTargets!.get(layer)!, o.contentLoss), weight / norm);
+        content = tf.add(content, term);
+      }
+      content = tf.mul(content, o.contentWeight);
+    }
+    if (useStyle) {
+      const norm = layerNormaliser(o.styleLayers, o.averaging);
+      for (const { layer, weight } of o.styleLayers) {
+        if (weight === 0) continue;
+        const g = gramMatrix(transformFeatures(feats.get(layer)!, o.transform));
+        const term = tf.mul(styleLayerLoss(g, o.styleTargets!.get(layer)!, o.styleLoss), weight / norm);
+        style = tf.add(style, term);
+      }
+      style = tf.mul(style, o.styleWeight);
+    }
+  }
+  const tvRaw = totalVariation(x);
+  const tv = tf.mul(o.tv === 'mean' ? tf.div(tvRaw, x.size) : tvRaw, o.tvWeight) as tf.Scalar;
+  const total = tf.add(tf.add(content, style), tv) as tf.Scalar;
+  return { total, content: content as tf.Scalar, style: style as tf.Scalar, tv };
+}
+
+/** Feature targets of `image` for `layers` (transformed), in a map the caller owns and disposes. */
+export function contentTargetsOf(
+  network: FeatureNetwork,
+  image: tf.Tensor4D,
+  layers: readonly LayerWeight[],
+  pooling: Pooling,
+  transform: FeatureTransform,
+): Map<string, tf.Tensor4D> {
+  const names = network.layers.filter((l) => layers.some((w) => w.layer === l));
+  const tensors = tf.tidy(() => {
+    const feats = network.features(image, names, { pooling });
+    return names.map((n) => transformFeatures(feats.get(n)!, transform));
+  });
+  return new Map(names.map((n, i) => [n, tensors[i]]));
+}
+
+/** Gram targets of `image` for `layers`, in a map the caller owns and disposes. */
+export function gramTargetsOf(
+  network: FeatureNetwork,
+  image: tf.Tensor4D,
+  layers: readonly LayerWeight[],
+  pooling: Pooling,
+  transform: FeatureTransform,
+): Map<string, tf.Tensor2D> {
+  const names = network.layers.filter((l) => layers.some((w) => w.layer === l));
+  const tensors = tf.tidy(() => {
+    const feats = network.features(image, names, { pooling });
+    return names.map((n) => gramMatrix(transformFeatures(feats.get(n)!, transform)));
+  });
+  return new Map(names.map((n, i) => [n, tensors[i]]));
+}
+
+/** Disposes every tensor of a map (null-safe). */
+export function disposeMap(m: ReadonlyMap<string, tf.Tensor> | null | undefined): void {
+  if (m) for (const t of m.values()) t.dispose();
+}

@@ -1,0 +1,125 @@
+/**
+ * Adam exactly as Keras implements it (tf.keras.optimizers.Adam, also Keras 3), the "epsilon hat"
+ * form of Kingma & Ba section 2:
+ *
+ *   t  <- t + 1
+ *   m  <- m + (g - m) (1 - beta1)
+ *   v  <- v + (g^2 - v) (1 - beta2)
+ *   lr_t = lr sqrt(1 - beta2^t) / (1 - beta1^t)
+ *   x  <- x - lr_t m / (sqrt(v) + epsilon)
+ *
+ * (not the bias-corrected-v form x <- x - lr m_hat / (sqrt(v_hat) + epsilon), which differs when
+ * epsilon is large, e.g. the TF tutorial's 1e-1). lr_t is computed in float64 on the host.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import type { AdamConstants } from '../presets.ts';
+import type { ImageOptimizer } from './types.ts';
+import { resizeImage } from '../tensor-image.ts';
+
+export interface AdamOptions extends AdamConstants {
+  learningRate: number;
+}
+
+export class KerasAdam implements ImageOptimizer {
+  readonly name = 'adam' as const;
+  private t = 0;
+  private m: tf.Tensor | null = null;
+  private v: tf.Tensor | null = null;
+  private options: AdamOptions;
+
+  constructor(options: AdamOptions) {
+    validate(options);
+    this.options = { ...options };
+  }
+
+  get iterations(): number {
+    return this.t;
+  }
+
+  get learningRate(): number {
+    return this.options.learningRate;
+  }
+
+  /** Changes the step size; moments and the step count carry over. */
+  setLearningRate(lr: number): void {
+    validate({ ...this.options, learningRate: lr });
+    this.options.learningRate = lr;
+  }
+
+  /** The first and second moment tensors (null before the first step), for tests and inspection. */
+  get moments(): { m: tf.Tensor | null; v: tf.Tensor | null } {
+    return { m: this.m, v: this.v };
+  }
+
+  /** Applies one update synchronously (no readback). */
+  apply(x: tf.Variable, grad: tf.Tensor): void {
+    if (grad.shape.join() !== x.shape.join()) {
+      throw new Error(`adam: gradient shape [${grad.shape}] does not match variable [${x.shape}]`);
+    }
+    const { beta1, beta2, epsilon, learningRate } = this.options;
+    this.t += 1;
+    const lrT = (learningRate * Math.sqrt(1 - beta2 ** this.t)) / (1 - beta1 ** this.t);
+    const m0 = this.m;
+    const v0 = this.v;
+    const [m, v] = tf.tidy(() => {
+      const mPrev = m0 ?? tf.zerosLike(grad);
+      const vPrev = v0 ?? tf.zerosLike(grad);
+      const mNext = tf.add(mPrev, tf.mul(tf.sub(grad, mPrev), 1 - beta1));
+      const vNext = tf.add(vPrev, tf.mul(tf.sub(tf.square(grad), vPrev), 1 - beta2));
+      x.assign(tf.sub(x, tf.div(tf.mul(mNext, lrT), tf.add(tf.sqrt(vNext), epsilon))));
+      return [mNext, vNext];
+    });
+    m0?.dispose();
+    v0?.dispose();
+    this.m = m;
+    this.v = v;
+  }
+
+  async step(x: tf.Variable, grad: tf.Tensor, report: tf.Tensor): Promise<Float32Array> {
+    this.apply(x, grad);
+    return (await report.data()) as Float32Array;
+  }
+
+  /**
+   * Resamples both moments bilinearly to the new image size, so a resolution change continues
+   * warm (the step count is kept). Only `[1, H, W, C]` shapes can be resized.
+   */
+  resize(shape: readonly number[]): void {
+    if (this.m == null || this.v == null) return;
+    if (shape.length !== 4 || this.m.rank !== 4) {
+      this.reset();
+      return;
+    }
+    const [h, w] = [shape[1], shape[2]];
+    const m = resizeImage(this.m as tf.Tensor4D, h, w);
+    const v = resizeImage(this.v as tf.Tensor4D, h, w);
+    this.m.dispose();
+    this.v.dispose();
+    this.m = m;
+    this.v = v;
+  }
+
+  /** Adam's moments stay meaningful when the objective changes: nothing to drop. */
+  objectiveChanged(): void {}
+
+  reset(): void {
+    this.m?.dispose();
+    this.v?.dispose();
+    this.m = this.v = null;
+    this.t = 0;
+  }
+
+  dispose(): void {
+    this.reset();
+  }
+}
+
+function validate(o: AdamOptions): void {
+  if (!(Number.isFinite(o.learningRate) && o.learningRate > 0)) {
+    throw new Error(`adam: learning rate must be a positive number (got ${o.learningRate})`);
+  }
+  if (!(o.beta1 >= 0 && o.beta1 < 1 && o.beta2 >= 0 && o.beta2 < 1)) {
+    throw new Error(`adam: betas must be in [0, 1) (got ${o.beta1}, ${o.beta2})`);
+  }
+  if (!(o.epsilon >= 0)) throw new Error(`adam: epsilon must be >= 0 (got ${o.epsilon})`);
+}

@@ -1,0 +1,188 @@
+/**
+ * Presets: the loss conventions that turn the document's weights (multipliers, 1 = the preset's
+ * own choice) into an objective. A preset fixes layers, Gram/content normalisation, layer
+ * averaging, base weights, the total-variation form, Adam constants and how images are resized;
+ * the run parameters (optimizer, learning rate, pooling, init) stay the caller's, and
+ * {@link presetSuggestedParams} gives the values that reproduce the preset's source.
+ */
+import type { FeatureNetwork, LayerWeight, OptimizerName, Pooling, InitMode, TransferParams } from './api.ts';
+import type { FeatureTransform, LayerAveraging, LayerLossKind, TvKind } from './losses.ts';
+import type { SizeRounding } from './tensor-image.ts';
+
+export type PresetName = 'default' | 'tf-tutorial' | 'gatys2015';
+export const PRESET_NAMES: readonly PresetName[] = ['default', 'tf-tutorial', 'gatys2015'];
+
+/** Adam constants in Keras' "epsilon hat" form (see optim/adam.ts). */
+export interface AdamConstants {
+  beta1: number;
+  beta2: number;
+  epsilon: number;
+}
+
+export interface Preset {
+  name: PresetName;
+  description: string;
+  /** Layers for VGG19 (Keras names); null = the network's suggested layers. */
+  contentLayers: readonly LayerWeight[] | null;
+  styleLayers: readonly LayerWeight[] | null;
+  contentLoss: LayerLossKind;
+  styleLoss: LayerLossKind;
+  averaging: LayerAveraging;
+  tv: TvKind;
+  /** Base weights; TransferParams.contentWeight etc. multiply these. */
+  base: { content: number; style: number; tv: number };
+  adam: AdamConstants;
+  /** L-BFGS step size (torch's `lr`); TransferParams.learningRate is Adam's only. */
+  lbfgsLearningRate: number;
+  resize: { rounding: SizeRounding; antialias: boolean };
+  /** Feature transform when TransferParams.featureTransform is omitted. */
+  featureTransform: FeatureTransform;
+  /** Run parameters that reproduce the preset's source (for UIs and the CLI). */
+  suggested: { optimizer: OptimizerName; learningRate: number; pooling: Pooling; init: InitMode };
+}
+
+const VGG_STYLE_LAYERS = ['block1_conv1', 'block2_conv1', 'block3_conv1', 'block4_conv1', 'block5_conv1'];
+
+export const PRESETS: Readonly<Record<PresetName, Preset>> = {
+  'tf-tutorial': {
+    name: 'tf-tutorial',
+    description:
+      'The TensorFlow "Neural style transfer" tutorial: VGG19, content block5_conv2, style block1..5_conv1, ' +
+      'mean-squared Gram/feature errors, style 1e-2, content 1e4, TV 30, Keras Adam(0.02, 0.99, 0.999, 1e-1).',
+    contentLayers: [{ layer: 'block5_conv2', weight: 1 }],
+    styleLayers: VGG_STYLE_LAYERS.map((layer) => ({ layer, weight: 1 })),
+    contentLoss: 'mse',
+    styleLoss: 'mse',
+    averaging: 'count',
+    tv: 'sum',
+    base: { content: 1e4, style: 1e-2, tv: 30 },
+    adam: { beta1: 0.99, beta2: 0.999, epsilon: 1e-1 },
+    lbfgsLearningRate: 1,
+    resize: { rounding: 'floor', antialias: false },
+    featureTransform: 'none',
+    suggested: { optimizer: 'adam', learningRate: 0.02, pooling: 'max', init: 'content' },
+  },
+  gatys2015: {
+    name: 'gatys2015',
+    description:
+      'Gatys, Ecker & Bethge 2015: content conv4_2, style conv1_1..conv5_1 (1/5 each), average pooling, ' +
+      'content 1/2 sum (F-P)^2, style 1/(4N^2M^2) sum (G-A)^2, alpha/beta = 1e-3, L-BFGS, no TV.',
+    contentLayers: [{ layer: 'block4_conv2', weight: 1 }],
+    styleLayers: VGG_STYLE_LAYERS.map((layer) => ({ layer, weight: 1 / 5 })),
+    contentLoss: 'gatys',
+    styleLoss: 'gatys',
+    averaging: 'none',
+    tv: 'sum',
+    // alpha = 1, beta = 1e3 (alpha/beta = 1e-3). The paper has no TV term: tvWeight has no effect.
+    base: { content: 1, style: 1e3, tv: 0 },
+    adam: { beta1: 0.9, beta2: 0.999, epsilon: 1e-8 },
+    lbfgsLearningRate: 1,
+    resize: { rounding: 'round', antialias: true },
+    featureTransform: 'none',
+    suggested: { optimizer: 'lbfgs', learningRate: 0.02, pooling: 'avg', init: 'noise' },
+  },
+  default: {
+    name: 'default',
+    description:
+      "For the embedded networks: the network's suggested layers, errors relative to the target's energy " +
+      '(scale free across networks), weights normalised over layers, mean TV, Adam.',
+    contentLayers: null,
+    styleLayers: null,
+    contentLoss: 'relative',
+    styleLoss: 'relative',
+    averaging: 'weight-sum',
+    tv: 'mean',
+    base: { content: 0.5, style: 1, tv: 0.5 },
+    adam: { beta1: 0.9, beta2: 0.999, epsilon: 1e-8 },
+    lbfgsLearningRate: 1,
+    resize: { rounding: 'round', antialias: true },
+    featureTransform: 'none',
+    suggested: { optimizer: 'adam', learningRate: 0.02, pooling: 'avg', init: 'content' },
+  },
+};
+
+export function getPreset(name: string): Preset {
+  const p = (PRESETS as Record<string, Preset | undefined>)[name];
+  if (!p) throw new Error(`unknown preset '${name}' (expected one of ${PRESET_NAMES.join(', ')})`);
+  return p;
+}
+
+/** Parameters that reproduce the preset's source with weights 1/1/1. */
+export function presetSuggestedParams(name: PresetName): TransferParams {
+  const p = getPreset(name);
+  return {
+    preset: name,
+    contentWeight: 1,
+    styleWeight: 1,
+    tvWeight: 1,
+    optimizer: p.suggested.optimizer,
+    learningRate: p.suggested.learningRate,
+    resolution: name === 'tf-tutorial' ? 512 : 256,
+    pooling: p.suggested.pooling,
+    colors: 'style',
+    init: p.suggested.init,
+    seed: 1,
+  };
+}
+
+/**
+ * Optional fields a {@link FeatureNetwork} may carry with its recommended layers (the embedded
+ * networks do); read by duck typing so any network works.
+ */
+interface NetworkLayerHints {
+  defaultContentLayers?: readonly LayerWeight[];
+  defaultStyleLayers?: readonly LayerWeight[];
+}
+
+/**
+ * The network's suggested layers, or a generic choice when it has none: content = the layer at
+ * 60% depth, style = up to five layers spread evenly from the first to the deepest.
+ */
+export function suggestedLayers(network: FeatureNetwork): { content: LayerWeight[]; style: LayerWeight[] } {
+  const hints = network as FeatureNetwork & NetworkLayerHints;
+  const names = network.layers;
+  if (names.length === 0) throw new Error(`network '${network.name}' exposes no layers`);
+  const content = hints.defaultContentLayers?.length
+    ? hints.defaultContentLayers.map((l) => ({ ...l }))
+    : [{ layer: names[Math.min(names.length - 1, Math.floor(names.length * 0.6))], weight: 1 }];
+  let style: LayerWeight[];
+  if (hints.defaultStyleLayers?.length) {
+    style = hints.defaultStyleLayers.map((l) => ({ ...l }));
+  } else {
+    const count = Math.min(5, names.length);
+    const picks = new Set<string>();
+    for (let i = 0; i < count; i++) picks.add(names[Math.round((i * (names.length - 1)) / Math.max(count - 1, 1))]);
+    style = [...picks].map((layer) => ({ layer, weight: 1 }));
+  }
+  return { content, style };
+}
+
+/**
+ * Layers of `preset` on `network`: explicit overrides first, then the preset's own (when the
+ * network has all of them, i.e. VGG19 for the paper presets), else the network's suggestion.
+ */
+export function resolveLayers(
+  preset: Preset,
+  network: FeatureNetwork,
+  overrides: { contentLayers?: LayerWeight[]; styleLayers?: LayerWeight[] },
+): { content: LayerWeight[]; style: LayerWeight[] } {
+  const has = (ls: readonly LayerWeight[] | null): ls is readonly LayerWeight[] =>
+    ls != null && ls.every((l) => network.layers.includes(l.layer));
+  const suggestion = suggestedLayers(network);
+  const content = overrides.contentLayers ?? (has(preset.contentLayers) ? [...preset.contentLayers] : suggestion.content);
+  const style = overrides.styleLayers ?? (has(preset.styleLayers) ? [...preset.styleLayers] : suggestion.style);
+  for (const [kind, ls] of [
+    ['content', content],
+    ['style', style],
+  ] as const) {
+    for (const l of ls) {
+      if (!network.layers.includes(l.layer)) {
+        throw new Error(`${kind} layer '${l.layer}' is not a layer of ${network.name} (layers: ${network.layers.join(', ')})`);
+      }
+      if (!Number.isFinite(l.weight) || l.weight < 0) {
+        throw new Error(`${kind} layer '${l.layer}' has invalid weight ${l.weight} (must be finite and >= 0)`);
+      }
+    }
+  }
+  return { content: content.map((l) => ({ ...l })), style: style.map((l) => ({ ...l })) };
+}
