@@ -4,6 +4,7 @@
  */
 import type { FeatureNetwork, LayerWeight } from '../api.ts';
 import { loadTiny, TINY_DEFAULTS } from './tiny.ts';
+import { loadNsfwjsNetwork, NSFWJS_DEFAULTS } from './nsfwjs-networks.ts';
 
 export const NETWORK_NAMES = ['mobilenet_v2', 'inception_v3', 'vgg19', 'tiny'] as const;
 export type NetworkName = (typeof NETWORK_NAMES)[number];
@@ -23,8 +24,8 @@ export interface DefaultLayers {
 
 export const DEFAULT_LAYERS: Record<NetworkName, DefaultLayers> = {
   tiny: TINY_DEFAULTS,
-  mobilenet_v2: { contentLayers: [], styleLayers: [] },
-  inception_v3: { contentLayers: [], styleLayers: [] },
+  mobilenet_v2: NSFWJS_DEFAULTS.mobilenet_v2,
+  inception_v3: NSFWJS_DEFAULTS.inception_v3,
   vgg19: { contentLayers: [], styleLayers: [] },
 };
 
@@ -38,6 +39,7 @@ export async function loadNetwork(model: NetworkName, opts: LoadNetworkOptions =
       return loadTiny(opts.seed ?? 1);
     case 'mobilenet_v2':
     case 'inception_v3':
+      return loadNsfwjsNetwork(model);
     case 'vgg19':
       throw new Error(`network '${model}' is not built yet`);
     default:
