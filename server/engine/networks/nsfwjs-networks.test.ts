@@ -95,7 +95,7 @@ describe('nsfwjs networks (mobilenet_v2, inception_v3)', () => {
         const f = net.features(t as tf.Tensor4D, layers);
         return tf.add(tf.mean(tf.square(f.get(layers[0])!)), tf.mean(f.get(layers[1])!));
       })(x);
-      const values = g.dataSync().slice();
+      const values = Float32Array.from(g.dataSync());
       tf.dispose([x, g]);
       net.dispose();
       return values;
@@ -104,7 +104,7 @@ describe('nsfwjs networks (mobilenet_v2, inception_v3)', () => {
     setConvGradientMode('builtin');
     let builtin: Float32Array;
     try {
-      builtin = (await gradOn('cpu')) as Float32Array;
+      builtin = await gradOn('cpu');
     } finally {
       setConvGradientMode('custom');
       await initBackend('wasm');
