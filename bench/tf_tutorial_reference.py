@@ -10,9 +10,12 @@ tutorial detail it reproduces is listed in docs/REFERENCE.md.
   /usr/bin/python3 bench/tf_tutorial_reference.py --weights W.h5 --content C.png --style S.jpg \
       [--size 256] [--iters 10] [--out final.png]
 
-stdout: one JSON line per iteration, {"iter","loss","style","content","tv","ms"}; line `iter` t
-holds the weighted loss terms of the image after t Adam updates (t = 0: the initial image),
-i.e. the loss the tutorial's train_step computes at its (t+1)-th call, before that update.
+stdout: one JSON line per iteration, {"iter","loss","style","content","tv","ms"}, the weighted
+loss terms, in the convention of the engine's StyleTransfer and `npm run render -- --json`:
+  iter 0     the initial image (= the content image), evaluated without a step;
+  iter t>=1  the loss the tutorial's train_step computes in its t-th call, i.e. BEFORE update t
+             (so iter 1 repeats iter 0's values, and the image after the last update is not
+             scored); "ms" is that step's wall time (forward, backward, Adam update, clip).
 """
 from __future__ import annotations
 
@@ -184,19 +187,24 @@ def run(args: argparse.Namespace) -> None:
     with torch.no_grad():
         style_targets = model(style_image)[0]
         content_targets = model(content_image)[1]
-    image = content_image.clone().requires_grad_(True)
+    image = content_image.clone().requires_grad_(True)  # init = content
     opt = KerasAdam(image)
-    for it in range(args.iters + 1):
+
+    def emit(it: int, losses: dict[str, torch.Tensor], t0: float) -> None:
+        line = {"iter": it, **{k: float(v) for k, v in losses.items()}, "ms": round((time.perf_counter() - t0) * 1000, 2)}
+        print(json.dumps({k: line[k] for k in ("iter", "loss", "style", "content", "tv", "ms")}), flush=True)
+
+    t0 = time.perf_counter()
+    with torch.no_grad():
+        emit(0, weighted_losses(model, image, style_targets, content_targets), t0)
+    for it in range(1, args.iters + 1):  # the tutorial's train_step
         t0 = time.perf_counter()
         losses = weighted_losses(model, image, style_targets, content_targets)
-        if it < args.iters:
-            (grad,) = torch.autograd.grad(losses["loss"], image)
-            opt.step(image.data, grad)
-            with torch.no_grad():
-                image.clamp_(0.0, 1.0)  # clip_0_1 after every step
-        ms = (time.perf_counter() - t0) * 1000
-        line = {"iter": it, **{k: float(v) for k, v in losses.items()}, "ms": round(ms, 2)}
-        print(json.dumps({k: line[k] for k in ("iter", "loss", "style", "content", "tv", "ms")}), flush=True)
+        (grad,) = torch.autograd.grad(losses["loss"], image)
+        opt.step(image.data, grad)
+        with torch.no_grad():
+            image.clamp_(0.0, 1.0)  # clip_0_1 after every step
+        emit(it, losses, t0)
     if args.out:
         from PIL import Image
 
