@@ -1,0 +1,188 @@
+/**
+ * The content canvas: the artwork (photo + strokes) fitted into its panel, a brush preview
+ * under the pointer, and everyone else's live cursors. Input is pointer events (mouse, pen and
+ * touch alike; `touch-action: none` on the canvas), reported in content pixels to the painter.
+ */
+import { Container, Graphics, Text, type Application } from 'pixi.js';
+import type { ContentEntry, Stroke } from '../../../shared/schema.ts';
+import { ArtworkLayer } from './artwork-layer.ts';
+import { createPixiApp, containRect } from '../ui/pixi-app.ts';
+import { hexToNumber, contrastText } from '../util/color.ts';
+
+export interface RemoteCursor {
+  clientId: number;
+  name: string;
+  color: string;
+  x: number;
+  y: number;
+}
+
+export interface CanvasInput {
+  /** Pointer went down on the artwork; return false to ignore the gesture (read-only, wrong button). */
+  start(x: number, y: number): boolean;
+  /** Pointer moved while drawing (coalesced events included, in order). */
+  move(points: Array<{ x: number; y: number }>): void;
+  end(): void;
+  /** Pointer position over the artwork for presence, or null when it left. */
+  hover(p: { x: number; y: number } | null): void;
+}
+
+export class ContentCanvas {
+  readonly artwork: ArtworkLayer;
+  private readonly world = new Container();
+  private readonly cursors = new Container();
+  private readonly brushPreview = new Graphics();
+  private readonly border = new Graphics();
+  private cursorViews = new Map<number, { root: Container; dot: Graphics; label: Text; key: string }>();
+  private fit = { x: 0, y: 0, scale: 1 };
+  private brushSize = 8;
+  private drawingPointer: number | null = null;
+  private needsLayout = true;
+
+  private constructor(
+    readonly app: Application,
+    private readonly input: CanvasInput,
+  ) {
+    this.artwork = new ArtworkLayer(app.renderer);
+    this.world.addChild(this.border, this.artwork.view, this.brushPreview, this.cursors);
+    app.stage.addChild(this.world);
+    this.brushPreview.visible = false;
+    app.renderer.on('resize', () => (this.needsLayout = true));
+    app.ticker.add(() => {
+      if (this.needsLayout) this.layout();
+      this.artwork.update();
+    });
+    this.artwork.onChange = () => (this.needsLayout = true);
+    this.bindPointer(app.canvas);
+  }
+
+  static async create(host: HTMLElement, input: CanvasInput): Promise<ContentCanvas> {
+    const app = await createPixiApp(host, '#15161a');
+    return new ContentCanvas(app, input);
+  }
+
+  setContent(c: ContentEntry): void {
+    const resized = c.width !== this.artwork.width || c.height !== this.artwork.height;
+    this.artwork.setContent(c);
+    if (resized) this.needsLayout = true;
+    this.needsLayout = true;
+  }
+
+  setStrokes(strokes: readonly Stroke[]): void {
+    this.artwork.setStrokes(strokes);
+  }
+
+  setLiveStroke(s: Stroke | null): void {
+    this.artwork.setLiveStroke(s);
+  }
+
+  setBrush(size: number, color: string, eraser: boolean): void {
+    this.brushSize = size;
+    this.brushPreview
+      .clear()
+      .circle(0, 0, size / 2)
+      .stroke({ width: 1.5 / this.fit.scale, color: eraser ? 0xffffff : hexToNumber(color), alpha: 0.9 });
+  }
+
+  setReadOnly(readOnly: boolean): void {
+    this.app.canvas.style.cursor = readOnly ? 'default' : 'none';
+    if (readOnly) this.brushPreview.visible = false;
+  }
+
+  setCursors(list: readonly RemoteCursor[]): void {
+    const seen = new Set<number>();
+    for (const c of list) {
+      seen.add(c.clientId);
+      let v = this.cursorViews.get(c.clientId);
+      const key = `${c.name}|${c.color}`;
+      if (!v || v.key !== key) {
+        v?.root.destroy({ children: true });
+        const root = new Container();
+        const dot = new Graphics().circle(0, 0, 5).fill(hexToNumber(c.color)).stroke({ width: 1.5, color: 0xffffff });
+        const label = new Text({
+          text: c.name,
+          style: { fontFamily: 'system-ui, sans-serif', fontSize: 12, fill: contrastText(c.color) },
+        });
+        const bg = new Graphics().roundRect(0, 0, label.width + 10, label.height + 4, 4).fill(hexToNumber(c.color));
+        const tag = new Container();
+        tag.addChild(bg, label);
+        label.position.set(5, 2);
+        tag.position.set(8, 6);
+        root.addChild(dot, tag);
+        this.cursors.addChild(root);
+        v = { root, dot, label, key };
+        this.cursorViews.set(c.clientId, v);
+      }
+      v.root.position.set(c.x, c.y);
+      v.root.scale.set(1 / this.fit.scale);
+    }
+    for (const [id, v] of this.cursorViews) {
+      if (!seen.has(id)) {
+        v.root.destroy({ children: true });
+        this.cursorViews.delete(id);
+      }
+    }
+  }
+
+  /** Screen (client) coordinates → content pixels. */
+  toContent(clientX: number, clientY: number): { x: number; y: number } {
+    const r = this.app.canvas.getBoundingClientRect();
+    return { x: (clientX - r.left - this.fit.x) / this.fit.scale, y: (clientY - r.top - this.fit.y) / this.fit.scale };
+  }
+
+  destroy(): void {
+    this.artwork.destroy();
+    this.app.destroy(true, { children: true });
+  }
+
+  private layout(): void {
+    this.needsLayout = false;
+    const W = this.app.renderer.width / this.app.renderer.resolution;
+    const H = this.app.renderer.height / this.app.renderer.resolution;
+    this.fit = containRect(this.artwork.width, this.artwork.height, W, H, 12);
+    this.world.position.set(this.fit.x, this.fit.y);
+    this.world.scale.set(this.fit.scale);
+    this.border
+      .clear()
+      .rect(-1 / this.fit.scale, -1 / this.fit.scale, this.artwork.width + 2 / this.fit.scale, this.artwork.height + 2 / this.fit.scale)
+      .stroke({ width: 1 / this.fit.scale, color: 0x3a3d46 });
+    for (const v of this.cursorViews.values()) v.root.scale.set(1 / this.fit.scale);
+    this.brushPreview.scale.set(1);
+  }
+
+  private bindPointer(el: HTMLCanvasElement): void {
+    el.style.touchAction = 'none';
+    const inside = (p: { x: number; y: number }) =>
+      p.x >= -this.brushSize && p.y >= -this.brushSize && p.x <= this.artwork.width + this.brushSize && p.y <= this.artwork.height + this.brushSize;
+    el.addEventListener('pointerdown', (e) => {
+      if (this.drawingPointer !== null || (e.pointerType === 'mouse' && e.button !== 0)) return;
+      const p = this.toContent(e.clientX, e.clientY);
+      if (!inside(p) || !this.input.start(p.x, p.y)) return;
+      this.drawingPointer = e.pointerId;
+      el.setPointerCapture(e.pointerId);
+      e.preventDefault();
+    });
+    el.addEventListener('pointermove', (e) => {
+      const p = this.toContent(e.clientX, e.clientY);
+      this.brushPreview.position.set(p.x, p.y);
+      this.brushPreview.visible = this.app.canvas.style.cursor === 'none' && inside(p);
+      this.input.hover(inside(p) ? p : null);
+      if (e.pointerId !== this.drawingPointer) return;
+      const events = typeof e.getCoalescedEvents === 'function' ? e.getCoalescedEvents() : [];
+      const pts = (events.length ? events : [e]).map((ev) => this.toContent(ev.clientX, ev.clientY));
+      this.input.move(pts);
+    });
+    const finish = (e: PointerEvent) => {
+      if (e.pointerId !== this.drawingPointer) return;
+      this.drawingPointer = null;
+      if (el.hasPointerCapture(e.pointerId)) el.releasePointerCapture(e.pointerId);
+      this.input.end();
+    };
+    el.addEventListener('pointerup', finish);
+    el.addEventListener('pointercancel', finish);
+    el.addEventListener('pointerleave', () => {
+      this.brushPreview.visible = false;
+      if (this.drawingPointer === null) this.input.hover(null);
+    });
+  }
+}

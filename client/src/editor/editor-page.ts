@@ -1,0 +1,320 @@
+/**
+ * The editor (`/s/:id?token=…`): wires the connection, the shared document and every panel.
+ * Editing is enabled only once the server's status confirms the editor role; with a viewer
+ * token the whole UI stays read-only and the connection sends no writes.
+ */
+import * as Y from 'yjs';
+import type { PresetImage, FramePayload } from '../../../shared/protocol.ts';
+import { Connection } from '../net/connection.ts';
+import { uploadImage, fetchPresets, ApiError } from '../net/api.ts';
+import { LatestFrameQueue } from '../net/frame-queue.ts';
+import { SessionDoc, LOCAL_ORIGIN } from '../doc/session-doc.ts';
+import { createUndoManager } from '../doc/undo.ts';
+import { ActivityFeed, authorsOf, changesFromEvents } from '../doc/activity.ts';
+import { ContentCanvas } from './canvas.ts';
+import { OutputView } from './output-view.ts';
+import { Painter } from './painter.ts';
+import { Toolbar } from './toolbar.ts';
+import { TransportBar } from './transport-bar.ts';
+import { ParamsPanel } from './params-panel.ts';
+import { StylesPanel } from './styles-panel.ts';
+import { PresencePanel } from './presence-panel.ts';
+import { LossChart } from './loss-chart.ts';
+import { participantsOf, nameOf } from './presence.ts';
+import { shortcutFor, stepBrushSize } from './shortcuts.ts';
+import { h, toast, isTypingTarget, copyText } from '../ui/dom.ts';
+import { connectionBadge } from '../ui/connection-badge.ts';
+import { bindImageDrop } from '../ui/file-drop.ts';
+import { decodeImage } from '../ui/pixi-app.ts';
+import { myUser } from '../util/identity.ts';
+import { rememberSession } from '../start/recent-sessions.ts';
+
+const CURSOR_INTERVAL_MS = 50;
+
+function errorText(e: unknown): string {
+  if (e instanceof ApiError) return e.message;
+  if (e instanceof Error) return e.message;
+  return String(e);
+}
+
+export async function mountEditor(root: HTMLElement, session: string, token: string): Promise<void> {
+  const user = myUser();
+  const conn = new Connection({ session, token, presence: { user, cursor: null } });
+  const sdoc = new SessionDoc(conn.doc);
+  const undo = createUndoManager(sdoc);
+  const feed = new ActivityFeed();
+  const report = (e: unknown) => toast(errorText(e), 'error');
+  let editable = false;
+  let lastIter = 0;
+
+  // ── layout ───────────────────────────────────────────────────────────────
+  const badge = connectionBadge();
+  const roleBadge = h('span', { class: 'role-badge', hidden: true }, 'View only');
+  const projectorPath = `/s/${encodeURIComponent(session)}/view?token=${encodeURIComponent(token)}`;
+  const viewerPath = localStorage.getItem(`atelier.viewer.${session}`);
+  const shareBtn = h('button', { type: 'button', class: 'btn' }, 'Copy link');
+  shareBtn.addEventListener('click', async () => {
+    const ok = await copyText(location.href);
+    toast(ok ? 'Editor link copied: anyone with it can edit.' : location.href);
+  });
+  const viewerBtn = viewerPath ? h('button', { type: 'button', class: 'btn' }, 'Copy view-only link') : null;
+  viewerBtn?.addEventListener('click', async () => {
+    const url = new URL(viewerPath!, location.origin).href;
+    toast((await copyText(url)) ? 'View-only link copied.' : url);
+  });
+  const header = h(
+    'header',
+    { class: 'topbar' },
+    h('a', { href: '/', class: 'brand' }, 'Atelier'),
+    h('span', { class: 'session-id', title: 'Session id' }, session),
+    badge.el,
+    roleBadge,
+    h('span', { class: 'spacer' }),
+    h('span', { class: 'me', title: 'Your name (change it on the start page)' }, h('i', { class: 'swatch', style: { background: user.color } }), user.name),
+    shareBtn,
+    viewerBtn,
+    h('a', { class: 'btn', href: projectorPath, target: '_blank', rel: 'noopener' }, 'Projector ↗'),
+  );
+
+  const canvasHost = h('div', { class: 'stage canvas-stage', 'aria-label': 'Content canvas' });
+  const outputHost = h('div', { class: 'stage output-stage', 'aria-label': 'Live output' });
+  const split = h('input', { type: 'range', min: '0', max: '1000', value: '0', class: 'slider split-slider', 'aria-label': 'Before / after split' });
+  const lossChart = new LossChart();
+  const painterRef: { painter?: Painter } = {};
+
+  const toolbar = new Toolbar(
+    { tool: 'brush', size: 12, color: '#e0a35b', opacity: 1 },
+    {
+      brushChanged: (b) => {
+        if (painterRef.painter) painterRef.painter.brush = b;
+        canvas.setBrush(b.size, b.color, b.tool === 'eraser');
+      },
+      clear: () => guard(() => (sdoc.clearStrokes(), undo.stopCapturing())),
+      undo: () => doUndo(),
+      redo: () => doRedo(),
+      uploadContent: (f) => void uploadContent(f),
+      useContentPreset: (p: PresetImage) => guard(() => (sdoc.setContent({ imageId: p.imageId, width: p.width, height: p.height }), undo.stopCapturing())),
+      blankContent: (bg) => guard(() => (sdoc.setContent({ imageId: undefined, background: bg }), undo.stopCapturing())),
+      reject: (m) => toast(m, 'error'),
+    },
+  );
+  const transport = new TransportBar({
+    toggleRun: () => guard(() => (sdoc.setParam('running', !sdoc.getParam('running')), undo.stopCapturing())),
+    reset: () => guard(() => (sdoc.setParam('seed', Math.floor(Math.random() * 2 ** 31)), undo.stopCapturing())),
+    download: () => void download(),
+  });
+  const params = new ParamsPanel(sdoc, () => undo.stopCapturing(), report);
+  const styles = new StylesPanel({
+    sdoc,
+    upload: (f) => uploadImage(session, token, f),
+    stopUndoCapture: () => undo.stopCapturing(),
+    onError: report,
+    canEdit: () => editable,
+  });
+  const presence = new PresencePanel();
+
+  const canvasPanel = h('section', { class: 'panel canvas-panel', 'aria-label': 'Content' }, toolbar.el, toolbar.contentBar, canvasHost);
+  const outputPanel = h('section', { class: 'panel output-panel', 'aria-label': 'Output' }, transport.el, outputHost, h('div', { class: 'split-row' }, h('span', { class: 'muted' }, 'after'), split, h('span', { class: 'muted' }, 'before')), lossChart.el);
+  const side = h('aside', { class: 'side' }, styles.el, params.el, presence.el);
+  root.replaceChildren(h('div', { class: 'editor' }, header, h('main', { class: 'workspace' }, canvasPanel, outputPanel, side)));
+
+  const [canvas, output] = await Promise.all([
+    ContentCanvas.create(canvasHost, {
+      start: (x, y) => painterRef.painter?.start(x, y) ?? false,
+      move: (p) => painterRef.painter?.move(p),
+      end: () => painterRef.painter?.end(),
+      hover: (p) => painterRef.painter?.hover(p),
+    }),
+    OutputView.create(outputHost),
+  ]);
+
+  // Cursor presence, throttled.
+  let cursorTimer: ReturnType<typeof setTimeout> | undefined;
+  let pendingCursor: { x: number; y: number } | null | undefined;
+  const publishCursor = (p: { x: number; y: number } | null) => {
+    pendingCursor = p ? { x: Math.round(p.x), y: Math.round(p.y) } : null;
+    if (cursorTimer !== undefined) return;
+    cursorTimer = setTimeout(() => {
+      cursorTimer = undefined;
+      if (pendingCursor !== undefined) conn.setCursor(pendingCursor);
+      pendingCursor = undefined;
+    }, CURSOR_INTERVAL_MS);
+  };
+  const painter = new Painter(sdoc, () => user.name, () => undo.stopCapturing(), publishCursor, report);
+  painter.brush = toolbar.settings;
+  painter.canvas = canvas;
+  painterRef.painter = painter;
+  canvas.setBrush(painter.brush.size, painter.brush.color, false);
+  split.addEventListener('input', () => output.setSplit(Number(split.value) / 1000));
+
+  function guard(fn: () => void): void {
+    if (!editable) return;
+    try {
+      fn();
+    } catch (e) {
+      report(e);
+    }
+  }
+  function doUndo(): void {
+    if (!editable || painter.drawing) return;
+    undo.stopCapturing();
+    undo.undo();
+  }
+  function doRedo(): void {
+    if (!editable || painter.drawing) return;
+    undo.redo();
+  }
+  async function uploadContent(f: File): Promise<void> {
+    if (!editable) return;
+    canvasPanel.classList.add('busy');
+    try {
+      const r = await uploadImage(session, token, f);
+      sdoc.setContent({ imageId: r.imageId, width: r.width, height: r.height });
+      undo.stopCapturing();
+    } catch (e) {
+      report(e);
+    } finally {
+      canvasPanel.classList.remove('busy');
+    }
+  }
+  async function download(): Promise<void> {
+    const blob = await output.toPng();
+    if (!blob) return toast('No image yet.', 'error');
+    const a = h('a', { href: URL.createObjectURL(blob), download: `atelier-${session}-iter${lastIter}.png` });
+    document.body.appendChild(a);
+    a.click();
+    a.remove();
+    setTimeout(() => URL.revokeObjectURL(a.href), 10_000);
+  }
+  bindImageDrop(canvasPanel, () => editable, (f) => void uploadContent(f), (m) => toast(m, 'error'));
+
+  // ── document → UI ────────────────────────────────────────────────────────
+  let refreshScheduled = false;
+  const refresh = () => {
+    if (refreshScheduled) return;
+    refreshScheduled = true;
+    requestAnimationFrame(() => {
+      refreshScheduled = false;
+      const p = sdoc.getParams();
+      const content = sdoc.getContent();
+      const strokes = sdoc.getStrokes();
+      params.update(p);
+      styles.update();
+      transport.setRunning(p.running);
+      canvas.setContent(content);
+      canvas.setStrokes(strokes);
+      output.setContent(content);
+      output.setStrokes(strokes);
+      toolbar.setBackground(content.background);
+    });
+  };
+  const roots = { params: sdoc.params, styles: sdoc.styles, content: sdoc.content, strokes: sdoc.strokes };
+  const onDeep = (events: Y.YEvent<Y.AbstractType<unknown>>[], tr: Y.Transaction) => {
+    refresh();
+    if (!conn.provider.synced && tr.origin === conn.provider) return; // initial/resync load is not news
+    const changes = changesFromEvents(events, roots);
+    if (!changes.length) return;
+    let actor = 'Someone';
+    if (tr.origin === LOCAL_ORIGIN || tr.origin === undo) actor = 'You';
+    else {
+      for (const c of authorsOf(tr)) {
+        const n = nameOf(conn.awareness, c);
+        if (n) {
+          actor = n;
+          break;
+        }
+      }
+    }
+    const now = Date.now();
+    for (const c of changes) feed.add(actor, c, now);
+    presence.setActivity(feed.items);
+  };
+  for (const r of Object.values(roots)) (r as Y.AbstractType<unknown>).observeDeep(onDeep);
+
+  const updateUndoButtons = () => toolbar.setUndoState(undo.canUndo(), undo.canRedo(), editable);
+  undo.on('stack-item-added', updateUndoButtons);
+  undo.on('stack-item-popped', updateUndoButtons);
+  undo.on('stack-cleared', updateUndoButtons);
+
+  // ── presence ─────────────────────────────────────────────────────────────
+  const renderPresence = () => {
+    const people = participantsOf(conn.awareness);
+    const clients = conn.status?.clients ?? people.length;
+    presence.setParticipants(people, Math.max(0, clients - people.length));
+    canvas.setCursors(
+      people
+        .filter((p) => !p.isMe && p.cursor)
+        .map((p) => ({ clientId: p.clientId, name: p.name, color: p.color, x: p.cursor!.x, y: p.cursor!.y })),
+    );
+  };
+  conn.awareness.on('change', renderPresence);
+
+  // ── connection ───────────────────────────────────────────────────────────
+  const setEditable = (e: boolean) => {
+    editable = e;
+    painter.enabled = e;
+    canvas.setReadOnly(!e);
+    toolbar.setDisabled(!e);
+    params.setDisabled(!e);
+    styles.setDisabled(!e);
+    transport.setEditable(e);
+    updateUndoButtons();
+    shareBtn.hidden = !e;
+  };
+  setEditable(false);
+  conn.stateChanged.on((s) => badge.set(s));
+  conn.statusChanged.on((st) => {
+    transport.setStatus(st);
+    const isEditor = st.role === 'editor';
+    roleBadge.hidden = isEditor;
+    if (isEditor !== editable) setEditable(isEditor);
+    rememberSession(localStorage, { id: session, path: location.pathname + location.search, role: st.role, lastOpened: Date.now() });
+    renderPresence();
+  });
+  conn.errors.on((e) => toast(`${e.message}${e.path ? ` (${e.path})` : ''}`, 'error', 6000));
+  const frames = new LatestFrameQueue<FramePayload, ImageBitmap>(
+    (f) => decodeImage(f.data, f.mime),
+    (bmp, f) => {
+      output.showFrame(bmp);
+      lastIter = f.iter;
+      lossChart.push(f.iter, f.losses);
+      transport.setProgress(f.iter, f.stepsPerSec, f.backend);
+      transport.setHasImage(true);
+    },
+  );
+  conn.frames.on(({ frame, ack }) => frames.push(frame, ack));
+
+  // ── keyboard ─────────────────────────────────────────────────────────────
+  window.addEventListener('keydown', (e) => {
+    const action = shortcutFor({ key: e.key, ctrlKey: e.ctrlKey, metaKey: e.metaKey, shiftKey: e.shiftKey, altKey: e.altKey, inField: isTypingTarget(e.target) });
+    if (!action) return;
+    if (action === 'toggle-run' && e.target instanceof HTMLButtonElement) return; // Space activates the focused button
+    e.preventDefault();
+    switch (action) {
+      case 'undo':
+        return doUndo();
+      case 'redo':
+        return doRedo();
+      case 'brush':
+      case 'eraser':
+        return toolbar.setTool(action);
+      case 'size-up':
+      case 'size-down':
+        return toolbar.setSize(stepBrushSize(toolbar.settings.size, action === 'size-up' ? 1 : -1));
+      case 'toggle-run':
+        return guard(() => (sdoc.setParam('running', !sdoc.getParam('running')), undo.stopCapturing()));
+    }
+  });
+
+  fetchPresets()
+    .then((p) => {
+      styles.setPresets(p.images);
+      toolbar.setContentPresets(p.images);
+    })
+    .catch((e) => toast(`Could not load the built-in images: ${errorText(e)}`, 'error'));
+  refresh();
+  renderPresence();
+  rememberSession(localStorage, { id: session, path: location.pathname + location.search, role: 'unknown', lastOpened: Date.now() });
+  // Test and debugging hook: lets automated browser checks read state without scraping pixels.
+  (window as unknown as { atelier?: unknown }).atelier = { conn, sdoc, undo, output };
+}

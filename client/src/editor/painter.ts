@@ -1,0 +1,138 @@
+/**
+ * The painting tools: turns pointer gestures on the content canvas into strokes in the shared
+ * document. A stroke is created on pointer-down and its points are replaced (throttled to
+ * PUBLISH_INTERVAL_MS) while it grows, so others watch it being drawn; the local copy is drawn
+ * at full rate. Each stroke is one undo step. A stroke that reaches the schema's point limit
+ * continues as a new stroke.
+ */
+import type * as Y from 'yjs';
+import type { Stroke } from '../../../shared/schema.ts';
+import type { SessionDoc } from '../doc/session-doc.ts';
+import type { CanvasInput, ContentCanvas } from './canvas.ts';
+import { StrokeRecorder } from './stroke-points.ts';
+
+export type Tool = 'brush' | 'eraser';
+
+export interface BrushSettings {
+  tool: Tool;
+  size: number;
+  color: string;
+  opacity: number;
+}
+
+export class Painter implements CanvasInput {
+  brush: BrushSettings = { tool: 'brush', size: 12, color: '#e0a35b', opacity: 1 };
+  enabled = false;
+  private recorder: StrokeRecorder | null = null;
+  private current: Y.Map<unknown> | null = null;
+  private currentId = '';
+  private flushTimer: ReturnType<typeof setTimeout> | undefined;
+  canvas: ContentCanvas | null = null;
+
+  constructor(
+    private readonly sdoc: SessionDoc,
+    private readonly author: () => string,
+    private readonly stopUndoCapture: () => void,
+    private readonly onPresence: (p: { x: number; y: number } | null) => void,
+    private readonly onError: (e: unknown) => void,
+  ) {}
+
+  get drawing(): boolean {
+    return this.recorder !== null;
+  }
+
+  start(x: number, y: number): boolean {
+    if (!this.enabled) return false;
+    this.stopUndoCapture();
+    this.beginAt(x, y);
+    return this.current !== null;
+  }
+
+  move(points: Array<{ x: number; y: number }>): void {
+    if (!this.recorder) return;
+    for (const p of points) {
+      if (this.recorder.full) {
+        // Continue seamlessly in a new stroke from the last point.
+        const n = this.recorder.points.length;
+        const lx = this.recorder.points[n - 2];
+        const ly = this.recorder.points[n - 1];
+        this.commit();
+        this.beginAt(lx, ly);
+        if (!this.recorder) return;
+      }
+      this.recorder.add(p.x, p.y);
+    }
+    this.onPresence(points.at(-1) ?? null);
+    this.canvas?.setLiveStroke(this.liveStroke());
+    this.maybePublish();
+  }
+
+  end(): void {
+    if (!this.recorder) return;
+    this.commit();
+    this.stopUndoCapture();
+  }
+
+  hover(p: { x: number; y: number } | null): void {
+    this.onPresence(p);
+  }
+
+  private beginAt(x: number, y: number): void {
+    const rec = new StrokeRecorder(this.brush.size);
+    rec.add(x, y);
+    try {
+      this.current = this.sdoc.beginStroke({
+        author: this.author().slice(0, 64),
+        tool: this.brush.tool,
+        color: this.brush.color,
+        size: this.brush.size,
+        opacity: this.brush.opacity,
+        points: rec.points.slice(),
+      });
+      this.currentId = String(this.current.get('id'));
+      this.recorder = rec;
+      rec.shouldPublish(performance.now());
+      this.canvas?.setLiveStroke(this.liveStroke());
+    } catch (e) {
+      this.current = null;
+      this.recorder = null;
+      this.onError(e);
+    }
+  }
+
+  private liveStroke(): Stroke | null {
+    if (!this.recorder) return null;
+    return { id: this.currentId, author: '', ...this.brush, points: this.recorder.points };
+  }
+
+  private maybePublish(): void {
+    if (!this.recorder || !this.current) return;
+    if (this.recorder.shouldPublish(performance.now())) {
+      this.publish(this.recorder.points);
+    } else if (this.flushTimer === undefined) {
+      // Make sure the last points of a pause go out even if no further event comes.
+      this.flushTimer = setTimeout(() => {
+        this.flushTimer = undefined;
+        this.maybePublish();
+      }, 35);
+    }
+  }
+
+  private publish(points: readonly number[]): void {
+    if (!this.current) return;
+    try {
+      this.sdoc.setStrokePoints(this.current, points);
+    } catch (e) {
+      this.onError(e);
+    }
+  }
+
+  private commit(): void {
+    clearTimeout(this.flushTimer);
+    this.flushTimer = undefined;
+    if (this.recorder && this.current) this.publish(this.recorder.finish());
+    this.recorder = null;
+    this.current = null;
+    this.canvas?.setLiveStroke(null);
+  }
+}

@@ -1,0 +1,111 @@
+/**
+ * The optimization parameters, bound to `params` in the shared document: loss weights (log
+ * sliders), optimizer, learning rate, resolution, pooling, colour mode, init, model, preset and
+ * seed. Every control follows remote changes live; writes are validated by SessionDoc.
+ */
+import { MODEL_NAMES, PRESET_NAMES, type ParamKey, type Params } from '../../../shared/schema.ts';
+import type { SessionDoc } from '../doc/session-doc.ts';
+import { h } from '../ui/dom.ts';
+import { logSlider, linearSlider, selectControl, type BoundControl } from '../ui/controls.ts';
+import { PARAM_LABELS } from '../doc/activity.ts';
+
+const cap = (s: string) => s.charAt(0).toUpperCase() + s.slice(1);
+const opts = <T extends string>(values: readonly T[], labels: Partial<Record<T, string>> = {}) =>
+  values.map((value) => ({ value, label: labels[value] ?? value }));
+
+export class ParamsPanel {
+  readonly el: HTMLElement;
+  private readonly controls = new Map<ParamKey, BoundControl<never>>();
+
+  constructor(
+    private readonly sdoc: SessionDoc,
+    private readonly stopUndoCapture: () => void,
+    private readonly onError: (e: unknown) => void,
+  ) {
+    const write = <K extends ParamKey>(key: K) => ({
+      onInput: (v: Params[K]) => this.write(key, v),
+      onCommit: (v: Params[K]) => {
+        this.write(key, v);
+        this.stopUndoCapture();
+      },
+    });
+    const add = <K extends ParamKey>(key: K, c: BoundControl<Params[K]>) => {
+      this.controls.set(key, c as unknown as BoundControl<never>);
+      return c.el;
+    };
+    const id = (k: string) => `param-${k}`;
+    const seedBox = h('input', { id: id('seed'), type: 'number', min: '0', max: String(2 ** 31 - 1), step: '1', class: 'num' });
+    seedBox.addEventListener('change', () => {
+      const v = Number(seedBox.value);
+      this.write('seed', v);
+      this.stopUndoCapture();
+    });
+    const seedControl: BoundControl<number> = {
+      el: h('div', { class: 'control-row' }, h('label', { for: id('seed') }, 'Seed'), seedBox),
+      set: (v) => {
+        if (document.activeElement !== seedBox) seedBox.value = String(v);
+      },
+      setDisabled: (d) => (seedBox.disabled = d),
+    };
+
+    this.el = h(
+      'section',
+      { class: 'panel params-panel', 'aria-label': 'Parameters' },
+      h('h2', {}, 'Parameters'),
+      h(
+        'div',
+        { class: 'group' },
+        add('contentWeight', logSlider(id('contentWeight'), cap(PARAM_LABELS.contentWeight), { min: 1e-3, max: 1e6, zeroAtStart: true }, write('contentWeight'))),
+        add('styleWeight', logSlider(id('styleWeight'), cap(PARAM_LABELS.styleWeight), { min: 1e-3, max: 1e10, zeroAtStart: true }, write('styleWeight'))),
+        add('tvWeight', logSlider(id('tvWeight'), PARAM_LABELS.tvWeight, { min: 1e-4, max: 1e6, zeroAtStart: true }, write('tvWeight'))),
+      ),
+      h(
+        'div',
+        { class: 'group' },
+        add('optimizer', selectControl(id('optimizer'), 'Optimizer', opts(['adam', 'lbfgs'] as const, { adam: 'Adam', lbfgs: 'L-BFGS' }), (v) => this.commit('optimizer', v))),
+        add('learningRate', logSlider(id('learningRate'), 'Learning rate', { min: 1e-4, max: 10 }, write('learningRate'))),
+        add('resolution', linearSlider(id('resolution'), 'Resolution', { min: 64, max: 1024, step: 32, format: (v) => `${v}px` }, write('resolution'))),
+        add('pooling', selectControl(id('pooling'), 'Pooling', opts(['avg', 'max'] as const, { avg: 'Average', max: 'Max' }), (v) => this.commit('pooling', v))),
+        add(
+          'colors',
+          selectControl(
+            id('colors'),
+            'Color mode',
+            opts(['style', 'luminance', 'histogram'] as const, { style: 'Style colors', luminance: 'Keep content colors (luminance)', histogram: 'Match histogram' }),
+            (v) => this.commit('colors', v),
+          ),
+        ),
+        add('init', selectControl(id('init'), 'Start from', opts(['content', 'noise'] as const, { content: 'Content image', noise: 'Noise' }), (v) => this.commit('init', v))),
+      ),
+      h(
+        'div',
+        { class: 'group' },
+        add('model', selectControl(id('model'), 'Model', opts(MODEL_NAMES, { mobilenet_v2: 'MobileNet v2', inception_v3: 'Inception v3', vgg19: 'VGG19 (weights file)' }), (v) => this.commit('model', v))),
+        add('preset', selectControl(id('preset'), 'Preset', opts(PRESET_NAMES, { default: 'Default', 'tf-tutorial': 'TF tutorial', gatys2015: 'Gatys 2015' }), (v) => this.commit('preset', v))),
+        add('seed', seedControl),
+      ),
+    );
+  }
+
+  /** Shows the document's current values. */
+  update(params: Params): void {
+    for (const [key, c] of this.controls) (c as unknown as BoundControl<unknown>).set(params[key]);
+  }
+
+  setDisabled(disabled: boolean): void {
+    for (const c of this.controls.values()) c.setDisabled(disabled);
+  }
+
+  private write<K extends ParamKey>(key: K, value: Params[K]): void {
+    try {
+      this.sdoc.setParam(key, value);
+    } catch (e) {
+      this.onError(e);
+    }
+  }
+
+  private commit<K extends ParamKey>(key: K, value: Params[K]): void {
+    this.write(key, value);
+    this.stopUndoCapture();
+  }
+}

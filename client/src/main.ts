@@ -1,0 +1,43 @@
+/**
+ * Entry point: picks the page for the current URL. Pages are loaded on demand so the start page
+ * does not download PixiJS.
+ */
+import { parseRoute } from './route.ts';
+import { h } from './ui/dom.ts';
+
+async function boot(): Promise<void> {
+  const root = document.getElementById('app')!;
+  const route = parseRoute(location.pathname, location.search);
+  try {
+    switch (route.page) {
+      case 'start': {
+        const { mountStart } = await import('./start/start-page.ts');
+        document.title = 'Atelier';
+        return mountStart(root);
+      }
+      case 'editor': {
+        const { mountEditor } = await import('./editor/editor-page.ts');
+        document.title = `Atelier · ${route.session}`;
+        return await mountEditor(root, route.session, route.token);
+      }
+      case 'projector': {
+        const { mountProjector } = await import('./projector/projector-page.ts');
+        document.title = `Atelier · ${route.session} · projector`;
+        return await mountProjector(root, route.session, route.token, route.overlay);
+      }
+      case 'replay':
+        return showMessage(root, 'Replay is not available yet.', `/s/${route.session}?token=${encodeURIComponent(route.token)}`);
+      case 'not-found':
+        return showMessage(root, route.reason, '/');
+    }
+  } catch (e) {
+    console.error(e);
+    showMessage(root, `Something went wrong while starting: ${(e as Error).message}`, '/');
+  }
+}
+
+function showMessage(root: HTMLElement, message: string, back: string): void {
+  root.replaceChildren(h('div', { class: 'message-page' }, h('h1', {}, 'Atelier'), h('p', {}, message), h('a', { href: back, class: 'btn' }, 'Go back')));
+}
+
+void boot();

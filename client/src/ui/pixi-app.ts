@@ -1,0 +1,45 @@
+/**
+ * PixiJS application setup shared by the content canvas, the output view and the projector:
+ * WebGL (the most widely available renderer; WebGPU is opt-in in Pixi 8), sized to its host
+ * element, crisp on high-DPI screens. Also the two image helpers every view needs.
+ */
+import { Application, Texture, ImageSource } from 'pixi.js';
+
+export async function createPixiApp(host: HTMLElement, background: string): Promise<Application> {
+  const app = new Application();
+  await app.init({
+    preference: 'webgl',
+    background,
+    antialias: true,
+    autoDensity: true,
+    resolution: Math.min(2, window.devicePixelRatio || 1),
+    resizeTo: host,
+    preserveDrawingBuffer: false,
+  });
+  app.canvas.classList.add('pixi-canvas');
+  host.appendChild(app.canvas);
+  return app;
+}
+
+/** A texture from decoded pixels, outside Pixi's global cache (we destroy these ourselves). */
+export function textureFromBitmap(bitmap: ImageBitmap): Texture {
+  return new Texture({ source: new ImageSource({ resource: bitmap, alphaMode: 'premultiply-alpha-on-upload' }) });
+}
+
+/** Decodes encoded image bytes (a frame) off the main thread where the browser can. */
+export function decodeImage(data: Uint8Array, mime: string): Promise<ImageBitmap> {
+  return createImageBitmap(new Blob([data as BlobPart], { type: mime }));
+}
+
+/** Fetches and decodes an image by URL (content photos, style thumbnails). */
+export async function loadBitmap(url: string): Promise<ImageBitmap> {
+  const res = await fetch(url);
+  if (!res.ok) throw new Error(`image ${url}: ${res.status}`);
+  return createImageBitmap(await res.blob());
+}
+
+/** Fits a w×h box into a W×H area, centred ("contain"). */
+export function containRect(w: number, h: number, W: number, H: number, pad = 0): { x: number; y: number; scale: number } {
+  const scale = Math.max(1e-6, Math.min((W - 2 * pad) / w, (H - 2 * pad) / h));
+  return { x: (W - w * scale) / 2, y: (H - h * scale) / 2, scale };
+}
