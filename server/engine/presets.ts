@@ -7,7 +7,8 @@
  */
 import type { FeatureNetwork, LayerWeight, OptimizerName, Pooling, InitMode, TransferParams } from './api.ts';
 import type { FeatureTransform, LayerAveraging, LayerLossKind, TvKind } from './losses.ts';
-import type { SizeRounding } from './tensor-image.ts';
+import type { Quantize, SizeRounding } from './tensor-image.ts';
+import { DEFAULT_LAYERS } from './networks/index.ts';
 
 export type PresetName = 'default' | 'tf-tutorial' | 'gatys2015';
 export const PRESET_NAMES: readonly PresetName[] = ['default', 'tf-tutorial', 'gatys2015'];
@@ -35,6 +36,8 @@ export interface Preset {
   /** L-BFGS step size (torch's `lr`); TransferParams.learningRate is Adam's only. */
   lbfgsLearningRate: number;
   resize: { rounding: SizeRounding; antialias: boolean };
+  /** How `image()` turns floats into bytes. */
+  quantize: Quantize;
   /** Feature transform when TransferParams.featureTransform is omitted. */
   featureTransform: FeatureTransform;
   /** Run parameters that reproduce the preset's source (for UIs and the CLI). */
@@ -59,6 +62,7 @@ export const PRESETS: Readonly<Record<PresetName, Preset>> = {
     adam: { beta1: 0.99, beta2: 0.999, epsilon: 1e-1 },
     lbfgsLearningRate: 1,
     resize: { rounding: 'floor', antialias: false },
+    quantize: 'truncate',
     featureTransform: 'none',
     suggested: { optimizer: 'adam', learningRate: 0.02, pooling: 'max', init: 'content' },
   },
@@ -78,6 +82,7 @@ export const PRESETS: Readonly<Record<PresetName, Preset>> = {
     adam: { beta1: 0.9, beta2: 0.999, epsilon: 1e-8 },
     lbfgsLearningRate: 1,
     resize: { rounding: 'round', antialias: true },
+    quantize: 'round',
     featureTransform: 'none',
     suggested: { optimizer: 'lbfgs', learningRate: 0.02, pooling: 'avg', init: 'noise' },
   },
@@ -96,6 +101,7 @@ export const PRESETS: Readonly<Record<PresetName, Preset>> = {
     adam: { beta1: 0.9, beta2: 0.999, epsilon: 1e-8 },
     lbfgsLearningRate: 1,
     resize: { rounding: 'round', antialias: true },
+    quantize: 'round',
     featureTransform: 'none',
     suggested: { optimizer: 'adam', learningRate: 0.02, pooling: 'avg', init: 'content' },
   },
@@ -135,19 +141,26 @@ interface NetworkLayerHints {
 }
 
 /**
- * The network's suggested layers, or a generic choice when it has none: content = the layer at
- * 60% depth, style = up to five layers spread evenly from the first to the deepest.
+ * The network's suggested layers: hints on the network object, else `DEFAULT_LAYERS[name]` of the
+ * embedded networks, else a generic choice: content = the layer at 60% depth, style = up to five
+ * layers spread evenly from the first to the deepest.
  */
 export function suggestedLayers(network: FeatureNetwork): { content: LayerWeight[]; style: LayerWeight[] } {
   const hints = network as FeatureNetwork & NetworkLayerHints;
+  const known = (DEFAULT_LAYERS as Record<string, { contentLayers: LayerWeight[]; styleLayers: LayerWeight[] } | undefined>)[
+    network.name
+  ];
   const names = network.layers;
   if (names.length === 0) throw new Error(`network '${network.name}' exposes no layers`);
-  const content = hints.defaultContentLayers?.length
-    ? hints.defaultContentLayers.map((l) => ({ ...l }))
+  const pick = (...options: (readonly LayerWeight[] | undefined)[]) => options.find((o) => o != null && o.length > 0);
+  const contentHint = pick(hints.defaultContentLayers, known?.contentLayers);
+  const styleHint = pick(hints.defaultStyleLayers, known?.styleLayers);
+  const content = contentHint
+    ? contentHint.map((l) => ({ ...l }))
     : [{ layer: names[Math.min(names.length - 1, Math.floor(names.length * 0.6))], weight: 1 }];
   let style: LayerWeight[];
-  if (hints.defaultStyleLayers?.length) {
-    style = hints.defaultStyleLayers.map((l) => ({ ...l }));
+  if (styleHint) {
+    style = styleHint.map((l) => ({ ...l }));
   } else {
     const count = Math.min(5, names.length);
     const picks = new Set<string>();

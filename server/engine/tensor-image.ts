@@ -18,20 +18,34 @@ export function assertRgbImage(img: RgbImage, what: string): void {
   }
 }
 
-/** `[1, H, W, 3]` float32 tensor with values byte/255. */
+const INV_255 = Math.fround(1 / 255);
+
+/**
+ * `[1, H, W, 3]` float32 tensor with values byte * float32(1/255): TensorFlow's
+ * `convert_image_dtype(uint8 -> float32)` to the bit (it multiplies, it does not divide).
+ */
 export function rgbToTensor(img: RgbImage): tf.Tensor4D {
   assertRgbImage(img, 'image');
   const values = new Float32Array(img.data.length);
-  for (let i = 0; i < values.length; i++) values[i] = img.data[i] / 255;
+  for (let i = 0; i < values.length; i++) values[i] = img.data[i] * INV_255;
   return tf.tensor4d(values, [1, img.height, img.width, 3]);
 }
 
-/** Clamps to [0, 1], scales to bytes with rounding. One readback. */
-export async function tensorToRgb(t: tf.Tensor): Promise<RgbImage> {
+/**
+ * How floats become bytes: `round` to nearest, or `truncate` like the TF tutorial's
+ * `tensor_to_image` (`np.array(x * 255, dtype=np.uint8)`).
+ */
+export type Quantize = 'round' | 'truncate';
+
+/** Clamps to [0, 1] and scales to bytes. One readback. */
+export async function tensorToRgb(t: tf.Tensor, quantize: Quantize = 'round'): Promise<RgbImage> {
   if (t.rank !== 4 || t.shape[0] !== 1 || t.shape[3] !== 3) {
     throw new Error(`tensorToRgb: expected shape [1, H, W, 3], got [${t.shape.join(', ')}]`);
   }
-  const bytes = tf.tidy(() => tf.cast(tf.round(tf.mul(tf.clipByValue(t, 0, 1), 255)), 'int32'));
+  const bytes = tf.tidy(() => {
+    const scaled = tf.mul(tf.clipByValue(t, 0, 1), 255);
+    return tf.cast(quantize === 'round' ? tf.round(scaled) : tf.floor(scaled), 'int32');
+  });
   try {
     const values = await bytes.data();
     return { width: t.shape[2]!, height: t.shape[1]!, data: Uint8Array.from(values) };

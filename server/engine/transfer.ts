@@ -19,7 +19,7 @@ import type {
   TransferInputs,
 } from './api.ts';
 import { getPreset, resolveLayers, type Preset } from './presets.ts';
-import { contentTargetsOf, disposeMap, gramTargetsOf, transferLoss, type Objective } from './losses.ts';
+import { contentTargetsOf, disposeMap, gramTargetsOf, transferLoss, type LossTerms, type Objective } from './losses.ts';
 import {
   colorStats,
   combineLuminanceAndChroma,
@@ -60,6 +60,11 @@ export interface EngineStyleTransfer extends StyleTransfer {
   readonly inputs: Readonly<TransferInputs>;
   /** A copy of the optimized image variable, [1, H, W, 3] (the caller disposes it). */
   snapshot(): tf.Tensor4D;
+  /**
+   * The objective as a function of an image of the current size, with targets brought up to
+   * date now: for gradient checks and diagnostics. Call it inside `tf.tidy`/`tf.grad`.
+   */
+  lossFunction(): (x: tf.Tensor4D) => LossTerms;
 }
 
 /** Smallest long side a style image is scaled to, whatever its scale. */
@@ -143,6 +148,12 @@ class StyleTransferImpl implements EngineStyleTransfer {
     return tf.clone(this.x);
   }
 
+  lossFunction(): (x: tf.Tensor4D) => LossTerms {
+    this.assertAlive();
+    const objective = this.objective();
+    return (x) => transferLoss(x, objective);
+  }
+
   update(changes: Partial<TransferInputs>): void {
     this.assertAlive();
     const merged = { ...this.pending, ...changes };
@@ -207,7 +218,7 @@ class StyleTransferImpl implements EngineStyleTransfer {
         return combineLuminanceAndChroma(this.x, this.ensureContentImage());
       });
       try {
-        return await tensorToRgb(out);
+        return await tensorToRgb(out, this.preset.quantize);
       } finally {
         out.dispose();
       }

@@ -9,7 +9,8 @@
  *   x  <- x - lr_t m / (sqrt(v) + epsilon)
  *
  * (not the bias-corrected-v form x <- x - lr m_hat / (sqrt(v_hat) + epsilon), which differs when
- * epsilon is large, e.g. the TF tutorial's 1e-1). lr_t is computed in float64 on the host.
+ * epsilon is large, e.g. the TF tutorial's 1e-1). lr_t is computed on the host in float32
+ * arithmetic, as Keras computes it.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { AdamConstants } from '../presets.ts';
@@ -58,7 +59,7 @@ export class KerasAdam implements ImageOptimizer {
     }
     const { beta1, beta2, epsilon, learningRate } = this.options;
     this.t += 1;
-    const lrT = (learningRate * Math.sqrt(1 - beta2 ** this.t)) / (1 - beta1 ** this.t);
+    const lrT = kerasAlpha(learningRate, beta1, beta2, this.t);
     const m0 = this.m;
     const v0 = this.v;
     const [m, v] = tf.tidy(() => {
@@ -112,6 +113,17 @@ export class KerasAdam implements ImageOptimizer {
   dispose(): void {
     this.reset();
   }
+}
+
+/**
+ * lr_t = lr sqrt(1 - beta2^t) / (1 - beta1^t), evaluated in float32 like Keras does it (its
+ * `beta_1_power` etc. are float32 tensors).
+ */
+export function kerasAlpha(lr: number, beta1: number, beta2: number, t: number): number {
+  const f = Math.fround;
+  const b1t = f(Math.pow(f(beta1), t));
+  const b2t = f(Math.pow(f(beta2), t));
+  return f(f(f(lr) * f(Math.sqrt(f(1 - b2t)))) / f(1 - b1t));
 }
 
 function validate(o: AdamOptions): void {

@@ -1,0 +1,88 @@
+import { test, describe, before } from 'node:test';
+import assert from 'node:assert/strict';
+import * as tf from '@tensorflow/tfjs-core';
+import { contentLayerLoss, gramMatrix, softmaxFeatures, styleLayerLoss, totalVariation } from './losses.ts';
+import { useCpuBackend } from './testing/helpers.ts';
+
+const close = (a: number, b: number, tol = 1e-5) => assert.ok(Math.abs(a - b) <= tol * Math.max(1, Math.abs(b)), `${a} != ${b}`);
+
+describe('loss building blocks', () => {
+  before(useCpuBackend);
+
+  test('E6: the Gram matrix is F^T F / (H W), as the TF tutorial computes it', () => {
+    // H=1, W=2, C=2: positions (1, 2) and (3, 4).
+    const f = tf.tensor4d([1, 2, 3, 4], [1, 1, 2, 2]);
+    const g = gramMatrix(f);
+    // F^T F = [[1+9, 2+12], [2+12, 4+16]] = [[10, 14], [14, 20]]; / 2
+    assert.deepEqual(Array.from(g.dataSync()), [5, 7, 7, 10]);
+    tf.dispose([f, g]);
+  });
+
+  test('E6: total variation sums absolute neighbour differences in both directions over all channels', () => {
+    // 2x2 image, one channel per pixel repeated in 3 channels with different scales.
+    const values: number[] = [];
+    const px = [
+      [0, 1],
+      [3, 7],
+    ];
+    for (const row of px) for (const v of row) values.push(v, 2 * v, 0);
+    const x = tf.tensor4d(values, [1, 2, 2, 3]);
+    // vertical: |3-0| + |7-1| = 9; horizontal: |1-0| + |7-3| = 5; per-channel scale 1 + 2 + 0.
+    const tv = totalVariation(x);
+    close(tv.dataSync()[0], (9 + 5) * 3);
+    tf.dispose([x, tv]);
+  });
+
+  test('E6: the total-variation gradient is 0 at exactly equal neighbours (sign, not tfjs abs)', () => {
+    const x = tf.tensor4d([0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5], [1, 2, 2, 3]);
+    const g = tf.grad((t: tf.Tensor) => totalVariation(t as tf.Tensor4D))(x);
+    assert.deepEqual(Array.from(g.dataSync()), new Array(12).fill(0));
+    const y = tf.tensor4d([0, 1], [1, 1, 2, 1]);
+    const gy = tf.grad((t: tf.Tensor) => totalVariation(t as tf.Tensor4D))(y);
+    assert.deepEqual(Array.from(gy.dataSync()), [-1, 1]);
+    tf.dispose([x, g, y, gy]);
+  });
+
+  test('E6: content losses follow each convention (mean, half sum, relative)', () => {
+    const f = tf.tensor4d([1, 2, 3, 4], [1, 1, 2, 2]);
+    const p = tf.tensor4d([1, 0, 3, 1], [1, 1, 2, 2]);
+    // squared errors 0, 4, 0, 9 -> sum 13; sum P^2 = 1 + 0 + 9 + 1 = 11
+    close(contentLayerLoss(f, p, 'mse').dataSync()[0], 13 / 4);
+    close(contentLayerLoss(f, p, 'gatys').dataSync()[0], 13 / 2);
+    close(contentLayerLoss(f, p, 'relative').dataSync()[0], 13 / 11);
+    tf.dispose([f, p]);
+  });
+
+  test('E6: style losses follow each convention; gatys equals 1/(4 N^2 M^2) sum of unnormalised Gram errors', () => {
+    const fx = tf.tensor4d([1, 2, 3, 4, 0, 1], [1, 1, 3, 2]); // M = 3 positions, N = 2 channels
+    const fs = tf.tensor4d([2, 0, 1, 1, 1, 3], [1, 1, 3, 2]);
+    const g = gramMatrix(fx);
+    const a = gramMatrix(fs);
+    const raw = (t: number[]) => [
+      t[0] * t[0] + t[2] * t[2] + t[4] * t[4],
+      t[0] * t[1] + t[2] * t[3] + t[4] * t[5],
+      t[0] * t[1] + t[2] * t[3] + t[4] * t[5],
+      t[1] * t[1] + t[3] * t[3] + t[5] * t[5],
+    ];
+    const G = raw([1, 2, 3, 4, 0, 1]);
+    const A = raw([2, 0, 1, 1, 1, 3]);
+    const sse = G.reduce((s, v, i) => s + (v - A[i]) ** 2, 0);
+    const N = 2;
+    const M = 3;
+    close(styleLayerLoss(g, a, 'gatys').dataSync()[0], sse / (4 * N * N * M * M));
+    close(styleLayerLoss(g, a, 'mse').dataSync()[0], sse / (M * M) / 4);
+    const sumA2 = A.reduce((s, v) => s + (v / M) ** 2, 0);
+    close(styleLayerLoss(g, a, 'relative').dataSync()[0], sse / (M * M) / sumA2);
+    tf.dispose([fx, fs, g, a]);
+  });
+
+  test('E19: softmax features are a distribution over the whole layer, scaled by its size', () => {
+    const f = tf.tensor4d([0, 1, 2, 3, 4, 5], [1, 1, 3, 2]);
+    const s = softmaxFeatures(f);
+    const v = Array.from(s.dataSync());
+    close(v.reduce((a, b) => a + b, 0), 6);
+    const z = [0, 1, 2, 3, 4, 5].reduce((acc, k) => acc + Math.exp(k), 0);
+    close(v[5], (6 * Math.exp(5)) / z);
+    tf.dispose([f, s]);
+  });
+});
