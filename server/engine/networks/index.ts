@@ -5,6 +5,9 @@
 import type { FeatureNetwork, LayerWeight } from '../api.ts';
 import { loadTiny, TINY_DEFAULTS } from './tiny.ts';
 import { loadNsfwjsNetwork, NSFWJS_DEFAULTS } from './nsfwjs-networks.ts';
+import { loadVgg19, VGG19_DEFAULTS } from './vgg19.ts';
+
+export { vgg19WeightsPath, VGG19_DEFAULT_WEIGHTS_PATH, VGG19_LAYERS } from './vgg19.ts';
 
 export const NETWORK_NAMES = ['mobilenet_v2', 'inception_v3', 'vgg19', 'tiny'] as const;
 export type NetworkName = (typeof NETWORK_NAMES)[number];
@@ -26,7 +29,7 @@ export const DEFAULT_LAYERS: Record<NetworkName, DefaultLayers> = {
   tiny: TINY_DEFAULTS,
   mobilenet_v2: NSFWJS_DEFAULTS.mobilenet_v2,
   inception_v3: NSFWJS_DEFAULTS.inception_v3,
-  vgg19: { contentLayers: [], styleLayers: [] },
+  vgg19: VGG19_DEFAULTS,
 };
 
 /**
@@ -41,7 +44,7 @@ export async function loadNetwork(model: NetworkName, opts: LoadNetworkOptions =
     case 'inception_v3':
       return loadNsfwjsNetwork(model);
     case 'vgg19':
-      throw new Error(`network '${model}' is not built yet`);
+      return loadVgg19(opts.weightsPath);
     default:
       throw new Error(`unknown network '${String(model)}' (expected one of ${NETWORK_NAMES.join(', ')})`);
   }
