@@ -144,7 +144,13 @@ class SessionRoom {
     this.origins.set(socket.id, origin);
     const channel = new FrameChannel((frame: FramePayload, acked) => {
       this.metrics?.frameSent(frame.data.byteLength);
-      socket.timeout(FRAME_ACK_TIMEOUT_MS).emit('frame', frame, () => acked());
+      // Own (unref'd) timer rather than socket.timeout(): a pending ack must not keep the process alive.
+      const reclaim = setTimeout(acked, FRAME_ACK_TIMEOUT_MS);
+      reclaim.unref();
+      socket.emit('frame', frame, () => {
+        clearTimeout(reclaim);
+        acked();
+      });
     }, MAX_UNACKED_FRAMES);
     this.channels.set(socket.id, channel);
     return channel;
