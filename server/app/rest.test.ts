@@ -55,7 +55,7 @@ describe('REST API', () => {
     fetch(server.url + api.images(id), {
       method: 'POST',
       headers: { 'Content-Type': type, ...(token ? { Authorization: `Bearer ${token}` } : {}) },
-      body,
+      body: typeof body === 'string' ? body : new Uint8Array(body),
     });
   const errorOf = async (res: Response) => ((await res.json()) as ErrorResponse).error;
 
@@ -147,6 +147,7 @@ describe('REST API', () => {
       await r.arrayBuffer();
       return null;
     }, 5000, 'a frame');
+    assert.ok(res);
     assert.equal(res.headers.get('content-type'), 'image/jpeg');
     const bytes = Buffer.from(await res.arrayBuffer());
     assert.equal(bytes[0], 0xff);

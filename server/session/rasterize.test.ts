@@ -1,0 +1,56 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { Stroke } from '../../shared/schema.ts';
+import { CanvasComposer, paintStroke, parseHexColor, solidImage } from './rasterize.ts';
+
+const stroke = (o: Partial<Stroke>): Stroke => ({ id: 's', author: 'a', tool: 'brush', color: '#ff0000', size: 10, opacity: 1, points: [10, 20, 50, 20], ...o });
+const px = (img: { width: number; data: Uint8Array }, x: number, y: number) => [...img.data.subarray((y * img.width + x) * 3, (y * img.width + x) * 3 + 3)];
+
+test('S20: a brush paints its colour inside the capsule, anti-aliases the edge and leaves the rest', () => {
+  const base = solidImage(64, 40, '#ffffff');
+  const out = { ...base, data: new Uint8Array(base.data) };
+  paintStroke(out, base, stroke({ points: [10, 20.3, 50, 20.3] }));
+  assert.deepEqual(px(out, 30, 20), [255, 0, 0]); // on the line
+  assert.deepEqual(px(out, 30, 5), [255, 255, 255]); // far away
+  const edge = px(out, 30, 25); // centre 5.2 px off the line, radius 5: coverage 0.3
+  assert.equal(edge[0], 255);
+  assert.ok(edge[1] > 0 && edge[1] < 255, `edge pixel is blended: ${edge}`);
+  assert.deepEqual(px(base, 30, 20), [255, 255, 255], 'base untouched');
+});
+
+test('S20: opacity blends and a stroke does not darken where it overlaps itself', () => {
+  const base = solidImage(64, 64, '#000000');
+  const out = { ...base, data: new Uint8Array(base.data) };
+  paintStroke(out, base, stroke({ color: '#ffffff', opacity: 0.5, points: [10, 30, 50, 30, 10, 30, 50, 30] }));
+  const v = px(out, 30, 30)[0];
+  assert.ok(Math.abs(v - 128) <= 1, `half-opaque white on black is ~128, got ${v}`);
+});
+
+test('S20: the eraser restores the base under earlier strokes', () => {
+  const base = solidImage(40, 40, '#0000ff');
+  const c = new CanvasComposer();
+  const painted = c.compose(base, [stroke({ points: [0, 20, 40, 20] })]);
+  assert.deepEqual(px(painted, 20, 20), [255, 0, 0]);
+  const erased = c.compose(base, [stroke({ points: [0, 20, 40, 20] }), stroke({ tool: 'eraser', size: 30, points: [20, 20] })]);
+  assert.deepEqual(px(erased, 20, 20), [0, 0, 255]);
+});
+
+test('S20: incremental composition equals composing from scratch', () => {
+  const base = solidImage(80, 60, '#808080');
+  const strokes = Array.from({ length: 6 }, (_, i) => stroke({ id: `s${i}`, color: i % 2 ? '#00ff00' : '#ff00ff', opacity: 0.6, size: 3 + i * 2, points: [5 + i * 10, 5, 70 - i * 5, 55, 40, 30 + i] }));
+  const inc = new CanvasComposer();
+  for (let n = 1; n <= strokes.length; n++) inc.compose(base, strokes.slice(0, n));
+  const last = inc.compose(base, strokes);
+  const fresh = new CanvasComposer().compose(base, strokes);
+  assert.deepEqual(last.data, fresh.data);
+  assert.deepEqual(parseHexColor('#0a0B0c'), [10, 11, 12]);
+});
+
+test('S20: strokes partly or fully outside the canvas are clipped', () => {
+  const base = solidImage(16, 16, '#ffffff');
+  const out = { ...base, data: new Uint8Array(base.data) };
+  paintStroke(out, base, stroke({ points: [-100, -100, -50, -50] }));
+  assert.deepEqual(out.data, base.data);
+  paintStroke(out, base, stroke({ points: [-10, 8, 30, 8] }));
+  assert.deepEqual(px(out, 0, 8), [255, 0, 0]);
+});
