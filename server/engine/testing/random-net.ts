@@ -56,7 +56,7 @@ export function createRandomNet(options: RandomNetOptions = {}): RandomNet {
       }
       calls.push({ layers: [...requested], shape: [...image.shape] });
       const deepest = Math.max(...requested.map((l) => layers.indexOf(l as (typeof layers)[number])));
-      const pool = (t: tf.Tensor4D) => (opts.pooling === 'avg' ? tf.avgPool(t, 2, 2, 'same') : tf.maxPool(t, 2, 2, 'same'));
+      const pool = (t: tf.Tensor4D) => (opts.pooling === 'avg' ? tf.avgPool(t, 2, 2, 'valid') : tf.maxPool(t, 2, 2, 'valid'));
       const picked = tf.tidy(() => {
         const results: tf.Tensor4D[] = [];
         let h: tf.Tensor4D = tf.sub(image, 0.5);
