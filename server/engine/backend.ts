@@ -71,19 +71,26 @@ async function registerWebgpu(): Promise<void> {
   // tfjs-backend-webgpu reads navigator.gpu when its module is evaluated and when the backend
   // factory runs, so it has to exist before the dynamic import below.
   const g = globalThis as { navigator?: { gpu?: GPU } };
+  let undo: () => void = () => undefined;
   if (g.navigator == null) {
     Object.defineProperty(globalThis, 'navigator', { value: { gpu }, configurable: true, writable: true });
+    undo = () => delete (globalThis as { navigator?: unknown }).navigator;
   } else if (g.navigator.gpu == null) {
     try {
       Object.defineProperty(g.navigator, 'gpu', { value: gpu, configurable: true });
+      undo = () => delete (g.navigator as { gpu?: unknown }).gpu;
     } catch (err) {
       throw new Error(`cannot install navigator.gpu: ${errorMessage(err)}`);
     }
   }
   // Ask for an adapter ourselves first: without one the tfjs factory would fail anyway, but only
-  // after logging noise; this fails fast on machines without a GPU (no Vulkan/Metal/D3D).
+  // after logging noise; this fails fast on machines without a GPU (no Vulkan/Metal/D3D). Without
+  // one, take navigator.gpu away again so nothing else mistakes this process for a browser.
   const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
-  if (adapter == null) throw new Error('no WebGPU adapter (no usable GPU driver)');
+  if (adapter == null) {
+    undo();
+    throw new Error('no WebGPU adapter (no usable GPU driver)');
+  }
   await import('@tensorflow/tfjs-backend-webgpu');
 }
 
