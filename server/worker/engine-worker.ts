@@ -9,18 +9,11 @@
  * `frameRate` times per second per session.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import type { BackendName, FeatureNetwork, RgbImage, StyleTransfer, TransferInputs, TransferParams } from '../engine/api.ts';
+import type { FeatureNetwork, RgbImage, StyleTransfer, TransferInputs, TransferParams } from '../engine/api.ts';
+import * as engine from '../engine/index.ts';
 import { encodeImage } from '../images/codec.ts';
 import type { Params } from '../../shared/schema.ts';
 import type { FromWorker, ToWorker, WireInputs, WorkerInit } from './messages.ts';
-
-interface EngineModule {
-  initBackend(name: BackendName | 'auto'): Promise<BackendName>;
-  loadNetwork(model: string, opts?: { weightsPath?: string }): Promise<FeatureNetwork>;
-  createStyleTransfer(network: FeatureNetwork, inputs: TransferInputs): StyleTransfer;
-}
-/** A variable so the type checker does not need the module while the engine is being written. */
-const ENGINE_MODULE = '../engine/index.ts';
 
 const port = parentPort;
 if (!port) throw new Error('engine-worker must run in a worker thread');
@@ -45,7 +38,6 @@ interface Slot {
 
 const slots = new Map<string, Slot>();
 const networks = new Map<string, Promise<FeatureNetwork>>();
-let engine: EngineModule;
 let shuttingDown = false;
 let wake: (() => void) | null = null;
 let turn = 0;
@@ -69,7 +61,8 @@ function toTransferParams(p: Params, fromImage: boolean): TransferParams {
 function network(model: string): Promise<FeatureNetwork> {
   let n = networks.get(model);
   if (!n) {
-    n = engine.loadNetwork(model, model === 'vgg19' ? { weightsPath: init.vgg19Weights } : {});
+    if (!(engine.NETWORK_NAMES as readonly string[]).includes(model)) return Promise.reject(new Error(`unknown model '${model}'`));
+    n = engine.loadNetwork(model as engine.NetworkName, model === 'vgg19' && init.vgg19Weights ? { weightsPath: init.vgg19Weights } : {});
     n.catch(() => networks.delete(model));
     networks.set(model, n);
   }
@@ -218,7 +211,6 @@ port.on('message', (m: ToWorker) => {
 });
 
 try {
-  engine = (await import(ENGINE_MODULE)) as EngineModule;
   const backend = await engine.initBackend(init.backend);
   post({ type: 'ready', backend });
   await loop();

@@ -33,10 +33,7 @@ export class WorkerEngineHost implements EngineHost {
 
   constructor(opts: WorkerEngineHostOptions) {
     const data: WorkerInit = { ...opts };
-    this.worker = new Worker(new URL('./engine-worker.ts', import.meta.url), {
-      workerData: data,
-      execArgv: ['--import', 'tsx'],
-    });
+    this.worker = new Worker(new URL('./engine-worker-boot.mjs', import.meta.url), { workerData: data });
     let resolveReady!: (b: string) => void;
     let rejectReady!: (e: Error) => void;
     this.ready = new Promise((res, rej) => ((resolveReady = res), (rejectReady = rej)));
