@@ -144,6 +144,7 @@ export function apiRouter(deps: RouteDeps): express.Router {
       res.set('Retry-After', '1');
       throw new HttpError(503, ErrorCode.NotFound, 'no frame yet; the optimization is starting, retry in a moment');
     }
+    deps.metrics.frameSent(f.data.byteLength);
     res.set({ 'Content-Type': f.mime, 'Cache-Control': 'no-store', 'X-Content-Type-Options': 'nosniff', 'X-Atelier-Iter': String(f.iter) });
     res.end(Buffer.from(f.data.buffer, f.data.byteOffset, f.data.byteLength));
   });

@@ -225,7 +225,14 @@ export function attachRealtime(httpServer: HttpServer, sessions: SessionManager,
   });
 
   io.on('connection', (socket: AtelierSocket) => {
-    const { session, role } = socket.data;
+    const { role } = socket.data;
+    let session = socket.data.session;
+    if (session.isClosed) {
+      // Unloaded (idle) between the handshake and now: load it again.
+      const fresh = sessions.get(session.id);
+      if (!fresh) return void socket.disconnect(true);
+      session = socket.data.session = fresh;
+    }
     const origin = new ClientOrigin(socket, socket.data.name);
     let room = rooms.get(session);
     if (!room) {

@@ -1,0 +1,107 @@
+import { afterEach, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as Y from 'yjs';
+import { ErrorCode } from '../../shared/protocol.ts';
+import { connectClient, createSession, startTestServer, waitFor, type TestClient, type TestServer } from '../testing/index.ts';
+import type { EngineEvents, EngineHost, EngineInputs, OpenOptions, SessionEngine } from './engine-host.ts';
+import { FakeEngineHost } from './fake-engine.ts';
+
+/** A fake engine host that records what reaches the engine. */
+class RecordingHost implements EngineHost {
+  readonly inner = new FakeEngineHost({ frameRate: 10, frameQuality: 70 });
+  readonly backend = 'fake';
+  opens: { inputs: EngineInputs; options: OpenOptions }[] = [];
+  updates: Partial<EngineInputs>[] = [];
+  open(id: string, inputs: EngineInputs, options: OpenOptions, events: EngineEvents): SessionEngine {
+    this.opens.push({ inputs, options });
+    const e = this.inner.open(id, inputs, options, events);
+    return {
+      update: (c) => {
+        this.updates.push(c);
+        e.update(c);
+      },
+      setActive: (a) => e.setActive(a),
+      dispose: () => e.dispose(),
+    };
+  }
+  close() {
+    return this.inner.close();
+  }
+}
+
+describe('session engine feed', () => {
+  let server: TestServer | null = null;
+  const clients: TestClient[] = [];
+  afterEach(async () => {
+    for (const c of clients.splice(0)) c.close();
+    await server?.close();
+    server = null;
+  });
+
+  test('S8/S12: only valid values reach the engine, and a change reaches it warm (no reopen)', async () => {
+    const host = new RecordingHost();
+    server = await startTestServer({ idlePauseMs: 5000 }, { engineHost: host });
+    const s = await createSession(server.url);
+    const c = await connectClient({ url: server.url, session: s.id, token: s.editorToken });
+    clients.push(c);
+    await waitFor(() => host.opens.length === 1);
+    c.doc.getMap('params').set('styleWeight', 4);
+    await waitFor(() => host.updates.some((u) => u.params?.styleWeight === 4));
+    c.doc.getMap('params').set('styleWeight', -1);
+    c.doc.getMap('params').set('learningRate', 'fast');
+    await waitFor(() => c.errors.length === 2);
+    await new Promise((r) => setTimeout(r, 100));
+    assert.ok(host.updates.every((u) => !u.params || (u.params.styleWeight >= 0 && typeof u.params.learningRate === 'number')));
+    assert.equal(host.opens.length, 1, 'warm: the engine was not reopened');
+  });
+
+  test('S20: a drawn stroke is rasterized into the content the engine gets', async () => {
+    const host = new RecordingHost();
+    server = await startTestServer({ idlePauseMs: 5000 }, { engineHost: host });
+    const s = await createSession(server.url);
+    const c = await connectClient({ url: server.url, session: s.id, token: s.editorToken });
+    clients.push(c);
+    c.doc.transact(() => {
+      const m = new Y.Map<unknown>();
+      for (const [k, v] of Object.entries({ id: 'z', author: 'me', tool: 'brush', color: '#00ff00', size: 20, opacity: 1, points: [100, 100, 200, 100] })) m.set(k, v);
+      c.doc.getArray('strokes').push([m]);
+    });
+    // The canvas reaches the engine as an update, or as the open inputs if the engine opened later.
+    const green = (img: { width: number; data: Uint8Array } | undefined) => {
+      if (!img) return false;
+      const i = (100 * img.width + 150) * 3;
+      return img.data[i] === 0 && img.data[i + 1] === 255 && img.data[i + 2] === 0;
+    };
+    await waitFor(() => host.updates.some((u) => green(u.content)) || host.opens.some((o) => green(o.inputs.content)), 10_000, 'the stroke in the engine content');
+    const img = [...host.updates.map((u) => u.content), ...host.opens.map((o) => o.inputs.content)].find(green)!;
+    assert.deepEqual([img.width, img.height], [451, 300]);
+  });
+
+  test('S12: with nobody watching the session idles after the grace period and resumes from its keyframe on join', async () => {
+    const host = new RecordingHost();
+    server = await startTestServer({ idlePauseMs: 200, keyframeIntervalMs: 100 }, { engineHost: host });
+    const s = await createSession(server.url);
+    const c = await connectClient({ url: server.url, session: s.id, token: s.editorToken });
+    await waitFor(() => c.frames.length >= 3, 5000, 'frames');
+    c.close();
+    await waitFor(() => !server!.sessions.loaded().some((x) => x.id === s.id), 5000, 'the session to unload');
+    const kf = server.storage.latestKeyframe(s.id);
+    assert.ok(kf && kf.iter > 0);
+    const again = await connectClient({ url: server.url, session: s.id, token: s.viewerToken });
+    clients.push(again);
+    await waitFor(() => host.opens.length === 2, 5000, 'a reopen');
+    assert.ok(host.opens[1].options.initImage, 'reopened from the keyframe image');
+    assert.equal(host.opens[1].options.iterOffset, kf.iter);
+    await waitFor(() => again.frames.some((f) => f.iter > kf.iter), 5000, 'frames after the keyframe');
+  });
+
+  test('S4/S2: client and session limits are enforced with clear errors', async () => {
+    server = await startTestServer({ maxClientsPerSession: 1, maxSessions: 1, idlePauseMs: 5000 });
+    const s = await createSession(server.url);
+    clients.push(await connectClient({ url: server.url, session: s.id, token: s.editorToken }));
+    await assert.rejects(connectClient({ url: server.url, session: s.id, token: s.viewerToken }), /maximum of 1 clients/);
+    const res = await fetch(server.url + '/api/sessions', { method: 'POST' });
+    assert.equal(res.status, 503);
+    assert.equal(((await res.json()) as { error: { code: string } }).error.code, ErrorCode.TooManySessions);
+  });
+});
