@@ -9,6 +9,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import express from 'express';
 import type { Config } from '../config.ts';
+import { DEFAULT_PARAMS } from '../../shared/schema.ts';
 import { ImageStore } from '../images/store.ts';
 import { createLogger } from '../log.ts';
 import { attachRealtime, type AtelierServer } from '../realtime/socket-server.ts';
@@ -81,6 +82,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     const content = images.presetByFile('content/chelsea.png') ?? images.presetByFile('content/astronaut.png');
     const style = images.presetByFile('style/starry_night.jpg');
     return {
+      params: { ...DEFAULT_PARAMS, model: config.model },
       content: content
         ? { imageId: content.imageId, background: '#ffffff', width: content.width, height: content.height }
         : { background: '#ffffff', width: 512, height: 512 },

@@ -7,7 +7,7 @@
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Role } from '../../shared/protocol.ts';
-import { DEFAULT_PARAMS, type ContentEntry, type StyleEntry } from '../../shared/schema.ts';
+import type { ContentEntry, Params, StyleEntry } from '../../shared/schema.ts';
 import { Session, type SessionDeps } from './session.ts';
 
 /** Session ids are short random base64url strings; anything else is refused before a lookup. */
@@ -38,6 +38,7 @@ export class TooManySessionsError extends Error {
 }
 
 export interface SessionDefaults {
+  params: Params;
   styles: StyleEntry[];
   content: ContentEntry;
 }
@@ -51,7 +52,7 @@ export class SessionManager {
     private defaults: () => SessionDefaults,
   ) {}
 
-  /** Makes a new session seeded with the sample content and style and DEFAULT_PARAMS. */
+  /** Makes a new session seeded with `defaults()` (sample content and style, DEFAULT_PARAMS with the configured model). */
   create(): CreatedSession {
     if (this.deps.storage.countSessions() >= this.maxSessions) {
       throw new TooManySessionsError(`this server holds its maximum of ${this.maxSessions} sessions`);
@@ -64,8 +65,8 @@ export class SessionManager {
       viewerTokenHash: hashToken(viewerToken),
       createdAt: Date.now(),
     };
-    const { styles, content } = this.defaults();
-    const session = Session.create(record, this.sessionDeps(), { params: { ...DEFAULT_PARAMS }, styles, content });
+    const { params, styles, content } = this.defaults();
+    const session = Session.create(record, this.sessionDeps(), { params: { ...params }, styles, content });
     this.live.set(record.id, session);
     session.wake();
     return { session, editorToken, viewerToken };

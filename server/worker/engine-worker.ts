@@ -34,6 +34,8 @@ interface Slot {
   stepTimes: number[];
   unreportedSteps: number;
   failed: boolean;
+  /** Closed while its step was running: dispose once the step is over. */
+  closed: boolean;
 }
 
 const slots = new Map<string, Slot>();
@@ -41,6 +43,8 @@ const networks = new Map<string, Promise<FeatureNetwork>>();
 let shuttingDown = false;
 let wake: (() => void) | null = null;
 let turn = 0;
+/** The slot whose step is running now (its tensors must not be disposed under it). */
+let stepping: Slot | null = null;
 
 function toTransferParams(p: Params, fromImage: boolean): TransferParams {
   return {
@@ -147,11 +151,15 @@ async function loop(): Promise<void> {
       wake = null;
       continue;
     }
+    stepping = slot;
     try {
       await stepOnce(slot);
     } catch (e) {
       slot.failed = true;
-      post({ type: 'state', id: slot.id, state: 'error', message: `engine failed: ${(e as Error).message}` });
+      if (!slot.closed) post({ type: 'state', id: slot.id, state: 'error', message: `engine failed: ${(e as Error).message}` });
+    } finally {
+      stepping = null;
+      if (slot.closed) slot.transfer?.dispose();
     }
     // Let queued messages (updates, pauses) in before the next step.
     await new Promise<void>((resolve) => setImmediate(resolve));
@@ -174,6 +182,7 @@ port.on('message', (m: ToWorker) => {
         stepTimes: [],
         unreportedSteps: 0,
         failed: false,
+        closed: false,
       });
       break;
     case 'update': {
@@ -197,12 +206,18 @@ port.on('message', (m: ToWorker) => {
     case 'close': {
       const s = slots.get(m.id);
       slots.delete(m.id);
-      s?.transfer?.dispose();
+      if (s) {
+        s.closed = true;
+        if (s !== stepping) s.transfer?.dispose();
+      }
       break;
     }
     case 'shutdown':
       shuttingDown = true;
-      for (const s of slots.values()) s.transfer?.dispose();
+      for (const s of slots.values()) {
+        s.closed = true;
+        if (s !== stepping) s.transfer?.dispose();
+      }
       slots.clear();
       post({ type: 'closed' });
       break;

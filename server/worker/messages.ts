@@ -5,7 +5,7 @@ import type { Params } from '../../shared/schema.ts';
 
 export interface WorkerInit {
   backend: BackendName | 'auto';
-  /** Model for sessions whose params name one that cannot be loaded. */
+  /** The configured default MODEL (new sessions get it in params.model; kept for logs). */
   model: string;
   vgg19Weights?: string;
   frameRate: number;

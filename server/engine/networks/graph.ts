@@ -8,6 +8,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { FeatureNetwork, FeatureOptions } from '../api.ts';
+import { pool2d as fastPool2d } from '../ops/pool.ts';
 
 /** One node: a named output computed from earlier nodes' outputs (or the preprocessed input). */
 export interface GraphNode {
@@ -140,7 +141,10 @@ export class LayerGraph implements FeatureNetwork {
   }
 }
 
-/** Max or average pooling as chosen by {@link FeatureOptions.pooling} (`fallback` when unset). */
+/**
+ * Max or average pooling as chosen by {@link FeatureOptions.pooling}; the fast-gradient version
+ * from ops/pool.ts.
+ */
 export function pool2d(
   x: tf.Tensor4D,
   size: [number, number],
@@ -148,5 +152,5 @@ export function pool2d(
   padding: 'same' | 'valid',
   kind: 'max' | 'avg',
 ): tf.Tensor4D {
-  return kind === 'max' ? tf.maxPool(x, size, strides, padding) : tf.avgPool(x, size, strides, padding);
+  return fastPool2d(x, size, strides, padding, kind);
 }
