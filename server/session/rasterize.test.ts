@@ -43,6 +43,16 @@ test('S20: incremental composition equals composing from scratch', () => {
   const last = inc.compose(base, strokes);
   const fresh = new CanvasComposer().compose(base, strokes);
   assert.deepEqual(last.data, fresh.data);
+  // Live drawing: the last stroke is replaced by a longer version of itself, several times.
+  let live = strokes.slice();
+  for (let k = 1; k <= 3; k++) {
+    const grown = { ...live[live.length - 1], points: [...live[live.length - 1].points, 10 * k, 50 - 5 * k] };
+    live = [...live.slice(0, -1), grown];
+    assert.deepEqual(inc.compose(base, live).data, new CanvasComposer().compose(base, live).data, `live step ${k}`);
+  }
+  // A stroke removed from the middle forces a full repaint that is still right.
+  const removed = [...live.slice(0, 2), ...live.slice(3)];
+  assert.deepEqual(inc.compose(base, removed).data, new CanvasComposer().compose(base, removed).data);
   assert.deepEqual(parseHexColor('#0a0B0c'), [10, 11, 12]);
 });
 

@@ -110,31 +110,42 @@ export function paintStroke(out: RgbImage, base: RgbImage, stroke: Stroke): void
 
 /**
  * Composes `strokes` over `base` with a prefix cache: when the stroke list only grew since the
- * last call (the common case while people draw), only the new strokes are painted.
+ * last call, only the new strokes are painted; when only the last stroke changed (someone is
+ * drawing it live, points being appended), painting restarts from the image before that stroke.
  */
 export class CanvasComposer {
   private cachedBase: RgbImage | null = null;
   private cachedStrokes: readonly Stroke[] = [];
   private cachedOut: RgbImage | null = null;
+  /** The image before the last cached stroke was painted. */
+  private beforeLast: RgbImage | null = null;
 
   compose(base: RgbImage, strokes: readonly Stroke[]): RgbImage {
-    let start = 0;
+    const copy = (img: RgbImage): RgbImage => ({ width: img.width, height: img.height, data: new Uint8Array(img.data) });
+    const cached = this.cachedStrokes;
+    let common = 0;
+    if (this.cachedBase === base) while (common < cached.length && common < strokes.length && cached[common] === strokes[common]) common++;
+    let start: number;
     let out: RgbImage;
-    const prefixOk =
-      this.cachedOut &&
-      this.cachedBase === base &&
-      this.cachedStrokes.length <= strokes.length &&
-      this.cachedStrokes.every((s, i) => s === strokes[i]);
-    if (prefixOk && this.cachedOut) {
-      out = { width: base.width, height: base.height, data: new Uint8Array(this.cachedOut.data) };
-      start = this.cachedStrokes.length;
+    if (this.cachedOut && this.cachedBase === base && common === cached.length) {
+      start = common;
+      out = copy(this.cachedOut);
+    } else if (this.beforeLast && this.cachedBase === base && cached.length > 0 && common === cached.length - 1) {
+      start = common;
+      out = copy(this.beforeLast);
     } else {
-      out = { width: base.width, height: base.height, data: new Uint8Array(base.data) };
+      start = 0;
+      out = copy(base);
     }
-    for (let i = start; i < strokes.length; i++) paintStroke(out, base, strokes[i]);
+    let beforeLast: RgbImage | null = start === strokes.length ? (start === common && common === cached.length ? this.beforeLast : null) : null;
+    for (let i = start; i < strokes.length; i++) {
+      if (i === strokes.length - 1) beforeLast = copy(out);
+      paintStroke(out, base, strokes[i]);
+    }
     this.cachedBase = base;
     this.cachedStrokes = [...strokes];
     this.cachedOut = out;
+    this.beforeLast = beforeLast;
     return out;
   }
 }
