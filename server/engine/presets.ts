@@ -97,7 +97,9 @@ export const PRESETS: Readonly<Record<PresetName, Preset>> = {
     styleLoss: 'relative',
     averaging: 'weight-sum',
     tv: 'mean',
-    base: { content: 0.5, style: 1, tv: 0.5 },
+    // Starting values, tuned by eye on mobilenet_v2 (192 px, 100 Adam steps at 0.02, chelsea x
+    // starry_night): lower style gives barely any texture, lower TV leaves high-frequency colour noise.
+    base: { content: 0.5, style: 5, tv: 5 },
     adam: { beta1: 0.9, beta2: 0.999, epsilon: 1e-8 },
     lbfgsLearningRate: 1,
     resize: { rounding: 'round', antialias: true },
