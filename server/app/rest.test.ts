@@ -200,6 +200,27 @@ describe('REST API', () => {
   });
 });
 
+describe('server shutdown', () => {
+  test('S17: closing the server ends open MJPEG streams', async () => {
+    const server = await startTestServer({ idlePauseMs: 300 });
+    const s = await createSession(server.url);
+    // Wrapped in an object: resolving with a bare promise would wait for it.
+    const { ended } = await new Promise<{ ended: Promise<void> }>((resolve, reject) => {
+      const req = http.get(new URL(server.url + api.stream(s.id) + '?token=' + s.viewerToken), (res) => {
+        const done = new Promise<void>((r) => {
+          res.on('close', () => r());
+          res.on('error', () => r());
+        });
+        res.once('data', () => resolve({ ended: done }));
+      });
+      req.on('error', () => {});
+      setTimeout(() => reject(new Error('no stream data')), 5000).unref();
+    });
+    await server.close();
+    await ended;
+  });
+});
+
 describe('REST without a built client', () => {
   test('S22: the page says to run npm run build:client', async () => {
     const server = await startTestServer({}, { clientDist: path.join(tmpdir(), 'atelier-no-such-dist') });

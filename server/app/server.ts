@@ -139,8 +139,10 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   const close = () =>
     (closing ??= (async () => {
       io.disconnectSockets(true);
-      await new Promise<void>((resolve) => io.close(() => resolve()));
+      const httpClosed = new Promise<void>((resolve) => io.close(() => resolve()));
+      // Long-lived responses (MJPEG streams) would keep httpServer.close() waiting forever.
       httpServer.closeAllConnections();
+      await httpClosed;
       sessions.closeAll();
       commits.flush();
       await engineHost.close();
