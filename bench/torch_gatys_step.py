@@ -23,7 +23,12 @@ import statistics
 import sys
 import time
 
-import torch
+# Idle OpenMP workers sleep instead of spinning. On an idle machine this costs nothing
+# measurable; on a shared one (like our 2-core box) spinning threads starve each other and a
+# step can take 5x longer. Set OMP_WAIT_POLICY=ACTIVE to measure stock behaviour.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import torch  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from keras_vgg19 import KerasVGG19, load_keras_vgg19_h5, random_vgg19_weights  # noqa: E402
@@ -109,6 +114,8 @@ def main(argv=None) -> None:
             "torch": torch.__version__,
             "threads": torch.get_num_threads(),
             "weights": os.path.basename(args.weights) if args.weights else "random",
+            "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"),
+            "loadavg_1min": round(os.getloadavg()[0], 2),
         }
         print(json.dumps(result), flush=True)
 
