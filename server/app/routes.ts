@@ -62,6 +62,7 @@ function authorize(deps: RouteDeps, req: Request, need: Role): Session {
   const auth = deps.sessions.authorize(id, token);
   if ('error' in auth) {
     if (auth.error === 'unknown-session') throw new HttpError(404, ErrorCode.UnknownSession, `unknown session '${id}'`);
+    if (auth.error === 'too-many-sessions') throw new HttpError(503, ErrorCode.TooManySessions, 'the server runs its maximum of live sessions; try again later');
     throw new HttpError(401, ErrorCode.Unauthorized, `the token is not valid for session '${id}'`);
   }
   if (need === 'editor' && auth.role !== 'editor') throw new HttpError(403, ErrorCode.Forbidden, 'this needs the editor token; the viewer token is read-only');

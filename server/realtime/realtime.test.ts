@@ -2,6 +2,8 @@ import { after, afterEach, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as Y from 'yjs';
 import { io as ioClient } from 'socket.io-client';
+import * as encoding from 'lib0/encoding';
+import * as syncProtocol from 'y-protocols/sync';
 import { ErrorCode } from '../../shared/protocol.ts';
 import { connectClient, createSession, docJson, startTestServer, waitFor, type TestClient, type TestServer } from '../testing/index.ts';
 
@@ -96,6 +98,18 @@ describe('realtime sync', () => {
     await waitFor(() => viewer.frames.length > 0, 5000, 'a frame for the viewer');
     ed.doc.getMap('params').set('tvWeight', 2);
     await waitFor(() => viewer.doc.getMap('params').get('tvWeight') === 2);
+  });
+
+  test('S7: an empty step2 from a viewer (nothing to write) is ignored without an error', async () => {
+    const s = await createSession(server.url);
+    const viewer = await connect({ url: server.url, session: s.id, token: s.viewerToken });
+    const enc = encoding.createEncoder();
+    syncProtocol.writeSyncStep2(enc, viewer.doc, Y.encodeStateVector(viewer.doc));
+    viewer.socket.emit('y:sync', encoding.toUint8Array(enc));
+    // An awareness update from a viewer is fine too; send a real write afterwards as a marker.
+    viewer.doc.getMap('params').set('seed', 3);
+    await waitFor(() => viewer.errors.length > 0);
+    assert.deepEqual(viewer.errors.map((e) => e.code), [ErrorCode.ReadOnly]);
   });
 
   test('S8: an invalid param is reported to its writer only and the engine keeps the last valid value', async () => {

@@ -214,7 +214,9 @@ export function attachRealtime(httpServer: HttpServer, sessions: SessionManager,
       return next(
         auth.error === 'unknown-session'
           ? refusal(ErrorCode.UnknownSession, `unknown session '${id}'`)
-          : refusal(ErrorCode.Unauthorized, `the token is not valid for session '${id}'`),
+          : auth.error === 'too-many-sessions'
+            ? refusal(ErrorCode.TooManySessions, 'the server runs its maximum of live sessions; try again later')
+            : refusal(ErrorCode.Unauthorized, `the token is not valid for session '${id}'`),
       );
     }
     if (auth.session.clientCount >= opts.maxClientsPerSession) {
@@ -229,9 +231,14 @@ export function attachRealtime(httpServer: HttpServer, sessions: SessionManager,
     let session = socket.data.session;
     if (session.isClosed) {
       // Unloaded (idle) between the handshake and now: load it again.
-      const fresh = sessions.get(session.id);
+      let fresh: Session | undefined;
+      try {
+        fresh = sessions.get(session.id);
+      } catch {
+        fresh = undefined;
+      }
       if (!fresh) return void socket.disconnect(true);
-      session = socket.data.session = fresh;
+      session = socket.data.session = fresh!;
     }
     const origin = new ClientOrigin(socket, socket.data.name);
     let room = rooms.get(session);

@@ -54,9 +54,7 @@ export class SessionManager {
 
   /** Makes a new session seeded with `defaults()` (sample content and style, DEFAULT_PARAMS with the configured model). */
   create(): CreatedSession {
-    if (this.deps.storage.countSessions() >= this.maxSessions) {
-      throw new TooManySessionsError(`this server holds its maximum of ${this.maxSessions} sessions`);
-    }
+    this.checkCapacity();
     const editorToken = newToken();
     const viewerToken = newToken();
     const record = {
@@ -72,24 +70,41 @@ export class SessionManager {
     return { session, editorToken, viewerToken };
   }
 
+  /**
+   * MAX_SESSIONS bounds the sessions live in memory (each may hold an engine), not the stored
+   * ones: idle sessions are unloaded and cost only disk.
+   */
+  private checkCapacity(): void {
+    if (this.live.size >= this.maxSessions) {
+      throw new TooManySessionsError(`this server already runs its maximum of ${this.maxSessions} live sessions; try again later`);
+    }
+  }
+
   private sessionDeps(): SessionDeps {
     return { ...this.deps, onIdle: (s) => this.unload(s) };
   }
 
-  /** The live session `id`, loading it from storage if needed; undefined when unknown. */
+  /**
+   * The live session `id`, loading it from storage if needed; undefined when unknown. Throws
+   * {@link TooManySessionsError} when it would have to be loaded beyond MAX_SESSIONS.
+   */
   get(id: string): Session | undefined {
     if (!SESSION_ID_RE.test(id)) return undefined;
     const live = this.live.get(id);
     if (live) return live;
     const record = this.deps.storage.getSession(id);
     if (!record) return undefined;
+    this.checkCapacity();
     const session = Session.load(record, this.sessionDeps());
     this.live.set(id, session);
     return session;
   }
 
   /** The role `token` grants in session `id`, or undefined (unknown session or wrong token). */
-  authorize(id: string, token: string | undefined): { session: Session; role: Role } | { error: 'unknown-session' | 'bad-token' } {
+  authorize(
+    id: string,
+    token: string | undefined,
+  ): { session: Session; role: Role } | { error: 'unknown-session' | 'bad-token' | 'too-many-sessions' } {
     if (!SESSION_ID_RE.test(id)) return { error: 'unknown-session' };
     const record = this.live.get(id)?.record ?? this.deps.storage.getSession(id);
     if (!record) return { error: 'unknown-session' };
@@ -97,7 +112,13 @@ export class SessionManager {
     const editor = tokenMatches(t, record.editorTokenHash);
     const viewer = tokenMatches(t, record.viewerTokenHash);
     if (!editor && !viewer) return { error: 'bad-token' };
-    const session = this.get(id);
+    let session: Session | undefined;
+    try {
+      session = this.get(id);
+    } catch (e) {
+      if (e instanceof TooManySessionsError) return { error: 'too-many-sessions' };
+      throw e;
+    }
     if (!session) return { error: 'unknown-session' };
     return { session, role: editor ? 'editor' : 'viewer' };
   }
