@@ -24,6 +24,7 @@ import {
 } from '../../shared/protocol.ts';
 import { defaultConfig, type Config } from '../config.ts';
 import { startServer, type RunningServer, type StartOptions } from '../app/server.ts';
+import { WorkerEngineHost } from '../worker/worker-host.ts';
 
 export interface TestServer extends RunningServer {
   config: Config;
@@ -32,18 +33,31 @@ export interface TestServer extends RunningServer {
   close(): Promise<void>;
 }
 
+export interface TestServerOptions extends StartOptions {
+  /** Keep the temp DATA_DIR after close (it is removed by default). */
+  keepDataDir?: boolean;
+  /**
+   * Run the real engine in its worker thread on the tiny random-weight network and the cpu
+   * backend (every session, whatever params.model says): slow to start (seconds), but real.
+   */
+  tinyEngine?: boolean;
+}
+
 /**
- * Starts a server on 127.0.0.1:0 with a fresh temp DATA_DIR and the fake engine (10 fps).
- * `overrides` replace config values (e.g. `{dataDir}` to restart on the same data).
+ * Starts a server on 127.0.0.1:0 with a fresh temp DATA_DIR and the fake engine (10 fps), or the
+ * tiny real engine with `{tinyEngine: true}`. `overrides` replace config values (e.g. `{dataDir}`
+ * to restart on the same data).
  */
-export async function startTestServer(
-  overrides: Partial<Config> = {},
-  options: StartOptions & { keepDataDir?: boolean } = {},
-): Promise<TestServer> {
+export async function startTestServer(overrides: Partial<Config> = {}, options: TestServerOptions = {}): Promise<TestServer> {
   const ownDir = overrides.dataDir === undefined;
   const dataDir = overrides.dataDir ?? mkdtempSync(path.join(tmpdir(), 'atelier-test-'));
-  const config = defaultConfig({ port: 0, host: '127.0.0.1', fakeEngine: true, ...overrides, dataDir });
-  const server = await startServer(config, options);
+  const config = defaultConfig({ port: 0, host: '127.0.0.1', fakeEngine: !options.tinyEngine, ...overrides, dataDir });
+  const engineHost =
+    options.engineHost ??
+    (options.tinyEngine
+      ? new WorkerEngineHost({ backend: 'cpu', model: config.model, forceModel: 'tiny', frameRate: config.frameRate, frameQuality: config.frameQuality })
+      : undefined);
+  const server = await startServer(config, { ...options, engineHost });
   return {
     ...server,
     config,

@@ -9,10 +9,10 @@ import { connectClient, startTestServer, waitFor } from '../testing/index.ts';
 import { WorkerEngineHost } from './worker-host.ts';
 
 test('S21: the worker engine (tiny network, cpu) streams frames and re-targets warm on a resolution change', async () => {
-  const engineHost = new WorkerEngineHost({ backend: 'cpu', model: 'mobilenet_v2', forceModel: 'tiny', frameRate: 10, frameQuality: 80 });
-  const server = await startTestServer({ fakeEngine: false, idlePauseMs: 500 }, { engineHost });
+  const server = await startTestServer({ idlePauseMs: 500 }, { tinyEngine: true });
   try {
-    assert.equal(await engineHost.ready, 'cpu');
+    assert.ok(server.engineHost instanceof WorkerEngineHost);
+    assert.equal(await server.engineHost.ready, 'cpu');
     // Created in-process so the first step already runs at 48 px (a 256 px cpu step is slow).
     const { session, editorToken } = server.sessions.create();
     session.doc.getMap('params').set('resolution', 48);
