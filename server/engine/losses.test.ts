@@ -1,7 +1,7 @@
 import { test, describe, before } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
-import { contentLayerLoss, gramMatrix, softmaxFeatures, styleLayerLoss, totalVariation } from './losses.ts';
+import { accurateSum, contentLayerLoss, gramMatrix, softmaxFeatures, styleLayerLoss, totalVariation } from './losses.ts';
 import { useCpuBackend } from './testing/helpers.ts';
 
 const close = (a: number, b: number, tol = 1e-5) => assert.ok(Math.abs(a - b) <= tol * Math.max(1, Math.abs(b)), `${a} != ${b}`);
@@ -74,6 +74,17 @@ describe('loss building blocks', () => {
     const sumA2 = A.reduce((s, v) => s + (v / M) ** 2, 0);
     close(styleLayerLoss(g, a, 'relative').dataSync()[0], sse / (M * M) / sumA2);
     tf.dispose([fx, fs, g, a]);
+  });
+
+  test('E6: blocked sums equal the float64 sum of their elements and have gradient one', () => {
+    const n = 256 * 256 + 77; // two levels of blocks plus a ragged tail
+    const values = Float32Array.from({ length: n }, (_, i) => ((i * 7919) % 1000) / 997);
+    const x = tf.tensor1d(values);
+    const exact = values.reduce((a, b) => a + b, 0);
+    close(accurateSum(x).dataSync()[0], exact, 1e-6);
+    const g = tf.grad((t: tf.Tensor) => accurateSum(t))(x);
+    assert.ok(g.dataSync().every((v) => v === 1));
+    tf.dispose([x, g]);
   });
 
   test('E19: softmax features are a distribution over the whole layer, scaled by its size', () => {

@@ -12,6 +12,31 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { FeatureNetwork, FeatureTransformName, LayerWeight, Pooling } from './api.ts';
 import './ops/gradients.ts';
 
+/** Elements summed per level by {@link accurateSum}. */
+const SUM_BLOCK = 256;
+
+/**
+ * Sum of all elements as a tree of blocks of {@link SUM_BLOCK}: tfjs' wasm `Sum` accumulates
+ * sequentially in float32, which is off by 1e-6..1e-5 relative over 1e4..1e6 elements (enough
+ * to miss the TF tutorial's losses by 1e-4); blocked it stays near 1e-8. Differentiable.
+ */
+export function accurateSum(x: tf.Tensor): tf.Scalar {
+  return tf.tidy(() => {
+    let t: tf.Tensor = tf.reshape(x, [-1]);
+    while (t.size > SUM_BLOCK) {
+      const blocks = Math.ceil(t.size / SUM_BLOCK);
+      const padded = blocks * SUM_BLOCK === t.size ? t : tf.pad(t, [[0, blocks * SUM_BLOCK - t.size]]);
+      t = tf.sum(tf.reshape(padded, [blocks, SUM_BLOCK]), 1);
+    }
+    return tf.sum(t) as tf.Scalar;
+  });
+}
+
+/** Mean of all elements via {@link accurateSum}. */
+export function accurateMean(x: tf.Tensor): tf.Scalar {
+  return tf.tidy(() => tf.div(accurateSum(x), x.size) as tf.Scalar);
+}
+
 /** Gram matrix of `[1, H, W, C]` features: `[C, C]` = F^T F / (H W). */
 export function gramMatrix(features: tf.Tensor4D): tf.Tensor2D {
   return tf.tidy(() => {
@@ -41,11 +66,11 @@ export function totalVariation(x: tf.Tensor4D): tf.Scalar {
     let total = tf.scalar(0);
     if (h > 1) {
       const dy = tf.sub(tf.slice(x, [0, 1, 0, 0], [-1, h - 1, -1, -1]), tf.slice(x, [0, 0, 0, 0], [-1, h - 1, -1, -1]));
-      total = tf.add(total, tf.sum(absSignGrad(dy) as tf.Tensor));
+      total = tf.add(total, accurateSum(absSignGrad(dy) as tf.Tensor));
     }
     if (w > 1) {
       const dx = tf.sub(tf.slice(x, [0, 0, 1, 0], [-1, -1, w - 1, -1]), tf.slice(x, [0, 0, 0, 0], [-1, -1, w - 1, -1]));
-      total = tf.add(total, tf.sum(absSignGrad(dx) as tf.Tensor));
+      total = tf.add(total, accurateSum(absSignGrad(dx) as tf.Tensor));
     }
     return total as tf.Scalar;
   });
@@ -76,9 +101,9 @@ const RELATIVE_EPSILON = 1e-8;
 export function styleLayerLoss(g: tf.Tensor2D, a: tf.Tensor2D, kind: LayerLossKind): tf.Scalar {
   return tf.tidy(() => {
     const se = tf.square(tf.sub(g, a));
-    if (kind === 'mse') return tf.mean(se) as tf.Scalar;
-    if (kind === 'gatys') return tf.div(tf.mean(se), 4) as tf.Scalar;
-    return tf.div(tf.sum(se), tf.add(tf.sum(tf.square(a)), RELATIVE_EPSILON)) as tf.Scalar;
+    if (kind === 'mse') return accurateMean(se);
+    if (kind === 'gatys') return tf.div(accurateMean(se), 4) as tf.Scalar;
+    return tf.div(accurateSum(se), tf.add(accurateSum(tf.square(a)), RELATIVE_EPSILON)) as tf.Scalar;
   });
 }
 
@@ -86,9 +111,9 @@ export function styleLayerLoss(g: tf.Tensor2D, a: tf.Tensor2D, kind: LayerLossKi
 export function contentLayerLoss(f: tf.Tensor4D, p: tf.Tensor4D, kind: LayerLossKind): tf.Scalar {
   return tf.tidy(() => {
     const se = tf.square(tf.sub(f, p));
-    if (kind === 'mse') return tf.mean(se) as tf.Scalar;
-    if (kind === 'gatys') return tf.mul(tf.sum(se), 0.5) as tf.Scalar;
-    return tf.div(tf.sum(se), tf.add(tf.sum(tf.square(p)), RELATIVE_EPSILON)) as tf.Scalar;
+    if (kind === 'mse') return accurateMean(se);
+    if (kind === 'gatys') return tf.mul(accurateSum(se), 0.5) as tf.Scalar;
+    return tf.div(accurateSum(se), tf.add(accurateSum(tf.square(p)), RELATIVE_EPSILON)) as tf.Scalar;
   });
 }
 
