@@ -1,6 +1,6 @@
 /**
- * Micro-benchmark (not a test): forward and input-gradient time of single convolutions with
- * tfjs's builtin gradients vs the forward-conv gradients of conv.ts.
+ * Micro-benchmark (not a test): forward and input-gradient time of single convolutions and pools
+ * with tfjs's builtin gradients vs the gradients of conv.ts and pool.ts.
  *
  *   node --import tsx server/engine/ops/bench-conv-grad.ts [--backend wasm|cpu|webgpu|tensorflow] [--repeat 3]
  *
@@ -12,6 +12,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../backend.ts';
 import type { BackendName } from '../api.ts';
 import { Conv2D, DepthwiseConv2D, setConvGradientMode, type ConvSpec } from './conv.ts';
+import { pool2d, type PoolKind } from './pool.ts';
 
 interface Case {
   name: string;
@@ -83,4 +84,21 @@ for (const c of CASES) {
   console.log([c.name, gflop.toFixed(2), fmt(forward), fmt(builtin), fmt(custom), builtin == null ? '-' : (builtin / custom).toFixed(1) + 'x'].join('\t'));
   x.dispose();
   layer.dispose();
+}
+
+const POOLS: { name: string; input: [number, number, number, number]; size: number; strides: number; padding: 'same' | 'valid'; kind: PoolKind }[] = [
+  { name: 'max 2x2/2 x64 @256 (vgg)', input: [1, 256, 256, 64], size: 2, strides: 2, padding: 'valid', kind: 'max' },
+  { name: 'avg 2x2/2 x64 @256 (vgg avg)', input: [1, 256, 256, 64], size: 2, strides: 2, padding: 'valid', kind: 'avg' },
+  { name: 'avg 3x3/1 same x192 @32 (inception)', input: [1, 32, 32, 192], size: 3, strides: 1, padding: 'same', kind: 'avg' },
+];
+for (const p of POOLS) {
+  const x = tf.randomUniform(p.input) as tf.Tensor4D;
+  const forward = await timeMs(() => pool2d(x, p.size, p.strides, p.padding, p.kind), repeat);
+  const withGrad = () => tf.grad((t: tf.Tensor) => tf.sum(pool2d(t as tf.Tensor4D, p.size, p.strides, p.padding, p.kind)))(x);
+  setConvGradientMode('builtin');
+  const builtin = await timeMs(withGrad, repeat);
+  setConvGradientMode('custom');
+  const custom = await timeMs(withGrad, repeat);
+  console.log([p.name, '-', forward.toFixed(1), builtin.toFixed(1), custom.toFixed(1), (builtin / custom).toFixed(1) + 'x'].join('\t'));
+  x.dispose();
 }
