@@ -326,6 +326,7 @@ describe('StyleTransfer', () => {
     );
     const st = createStyleTransfer(net, inputs());
     assert.throws(() => st.update({ params: testParams({ resolution: 3 }) }), /params\.resolution/);
+    assert.throws(() => st.update({ params: testParams({ contentLayers: [{ layer: 'fc9', weight: 1 }] }) }), /content layer 'fc9'/);
     assert.equal(st.width, 32);
     st.dispose();
     assert.throws(() => st.update({}), /after dispose/);

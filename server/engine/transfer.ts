@@ -157,7 +157,9 @@ class StyleTransferImpl implements EngineStyleTransfer {
   update(changes: Partial<TransferInputs>): void {
     this.assertAlive();
     const merged = { ...this.pending, ...changes };
-    validateInputs(mergeInputs(this.current, merged));
+    const next = mergeInputs(this.current, merged);
+    validateInputs(next);
+    resolveLayers(getPreset(next.params.preset), this.network, next.params); // layer errors now, not later
     if (this.busy > 0) {
       // E12: applied when the running step/evaluate/image finishes, never in the middle of one.
       this.pending = merged;
