@@ -142,6 +142,116 @@ export interface PresetsResponse {
 
 export const ACCEPTED_IMAGE_TYPES = ['image/png', 'image/jpeg', 'image/webp'] as const;
 
+// ── History, replay, fork and export (docs/HISTORY.md) ─────────────────────────────────────────
+
+/**
+ * One change a stored document update made, found by decoding the update against the document
+ * state before it. `from`/`to` are raw document values (what the writer wrote, valid or not).
+ */
+export type DocChange =
+  | { kind: 'param'; key: string; from: unknown; to: unknown }
+  | { kind: 'content'; key: string; from: unknown; to: unknown }
+  | { kind: 'style-added'; index: number; imageId: string | null }
+  | { kind: 'style-removed'; index: number; imageId: string | null }
+  | { kind: 'style-changed'; index: number; imageId: string | null; key: string; from: unknown; to: unknown }
+  | { kind: 'stroke-added'; id: string; author: string; tool: string | null; color: string | null }
+  | { kind: 'stroke-removed'; id: string; author: string }
+  | { kind: 'stroke-updated'; id: string; author: string; points: number }
+  | { kind: 'other'; detail: string };
+
+/** One stored document update in the timeline. `author` is `name#socketId` or `server`. */
+export interface HistoryEdit {
+  seq: number;
+  time: number;
+  author: string;
+  /** Empty when the update changed nothing visible (e.g. a no-op or a deletion of nothing). */
+  changes: DocChange[];
+}
+
+/** A stored keyframe: the optimization's output image at one moment. */
+export interface HistoryKeyframe {
+  id: number;
+  time: number;
+  iter: number;
+  width: number;
+  height: number;
+  losses: LossTerms;
+  /** `GET` this (with the token) for the JPEG. */
+  url: string;
+}
+
+/** One loss sample (about one a second while the optimization runs, plus every keyframe). */
+export interface LossSample extends LossTerms {
+  time: number;
+  iter: number;
+}
+
+/** `GET /api/sessions/:id/history`. */
+export interface HistoryResponse {
+  session: string;
+  createdAt: number;
+  /** Time of the first and last event (update, keyframe or loss sample). */
+  start: number;
+  end: number;
+  edits: HistoryEdit[];
+  keyframes: HistoryKeyframe[];
+  losses: LossSample[];
+}
+
+/** A validated document snapshot (see `SessionState` in shared/schema.ts), as JSON. */
+export interface HistoryDocState {
+  params: Record<string, unknown>;
+  styles: { imageId: string; weight: number; scale: number }[];
+  content: { imageId?: string; background: string; width: number; height: number };
+  strokes: { id: string; author: string; tool: 'brush' | 'eraser'; color: string; size: number; opacity: number; points: number[] }[];
+}
+
+/** `GET /api/sessions/:id/history/state?t=<ms>`: the document and keyframe at time t. */
+export interface HistoryStateResponse {
+  t: number;
+  /** Seq of the last update applied (0 when none is at or before t). */
+  seq: number;
+  /** Number of updates applied. */
+  updates: number;
+  state: HistoryDocState;
+  keyframe: HistoryKeyframe | null;
+}
+
+/** `POST /api/sessions/:id/fork` body (editor token) → 201 {@link CreateSessionResponse}. */
+export interface ForkRequest {
+  t: number;
+}
+
+export const EXPORT_FORMATS = ['webp', 'gif', 'mp4', 'png'] as const;
+export type ExportFormat = (typeof EXPORT_FORMATS)[number];
+
+/** `POST /api/sessions/:id/export` body → 202 {@link ExportAccepted}. */
+export interface ExportRequest {
+  format: ExportFormat;
+  /** Frames per second of the timelapse (1..60, default 8). */
+  fps?: number;
+  /** Long side in pixels (16..2048, default: the keyframes' own size). */
+  size?: number;
+}
+export interface ExportAccepted {
+  jobId: string;
+  /** `GET` this for progress ({@link ExportStatus}). */
+  statusUrl: string;
+}
+
+/** `GET /api/exports/:jobId`. */
+export interface ExportStatus {
+  jobId: string;
+  format: ExportFormat;
+  state: 'queued' | 'running' | 'done' | 'error';
+  progress: number;
+  frames: number;
+  /** When done: where to download the file. */
+  url?: string;
+  bytes?: number;
+  message?: string;
+}
+
 /** REST paths, in one place so server routes and client fetches cannot drift apart. */
 export const api = {
   sessions: '/api/sessions',
@@ -150,6 +260,14 @@ export const api = {
   frame: (sessionId: string) => `/api/sessions/${encodeURIComponent(sessionId)}/frame.jpg`,
   stream: (sessionId: string) => `/api/sessions/${encodeURIComponent(sessionId)}/stream.mjpg`,
   presets: '/api/presets',
+  history: (sessionId: string) => `/api/sessions/${encodeURIComponent(sessionId)}/history`,
+  historyState: (sessionId: string, t: number) => `/api/sessions/${encodeURIComponent(sessionId)}/history/state?t=${t}`,
+  keyframe: (sessionId: string, keyframeId: number) => `/api/sessions/${encodeURIComponent(sessionId)}/keyframes/${keyframeId}.jpg`,
+  fork: (sessionId: string) => `/api/sessions/${encodeURIComponent(sessionId)}/fork`,
+  exportTimelapse: (sessionId: string) => `/api/sessions/${encodeURIComponent(sessionId)}/export`,
+  exportJob: (jobId: string) => `/api/exports/${encodeURIComponent(jobId)}`,
+  exportFile: (jobId: string) => `/api/exports/${encodeURIComponent(jobId)}/file`,
+  replayPage: (sessionId: string, token: string) => `/s/${encodeURIComponent(sessionId)}/replay?token=${encodeURIComponent(token)}`,
   health: '/healthz',
   metrics: '/metrics',
 } as const;

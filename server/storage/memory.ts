@@ -1,12 +1,25 @@
 /** In-memory {@link Storage} double: same behaviour as SQLite, nothing survives `close()`. */
-import type { ImageRecord, KeyframeRecord, SessionRecord, Storage, StoredUpdate, UpdateRecord } from './types.ts';
+import type {
+  HistoryStore,
+  ImageRecord,
+  KeyframeMeta,
+  KeyframeRecord,
+  LossSampleRecord,
+  SessionRecord,
+  Storage,
+  StoredUpdate,
+  UpdateRecord,
+} from './types.ts';
 
-export class MemoryStorage implements Storage {
+export class MemoryStorage implements Storage, HistoryStore {
   private sessions = new Map<string, SessionRecord>();
   private updates = new Map<string, StoredUpdate[]>();
   private images = new Map<string, ImageRecord>();
   private keyframes = new Map<string, KeyframeRecord>();
   private seq = 0;
+  private archive = new Map<string, (KeyframeRecord & { id: number })[]>();
+  private archiveSeq = 0;
+  private losses = new Map<string, LossSampleRecord[]>();
   private closed = false;
 
   private check(): void {
@@ -54,6 +67,36 @@ export class MemoryStorage implements Storage {
   latestKeyframe(sessionId: string): KeyframeRecord | undefined {
     this.check();
     return this.keyframes.get(sessionId);
+  }
+  loadUpdatesAfter(sessionId: string, afterSeq: number): StoredUpdate[] {
+    this.check();
+    return (this.updates.get(sessionId) ?? []).filter((u) => u.seq > afterSeq);
+  }
+  archiveKeyframe(rec: KeyframeRecord): number {
+    this.check();
+    const id = ++this.archiveSeq;
+    const list = this.archive.get(rec.sessionId) ?? [];
+    list.push({ ...rec, losses: { ...rec.losses }, id });
+    this.archive.set(rec.sessionId, list);
+    return id;
+  }
+  listArchivedKeyframes(sessionId: string): KeyframeMeta[] {
+    this.check();
+    return (this.archive.get(sessionId) ?? []).map(({ data: _data, ...meta }) => ({ ...meta, losses: { ...meta.losses } }));
+  }
+  getArchivedKeyframe(sessionId: string, id: number): (KeyframeRecord & { id: number }) | undefined {
+    this.check();
+    return this.archive.get(sessionId)?.find((k) => k.id === id);
+  }
+  appendLossSample(rec: LossSampleRecord): void {
+    this.check();
+    const list = this.losses.get(rec.sessionId) ?? [];
+    list.push({ ...rec, losses: { ...rec.losses } });
+    this.losses.set(rec.sessionId, list);
+  }
+  lossSamples(sessionId: string): LossSampleRecord[] {
+    this.check();
+    return [...(this.losses.get(sessionId) ?? [])].sort((a, b) => a.time - b.time);
   }
   close(): void {
     this.closed = true;

@@ -6,7 +6,17 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import type { ImageRecord, KeyframeRecord, SessionRecord, Storage, StoredUpdate, UpdateRecord } from './types.ts';
+import type {
+  HistoryStore,
+  ImageRecord,
+  KeyframeMeta,
+  KeyframeRecord,
+  LossSampleRecord,
+  SessionRecord,
+  Storage,
+  StoredUpdate,
+  UpdateRecord,
+} from './types.ts';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS sessions (
@@ -43,12 +53,34 @@ CREATE TABLE IF NOT EXISTS keyframes (
   time INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS keyframes_by_session ON keyframes(session_id, id);
+CREATE TABLE IF NOT EXISTS keyframe_archive (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  session_id TEXT NOT NULL REFERENCES sessions(id),
+  iter INTEGER NOT NULL,
+  width INTEGER NOT NULL,
+  height INTEGER NOT NULL,
+  mime TEXT NOT NULL,
+  data BLOB NOT NULL,
+  losses TEXT NOT NULL,
+  time INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS keyframe_archive_by_session ON keyframe_archive(session_id, id);
+CREATE TABLE IF NOT EXISTS loss_samples (
+  session_id TEXT NOT NULL REFERENCES sessions(id),
+  time INTEGER NOT NULL,
+  iter INTEGER NOT NULL,
+  total REAL,
+  style REAL,
+  content REAL,
+  tv REAL
+);
+CREATE INDEX IF NOT EXISTS loss_samples_by_session ON loss_samples(session_id, time);
 `;
 
 /** Keyframes kept per session (older ones are pruned; replay can re-run from updates). */
 const KEYFRAMES_KEPT = 3;
 
-export class SqliteStorage implements Storage {
+export class SqliteStorage implements Storage, HistoryStore {
   private db: Database.Database;
   private stmts;
 
@@ -79,6 +111,14 @@ export class SqliteStorage implements Storage {
       latestKeyframe: db.prepare(
         'SELECT session_id, iter, width, height, mime, data, losses, time FROM keyframes WHERE session_id = ? ORDER BY id DESC LIMIT 1',
       ),
+      updatesAfter: db.prepare('SELECT seq, data, author, time FROM updates WHERE session_id = ? AND seq > ? ORDER BY seq'),
+      archiveKeyframe: db.prepare(
+        'INSERT INTO keyframe_archive (session_id, iter, width, height, mime, data, losses, time) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+      ),
+      listArchive: db.prepare('SELECT id, session_id, iter, width, height, mime, losses, time FROM keyframe_archive WHERE session_id = ? ORDER BY id'),
+      getArchived: db.prepare('SELECT id, session_id, iter, width, height, mime, data, losses, time FROM keyframe_archive WHERE session_id = ? AND id = ?'),
+      insertLoss: db.prepare('INSERT INTO loss_samples (session_id, time, iter, total, style, content, tv) VALUES (?, ?, ?, ?, ?, ?, ?)'),
+      lossSamples: db.prepare('SELECT time, iter, total, style, content, tv FROM loss_samples WHERE session_id = ? ORDER BY time, rowid'),
     };
     this.appendTx = this.db.transaction((records: readonly UpdateRecord[]) => {
       for (const r of records) this.stmts.insertUpdate.run(r.sessionId, Buffer.from(r.update), r.author, r.time);
@@ -140,7 +180,53 @@ export class SqliteStorage implements Storage {
       time: row.time,
     };
   }
+  loadUpdatesAfter(sessionId: string, afterSeq: number): StoredUpdate[] {
+    const rows = this.stmts.updatesAfter.all(sessionId, afterSeq) as { seq: number; data: Buffer; author: string; time: number }[];
+    return rows.map((r) => ({ sessionId, seq: r.seq, update: new Uint8Array(r.data), author: r.author, time: r.time }));
+  }
+  archiveKeyframe(rec: KeyframeRecord): number {
+    const info = this.stmts.archiveKeyframe.run(rec.sessionId, rec.iter, rec.width, rec.height, rec.mime, rec.data, JSON.stringify(rec.losses), rec.time);
+    return Number(info.lastInsertRowid);
+  }
+  listArchivedKeyframes(sessionId: string): KeyframeMeta[] {
+    const rows = this.stmts.listArchive.all(sessionId) as ArchiveRow[];
+    return rows.map((r) => ({ id: r.id, sessionId: r.session_id, iter: r.iter, width: r.width, height: r.height, mime: r.mime, losses: JSON.parse(r.losses), time: r.time }));
+  }
+  getArchivedKeyframe(sessionId: string, id: number): (KeyframeRecord & { id: number }) | undefined {
+    const r = this.stmts.getArchived.get(sessionId, id) as (ArchiveRow & { data: Buffer }) | undefined;
+    if (!r) return undefined;
+    return { id: r.id, sessionId: r.session_id, iter: r.iter, width: r.width, height: r.height, mime: r.mime, data: r.data, losses: JSON.parse(r.losses), time: r.time };
+  }
+  appendLossSample(rec: LossSampleRecord): void {
+    const l = rec.losses;
+    this.stmts.insertLoss.run(rec.sessionId, rec.time, rec.iter, finiteOrNull(l.total), finiteOrNull(l.style), finiteOrNull(l.content), finiteOrNull(l.tv));
+  }
+  lossSamples(sessionId: string): LossSampleRecord[] {
+    const rows = this.stmts.lossSamples.all(sessionId) as { time: number; iter: number; total: number | null; style: number | null; content: number | null; tv: number | null }[];
+    return rows.map((r) => ({
+      sessionId,
+      time: r.time,
+      iter: r.iter,
+      losses: { total: r.total ?? NaN, style: r.style ?? NaN, content: r.content ?? NaN, tv: r.tv ?? NaN },
+    }));
+  }
   close(): void {
     if (this.db.open) this.db.close();
   }
+}
+
+interface ArchiveRow {
+  id: number;
+  session_id: string;
+  iter: number;
+  width: number;
+  height: number;
+  mime: KeyframeRecord['mime'];
+  losses: string;
+  time: number;
+}
+
+/** SQLite stores NaN as NULL; the loss terms read back as NaN. */
+function finiteOrNull(v: number): number | null {
+  return Number.isNaN(v) ? null : v;
 }

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { GroupCommit } from './group-commit.ts';
 import { MemoryStorage } from './memory.ts';
 import { SqliteStorage } from './sqlite.ts';
-import type { Storage } from './types.ts';
+import { historyStoreOf, type Storage } from './types.ts';
 
 const impls: [string, () => { storage: Storage; reopen?: () => Storage; cleanup(): void }][] = [
   ['memory', () => ({ storage: new MemoryStorage(), cleanup() {} })],
@@ -51,6 +51,42 @@ for (const [name, make] of impls) {
         const kf = s.latestKeyframe('sess0001');
         assert.equal(kf?.iter, 20);
         assert.deepEqual(kf?.losses, { total: 1, style: 2, content: 3, tv: 4 });
+        s.close();
+      } finally {
+        cleanup();
+      }
+    });
+
+    test('history queries: updates after a seq, the keyframe archive (every one, ids per session) and loss samples', () => {
+      const { storage, reopen, cleanup } = make();
+      try {
+        for (const id of ['hist0001', 'hist0002']) storage.createSession({ id, editorTokenHash: Buffer.alloc(32), viewerTokenHash: Buffer.alloc(32), createdAt: 0 });
+        const h = historyStoreOf(storage);
+        assert.ok(h, 'the storage has the history queries');
+        storage.appendUpdates([1, 2, 3].map((i) => ({ sessionId: 'hist0001', update: new Uint8Array([i]), author: 'a', time: i })));
+        storage.appendUpdates([{ sessionId: 'hist0002', update: new Uint8Array([9]), author: 'b', time: 9 }]);
+        const all = h.loadUpdates('hist0001');
+        assert.deepEqual(h.loadUpdatesAfter('hist0001', all[0].seq).map((u) => [...u.update]), [[2], [3]]);
+        assert.deepEqual(h.loadUpdatesAfter('hist0001', all[2].seq), []);
+        const ids = [5, 9, 14, 20, 26].map((iter) =>
+          h.archiveKeyframe({ sessionId: 'hist0001', iter, width: 4, height: 2, mime: 'image/jpeg', data: Buffer.from([iter]), losses: { total: iter, style: 1, content: 2, tv: 3 }, time: iter * 10 }),
+        );
+        const other = h.archiveKeyframe({ sessionId: 'hist0002', iter: 1, width: 4, height: 2, mime: 'image/jpeg', data: Buffer.from([1]), losses: { total: 1, style: 1, content: 1, tv: 1 }, time: 1 });
+        h.appendLossSample({ sessionId: 'hist0001', time: 30, iter: 3, losses: { total: 3, style: 2, content: 1, tv: 0 } });
+        h.appendLossSample({ sessionId: 'hist0001', time: 10, iter: 1, losses: { total: NaN, style: 2, content: 1, tv: 0 } });
+        const s = reopen ? (storage.close(), reopen()) : storage;
+        const hs = historyStoreOf(s)!;
+        const list = hs.listArchivedKeyframes('hist0001');
+        assert.deepEqual(list.map((k) => k.iter), [5, 9, 14, 20, 26], 'the archive is not pruned like the resume keyframes');
+        assert.deepEqual(list.map((k) => k.id), ids);
+        assert.equal('data' in list[0], false, 'listings carry no image bytes');
+        assert.deepEqual(list[4].losses, { total: 26, style: 1, content: 2, tv: 3 });
+        assert.deepEqual([...hs.getArchivedKeyframe('hist0001', ids[2])!.data], [14]);
+        assert.equal(hs.getArchivedKeyframe('hist0001', other), undefined, "another session's keyframe is not found");
+        const losses = hs.lossSamples('hist0001');
+        assert.deepEqual(losses.map((l) => [l.time, l.iter]), [[10, 1], [30, 3]]);
+        assert.ok(Number.isNaN(losses[0].losses.total), 'NaN losses round-trip as NaN');
+        assert.deepEqual(hs.lossSamples('hist0002'), []);
         s.close();
       } finally {
         cleanup();

@@ -63,3 +63,57 @@ export interface Storage {
   latestKeyframe(sessionId: string): KeyframeRecord | undefined;
   close(): void;
 }
+
+/** A stored keyframe without its image bytes (history listings). */
+export interface KeyframeMeta {
+  /** Archive id: stable, used in keyframe URLs. */
+  id: number;
+  sessionId: string;
+  iter: number;
+  width: number;
+  height: number;
+  mime: KeyframeRecord['mime'];
+  losses: KeyframeRecord['losses'];
+  time: number;
+}
+
+/** One loss sample of a session's optimization (about one a second while it runs). */
+export interface LossSampleRecord {
+  sessionId: string;
+  time: number;
+  iter: number;
+  losses: KeyframeRecord['losses'];
+}
+
+/**
+ * Extra queries for history and replay (server/history). Kept apart from {@link Storage} so that
+ * other Storage implementations still compile; `historyStoreOf` says whether one has them.
+ * `Storage.putKeyframe` keeps only the latest few keyframes (engine resume); the archive here
+ * keeps every one, so timelapses and replay can show the whole session.
+ */
+export interface HistoryStore {
+  /** Updates of a session with seq > afterSeq, in order (incremental timeline refresh). */
+  loadUpdatesAfter(sessionId: string, afterSeq: number): StoredUpdate[];
+  /** Appends a keyframe to the archive; returns its archive id. */
+  archiveKeyframe(rec: KeyframeRecord): number;
+  /** Every archived keyframe of a session, oldest first, without image bytes. */
+  listArchivedKeyframes(sessionId: string): KeyframeMeta[];
+  /** One archived keyframe with its bytes, or undefined (wrong id or another session's). */
+  getArchivedKeyframe(sessionId: string, id: number): (KeyframeRecord & { id: number }) | undefined;
+  appendLossSample(rec: LossSampleRecord): void;
+  /** A session's loss samples, oldest first. */
+  lossSamples(sessionId: string): LossSampleRecord[];
+}
+
+/** The storage's history queries, when it has them (SQLite and memory do). */
+export function historyStoreOf(storage: Storage): (Storage & HistoryStore) | undefined {
+  const s = storage as Partial<HistoryStore>;
+  return typeof s.loadUpdatesAfter === 'function' &&
+    typeof s.archiveKeyframe === 'function' &&
+    typeof s.listArchivedKeyframes === 'function' &&
+    typeof s.getArchivedKeyframe === 'function' &&
+    typeof s.appendLossSample === 'function' &&
+    typeof s.lossSamples === 'function'
+    ? (storage as Storage & HistoryStore)
+    : undefined;
+}
