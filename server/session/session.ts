@@ -23,6 +23,7 @@ import type { GroupCommit } from '../storage/group-commit.ts';
 import type { SessionRecord, Storage } from '../storage/types.ts';
 import { CanvasBuilder, Coalescer } from './canvas-builder.ts';
 import { DocValidator, seedDocument } from './doc-state.ts';
+import { archiveKeyframe, recordLossSample } from '../history/recorder.ts';
 import type { EngineFrame, EngineHost, SessionEngine } from './engine-host.ts';
 
 /** Transaction origin of updates replayed from storage (not persisted again, not relayed). */
@@ -306,6 +307,7 @@ export class Session {
       backend: this.backend,
       data: f.data,
     };
+    recordLossSample(this.deps.storage, this.id, this.latestFrame);
     this.emit('frame', this.latestFrame);
   }
 
@@ -325,6 +327,7 @@ export class Session {
         time: Date.now(),
       });
       this.lastKeyframeIter = f.iter;
+      archiveKeyframe(this.deps.storage, this.id, f);
     } catch (e) {
       this.log.warn('could not store a keyframe', { error: (e as Error).message });
     }
