@@ -1,7 +1,7 @@
 import { test, describe, before } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
-import { assertRgbImage, noiseImage, resizeImage, rgbToTensor, sizeForLongSide, tensorToRgb } from './tensor-image.ts';
+import { assertRgbImage, imageFingerprint, noiseImage, resizeImage, rgbToTensor, sizeForLongSide, tensorToRgb } from './tensor-image.ts';
 import { syntheticImage, useCpuBackend } from './testing/helpers.ts';
 
 describe('tensor <-> image helpers', () => {
@@ -27,6 +27,20 @@ describe('tensor <-> image helpers', () => {
     assert.deepEqual(Array.from((await tensorToRgb(half, 'truncate')).data), [0, 0, 0]);
     assert.deepEqual(Array.from((await tensorToRgb(half, 'round')).data), [1, 1, 1]);
     tf.dispose([t, half]);
+  });
+
+  test('E3: fingerprints identify images by content: copies match, one changed byte does not', () => {
+    const a = syntheticImage(9, 7, 1);
+    const copy = { width: 9, height: 7, data: Uint8Array.from(a.data) };
+    assert.equal(imageFingerprint(copy), imageFingerprint(a));
+    const changed = { width: 9, height: 7, data: Uint8Array.from(a.data) };
+    changed.data[100] ^= 1;
+    assert.notEqual(imageFingerprint(changed), imageFingerprint(a));
+    // unaligned views and other sizes with the same bytes differ or agree as they should
+    const buf = new Uint8Array(a.data.length + 1);
+    buf.set(a.data, 1);
+    assert.equal(imageFingerprint({ width: 9, height: 7, data: buf.subarray(1) }), imageFingerprint(a));
+    assert.notEqual(imageFingerprint({ width: 7, height: 9, data: a.data }), imageFingerprint(a));
   });
 
   test('E2: malformed images are rejected with the field name', () => {

@@ -131,3 +131,34 @@ export function noiseImage(height: number, width: number, seed: number): tf.Tens
   for (let i = 0; i < values.length; i++) values[i] = rand();
   return tf.tensor4d(values, [1, height, width, 3]);
 }
+
+const fingerprints = new WeakMap<RgbImage, string>();
+
+/**
+ * A content key for an image: its size and a 64-bit hash (two independent 32-bit multiplicative
+ * lanes) of its pixels, cached per object. Lets the engine recognise an unchanged image even when
+ * it arrives as a new object (e.g. after a structured clone into a worker).
+ */
+export function imageFingerprint(img: RgbImage): string {
+  const cached = fingerprints.get(img);
+  if (cached) return cached;
+  const d = img.data;
+  let h1 = 0x811c9dc5 ^ d.length;
+  let h2 = 0x9747b28c ^ Math.imul(d.length, 0x85ebca6b);
+  const words = d.byteOffset % 4 === 0 ? new Uint32Array(d.buffer, d.byteOffset, d.length >>> 2) : null;
+  const wordCount = d.length >>> 2;
+  for (let i = 0; i < wordCount; i++) {
+    const k = words ? words[i] : (d[4 * i] | (d[4 * i + 1] << 8) | (d[4 * i + 2] << 16) | (d[4 * i + 3] << 24)) >>> 0;
+    h1 = Math.imul(h1 ^ k, 0x01000193);
+    h2 = Math.imul((h2 << 13) | (h2 >>> 19), 5) + 0xe6546b64 + Math.imul(k, 0xcc9e2d51);
+  }
+  for (let i = wordCount * 4; i < d.length; i++) {
+    h1 = Math.imul(h1 ^ d[i], 0x01000193);
+    h2 = Math.imul(h2 ^ d[i], 0x5bd1e995);
+  }
+  h1 = Math.imul(h1 ^ (h1 >>> 16), 0x85ebca6b);
+  h2 = Math.imul(h2 ^ (h2 >>> 13), 0xc2b2ae35);
+  const key = `${img.width}x${img.height}:${(h1 >>> 0).toString(16)}${(h2 >>> 0).toString(16)}`;
+  fingerprints.set(img, key);
+  return key;
+}

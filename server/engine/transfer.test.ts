@@ -148,6 +148,11 @@ describe('StyleTransfer', () => {
     assert.deepEqual({ ...st.counters }, { contentTargets: 1, styleGrams: 3, styleBlends: 3, inits: 1 });
     assert.equal(st.iter, 6);
 
+    // copies of the same images (as a worker receives them) recompute nothing
+    st.update({ content: structuredClone(content), styles: structuredClone([{ image: styleA, weight: 2, scale: 1 }, { image: styleC, weight: 1, scale: 1 }]) });
+    await st.step();
+    assert.deepEqual({ ...st.counters }, { contentTargets: 1, styleGrams: 3, styleBlends: 3, inits: 1 });
+
     // content change: content targets only
     st.update({ content: syntheticImage(40, 30, 11) });
     await st.step();

@@ -4,8 +4,8 @@
  *
  * Targets are computed lazily and cached by key: `update()` only records what changed, and the
  * next `step()`/`evaluate()` recomputes exactly the targets whose key changed (content features,
- * the Grams of the styles that changed, the blend). Images are compared by object identity, so
- * callers keep passing the same RgbImage object for an unchanged image.
+ * the Grams of the styles that changed, the blend). Images are compared by content (size and a
+ * 64-bit pixel hash, cached per object), so a re-sent copy of an unchanged image costs one hash.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type {
@@ -29,7 +29,7 @@ import {
   matchedLuminanceAsRgb,
   type ColorStats,
 } from './color.ts';
-import { assertRgbImage, noiseImage, resizeImage, rgbToTensor, sizeForLongSide, tensorToRgb } from './tensor-image.ts';
+import { assertRgbImage, imageFingerprint, noiseImage, resizeImage, rgbToTensor, sizeForLongSide, tensorToRgb } from './tensor-image.ts';
 import { KerasAdam } from './optim/adam.ts';
 import { Lbfgs } from './optim/lbfgs.ts';
 import type { ImageOptimizer } from './optim/types.ts';
@@ -70,18 +70,18 @@ export interface EngineStyleTransfer extends StyleTransfer {
 /** Smallest long side a style image is scaled to, whatever its scale. */
 const MIN_STYLE_SIDE = 16;
 
-let nextImageId = 1;
-const imageIds = new WeakMap<RgbImage, number>();
-function imageId(img: RgbImage): number {
-  let id = imageIds.get(img);
-  if (id == null) imageIds.set(img, (id = nextImageId++));
-  return id;
-}
+/** Images are identified by content (see imageFingerprint), so re-sent copies hit the caches. */
+const imageId = imageFingerprint;
 
-const colorStatsCache = new WeakMap<RgbImage, ColorStats>();
+const colorStatsCache = new Map<string, ColorStats>();
 function cachedColorStats(img: RgbImage): ColorStats {
-  let s = colorStatsCache.get(img);
-  if (!s) colorStatsCache.set(img, (s = colorStats(img)));
+  const key = imageId(img);
+  let s = colorStatsCache.get(key);
+  if (!s) {
+    s = colorStats(img);
+    if (colorStatsCache.size >= 64) colorStatsCache.delete(colorStatsCache.keys().next().value!);
+    colorStatsCache.set(key, s);
+  }
   return s;
 }
 
@@ -292,7 +292,7 @@ class StyleTransferImpl implements EngineStyleTransfer {
     const reinit =
       p1.init !== p0.init ||
       (p1.init === 'noise' && p1.seed !== p0.seed) ||
-      (p1.init === 'image' && next.initImage !== prev.initImage);
+      (p1.init === 'image' && (next.initImage && imageId(next.initImage)) !== (prev.initImage && imageId(prev.initImage)));
     if (reinit) {
       // E11: a different start image restarts the run (iteration 0, fresh optimizer).
       const init = this.initialImage();
