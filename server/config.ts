@@ -40,6 +40,22 @@ export const ConfigSchema = z.object({
     .enum(['0', '1', 'true', 'false', ''])
     .default('0')
     .transform((v) => v === '1' || v === 'true'),
+  /** Per socket: sustained y:sync/y:awareness messages per second, and the burst (docs/RELIABILITY.md). */
+  SOCKET_MSG_RATE: z.coerce.number().gt(0).max(1e6).default(200),
+  SOCKET_MSG_BURST: intFrom(1, 1e7).default(1000),
+  /** Per socket: sustained payload bytes per second, and the burst. */
+  SOCKET_BYTE_RATE: intFrom(1024, 1024 ** 3).default(4 * 1024 * 1024),
+  SOCKET_BYTE_BURST: intFrom(1024, 1024 ** 3).default(16 * 1024 * 1024),
+  /** Largest single socket message (a long stroke is ~200 KB). */
+  SOCKET_MAX_MESSAGE_BYTES: intFrom(1024, 1024 ** 3).default(8 * 1024 * 1024),
+  /** Bad or rate-limited messages a socket may send (one forgiven per 5 s) before it is disconnected; 0 = never. */
+  SOCKET_MAX_BAD_MESSAGES: intFrom(0, 1e9).default(20),
+  /** Concurrent sockets per client IP address. */
+  MAX_SOCKETS_PER_IP: intFrom(1, 1e6).default(256),
+  /** Per client IP: session creations per minute (burst and sustained). */
+  SESSION_CREATES_PER_MIN: intFrom(1, 1e6).default(30),
+  /** Per client IP: image uploads per minute (burst and sustained). */
+  UPLOADS_PER_MIN: intFrom(1, 1e6).default(60),
 });
 
 export type RawConfig = z.infer<typeof ConfigSchema>;
@@ -61,6 +77,15 @@ export interface Config {
   idlePauseMs: number;
   keyframeIntervalMs: number;
   fakeEngine: boolean;
+  socketMsgRate: number;
+  socketMsgBurst: number;
+  socketByteRate: number;
+  socketByteBurst: number;
+  socketMaxMessageBytes: number;
+  socketMaxBadMessages: number;
+  maxSocketsPerIp: number;
+  sessionCreatesPerMin: number;
+  uploadsPerMin: number;
 }
 
 /** Thrown for bad configuration; `main.ts` prints `message` and exits with code 2. */
@@ -129,6 +154,15 @@ function fromRaw(c: RawConfig): Config {
     idlePauseMs: c.IDLE_PAUSE_MS,
     keyframeIntervalMs: c.KEYFRAME_INTERVAL_MS,
     fakeEngine: c.ATELIER_FAKE_ENGINE,
+    socketMsgRate: c.SOCKET_MSG_RATE,
+    socketMsgBurst: c.SOCKET_MSG_BURST,
+    socketByteRate: c.SOCKET_BYTE_RATE,
+    socketByteBurst: c.SOCKET_BYTE_BURST,
+    socketMaxMessageBytes: c.SOCKET_MAX_MESSAGE_BYTES,
+    socketMaxBadMessages: c.SOCKET_MAX_BAD_MESSAGES,
+    maxSocketsPerIp: c.MAX_SOCKETS_PER_IP,
+    sessionCreatesPerMin: c.SESSION_CREATES_PER_MIN,
+    uploadsPerMin: c.UPLOADS_PER_MIN,
   };
 }
 

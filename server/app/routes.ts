@@ -20,6 +20,7 @@ import type { Session } from '../session/session.ts';
 import { TooManySessionsError, type SessionManager } from '../session/session-manager.ts';
 import type { ServerMetrics } from './metrics.ts';
 import { createLogger } from '../log.ts';
+import { perIpLimit } from '../reliability/http-guards.ts';
 
 const log = createLogger('http');
 
@@ -83,7 +84,7 @@ export function apiRouter(deps: RouteDeps): express.Router {
     res.send(await deps.metrics.registry.metrics());
   });
 
-  r.post(api.sessions, (req, res) => {
+  r.post(api.sessions, perIpLimit('new sessions', deps.config.sessionCreatesPerMin), (req, res) => {
     try {
       const { session, editorToken, viewerToken } = deps.sessions.create();
       const base = `${req.protocol}://${req.get('host')}`;
@@ -101,7 +102,7 @@ export function apiRouter(deps: RouteDeps): express.Router {
     }
   });
 
-  r.post('/api/sessions/:id/images', async (req, res) => {
+  r.post('/api/sessions/:id/images', perIpLimit('uploads', deps.config.uploadsPerMin), async (req, res) => {
     authorize(deps, req, 'editor');
     const type = req.get('content-type');
     if (!normaliseImageType(type)) {

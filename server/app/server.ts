@@ -21,6 +21,7 @@ import { SqliteStorage } from '../storage/sqlite.ts';
 import type { Storage } from '../storage/types.ts';
 import { ServerMetrics } from './metrics.ts';
 import { apiRouter, errorHandler } from './routes.ts';
+import { requestLogger, securityHeaders } from '../reliability/http-guards.ts';
 
 const log = createLogger('server');
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -111,6 +112,8 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', 'loopback');
+  app.use(securityHeaders());
+  app.use(requestLogger());
   app.use(apiRouter({ config, sessions, images, metrics, backend: () => engineHost.backend }));
   const dist = options.clientDist ?? path.join(repoRoot, 'client', 'dist');
   if (existsSync(path.join(dist, 'index.html'))) {
@@ -122,7 +125,20 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   app.use(errorHandler);
 
   const httpServer = http.createServer(app);
-  const io = attachRealtime(httpServer, sessions, { maxClientsPerSession: config.maxClientsPerSession, commits, metrics });
+  const io = attachRealtime(httpServer, sessions, {
+    maxClientsPerSession: config.maxClientsPerSession,
+    commits,
+    metrics,
+    maxSocketsPerIp: config.maxSocketsPerIp,
+    limits: {
+      msgRate: config.socketMsgRate,
+      msgBurst: config.socketMsgBurst,
+      byteRate: config.socketByteRate,
+      byteBurst: config.socketByteBurst,
+      maxMessageBytes: config.socketMaxMessageBytes,
+      maxBadMessages: config.socketMaxBadMessages,
+    },
+  });
   await new Promise<void>((resolve, reject) => {
     httpServer.once('error', reject);
     httpServer.listen(config.port, config.host, () => {

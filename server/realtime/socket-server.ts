@@ -14,7 +14,6 @@
  */
 import type { Server as HttpServer } from 'node:http';
 import { Server, type Socket } from 'socket.io';
-import * as Y from 'yjs';
 import * as decoding from 'lib0/decoding';
 import * as encoding from 'lib0/encoding';
 import * as syncProtocol from 'y-protocols/sync';
@@ -38,6 +37,18 @@ import type { GroupCommit } from '../storage/group-commit.ts';
 import type { Session, UpdateOrigin } from '../session/session.ts';
 import type { SessionManager } from '../session/session-manager.ts';
 import { FrameChannel } from './frame-channel.ts';
+import {
+  MAX_AWARENESS_ENTRIES,
+  STEP1_COST,
+  SYNC_STEP1,
+  SocketGuard,
+  checkStateVector,
+  checkUpdate,
+  inspectAwarenessUpdate,
+  parseSyncMessage,
+  type Admission,
+  type SocketLimits,
+} from '../reliability/message-guard.ts';
 
 const log = createLogger('realtime');
 
@@ -72,7 +83,25 @@ export interface RealtimeOptions {
   metrics?: ServerMetrics;
   /** socket.io's cap on one message (default 8 MiB; a long stroke is ~200 KB). */
   maxMessageBytes?: number;
+  /** Per-socket rate limits and strike policy (reliability/message-guard.ts); defaults below. */
+  limits?: Partial<SocketLimits>;
+  /** Concurrent sockets per client IP (default unbounded). */
+  maxSocketsPerIp?: number;
 }
+
+/** Limits used when RealtimeOptions.limits leaves them out (same as the config defaults). */
+export const DEFAULT_SOCKET_LIMITS: SocketLimits = {
+  msgRate: 200,
+  msgBurst: 1000,
+  byteRate: 4 * 1024 * 1024,
+  byteBurst: 16 * 1024 * 1024,
+  maxMessageBytes: 8 * 1024 * 1024,
+  maxBadMessages: 20,
+  strikeForgiveSec: 5,
+};
+
+/** After an editor's update was dropped by a rate limit, ask it for a resync this much later. */
+const RESYNC_AFTER_DROP_MS = 1000;
 
 function refusal(code: ErrorPayload['code'], message: string): Error {
   const err = new Error(message) as Error & { data: ErrorPayload };
@@ -80,20 +109,6 @@ function refusal(code: ErrorPayload['code'], message: string): Error {
   return err;
 }
 
-function toBytes(msg: unknown): Uint8Array | null {
-  if (msg instanceof Uint8Array) return msg;
-  if (msg instanceof ArrayBuffer) return new Uint8Array(msg);
-  return null;
-}
-
-function isEmptyUpdate(update: Uint8Array): boolean {
-  try {
-    const { structs, ds } = Y.decodeUpdate(update);
-    return structs.length === 0 && ds.clients.size === 0;
-  } catch {
-    return false;
-  }
-}
 
 /** Per-session fan-out: one subscription to the session however many sockets it has. */
 class SessionRoom {
@@ -195,10 +210,13 @@ export function statusFor(session: Session, role: Role): StatusPayload {
 
 /** Attaches the realtime layer to `httpServer`. */
 export function attachRealtime(httpServer: HttpServer, sessions: SessionManager, opts: RealtimeOptions): AtelierServer {
+  const limits: SocketLimits = { ...DEFAULT_SOCKET_LIMITS, ...opts.limits };
+  if (opts.maxMessageBytes !== undefined) limits.maxMessageBytes = opts.maxMessageBytes;
   const io: AtelierServer = new Server(httpServer, {
     path: SOCKET_PATH,
     serveClient: false,
-    maxHttpBufferSize: opts.maxMessageBytes ?? 8 * 1024 * 1024,
+    // Slack for socket.io framing; the guard enforces maxMessageBytes on the payload itself.
+    maxHttpBufferSize: limits.maxMessageBytes + 1024,
   });
   const rooms = new Map<Session, SessionRoom>();
 
@@ -221,6 +239,14 @@ export function attachRealtime(httpServer: HttpServer, sessions: SessionManager,
     }
     if (auth.session.clientCount >= opts.maxClientsPerSession) {
       return next(refusal(ErrorCode.TooManyClients, `session '${id}' already has its maximum of ${opts.maxClientsPerSession} clients`));
+    }
+    if (opts.maxSocketsPerIp !== undefined) {
+      const ip = socket.handshake.address;
+      let n = 0;
+      for (const other of io.of('/').sockets.values()) if (other.handshake.address === ip) n++;
+      if (n >= opts.maxSocketsPerIp) {
+        return next(refusal(ErrorCode.TooManyClients, `your address already has its maximum of ${opts.maxSocketsPerIp} connections`));
+      }
     }
     socket.data = { session: auth.session, role: auth.role, name: name ?? '' };
     next();
@@ -250,6 +276,28 @@ export function attachRealtime(httpServer: HttpServer, sessions: SessionManager,
     void socket.join(session.id);
     const release = session.attach('socket');
     const sendError = (e: ErrorPayload) => socket.emit('error', e);
+    const guard = new SocketGuard(limits);
+    const refuse = (a: Admission): void => {
+      if (a.ok) return;
+      if (a.error) sendError(a.error);
+      if (a.disconnect) socket.disconnect(true);
+    };
+    let resyncTimer: NodeJS.Timeout | null = null;
+    /** An editor's update was dropped: ask for its missing edits (step1 → its step2) a bit later. */
+    const scheduleResync = () => {
+      if (role !== 'editor' || resyncTimer) return;
+      resyncTimer = setTimeout(() => {
+        resyncTimer = null;
+        if (socket.disconnected || session.isClosed) return;
+        const enc = encoding.createEncoder();
+        syncProtocol.writeSyncStep1(enc, session.doc);
+        socket.emit('y:sync', encoding.toUint8Array(enc));
+      }, RESYNC_AFTER_DROP_MS);
+      resyncTimer.unref();
+    };
+    socket.onAny((event: unknown) => {
+      if (event !== 'y:sync' && event !== 'y:awareness') refuse(guard.reject(ErrorCode.BadMessage, `unknown event '${String(event).slice(0, 40)}'`));
+    });
 
     socket.emit('status', statusFor(session, role));
     if (role === 'editor') {
@@ -263,45 +311,60 @@ export function attachRealtime(httpServer: HttpServer, sessions: SessionManager,
     if (session.latestFrame) channel.offer(session.latestFrame);
 
     socket.on('y:sync', async (raw: unknown) => {
-      const msg = toBytes(raw);
-      if (!msg || session.isClosed) return sendError({ code: ErrorCode.BadMessage, message: 'y:sync expects a binary y-protocols sync message' });
-      try {
-        const peek = decoding.createDecoder(msg);
-        const type = decoding.readVarUint(peek);
-        if (type === syncProtocol.messageYjsSyncStep2 || type === syncProtocol.messageYjsUpdate) {
-          if (role !== 'editor') {
-            if (!isEmptyUpdate(decoding.readVarUint8Array(peek))) {
-              sendError({ code: ErrorCode.ReadOnly, message: 'this is a view-only connection; the change was dropped' });
-            }
-            return;
-          }
-        } else if (type === syncProtocol.messageYjsSyncStep1) {
-          // Answer with durable state only: wait until queued updates are committed.
-          await opts.commits.idle();
-          if (session.isClosed || socket.disconnected) return;
-        } else {
-          return sendError({ code: ErrorCode.BadMessage, message: `unknown sync message type ${type}` });
+      // Guard first (binary, size, rate), then the message's structure, then a full decode of the
+      // update, so nothing malformed reaches Y.applyUpdate (y-protocols would half-apply and log it).
+      const first = raw instanceof Uint8Array || raw instanceof ArrayBuffer ? new Uint8Array(raw)[0] : undefined;
+      const admitted = guard.admit('y:sync', raw, first === SYNC_STEP1 ? STEP1_COST : 1);
+      if (!admitted.ok) {
+        if (admitted.rateLimited && first !== SYNC_STEP1) scheduleResync();
+        return refuse(admitted);
+      }
+      if (session.isClosed) return;
+      const msg = parseSyncMessage(admitted.bytes);
+      if (typeof msg === 'string') return refuse(guard.reject(ErrorCode.BadMessage, msg));
+      if (msg.type === SYNC_STEP1) {
+        const bad = checkStateVector(msg.payload);
+        if (bad) return refuse(guard.reject(ErrorCode.BadMessage, bad));
+        // Answer with durable state only: wait until queued updates are committed.
+        await opts.commits.idle();
+        if (session.isClosed || socket.disconnected) return;
+      } else {
+        const { error, empty } = checkUpdate(msg.payload);
+        if (error) return refuse(guard.reject(ErrorCode.BadMessage, error));
+        if (role !== 'editor') {
+          if (!empty) sendError({ code: ErrorCode.ReadOnly, message: 'this is a view-only connection; the change was dropped' });
+          return;
         }
+      }
+      try {
         const enc = encoding.createEncoder();
-        syncProtocol.readSyncMessage(decoding.createDecoder(msg), enc, session.doc, origin);
+        syncProtocol.readSyncMessage(decoding.createDecoder(admitted.bytes), enc, session.doc, origin);
         if (encoding.length(enc) > 0) socket.emit('y:sync', encoding.toUint8Array(enc));
       } catch (e) {
         log.warn('bad sync message', { session: session.id, error: (e as Error).message });
-        sendError({ code: ErrorCode.BadMessage, message: `could not apply the sync message: ${(e as Error).message}` });
+        refuse(guard.reject(ErrorCode.BadMessage, `could not apply the sync message: ${(e as Error).message}`));
       }
     });
 
     socket.on('y:awareness', (raw: unknown) => {
-      const msg = toBytes(raw);
-      if (!msg || session.isClosed) return sendError({ code: ErrorCode.BadMessage, message: 'y:awareness expects a binary awareness update' });
+      const admitted = guard.admit('y:awareness', raw);
+      if (!admitted.ok) return refuse(admitted);
+      if (session.isClosed) return;
+      const ids = inspectAwarenessUpdate(admitted.bytes);
+      if (typeof ids === 'string') return refuse(guard.reject(ErrorCode.BadMessage, ids));
+      const fresh = ids.filter((id) => !origin.awarenessClients.has(id));
+      if (origin.awarenessClients.size + fresh.length > MAX_AWARENESS_ENTRIES) {
+        return refuse(guard.reject(ErrorCode.BadMessage, `a connection may publish at most ${MAX_AWARENESS_ENTRIES} awareness states`));
+      }
       try {
-        awarenessProtocol.applyAwarenessUpdate(session.awareness, msg, origin);
+        awarenessProtocol.applyAwarenessUpdate(session.awareness, admitted.bytes, origin);
       } catch (e) {
-        sendError({ code: ErrorCode.BadMessage, message: `could not apply the awareness update: ${(e as Error).message}` });
+        refuse(guard.reject(ErrorCode.BadMessage, `could not apply the awareness update: ${(e as Error).message}`));
       }
     });
 
     socket.on('disconnect', () => {
+      if (resyncTimer) clearTimeout(resyncTimer);
       const r = rooms.get(session);
       r?.remove(origin);
       if (r?.empty) {
