@@ -315,6 +315,22 @@ describe('StyleTransfer', () => {
     net.dispose();
   });
 
+  test('E16: dispose with calls in flight frees the tensors once they settle; calls not yet started reject', async () => {
+    const net = createRandomNet();
+    const before = tf.memory().numTensors;
+    const st = createStyleTransfer(net, inputs({ optimizer: 'lbfgs' }));
+    await st.step();
+    const started = st.step();
+    await new Promise((r) => setImmediate(r)); // let it start (it may also finish)
+    const queued = st.evaluate();
+    st.dispose();
+    await Promise.allSettled([started]);
+    await assert.rejects(queued, /after dispose/);
+    assert.equal(tf.memory().numTensors, before);
+    assert.throws(() => st.step(), /after dispose/);
+    net.dispose();
+  });
+
   test('E2: bad inputs are rejected with the offending field named', () => {
     const net = createRandomNet();
     assert.throws(() => createStyleTransfer(net, inputs({ contentWeight: -1 })), /params\.contentWeight/);

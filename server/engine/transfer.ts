@@ -230,6 +230,14 @@ class StyleTransferImpl implements EngineStyleTransfer {
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
+    this.pending = null;
+    // E16: an operation in flight still uses the tensors; they are freed when it settles.
+    if (this.busy === 0) this.free();
+  }
+
+  // ---- internals -------------------------------------------------------------------------
+
+  private free(): void {
     this.x.dispose();
     this.opt.dispose();
     this.contentImage?.tensor.dispose();
@@ -239,8 +247,6 @@ class StyleTransferImpl implements EngineStyleTransfer {
     this.contentImage = this.contentTargets = this.styleTargets = null;
     this.styleGrams.clear();
   }
-
-  // ---- internals -------------------------------------------------------------------------
 
   private assertAlive(): void {
     if (this.disposed) throw new Error('StyleTransfer used after dispose()');
@@ -256,7 +262,9 @@ class StyleTransferImpl implements EngineStyleTransfer {
         return await fn();
       } finally {
         this.busy -= 1;
-        if (this.pending && !this.disposed) {
+        if (this.disposed) {
+          if (this.busy === 0) this.free();
+        } else if (this.pending) {
           const p = this.pending;
           this.pending = null;
           this.apply(p);
