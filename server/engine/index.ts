@@ -7,7 +7,6 @@ export { initBackend, activeBackend, availableBackendsReport, type BackendProbe 
 export { loadNetwork, NETWORK_NAMES, DEFAULT_LAYERS, type NetworkName, type LoadNetworkOptions } from './networks/index.ts';
 export {
   createStyleTransfer,
-  validateInputs,
   type CreateStyleTransferOptions,
   type EngineStyleTransfer,
   type TransferCounters,
@@ -19,6 +18,7 @@ export {
   presetSuggestedParams,
   resolveLayers,
   suggestedLayers,
+  validateInputs,
   type Preset,
   type PresetName,
 } from './presets.ts';

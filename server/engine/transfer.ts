@@ -18,7 +18,7 @@ import type {
   StyleTransfer,
   TransferInputs,
 } from './api.ts';
-import { getPreset, resolveLayers, type Preset } from './presets.ts';
+import { getPreset, resolveLayers, validateInputs, type Preset } from './presets.ts';
 import { contentTargetsOf, disposeMap, gramTargetsOf, transferLoss, type LossTerms, type Objective } from './losses.ts';
 import {
   colorStats,
@@ -29,7 +29,7 @@ import {
   matchedLuminanceAsRgb,
   type ColorStats,
 } from './color.ts';
-import { assertRgbImage, imageFingerprint, noiseImage, resizeImage, rgbToTensor, sizeForLongSide, tensorToRgb } from './tensor-image.ts';
+import { imageFingerprint, noiseImage, resizeImage, rgbToTensor, sizeForLongSide, tensorToRgb } from './tensor-image.ts';
 import { KerasAdam } from './optim/adam.ts';
 import { Lbfgs } from './optim/lbfgs.ts';
 import type { ImageOptimizer } from './optim/types.ts';
@@ -493,58 +493,6 @@ class StyleTransferImpl implements EngineStyleTransfer {
     this.styleTargets = { key: blendKey, map };
     this.counters.styleBlends += 1;
     return map;
-  }
-}
-
-const OPTIMIZERS = ['adam', 'lbfgs'];
-const POOLINGS = ['max', 'avg'];
-const COLOR_MODES = ['style', 'luminance', 'histogram'];
-const INIT_MODES = ['content', 'noise', 'image'];
-const EXPERIMENT_MODES = ['transfer', 'reconstruct-content', 'synthesize-style'];
-const FEATURE_TRANSFORMS = ['none', 'softmax'];
-
-function oneOf(name: string, value: unknown, allowed: readonly string[]): void {
-  if (!allowed.includes(value as string)) {
-    throw new Error(`params.${name} must be one of ${allowed.join(', ')} (got ${JSON.stringify(value)})`);
-  }
-}
-
-function finiteAtLeast(name: string, value: unknown, min: number, strict = false): void {
-  if (typeof value !== 'number' || !Number.isFinite(value) || value < min || (strict && value === min)) {
-    throw new Error(`${name} must be a finite number ${strict ? '>' : '>='} ${min} (got ${String(value)})`);
-  }
-}
-
-/** E2: throws a clear error for malformed inputs (layers are checked against the network later). */
-export function validateInputs(inputs: TransferInputs): void {
-  if (inputs == null || typeof inputs !== 'object') throw new Error('transfer inputs must be an object');
-  assertRgbImage(inputs.content, 'content');
-  if (!Array.isArray(inputs.styles)) throw new Error('styles must be an array');
-  inputs.styles.forEach((s, i) => {
-    assertRgbImage(s?.image, `styles[${i}].image`);
-    finiteAtLeast(`styles[${i}].weight`, s.weight, 0);
-    finiteAtLeast(`styles[${i}].scale`, s.scale, 0, true);
-  });
-  const p = inputs.params;
-  if (p == null || typeof p !== 'object') throw new Error('params must be an object');
-  getPreset(p.preset);
-  finiteAtLeast('params.contentWeight', p.contentWeight, 0);
-  finiteAtLeast('params.styleWeight', p.styleWeight, 0);
-  finiteAtLeast('params.tvWeight', p.tvWeight, 0);
-  finiteAtLeast('params.learningRate', p.learningRate, 0, true);
-  if (!Number.isInteger(p.resolution) || p.resolution < 8 || p.resolution > 8192) {
-    throw new Error(`params.resolution must be an integer in [8, 8192] (got ${String(p.resolution)})`);
-  }
-  if (!Number.isInteger(p.seed)) throw new Error(`params.seed must be an integer (got ${String(p.seed)})`);
-  oneOf('optimizer', p.optimizer, OPTIMIZERS);
-  oneOf('pooling', p.pooling, POOLINGS);
-  oneOf('colors', p.colors, COLOR_MODES);
-  oneOf('init', p.init, INIT_MODES);
-  if (p.mode !== undefined) oneOf('mode', p.mode, EXPERIMENT_MODES);
-  if (p.featureTransform !== undefined) oneOf('featureTransform', p.featureTransform, FEATURE_TRANSFORMS);
-  if (p.init === 'image') {
-    if (inputs.initImage == null) throw new Error("params.init is 'image' but no initImage was given");
-    assertRgbImage(inputs.initImage, 'initImage');
   }
 }
 
