@@ -10,12 +10,15 @@ import type {
   StoredUpdate,
   UpdateRecord,
 } from './types.ts';
+import { StaleFencingTokenError } from './types.ts';
 
 export class MemoryStorage implements Storage, HistoryStore {
   private sessions = new Map<string, SessionRecord>();
   private updates = new Map<string, StoredUpdate[]>();
   private images = new Map<string, ImageRecord>();
   private keyframes = new Map<string, KeyframeRecord>();
+  /** Highest keyframe fencing token accepted per session. */
+  private fences = new Map<string, number>();
   private seq = 0;
   private archive = new Map<string, (KeyframeRecord & { id: number })[]>();
   private archiveSeq = 0;
@@ -62,6 +65,11 @@ export class MemoryStorage implements Storage, HistoryStore {
   }
   putKeyframe(rec: KeyframeRecord): void {
     this.check();
+    if (rec.fencingToken !== undefined) {
+      const current = this.fences.get(rec.sessionId) ?? 0;
+      if (rec.fencingToken < current) throw new StaleFencingTokenError(rec.sessionId, rec.fencingToken, current);
+      this.fences.set(rec.sessionId, rec.fencingToken);
+    }
     this.keyframes.set(rec.sessionId, rec);
   }
   latestKeyframe(sessionId: string): KeyframeRecord | undefined {

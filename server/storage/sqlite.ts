@@ -17,6 +17,7 @@ import type {
   StoredUpdate,
   UpdateRecord,
 } from './types.ts';
+import { StaleFencingTokenError } from './types.ts';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS sessions (
@@ -53,6 +54,10 @@ CREATE TABLE IF NOT EXISTS keyframes (
   time INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS keyframes_by_session ON keyframes(session_id, id);
+CREATE TABLE IF NOT EXISTS keyframe_fences (
+  session_id TEXT PRIMARY KEY REFERENCES sessions(id),
+  token INTEGER NOT NULL
+);
 CREATE TABLE IF NOT EXISTS keyframe_archive (
   id INTEGER PRIMARY KEY AUTOINCREMENT,
   session_id TEXT NOT NULL REFERENCES sessions(id),
@@ -161,9 +166,21 @@ export class SqliteStorage implements Storage, HistoryStore {
     return this.stmts.hasImage.get(id) !== undefined;
   }
   putKeyframe(rec: KeyframeRecord): void {
-    this.stmts.insertKeyframe.run(rec.sessionId, rec.iter, rec.width, rec.height, rec.mime, rec.data, JSON.stringify(rec.losses), rec.time);
-    this.stmts.pruneKeyframes.run(rec.sessionId, rec.sessionId, KEYFRAMES_KEPT);
+    this.putKeyframeTx(rec);
   }
+  /** Fencing check, insert and prune in one transaction (a stale writer changes nothing). */
+  private putKeyframeTx = (rec: KeyframeRecord): void =>
+    this.db.transaction(() => {
+      if (rec.fencingToken !== undefined) {
+        const row = this.db.prepare('SELECT token FROM keyframe_fences WHERE session_id = ?').get(rec.sessionId) as { token: number } | undefined;
+        if (row && rec.fencingToken < row.token) throw new StaleFencingTokenError(rec.sessionId, rec.fencingToken, row.token);
+        this.db
+          .prepare('INSERT INTO keyframe_fences (session_id, token) VALUES (?, ?) ON CONFLICT(session_id) DO UPDATE SET token = excluded.token')
+          .run(rec.sessionId, rec.fencingToken);
+      }
+      this.stmts.insertKeyframe.run(rec.sessionId, rec.iter, rec.width, rec.height, rec.mime, rec.data, JSON.stringify(rec.losses), rec.time);
+      this.stmts.pruneKeyframes.run(rec.sessionId, rec.sessionId, KEYFRAMES_KEPT);
+    })();
   latestKeyframe(sessionId: string): KeyframeRecord | undefined {
     const row = this.stmts.latestKeyframe.get(sessionId) as
       | { session_id: string; iter: number; width: number; height: number; mime: KeyframeRecord['mime']; data: Buffer; losses: string; time: number }

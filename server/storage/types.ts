@@ -45,6 +45,21 @@ export interface KeyframeRecord {
   /** JSON-able loss terms at this iteration. */
   losses: { total: number; style: number; content: number; tv: number };
   time: number;
+  /**
+   * Fencing token of the engine lease the writer holds (several processes, server/cluster). A
+   * storage refuses a keyframe whose token is lower than one it already accepted for the session
+   * ({@link StaleFencingTokenError}), so a paused or partitioned ex-owner cannot overwrite the new
+   * owner's progress. Absent in a single process: never checked.
+   */
+  fencingToken?: number;
+}
+
+/** A keyframe write carried a fencing token lower than one already accepted: the writer lost its lease. */
+export class StaleFencingTokenError extends Error {
+  override name = 'StaleFencingTokenError';
+  constructor(sessionId: string, token: number, current: number) {
+    super(`keyframe of session ${sessionId} refused: fencing token ${token} is older than ${current} (another process owns the engine)`);
+  }
 }
 
 export interface Storage {
@@ -59,6 +74,7 @@ export interface Storage {
   putImage(rec: ImageRecord): void;
   getImage(id: string): ImageRecord | undefined;
   hasImage(id: string): boolean;
+  /** Throws {@link StaleFencingTokenError} when `rec.fencingToken` is below the highest accepted for the session. */
   putKeyframe(rec: KeyframeRecord): void;
   latestKeyframe(sessionId: string): KeyframeRecord | undefined;
   close(): void;
