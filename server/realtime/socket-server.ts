@@ -14,7 +14,7 @@
  */
 import type { Server as HttpServer } from 'node:http';
 import { Server, type Socket } from 'socket.io';
-import * as decoding from 'lib0/decoding';
+import * as Y from 'yjs';
 import * as encoding from 'lib0/encoding';
 import * as syncProtocol from 'y-protocols/sync';
 import * as awarenessProtocol from 'y-protocols/awareness';
@@ -329,7 +329,7 @@ export function attachRealtime(httpServer: HttpServer, sessions: SessionManager,
         await opts.commits.idle();
         if (session.isClosed || socket.disconnected) return;
       } else {
-        const { error, empty } = checkUpdate(msg.payload);
+        const { error, empty } = checkUpdate(msg.payload, role === 'editor' ? session.doc : undefined);
         if (error) return refuse(guard.reject(ErrorCode.BadMessage, error));
         if (role !== 'editor') {
           if (!empty) sendError({ code: ErrorCode.ReadOnly, message: 'this is a view-only connection; the change was dropped' });
@@ -337,9 +337,14 @@ export function attachRealtime(httpServer: HttpServer, sessions: SessionManager,
         }
       }
       try {
-        const enc = encoding.createEncoder();
-        syncProtocol.readSyncMessage(decoding.createDecoder(admitted.bytes), enc, session.doc, origin);
-        if (encoding.length(enc) > 0) socket.emit('y:sync', encoding.toUint8Array(enc));
+        if (msg.type === SYNC_STEP1) {
+          const enc = encoding.createEncoder();
+          syncProtocol.writeSyncStep2(enc, session.doc, msg.payload);
+          socket.emit('y:sync', encoding.toUint8Array(enc));
+        } else {
+          // Applied here rather than via y-protocols, which would swallow (and console.error) a throw.
+          Y.applyUpdate(session.doc, msg.payload, origin);
+        }
       } catch (e) {
         log.warn('bad sync message', { session: session.id, error: (e as Error).message });
         refuse(guard.reject(ErrorCode.BadMessage, `could not apply the sync message: ${(e as Error).message}`));

@@ -94,16 +94,48 @@ export function parseSyncMessage(bytes: Uint8Array): SyncMessage | string {
 
 /**
  * Fully decodes a Yjs update (structs and delete set) without applying it, so a corrupt one is
- * refused as a whole instead of being half-applied. Returns null when it is valid, else why not;
- * `empty` tells whether it carries no change at all.
+ * refused as a whole instead of being half-applied. With `doc`, also refuses updates that could
+ * not be integrated completely: a gap in a client's clock (the update starts after what the
+ * document has), a reference (origin, right origin, parent item) to an item the document does
+ * not have and the update does not bring, an explicit skip, or a subdocument. Such updates would
+ * otherwise sit in the document's pending structs forever and be sent to every new client.
+ * Returns `error` null when it is fine; `empty` tells whether it carries no change at all.
  */
-export function checkUpdate(update: Uint8Array): { error: string | null; empty: boolean } {
+export function checkUpdate(update: Uint8Array, doc?: Y.Doc): { error: string | null; empty: boolean } {
+  let decoded: ReturnType<typeof Y.decodeUpdate>;
   try {
-    const { structs, ds } = Y.decodeUpdate(update);
-    return { error: null, empty: structs.length === 0 && ds.clients.size === 0 };
+    decoded = Y.decodeUpdate(update);
   } catch (e) {
     return { error: `undecodable Yjs update: ${(e as Error).message}`, empty: false };
   }
+  const { structs, ds } = decoded;
+  const empty = structs.length === 0 && ds.clients.size === 0;
+  if (!doc || empty) return { error: null, empty };
+  const state = Y.decodeStateVector(Y.encodeStateVector(doc));
+  /** End (exclusive) of each client's clock range known after this update. */
+  const known = new Map(state);
+  for (const st of structs) {
+    const client = st.id.client;
+    const start = st.id.clock;
+    const end = start + st.length;
+    const have = known.get(client) ?? 0;
+    if (st instanceof Y.Skip) return { error: 'update with a gap (skip) in its structs', empty };
+    if (start > have) return { error: `update starts at clock ${start} of client ${client}, but the document has only ${have}`, empty };
+    if (end > have) known.set(client, end);
+  }
+  const has = (id: Y.ID | null) => id === null || id.clock < (known.get(id.client) ?? 0);
+  for (const st of structs) {
+    if (!(st instanceof Y.Item)) continue;
+    if (!has(st.origin) || !has(st.rightOrigin) || (st.parent instanceof Y.ID && !has(st.parent))) {
+      return { error: `update refers to an item the document does not have`, empty };
+    }
+    if (st.content instanceof Y.ContentDoc) return { error: 'subdocuments are not allowed', empty };
+  }
+  for (const [client, items] of ds.clients) {
+    const end = known.get(client) ?? 0;
+    for (const it of items) if (it.clock + it.len > end) return { error: `update deletes items of client ${client} the document does not have`, empty };
+  }
+  return { error: null, empty };
 }
 
 /** Checks a state vector (the payload of step1) decodes. */

@@ -1,0 +1,140 @@
+/**
+ * Seeded generators for fuzz, crash and load tests: a small PRNG, honest document edits (strokes
+ * that look like the client's), and hostile socket payloads (random, mutated, truncated, non-binary,
+ * oversize). Seeded so a failure can be replayed exactly from the seed printed in the test name.
+ */
+import * as Y from 'yjs';
+import * as encoding from 'lib0/encoding';
+import * as syncProtocol from 'y-protocols/sync';
+import * as awarenessProtocol from 'y-protocols/awareness';
+
+/** mulberry32: tiny, fast, good enough for test input; returns floats in [0, 1). */
+export function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Integer in [0, n). */
+export const randInt = (rnd: () => number, n: number) => Math.floor(rnd() * n);
+
+/** Appends a valid stroke (as the editor client does: a Y.Map with a growing `points` Y.Array). */
+export function addStroke(doc: Y.Doc, id: string, points: number[], author = 'fuzz'): Y.Array<number> {
+  const pts = new Y.Array<number>();
+  doc.transact(() => {
+    const m = new Y.Map<unknown>();
+    m.set('id', id);
+    m.set('author', author);
+    m.set('tool', 'brush');
+    m.set('color', '#3366cc');
+    m.set('size', 8);
+    m.set('opacity', 1);
+    pts.push(points);
+    m.set('points', pts);
+    doc.getArray('strokes').push([m]);
+  });
+  return pts;
+}
+
+/** Ids of the strokes in `doc` (for "every honest stroke is still there" checks). */
+export function strokeIds(doc: Y.Doc): Set<string> {
+  const out = new Set<string>();
+  for (const s of doc.getArray('strokes').toArray()) {
+    if (s instanceof Y.Map && typeof s.get('id') === 'string') out.add(s.get('id') as string);
+  }
+  return out;
+}
+
+/** Wraps a Yjs update as a y-protocols sync `update` message. */
+export function syncUpdateMessage(update: Uint8Array): Uint8Array {
+  const enc = encoding.createEncoder();
+  syncProtocol.writeUpdate(enc, update);
+  return encoding.toUint8Array(enc);
+}
+
+/**
+ * Valid messages to mutate: sync updates and awareness updates recorded from a private doc
+ * (its own client id, so mutations rarely touch other clients' items) doing typical edits,
+ * including hostile values (NaN, ±Infinity, negative, huge, wrong types).
+ */
+export function recordSeedMessages(seed: number): { sync: Uint8Array[]; awareness: Uint8Array[] } {
+  const doc = new Y.Doc();
+  const sync: Uint8Array[] = [];
+  doc.on('update', (u: Uint8Array) => sync.push(syncUpdateMessage(u)));
+  const params = doc.getMap('params');
+  const hostile: unknown[] = [NaN, Infinity, -Infinity, -1, 1e308, -0, 'x'.repeat(100), null, [1, 2, 3], { a: 1 }, true];
+  for (const v of hostile) params.set('styleWeight', v);
+  params.set('resolution', 1e9);
+  params.set('learningRate', -5);
+  params.set('nope', 1);
+  const pts = addStroke(doc, `seed-${seed}`, [1, 2, 3, 4]);
+  for (let i = 0; i < 5; i++) pts.push([10 + i, 20 + i]);
+  pts.push([NaN, Infinity]);
+  doc.getMap('content').set('width', Infinity);
+  doc.getArray('styles').push([{ imageId: 'f'.repeat(64), weight: -1, scale: 1e9 }]);
+  doc.getArray('strokes').push([{ id: 'plain', author: 'x', tool: 'laser', color: 'red', size: NaN, opacity: 2, points: [1] }]);
+  doc.getArray('strokes').delete(0, 1);
+  const awareness = new awarenessProtocol.Awareness(doc);
+  const aw: Uint8Array[] = [];
+  for (let i = 0; i < 4; i++) {
+    awareness.setLocalState({ user: { name: `fuzzer${i}`, color: '#ff0000' }, cursor: { x: i, y: i } });
+    aw.push(awarenessProtocol.encodeAwarenessUpdate(awareness, [doc.clientID]));
+  }
+  awareness.destroy();
+  doc.destroy();
+  return { sync, awareness: aw };
+}
+
+/** Returns a copy of `bytes` with a few random byte flips, insertions, deletions or a truncation. */
+export function mutate(rnd: () => number, bytes: Uint8Array): Uint8Array {
+  let out = Array.from(bytes);
+  const n = 1 + randInt(rnd, 4);
+  for (let i = 0; i < n; i++) {
+    const at = randInt(rnd, Math.max(1, out.length));
+    switch (randInt(rnd, 5)) {
+      case 0:
+        out[at] = randInt(rnd, 256);
+        break;
+      case 1:
+        out.splice(at, 0, randInt(rnd, 256));
+        break;
+      case 2:
+        out.splice(at, 1);
+        break;
+      case 3:
+        out = out.slice(0, at);
+        break;
+      default:
+        out[at] = 0xff; // long varint continuation
+    }
+  }
+  return Uint8Array.from(out);
+}
+
+export function randomBytes(rnd: () => number, n: number): Uint8Array {
+  const b = new Uint8Array(n);
+  for (let i = 0; i < n; i++) b[i] = randInt(rnd, 256);
+  return b;
+}
+
+/** Payloads that are not binary at all. */
+export function nonBinaryPayload(rnd: () => number): unknown {
+  const options: (() => unknown)[] = [
+    () => 'hello',
+    () => randInt(rnd, 1e9),
+    () => ({ type: 'update', data: [1, 2, 3] }),
+    () => null,
+    () => true,
+    () => Array.from({ length: 10_000 }, (_, i) => i),
+    () => [new Uint8Array([0, 0])],
+    () => ({ nested: { buf: new Uint8Array([1, 2, 3]) } }),
+    () => NaN,
+    () => '\u0000'.repeat(100),
+  ];
+  return options[randInt(rnd, options.length)]();
+}
