@@ -5,6 +5,7 @@
  * Flags win over env: `--port 0`, `--host 127.0.0.1`, `--data-dir /tmp/x`, `--engine-backend cpu`,
  * `--model mobilenet_v2`, … (the env name in kebab case, with or without `=`).
  */
+import { hostname } from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
 import { MODEL_NAMES } from '../shared/schema.ts';
@@ -56,6 +57,14 @@ export const ConfigSchema = z.object({
   SESSION_CREATES_PER_MIN: intFrom(1, 1e6).default(30),
   /** Per client IP: image uploads per minute (burst and sustained). */
   UPLOADS_PER_MIN: intFrom(1, 1e6).default(60),
+  /** Several processes (docs/DEPLOY.md): Redis for the socket.io adapter, the doc bus and engine leases. */
+  REDIS_URL: z.string().regex(/^rediss?:\/\//, 'must start with redis:// or rediss://').optional(),
+  /** PostgreSQL as the shared store instead of SQLite under DATA_DIR (postgres://user:pass@host:5432/db). */
+  DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, 'must start with postgres:// or postgresql://').optional(),
+  /** This process's name in engine leases and logs; unique per process (default: hostname-pid). */
+  INSTANCE_ID: z.string().regex(/^[A-Za-z0-9._-]{1,100}$/, 'letters, digits, . _ - (at most 100)').optional(),
+  /** Engine lease time to live: a dead owner's sessions move to another process within about 4/3 of it. */
+  LEASE_TTL_MS: intFrom(500, 10 * 60 * 1000).default(10_000),
 });
 
 export type RawConfig = z.infer<typeof ConfigSchema>;
@@ -86,6 +95,10 @@ export interface Config {
   maxSocketsPerIp: number;
   sessionCreatesPerMin: number;
   uploadsPerMin: number;
+  redisUrl?: string;
+  databaseUrl?: string;
+  instanceId: string;
+  leaseTtlMs: number;
 }
 
 /** Thrown for bad configuration; `main.ts` prints `message` and exits with code 2. */
@@ -163,6 +176,10 @@ function fromRaw(c: RawConfig): Config {
     maxSocketsPerIp: c.MAX_SOCKETS_PER_IP,
     sessionCreatesPerMin: c.SESSION_CREATES_PER_MIN,
     uploadsPerMin: c.UPLOADS_PER_MIN,
+    redisUrl: c.REDIS_URL,
+    databaseUrl: c.DATABASE_URL,
+    instanceId: c.INSTANCE_ID ?? `${hostname()}-${process.pid}`.replace(/[^A-Za-z0-9._-]/g, '_'),
+    leaseTtlMs: c.LEASE_TTL_MS,
   };
 }
 
