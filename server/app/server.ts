@@ -19,8 +19,10 @@ import { SessionManager, type SessionDefaults } from '../session/session-manager
 import { GroupCommit } from '../storage/group-commit.ts';
 import { SqliteStorage } from '../storage/sqlite.ts';
 import type { Storage } from '../storage/types.ts';
+import type { RedisSessionCluster } from '../cluster/session-cluster.ts';
 import { ServerMetrics } from './metrics.ts';
 import { apiRouter, errorHandler } from './routes.ts';
+import { historyRouter } from './history-routes.ts';
 import { requestLogger, securityHeaders } from '../reliability/http-guards.ts';
 
 const log = createLogger('server');
@@ -45,6 +47,8 @@ export interface RunningServer {
   storage: Storage;
   engineHost: EngineHost;
   io: AtelierServer;
+  /** Set when REDIS_URL makes this process one of several (docs/DEPLOY.md). */
+  cluster?: RedisSessionCluster;
   /** Stops accepting, disconnects clients, stores keyframes, closes the engine and storage. */
   close(): Promise<void>;
 }
@@ -67,9 +71,30 @@ const CLIENT_MISSING_PAGE = `<!doctype html><meta charset="utf-8"><title>Atelier
 <p>The browser client is not built. Run <code>npm run build:client</code> (or <code>npm start</code>, which builds it) and reload.</p>
 <p>The REST API (<code>POST /api/sessions</code>) and socket.io endpoint work without it.</p>`;
 
+/** PostgreSQL storage (DATABASE_URL); loaded on demand so single-machine setups never load pg. */
+async function openPostgres(url: string): Promise<Storage> {
+  const { PostgresStorage } = await import('../storage/postgres.ts');
+  return new PostgresStorage(url);
+}
+
+/** Redis-backed cluster hooks (REDIS_URL); closes `storage` when Redis cannot be reached. */
+async function connectCluster(config: Config, storage: Storage): Promise<RedisSessionCluster> {
+  const { RedisSessionCluster } = await import('../cluster/session-cluster.ts');
+  try {
+    return await RedisSessionCluster.connect({ redisUrl: config.redisUrl!, instanceId: config.instanceId, leaseTtlMs: config.leaseTtlMs });
+  } catch (e) {
+    storage.close();
+    throw e;
+  }
+}
+
 /** Starts everything and listens on config.port (0 = any free port). */
 export async function startServer(config: Config, options: StartOptions = {}): Promise<RunningServer> {
-  const storage = options.storage ?? new SqliteStorage(config.dataDir);
+  const storage = options.storage ?? (config.databaseUrl ? await openPostgres(config.databaseUrl) : new SqliteStorage(config.dataDir));
+  if (config.redisUrl && !config.databaseUrl && !options.storage) {
+    log.warn('REDIS_URL without DATABASE_URL: processes on other machines will not see this SQLite database (docs/DEPLOY.md)');
+  }
+  const cluster = config.redisUrl ? await connectCluster(config, storage) : undefined;
   const images = new ImageStore(storage);
   await images.seedPresets(options.assetsDir ?? path.join(repoRoot, 'assets'), {
     maxBytes: config.maxUploadBytes,
@@ -99,6 +124,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       idlePauseMs: config.idlePauseMs,
       keyframeIntervalMs: config.keyframeIntervalMs,
       metrics: { step: () => metrics.steps.inc() },
+      cluster,
     },
     config.maxSessions,
     defaults,
@@ -114,6 +140,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   app.set('trust proxy', 'loopback');
   app.use(securityHeaders());
   app.use(requestLogger());
+  app.use(historyRouter({ sessions, storage, images }));
   app.use(apiRouter({ config, sessions, images, metrics, backend: () => engineHost.backend }));
   const dist = options.clientDist ?? path.join(repoRoot, 'client', 'dist');
   if (existsSync(path.join(dist, 'index.html'))) {
@@ -139,6 +166,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       maxBadMessages: config.socketMaxBadMessages,
     },
   });
+  if (cluster) io.adapter(cluster.socketAdapter());
   await new Promise<void>((resolve, reject) => {
     httpServer.once('error', reject);
     httpServer.listen(config.port, config.host, () => {
@@ -154,7 +182,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   let closing: Promise<void> | null = null;
   const close = () =>
     (closing ??= (async () => {
-      io.disconnectSockets(true);
+      io.local.disconnectSockets(true); // this process's sockets only (with the Redis adapter, io.* is cluster-wide)
       const httpClosed = new Promise<void>((resolve) => io.close(() => resolve()));
       // Long-lived responses (MJPEG streams) would keep httpServer.close() waiting forever.
       httpServer.closeAllConnections();
@@ -162,8 +190,9 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       sessions.closeAll();
       commits.flush();
       await engineHost.close();
+      await cluster?.close();
       storage.close();
     })());
 
-  return { url, port, sessions, storage, engineHost, io, close };
+  return { url, port, sessions, storage, engineHost, io, close, cluster };
 }

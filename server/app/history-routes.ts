@@ -1,0 +1,151 @@
+/**
+ * History, replay, fork and export REST routes (docs/HISTORY.md). Mounted before the main API
+ * router (whose `/api` catch-all answers 404). Reads go straight to storage: looking at a
+ * session's history neither loads it into the session manager nor wakes its engine.
+ *
+ * Tokens: history, state, keyframe images and exports take the editor or the viewer token
+ * (Bearer or `?token=`); fork takes the editor token (a fork is a new editable session, an action
+ * a read-only link should not be able to take). Export jobs are then addressed by their
+ * unguessable id alone (so `<a href>` downloads work).
+ */
+import express, { type Request } from 'express';
+import { ErrorCode, api, type CreateSessionResponse, type ExportAccepted, type ForkRequest, type Role } from '../../shared/protocol.ts';
+import type { ImageStore } from '../images/store.ts';
+import { ExportJobs, ExportRequestError, parseExportRequest } from '../history/export.ts';
+import { forkSession } from '../history/fork.ts';
+import { HistoryService } from '../history/history-service.ts';
+import { SESSION_ID_RE, TooManySessionsError, tokenMatches, type SessionManager } from '../session/session-manager.ts';
+import { historyStoreOf, type SessionRecord, type Storage } from '../storage/types.ts';
+import { HttpError } from './routes.ts';
+
+export interface HistoryRouteDeps {
+  sessions: SessionManager;
+  storage: Storage;
+  images: ImageStore;
+}
+
+function tokenOf(req: Request): string | undefined {
+  const h = req.get('authorization');
+  const m = h ? /^Bearer\s+(\S+)$/i.exec(h) : null;
+  if (m) return m[1];
+  return typeof req.query.token === 'string' ? req.query.token : undefined;
+}
+
+/** The stored session and the role the request's token grants; throws 401/403/404. */
+function authorizeStored(storage: Storage, req: Request, need: Role): SessionRecord {
+  const id = String(req.params.id ?? '');
+  const token = tokenOf(req);
+  if (!token) throw new HttpError(401, ErrorCode.Unauthorized, 'send the session token as Authorization: Bearer <token> or ?token=');
+  const record = SESSION_ID_RE.test(id) ? storage.getSession(id) : undefined;
+  if (!record) throw new HttpError(404, ErrorCode.UnknownSession, `unknown session '${id}'`);
+  const editor = tokenMatches(token, record.editorTokenHash);
+  if (!editor && !tokenMatches(token, record.viewerTokenHash)) throw new HttpError(401, ErrorCode.Unauthorized, `the token is not valid for session '${id}'`);
+  if (need === 'editor' && !editor) throw new HttpError(403, ErrorCode.Forbidden, 'this needs the editor token; the viewer token is read-only');
+  return record;
+}
+
+/** `t` from a query string or body: ms since epoch. */
+function timeParam(v: unknown): number {
+  const t = typeof v === 'string' && v.trim() !== '' ? Number(v) : v;
+  if (typeof t !== 'number' || !Number.isFinite(t)) throw new HttpError(400, ErrorCode.BadRequest, `t must be a time in ms since the epoch (got ${JSON.stringify(v) ?? 'nothing'})`);
+  return t;
+}
+
+/** The history router; `exports` is exposed for tests (waiting for jobs). */
+export function historyRouter(deps: HistoryRouteDeps): express.Router & { exports: ExportJobs; history: HistoryService | null } {
+  const r = express.Router() as express.Router & { exports: ExportJobs; history: HistoryService | null };
+  const history = historyStoreOf(deps.storage) ? new HistoryService(deps.storage, (id) => deps.images.has(id)) : null;
+  const jobs = new ExportJobs();
+  r.exports = jobs;
+  r.history = history;
+  const json = express.json({ limit: '4kb' });
+  const need = (): HistoryService => {
+    if (!history) throw new HttpError(501, ErrorCode.Internal, 'this server\'s storage keeps no history');
+    return history;
+  };
+
+  r.get('/api/sessions/:id/history', (req, res) => {
+    const rec = authorizeStored(deps.storage, req, 'viewer');
+    res.set('Cache-Control', 'no-store').json(need().history(rec.id, rec.createdAt));
+  });
+
+  r.get('/api/sessions/:id/history/state', (req, res) => {
+    const rec = authorizeStored(deps.storage, req, 'viewer');
+    res.set('Cache-Control', 'no-store').json(need().stateAt(rec.id, timeParam(req.query.t)).body);
+  });
+
+  r.get('/api/sessions/:id/keyframes/:kid.jpg', (req, res) => {
+    const rec = authorizeStored(deps.storage, req, 'viewer');
+    const kid = Number(req.params.kid);
+    const kf = Number.isSafeInteger(kid) && kid > 0 ? need().keyframe(rec.id, kid) : undefined;
+    if (!kf) throw new HttpError(404, ErrorCode.NotFound, `session '${rec.id}' has no keyframe ${String(req.params.kid)}`);
+    res.set({
+      'Content-Type': kf.mime,
+      'Content-Length': String(kf.data.length),
+      'Cache-Control': 'private, max-age=31536000, immutable',
+      'X-Content-Type-Options': 'nosniff',
+      'X-Atelier-Iter': String(kf.iter),
+    });
+    res.end(kf.data);
+  });
+
+  r.post('/api/sessions/:id/fork', json, (req, res) => {
+    const rec = authorizeStored(deps.storage, req, 'editor');
+    const t = timeParam((req.body as Partial<ForkRequest> | undefined)?.t);
+    const h = need();
+    const at = h.stateAt(rec.id, t);
+    const keyframe = at.keyframe ? h.keyframe(rec.id, at.keyframe.id) : undefined;
+    let created;
+    try {
+      created = forkSession(deps.sessions, h.store, { sessionId: rec.id, t, state: at.state, keyframe });
+    } catch (e) {
+      if (e instanceof TooManySessionsError) throw new HttpError(503, ErrorCode.TooManySessions, e.message);
+      throw e;
+    }
+    const base = `${req.protocol}://${req.get('host')}`;
+    const id = created.session.id;
+    const body: CreateSessionResponse = {
+      id,
+      editorToken: created.editorToken,
+      viewerToken: created.viewerToken,
+      editorUrl: `${base}/s/${id}?token=${created.editorToken}`,
+      viewerUrl: `${base}/s/${id}/view?token=${created.viewerToken}`,
+    };
+    res.status(201).json(body);
+  });
+
+  r.post('/api/sessions/:id/export', json, (req, res) => {
+    const rec = authorizeStored(deps.storage, req, 'viewer');
+    const h = need();
+    try {
+      const options = parseExportRequest(req.body);
+      const status = jobs.start(rec.id, { list: () => h.keyframes(rec.id), get: (id) => h.keyframe(rec.id, id) }, options);
+      const body: ExportAccepted = { jobId: status.jobId, statusUrl: api.exportJob(status.jobId) };
+      res.status(202).json(body);
+    } catch (e) {
+      if (e instanceof ExportRequestError) throw new HttpError(e.status, ErrorCode.BadRequest, e.message);
+      throw e;
+    }
+  });
+
+  r.get('/api/exports/:jobId', (req, res) => {
+    const status = jobs.status(String(req.params.jobId));
+    if (!status) throw new HttpError(404, ErrorCode.NotFound, 'no such export job (jobs are kept 15 minutes after they finish)');
+    res.set('Cache-Control', 'no-store').json(status);
+  });
+
+  r.get('/api/exports/:jobId/file', (req, res) => {
+    const file = jobs.file(String(req.params.jobId));
+    if (!file) throw new HttpError(404, ErrorCode.NotFound, 'no finished export with this id');
+    res.set({
+      'Content-Type': file.mime,
+      'Content-Length': String(file.bytes.length),
+      'Content-Disposition': `attachment; filename="${file.name}"`,
+      'Cache-Control': 'private, max-age=900',
+      'X-Content-Type-Options': 'nosniff',
+    });
+    res.end(file.bytes);
+  });
+
+  return r;
+}
