@@ -110,27 +110,3 @@ export class KeyedRateLimiter {
     return this.buckets.size;
   }
 }
-
-/** Counts live things (sockets) per key with a ceiling; `release` must be called once per `acquire`. */
-export class KeyedCounter {
-  private counts = new Map<string, number>();
-  constructor(readonly max: number) {}
-
-  /** Takes one slot for `key`; false when it already holds `max`. */
-  acquire(key: string): boolean {
-    const n = this.counts.get(key) ?? 0;
-    if (n >= this.max) return false;
-    this.counts.set(key, n + 1);
-    return true;
-  }
-
-  release(key: string): void {
-    const n = (this.counts.get(key) ?? 0) - 1;
-    if (n > 0) this.counts.set(key, n);
-    else this.counts.delete(key);
-  }
-
-  count(key: string): number {
-    return this.counts.get(key) ?? 0;
-  }
-}

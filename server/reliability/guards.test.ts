@@ -1,0 +1,162 @@
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as Y from 'yjs';
+import * as encoding from 'lib0/encoding';
+import * as awarenessProtocol from 'y-protocols/awareness';
+import { ErrorCode } from '../../shared/protocol.ts';
+import { KeyedRateLimiter, TokenBucket } from './rate-limit.ts';
+import { MAX_AWARENESS_ENTRIES, SocketGuard, checkUpdate, inspectAwarenessUpdate, parseSyncMessage, type SocketLimits } from './message-guard.ts';
+import { pageCsp, redactTokens } from './http-guards.ts';
+import { syncUpdateMessage } from './fuzz-kit.ts';
+
+const limits: SocketLimits = { msgRate: 10, msgBurst: 5, byteRate: 1000, byteBurst: 2000, maxMessageBytes: 1500, maxBadMessages: 3, strikeForgiveSec: 5 };
+
+describe('token buckets', () => {
+  test('R2: a bucket allows its burst, then refills at its rate', () => {
+    let now = 0;
+    const b = new TokenBucket(3, 2, () => now);
+    assert.deepEqual([b.take(), b.take(), b.take(), b.take()], [true, true, true, false]);
+    assert.equal(b.retryAfterSec(), 1);
+    now += 500; // one token back
+    assert.equal(b.take(), true);
+    assert.equal(b.take(), false);
+    now += 60_000;
+    assert.equal(b.available(), 3, 'never above capacity');
+  });
+
+  test('R2: keyed limiters keep one bucket per key and forget idle keys when full', () => {
+    let now = 0;
+    const l = new KeyedRateLimiter({ capacity: 1, refillPerSec: 1, maxKeys: 2, now: () => now });
+    assert.equal(l.take('a'), true);
+    assert.equal(l.take('a'), false);
+    assert.equal(l.take('b'), true, 'another key has its own bucket');
+    now += 5000;
+    assert.equal(l.take('c'), true);
+    assert.ok(l.size <= 2);
+  });
+});
+
+describe('socket message guard', () => {
+  test('R1: non-binary, empty and oversize messages are refused with a clear code', () => {
+    const g = new SocketGuard({ ...limits, maxBadMessages: 0 });
+    const cases: [unknown, string][] = [
+      ['text', ErrorCode.BadMessage],
+      [42, ErrorCode.BadMessage],
+      [null, ErrorCode.BadMessage],
+      [{ a: 1 }, ErrorCode.BadMessage],
+      [new Uint8Array(0), ErrorCode.BadMessage],
+      [new Uint8Array(1501), ErrorCode.PayloadTooLarge],
+    ];
+    for (const [raw, code] of cases) {
+      const a = g.admit('y:sync', raw);
+      assert.equal(a.ok, false);
+      if (!a.ok) assert.equal(a.error?.code, code, String(raw));
+    }
+    assert.equal(g.admit('y:sync', new Uint8Array([2, 0])).ok, true);
+  });
+
+  test('R1: a socket is told to go after maxBadMessages strikes, and strikes are forgiven over time', () => {
+    let now = 0;
+    const g = new SocketGuard(limits, () => now);
+    const bad = () => g.admit('y:sync', 'garbage');
+    assert.deepEqual([bad(), bad(), bad()].map((a) => !a.ok && a.disconnect), [false, false, false]);
+    now += 5000; // one strike forgiven
+    assert.equal(!bad().ok && (bad() as { disconnect: boolean }).disconnect, true);
+  });
+
+  test('R2: over the message rate messages are dropped with one RATE_LIMITED notice per second', () => {
+    let now = 0;
+    const g = new SocketGuard({ ...limits, maxBadMessages: 0 }, () => now);
+    const msg = new Uint8Array([2, 0]);
+    const results = Array.from({ length: 8 }, () => g.admit('y:sync', msg));
+    assert.equal(results.filter((r) => r.ok).length, 5);
+    const notices = results.filter((r) => !r.ok && r.error?.code === ErrorCode.RateLimited);
+    assert.equal(notices.length, 1);
+    assert.ok(results.every((r) => r.ok || r.rateLimited));
+    now += 1000;
+    assert.equal(g.admit('y:sync', msg).ok, true, 'refilled');
+    assert.equal(g.rateLimited, 3);
+  });
+
+  test('R2: the byte rate is enforced separately from the message rate', () => {
+    const now = 0;
+    const g = new SocketGuard({ ...limits, msgBurst: 100, maxBadMessages: 0 }, () => now);
+    const big = new Uint8Array(1400);
+    assert.equal(g.admit('y:sync', big).ok, true);
+    const second = g.admit('y:sync', big);
+    assert.equal(second.ok, false);
+    if (!second.ok) assert.match(second.error?.message ?? '', /bytes\/s/);
+  });
+
+  test('R1: sync messages must be exactly a known type and one length-prefixed payload', () => {
+    assert.deepEqual(parseSyncMessage(new Uint8Array([2, 2, 0, 0])), { type: 2, payload: new Uint8Array([0, 0]) });
+    assert.match(String(parseSyncMessage(new Uint8Array([3, 0]))), /unknown sync message type 3/);
+    assert.match(String(parseSyncMessage(new Uint8Array([2, 5, 0]))), /does not match/);
+    assert.match(String(parseSyncMessage(new Uint8Array([2, 1, 0, 9]))), /does not match/);
+    assert.match(String(parseSyncMessage(new Uint8Array([0xff, 0xff]))), /unreadable/);
+  });
+
+  test('R1: updates that cannot integrate completely are refused before they touch the document', () => {
+    const server = new Y.Doc();
+    const writer = new Y.Doc();
+    const updates: Uint8Array[] = [];
+    writer.on('update', (u: Uint8Array) => updates.push(u));
+    writer.getMap('params').set('seed', 1);
+    writer.getMap('params').set('seed', 2);
+    assert.equal(checkUpdate(updates[0], server).error, null);
+    assert.match(String(checkUpdate(updates[1], server).error), /starts at clock|does not have/, 'a gap: the first update is missing');
+    Y.applyUpdate(server, updates[0]);
+    assert.equal(checkUpdate(updates[1], server).error, null);
+    assert.match(String(checkUpdate(new Uint8Array([1, 9, 9]), server).error), /undecodable/);
+    assert.deepEqual(checkUpdate(new Uint8Array([0, 0]), server), { error: null, empty: true });
+    const withSubdoc = new Y.Doc();
+    const sub: Uint8Array[] = [];
+    withSubdoc.on('update', (u: Uint8Array) => sub.push(u));
+    withSubdoc.getMap('x').set('doc', new Y.Doc());
+    assert.match(String(checkUpdate(sub[0], new Y.Doc()).error), /subdocuments/);
+    const deleter = new Y.Doc();
+    const del: Uint8Array[] = [];
+    Y.applyUpdate(deleter, Y.encodeStateAsUpdate(writer));
+    deleter.on('update', (u: Uint8Array) => del.push(u));
+    deleter.getMap('params').delete('seed');
+    assert.match(String(checkUpdate(del[0], new Y.Doc()).error), /deletes items|does not have/);
+    assert.ok(syncUpdateMessage(updates[0]).length > updates[0].length);
+  });
+
+  test('R1: awareness updates are checked for shape, entry count and state size', () => {
+    const doc = new Y.Doc();
+    const aw = new awarenessProtocol.Awareness(doc);
+    aw.setLocalState({ user: { name: 'a' } });
+    const ok = awarenessProtocol.encodeAwarenessUpdate(aw, [doc.clientID]);
+    assert.deepEqual(inspectAwarenessUpdate(ok), [doc.clientID]);
+    assert.match(String(inspectAwarenessUpdate(ok.subarray(0, ok.length - 2))), /unreadable/);
+    const many = encoding.createEncoder();
+    encoding.writeVarUint(many, MAX_AWARENESS_ENTRIES + 1);
+    assert.match(String(inspectAwarenessUpdate(encoding.toUint8Array(many))), /entries/);
+    const notJson = encoding.createEncoder();
+    encoding.writeVarUint(notJson, 1);
+    encoding.writeVarUint(notJson, 7);
+    encoding.writeVarUint(notJson, 1);
+    encoding.writeVarString(notJson, '{nope');
+    assert.match(String(inspectAwarenessUpdate(encoding.toUint8Array(notJson))), /unreadable/);
+    aw.destroy();
+  });
+});
+
+describe('http guards', () => {
+  test('R4: tokens are redacted from URLs, headers and JSON', () => {
+    const t = 'Abc_def-123';
+    const out = redactTokens(`GET /s/x?token=${t}&a=1 Authorization: Bearer ${t} {"editorToken":"${t}","token":"${t}"}`);
+    assert.ok(!out.includes(t), out);
+    assert.match(out, /\?token=\[redacted\]&a=1/);
+  });
+
+  test('R4: the page CSP names no external origin and allows only same-host sockets', () => {
+    const csp = pageCsp('localhost:3000');
+    assert.match(csp, /default-src 'self'/);
+    assert.match(csp, /img-src 'self' blob: data:/);
+    assert.match(csp, /connect-src 'self' ws:\/\/localhost:3000 wss:\/\/localhost:3000/);
+    assert.doesNotMatch(csp, /https?:\/\//);
+    assert.doesNotMatch(pageCsp('evil.com; script-src *'), /script-src \*/, 'a hostile Host header cannot inject directives');
+  });
+});
