@@ -101,6 +101,45 @@ describe('L-BFGS (torch port, no line search)', () => {
     tf.dispose([x, At, bt]);
   });
 
+  test('E8: follows torch.optim.LBFGS step for step (history 4, lr 1, max_iter 1 per step)', async () => {
+    // f(x) = 1/2 x^T A x - b^T x + 0.1 sum x^4, A tridiagonal (1..6 / 0.3), b = 1..6, x0 = 0.5.
+    // Trajectory from torch 1.13 (float64): opt = LBFGS([x], lr=1, max_iter=1, history_size=4);
+    // opt.step(closure) fifteen times. Listed: x after steps 1, 2, 3, 6, 10.
+    const torch: Record<number, number[]> = {
+      1: [0.534482759, 0.574712644, 0.632183908, 0.689655172, 0.747126437, 0.82183908],
+      2: [0.584377308, 0.664302332, 0.760285562, 0.826599059, 0.863134798, 0.921693402],
+      3: [0.61087204, 0.694699465, 0.78224814, 0.828689949, 0.852126294, 0.911624693],
+      6: [0.669881755, 0.710653843, 0.782446236, 0.82098991, 0.846546398, 0.909821118],
+      10: [0.667719248, 0.71065827, 0.782756958, 0.822158551, 0.847503528, 0.907758657],
+    };
+    const n = 6;
+    const A = tf.tensor2d(Array.from({ length: n }, (_, i) => Array.from({ length: n }, (_, j) => (i === j ? i + 1 : Math.abs(i - j) === 1 ? 0.3 : 0))));
+    const b = tf.range(1, n + 1);
+    const x = tf.variable(tf.fill([n], 0.5));
+    const opt = new Lbfgs({ historySize: 4 });
+    const f = () =>
+      tf.tidy(() =>
+        tf.add(
+          tf.sub(tf.mul(0.5, tf.sum(tf.mul(x, tf.squeeze(tf.matMul(A, tf.reshape(x, [n, 1])))))), tf.sum(tf.mul(b, x))),
+          tf.mul(0.1, tf.sum(tf.pow(x, 4))),
+        ),
+      ) as tf.Scalar;
+    for (let step = 1; step <= 10; step++) {
+      const { value, grads } = tf.variableGrads(f, [x]);
+      const report = tf.reshape(value, [1]);
+      await opt.step(x, grads[x.name], report);
+      tf.dispose([value, grads[x.name], report]);
+      if (torch[step]) {
+        const got = Array.from(x.dataSync());
+        const err = Math.max(...got.map((v, k) => Math.abs(v - torch[step][k])));
+        assert.ok(err < 1e-5, `step ${step}: ${got} vs torch ${torch[step]} (max error ${err})`);
+      }
+    }
+    assert.equal(opt.historyLength, 4);
+    opt.dispose();
+    tf.dispose([A, b, x]);
+  });
+
   test('E17: reset makes the next step a first iteration with an empty history', async () => {
     const opt = new Lbfgs();
     const x = tf.variable(tf.tensor1d([3, -2]));
