@@ -11,11 +11,11 @@ tutorial detail it reproduces is listed in docs/REFERENCE.md.
       [--size 256] [--iters 10] [--out final.png]
 
 stdout: one JSON line per iteration, {"iter","loss","style","content","tv","ms"}, the weighted
-loss terms, in the convention of the engine's StyleTransfer and `npm run render -- --json`:
-  iter 0     the initial image (= the content image), evaluated without a step;
-  iter t>=1  the loss the tutorial's train_step computes in its t-th call, i.e. BEFORE update t
-             (so iter 1 repeats iter 0's values, and the image after the last update is not
-             scored); "ms" is that step's wall time (forward, backward, Adam update, clip).
+loss terms, in the convention of `npm run render -- --json` (server/cli/run.ts):
+  iter t  the losses of the image after t updates (t = 0: the initial image = the content image),
+          which is the loss the tutorial's train_step computes in its (t+1)-th call, BEFORE that
+          update. "ms" is the wall time of that call (forward, backward, Adam update, clip); the
+          last line (t = --iters) is a plain evaluation of the final image.
 """
 from __future__ import annotations
 
@@ -190,21 +190,19 @@ def run(args: argparse.Namespace) -> None:
     image = content_image.clone().requires_grad_(True)  # init = content
     opt = KerasAdam(image)
 
-    def emit(it: int, losses: dict[str, torch.Tensor], t0: float) -> None:
+    for it in range(args.iters + 1):
+        t0 = time.perf_counter()
+        if it < args.iters:  # the tutorial's train_step: loss, gradient, update, clip
+            losses = weighted_losses(model, image, style_targets, content_targets)
+            (grad,) = torch.autograd.grad(losses["loss"], image)
+            opt.step(image.data, grad)
+            with torch.no_grad():
+                image.clamp_(0.0, 1.0)  # clip_0_1 after every step
+        else:  # score the final image
+            with torch.no_grad():
+                losses = weighted_losses(model, image, style_targets, content_targets)
         line = {"iter": it, **{k: float(v) for k, v in losses.items()}, "ms": round((time.perf_counter() - t0) * 1000, 2)}
         print(json.dumps({k: line[k] for k in ("iter", "loss", "style", "content", "tv", "ms")}), flush=True)
-
-    t0 = time.perf_counter()
-    with torch.no_grad():
-        emit(0, weighted_losses(model, image, style_targets, content_targets), t0)
-    for it in range(1, args.iters + 1):  # the tutorial's train_step
-        t0 = time.perf_counter()
-        losses = weighted_losses(model, image, style_targets, content_targets)
-        (grad,) = torch.autograd.grad(losses["loss"], image)
-        opt.step(image.data, grad)
-        with torch.no_grad():
-            image.clamp_(0.0, 1.0)  # clip_0_1 after every step
-        emit(it, losses, t0)
     if args.out:
         from PIL import Image
 
