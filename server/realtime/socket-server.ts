@@ -34,7 +34,7 @@ import {
 import { createLogger } from '../log.ts';
 import type { ServerMetrics } from '../app/metrics.ts';
 import type { GroupCommit } from '../storage/group-commit.ts';
-import type { Session, UpdateOrigin } from '../session/session.ts';
+import { REMOTE_ORIGIN, type Session, type UpdateOrigin } from '../session/session.ts';
 import type { SessionManager } from '../session/session-manager.ts';
 import { FrameChannel } from './frame-channel.ts';
 import {
@@ -142,6 +142,8 @@ class SessionRoom {
       },
     });
     this.onAwareness = ({ added, updated, removed }, origin) => {
+      // Another process's change (server/cluster): that process relayed it to every socket already.
+      if (origin === REMOTE_ORIGIN) return;
       const changed = [...added, ...updated, ...removed];
       if (origin instanceof ClientOrigin) {
         for (const id of [...added, ...updated]) origin.awarenessClients.add(id);

@@ -20,7 +20,7 @@ import { decodeImage } from '../images/codec.ts';
 import type { ImageStore } from '../images/store.ts';
 import { createLogger, type Logger } from '../log.ts';
 import type { GroupCommit } from '../storage/group-commit.ts';
-import type { SessionRecord, Storage } from '../storage/types.ts';
+import { StaleFencingTokenError, type SessionRecord, type Storage } from '../storage/types.ts';
 import { CanvasBuilder, Coalescer } from './canvas-builder.ts';
 import { DocValidator, seedDocument } from './doc-state.ts';
 import { archiveKeyframe, recordLossSample } from '../history/recorder.ts';
@@ -28,6 +28,30 @@ import type { EngineFrame, EngineHost, SessionEngine } from './engine-host.ts';
 
 /** Transaction origin of updates replayed from storage (not persisted again, not relayed). */
 export const STORAGE_ORIGIN = Symbol('storage');
+/**
+ * Transaction origin of updates another server process already stored and relayed (server/cluster):
+ * applied to this process's doc only, neither stored nor relayed again.
+ */
+export const REMOTE_ORIGIN = Symbol('remote');
+/** Transaction origin of stored updates this process missed (cluster catch-up): relayed, not stored again. */
+export const CATCHUP_ORIGIN = Symbol('catchup');
+
+/**
+ * Cluster hooks (server/cluster/session-cluster.ts). Absent in a single process, where the process
+ * always owns its sessions' engines. With them, a session runs its engine only while this process
+ * holds the session's engine lease ({@link Session.grantEngine}); otherwise it relays the owner's
+ * frames and state ({@link Session.applyRemoteFrame}).
+ */
+export interface SessionCluster {
+  /** The session came alive in this process (created or loaded): relay it between processes. */
+  opened(session: Session): void;
+  /** The session wants an engine: acquire its lease (now, or once the owner's expires), then `grantEngine`. */
+  wantEngine(session: Session): void;
+  /** The session needs no engine any more (suspended, closed): give the lease back if held. */
+  releaseEngine(session: Session): void;
+  /** The session was closed in this process. */
+  closed(session: Session): void;
+}
 
 /** What the realtime layer uses as transaction origin: anything with an `author`. */
 export interface UpdateOrigin {
@@ -44,6 +68,8 @@ export interface SessionDeps {
   /** Called when the session has been idle long enough to be dropped from memory. */
   onIdle?: (session: Session) => void;
   metrics?: { step(): void };
+  /** Several processes share sessions (REDIS_URL): engine ownership by lease. */
+  cluster?: SessionCluster;
 }
 
 export interface SessionListener {
@@ -88,6 +114,8 @@ export class Session {
   private keyframeTimer: NodeJS.Timeout;
   private lastKeyframeIter = -1;
   private closed = false;
+  /** Fencing token of the engine lease this process holds (cluster), or null. */
+  private fencingToken: number | null = null;
   /** Latest frame (JPEG), served to new clients and to frame.jpg / stream.mjpg. */
   latestFrame: FramePayload | null = null;
   iter = 0;
@@ -110,6 +138,7 @@ export class Session {
     this.keyframeTimer = setInterval(() => this.saveKeyframe(), deps.keyframeIntervalMs);
     this.keyframeTimer.unref();
     this.armIdleTimer();
+    deps.cluster?.opened(this);
   }
 
   /** Nobody attached: after idlePauseMs the engine is suspended and the session unloaded. */
@@ -166,7 +195,8 @@ export class Session {
   }
 
   private onUpdate(update: Uint8Array, origin: unknown): void {
-    if (origin === STORAGE_ORIGIN) return;
+    if (origin === STORAGE_ORIGIN || origin === REMOTE_ORIGIN) return;
+    if (origin === CATCHUP_ORIGIN) return this.emit('durableUpdate', update, origin);
     this.deps.commits.append({ sessionId: this.id, update, author: authorOf(origin), time: Date.now() }, (err) => {
       if (err) {
         this.log.error('could not store an update; not relaying it', { error: err.message });
@@ -179,7 +209,7 @@ export class Session {
 
   private onTransaction(tr: Y.Transaction): void {
     const { changes, errors } = this.validator.onTransaction(tr);
-    if (errors.length && tr.origin !== STORAGE_ORIGIN) this.emit('invalid', tr.origin, errors);
+    if (errors.length && tr.origin !== STORAGE_ORIGIN && tr.origin !== REMOTE_ORIGIN) this.emit('invalid', tr.origin, errors);
     if (changes.params) this.onParamsChanged();
     if (changes.styles) void this.stylesJob.run().catch((e) => this.fail(e));
     if (changes.canvas) void this.canvasJob.run().catch((e) => this.fail(e));
@@ -259,6 +289,10 @@ export class Session {
 
   private ensureEngine(): Promise<void> {
     if (this.engine || this.closed) return Promise.resolve();
+    if (this.deps.cluster && this.fencingToken === null) {
+      this.deps.cluster.wantEngine(this);
+      return Promise.resolve();
+    }
     this.opening ??= this.openEngine().finally(() => (this.opening = null));
     return this.opening;
   }
@@ -314,7 +348,7 @@ export class Session {
   /** Stores the latest frame as a keyframe when the image changed since the last one. */
   saveKeyframe(): void {
     const f = this.latestFrame;
-    if (!f || f.iter === this.lastKeyframeIter || this.closed) return;
+    if (!f || f.iter === this.lastKeyframeIter || this.closed || !this.ownsEngine) return;
     try {
       this.deps.storage.putKeyframe({
         sessionId: this.id,
@@ -325,10 +359,12 @@ export class Session {
         data: Buffer.from(f.data),
         losses: f.losses,
         time: Date.now(),
+        ...(this.fencingToken !== null ? { fencingToken: this.fencingToken } : {}),
       });
       this.lastKeyframeIter = f.iter;
       archiveKeyframe(this.deps.storage, this.id, f);
     } catch (e) {
+      if (e instanceof StaleFencingTokenError) return this.revokeEngine();
       this.log.warn('could not store a keyframe', { error: (e as Error).message });
     }
   }
@@ -340,6 +376,7 @@ export class Session {
     this.saveKeyframe();
     this.engine?.dispose();
     this.engine = null;
+    this.dropLease();
     this.setState('idle');
     this.deps.onIdle?.(this);
   }
@@ -354,6 +391,8 @@ export class Session {
     if (this.idleTimer) clearTimeout(this.idleTimer);
     this.engine?.dispose();
     this.engine = null;
+    this.dropLease();
+    this.deps.cluster?.closed(this);
     this.awareness.destroy();
     this.doc.destroy();
     this.listeners.clear();
@@ -361,5 +400,66 @@ export class Session {
 
   get isClosed(): boolean {
     return this.closed;
+  }
+
+  // --- cluster (several processes; see server/cluster) ---
+
+  /** Whether this process runs the session's engine: always in one process, with the lease in a cluster. */
+  get ownsEngine(): boolean {
+    return !this.deps.cluster || this.fencingToken !== null;
+  }
+
+  /** Whether the session wants an engine now (someone attached, or woken within the grace period). */
+  get wantsEngine(): boolean {
+    return !this.closed && (this.holders > 0 || this.idleTimer !== null);
+  }
+
+  /**
+   * This process now holds the engine lease with `fencingToken`: catch up on stored updates it may
+   * have missed (a dead owner's last ones) and start the engine from the latest keyframe.
+   */
+  grantEngine(fencingToken: number): void {
+    if (this.closed) return;
+    this.fencingToken = fencingToken;
+    for (const u of this.deps.storage.loadUpdates(this.id)) Y.applyUpdate(this.doc, u.update, CATCHUP_ORIGIN);
+    const kf = this.deps.storage.latestKeyframe(this.id);
+    if (kf && kf.iter > this.iter) this.iter = kf.iter;
+    if (this.wantsEngine) void this.ensureEngine();
+  }
+
+  /** The lease was lost (expired, or a newer owner's fencing token): stop the engine here. */
+  revokeEngine(): void {
+    if (this.fencingToken === null) return;
+    this.log.warn('engine lease lost; another process runs the optimization now');
+    this.fencingToken = null;
+    this.engine?.dispose();
+    this.engine = null;
+    if (this.wantsEngine) this.deps.cluster?.wantEngine(this);
+  }
+
+  /** No engine needed here any more: stop waiting for the lease, give it back if held. */
+  private dropLease(): void {
+    this.fencingToken = null;
+    this.deps.cluster?.releaseEngine(this);
+  }
+
+  /** An update another process stored and relayed: apply it here, without storing or relaying. */
+  applyRemoteUpdate(update: Uint8Array): void {
+    if (!this.closed) Y.applyUpdate(this.doc, update, REMOTE_ORIGIN);
+  }
+
+  /** A frame of the owning process: relay it to this process's clients (ignored by the owner). */
+  applyRemoteFrame(frame: FramePayload): void {
+    if (this.closed || this.ownsEngine) return;
+    this.iter = frame.iter;
+    this.stepsPerSec = frame.stepsPerSec;
+    this.latestFrame = frame;
+    this.emit('frame', frame);
+  }
+
+  /** The owner's engine state, mirrored on the other processes. */
+  applyRemoteState(state: EngineState, message?: string): void {
+    if (this.closed || this.ownsEngine) return;
+    this.setState(state, message);
   }
 }
