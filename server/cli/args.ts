@@ -46,6 +46,12 @@ export interface RenderOptions {
   styleTransform?: 'none' | 'softmax';
   /** Save an intermediate image every N iterations (0 = never). */
   saveEvery: number;
+  /** Re-render this stored session (content, styles, strokes and params come from it). */
+  fromSession?: string;
+  /** With fromSession: the time to take the state at (ms since epoch or ISO date); default latest. */
+  at?: string;
+  /** With fromSession: the server's DATA_DIR (default $DATA_DIR or ./data). */
+  dataDir: string;
 }
 
 export class UsageError extends Error {}
@@ -82,6 +88,10 @@ Optimization
   --style-transform T     none | softmax (Wang et al. 2021)
   --mode M                transfer | reconstruct-content | synthesize-style | grid
   --save-every N          also write out-<iter>.png every N iterations
+From a stored session (content, styles, strokes and params come from the session)
+  --from-session ID       re-render session ID from the server's SQLite store (read-only)
+  --at T                  the session as it was at T (ms since epoch or ISO date; default: latest)
+  --data-dir DIR          the server's DATA_DIR (default $DATA_DIR or ./data)
 Output
   --json                  one JSON line per iteration on stdout: {"iter","loss","style","content","tv","ms"}
   --help`;
@@ -147,6 +157,9 @@ export function parseRenderArgs(argv: string[]): RenderOptions | 'help' {
         'style-layers': { type: 'string' },
         'style-transform': { type: 'string' },
         'save-every': { type: 'string' },
+        'from-session': { type: 'string' },
+        at: { type: 'string' },
+        'data-dir': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -170,12 +183,20 @@ export function parseRenderArgs(argv: string[]): RenderOptions | 'help' {
   }
 
   const mode = oneOf('mode', v.mode, CLI_MODES) ?? 'transfer';
+  const fromSession = v['from-session'];
+  if (fromSession !== undefined) {
+    if (!/^[A-Za-z0-9_-]{8,64}$/.test(fromSession)) throw new UsageError(`--from-session must be a session id, got '${fromSession}'`);
+    if (mode !== 'transfer') throw new UsageError('--from-session renders in --mode transfer only');
+    if (v.content || styles.length) throw new UsageError('--from-session takes content and styles from the session; drop --content/--style');
+  } else if (v.at !== undefined) {
+    throw new UsageError('--at needs --from-session');
+  }
   if (!v.out) throw new UsageError('--out is required');
   if (!/\.(png|jpe?g|webp)$/i.test(v.out)) throw new UsageError(`--out must end in .png, .jpg or .webp, got '${v.out}'`);
-  if ((mode === 'transfer' || mode === 'grid' || mode === 'reconstruct-content') && !v.content) {
+  if ((mode === 'transfer' || mode === 'grid' || mode === 'reconstruct-content') && !v.content && !fromSession) {
     throw new UsageError(`--content is required for --mode ${mode}`);
   }
-  if ((mode === 'transfer' || mode === 'grid' || mode === 'synthesize-style') && styles.length === 0) {
+  if ((mode === 'transfer' || mode === 'grid' || mode === 'synthesize-style') && styles.length === 0 && !fromSession) {
     throw new UsageError(`at least one --style is required for --mode ${mode}`);
   }
   if (styles.length > 0 && styles.every((s) => s.weight === 0)) throw new UsageError('at least one style weight must be > 0');
@@ -210,5 +231,8 @@ export function parseRenderArgs(argv: string[]): RenderOptions | 'help' {
     styleLayers: layerList(v['style-layers']),
     styleTransform: transform,
     saveEvery: num('save-every', v['save-every'], { min: 0, max: 1_000_000, int: true }) ?? 0,
+    fromSession,
+    at: v.at,
+    dataDir: v['data-dir'] ?? process.env.DATA_DIR ?? './data',
   };
 }

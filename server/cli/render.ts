@@ -16,6 +16,7 @@ import { presetSuggestedParams } from '../engine/presets.ts';
 import { encodeImage, readImageFile, type EncodeMime } from '../images/codec.ts';
 import { parseRenderArgs, USAGE, UsageError, type RenderOptions, type CliModel } from './args.ts';
 import { runRender, type RenderProgress } from './run.ts';
+import { SessionSourceError, sessionRenderJob, type SessionRenderJob } from './from-session.ts';
 
 /** Models used when `--model` is not given: the paper presets are defined on VGG19. */
 export function defaultModelFor(preset: RenderOptions['preset']): CliModel {
@@ -86,15 +87,24 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   }
   const o = opts;
-  const content = await readOptional(o.content);
-  const styles: StyleInput[] = [];
+  let session: SessionRenderJob | undefined;
+  try {
+    session = o.fromSession ? await sessionRenderJob(o) : undefined;
+  } catch (e) {
+    if (!(e instanceof SessionSourceError)) throw e;
+    process.stderr.write(`render: ${e.message}\n`);
+    return 2;
+  }
+  const content = session ? session.content : await readOptional(o.content);
+  const styles: StyleInput[] = session ? session.styles : [];
   for (const s of o.styles) styles.push({ image: await readImageFile(s.path), weight: s.weight, scale: s.scale });
-  const initImage = await readOptional(o.initImage);
+  const initImage = session?.initImage ?? (await readOptional(o.initImage));
+  if (session) process.stderr.write(`render: ${session.summary}\n`);
 
   const backend = await initBackend(o.backend);
-  const model = o.model ?? defaultModelFor(o.preset);
+  const model = o.model ?? session?.model ?? defaultModelFor(o.preset);
   const network = await loadNetwork(model, { weightsPath: o.weights });
-  process.stderr.write(`render: backend ${backend}, model ${model}, preset ${o.preset}, ${o.size}px, ${o.iters} iterations\n`);
+  process.stderr.write(`render: backend ${backend}, model ${model}, preset ${session ? session.params.preset : o.preset}, ${o.size}px, ${o.iters} iterations\n`);
 
   const bar = new ProgressBar(o.iters);
   try {
@@ -104,7 +114,7 @@ export async function main(argv: string[]): Promise<number> {
       content,
       styles,
       initImage,
-      params: paramsFromOptions(o),
+      params: session ? session.params : paramsFromOptions(o),
       iters: o.iters,
       pyramid: o.pyramid,
       onProgress: (p) => {

@@ -89,14 +89,21 @@ export class SqliteStorage implements Storage, HistoryStore {
   private db: Database.Database;
   private stmts;
 
-  /** Opens (creating if needed) `<dataDir>/atelier.db`. */
-  constructor(dataDir: string) {
-    mkdirSync(dataDir, { recursive: true });
-    this.db = new Database(path.join(dataDir, 'atelier.db'));
-    this.db.pragma('journal_mode = WAL');
-    this.db.pragma('synchronous = FULL');
-    this.db.pragma('foreign_keys = ON');
-    this.db.exec(SCHEMA);
+  /**
+   * Opens (creating if needed) `<dataDir>/atelier.db`. With `{readonly: true}` the database must
+   * exist and is never written (offline tools such as `render --from-session` next to a running server).
+   */
+  constructor(dataDir: string, options: { readonly?: boolean } = {}) {
+    if (options.readonly) {
+      this.db = new Database(path.join(dataDir, 'atelier.db'), { readonly: true, fileMustExist: true });
+    } else {
+      mkdirSync(dataDir, { recursive: true });
+      this.db = new Database(path.join(dataDir, 'atelier.db'));
+      this.db.pragma('journal_mode = WAL');
+      this.db.pragma('synchronous = FULL');
+      this.db.pragma('foreign_keys = ON');
+      this.db.exec(SCHEMA);
+    }
     const db = this.db;
     this.stmts = {
       insertSession: db.prepare('INSERT INTO sessions (id, editor_token_hash, viewer_token_hash, created_at) VALUES (?, ?, ?, ?)'),
