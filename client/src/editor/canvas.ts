@@ -6,7 +6,7 @@
 import { Container, Graphics, Text, type Application } from 'pixi.js';
 import type { ContentEntry, Stroke } from '../../../shared/schema.ts';
 import { ArtworkLayer } from './artwork-layer.ts';
-import { createPixiApp, containRect } from '../ui/pixi-app.ts';
+import { createPixiApp, containRect, RenderScheduler } from '../ui/pixi-app.ts';
 import { hexToNumber, contrastText } from '../util/color.ts';
 
 export interface RemoteCursor {
@@ -36,8 +36,10 @@ export class ContentCanvas {
   private cursorViews = new Map<number, { root: Container; dot: Graphics; label: Text; key: string }>();
   private fit = { x: 0, y: 0, scale: 1 };
   private brushSize = 8;
+  private brushLook = { color: '#000000', eraser: false };
   private drawingPointer: number | null = null;
   private needsLayout = true;
+  private readonly scheduler: RenderScheduler;
 
   private constructor(
     readonly app: Application,
@@ -47,13 +49,15 @@ export class ContentCanvas {
     this.world.addChild(this.border, this.artwork.view, this.brushPreview, this.cursors);
     app.stage.addChild(this.world);
     this.brushPreview.visible = false;
-    app.renderer.on('resize', () => (this.needsLayout = true));
-    app.ticker.add(() => {
+    this.scheduler = new RenderScheduler(app, () => {
       if (this.needsLayout) this.layout();
       this.artwork.update();
+      return false;
     });
-    this.artwork.onChange = () => (this.needsLayout = true);
+    app.renderer.on('resize', () => (this.needsLayout = true));
+    this.artwork.onChange = () => this.invalidate(true);
     this.bindPointer(app.canvas);
+    this.invalidate(true);
   }
 
   static async create(host: HTMLElement, input: CanvasInput): Promise<ContentCanvas> {
@@ -61,32 +65,46 @@ export class ContentCanvas {
     return new ContentCanvas(app, input);
   }
 
+  /** Schedules a render (and a re-layout when the geometry changed). */
+  invalidate(layout = false): void {
+    if (layout) this.needsLayout = true;
+    this.scheduler.invalidate();
+  }
+
   setContent(c: ContentEntry): void {
-    const resized = c.width !== this.artwork.width || c.height !== this.artwork.height;
     this.artwork.setContent(c);
-    if (resized) this.needsLayout = true;
-    this.needsLayout = true;
+    this.invalidate(true);
   }
 
   setStrokes(strokes: readonly Stroke[]): void {
     this.artwork.setStrokes(strokes);
+    this.invalidate();
   }
 
   setLiveStroke(s: Stroke | null): void {
     this.artwork.setLiveStroke(s);
+    this.invalidate();
   }
 
   setBrush(size: number, color: string, eraser: boolean): void {
     this.brushSize = size;
+    this.brushLook = { color, eraser };
+    this.drawBrushPreview();
+    this.invalidate();
+  }
+
+  private drawBrushPreview(): void {
+    const { color, eraser } = this.brushLook;
     this.brushPreview
       .clear()
-      .circle(0, 0, size / 2)
+      .circle(0, 0, this.brushSize / 2)
       .stroke({ width: 1.5 / this.fit.scale, color: eraser ? 0xffffff : hexToNumber(color), alpha: 0.9 });
   }
 
   setReadOnly(readOnly: boolean): void {
     this.app.canvas.style.cursor = readOnly ? 'default' : 'none';
     if (readOnly) this.brushPreview.visible = false;
+    this.invalidate();
   }
 
   setCursors(list: readonly RemoteCursor[]): void {
@@ -122,6 +140,7 @@ export class ContentCanvas {
         this.cursorViews.delete(id);
       }
     }
+    this.invalidate();
   }
 
   /** Screen (client) coordinates → content pixels. */
@@ -131,6 +150,7 @@ export class ContentCanvas {
   }
 
   destroy(): void {
+    this.scheduler.destroy();
     this.artwork.destroy();
     this.app.destroy(true, { children: true });
   }
@@ -147,7 +167,7 @@ export class ContentCanvas {
       .rect(-1 / this.fit.scale, -1 / this.fit.scale, this.artwork.width + 2 / this.fit.scale, this.artwork.height + 2 / this.fit.scale)
       .stroke({ width: 1 / this.fit.scale, color: 0x3a3d46 });
     for (const v of this.cursorViews.values()) v.root.scale.set(1 / this.fit.scale);
-    this.brushPreview.scale.set(1);
+    this.drawBrushPreview();
   }
 
   private bindPointer(el: HTMLCanvasElement): void {
@@ -166,6 +186,7 @@ export class ContentCanvas {
       const p = this.toContent(e.clientX, e.clientY);
       this.brushPreview.position.set(p.x, p.y);
       this.brushPreview.visible = this.app.canvas.style.cursor === 'none' && inside(p);
+      this.invalidate();
       this.input.hover(inside(p) ? p : null);
       if (e.pointerId !== this.drawingPointer) return;
       const events = typeof e.getCoalescedEvents === 'function' ? e.getCoalescedEvents() : [];
@@ -182,6 +203,7 @@ export class ContentCanvas {
     el.addEventListener('pointercancel', finish);
     el.addEventListener('pointerleave', () => {
       this.brushPreview.visible = false;
+      this.invalidate();
       if (this.drawingPointer === null) this.input.hover(null);
     });
   }

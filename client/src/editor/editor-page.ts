@@ -4,7 +4,7 @@
  * token the whole UI stays read-only and the connection sends no writes.
  */
 import * as Y from 'yjs';
-import type { PresetImage, FramePayload } from '../../../shared/protocol.ts';
+import type { PresetImage, FramePayload, StatusPayload, ErrorPayload } from '../../../shared/protocol.ts';
 import { Connection } from '../net/connection.ts';
 import { uploadImage, fetchPresets, ApiError } from '../net/api.ts';
 import { LatestFrameQueue } from '../net/frame-queue.ts';
@@ -263,15 +263,21 @@ export async function mountEditor(root: HTMLElement, session: string, token: str
   };
   setEditable(false);
   conn.stateChanged.on((s) => badge.set(s));
-  conn.statusChanged.on((st) => {
+  const onStatus = (st: StatusPayload) => {
     transport.setStatus(st);
     const isEditor = st.role === 'editor';
     roleBadge.hidden = isEditor;
     if (isEditor !== editable) setEditable(isEditor);
     rememberSession(localStorage, { id: session, path: location.pathname + location.search, role: st.role, lastOpened: Date.now() });
     renderPresence();
-  });
-  conn.errors.on((e) => toast(`${e.message}${e.path ? ` (${e.path})` : ''}`, 'error', 6000));
+  };
+  conn.statusChanged.on(onStatus);
+  // The socket may have connected while the canvases were being created.
+  badge.set(conn.state);
+  if (conn.status) onStatus(conn.status);
+  const showError = (e: ErrorPayload) => toast(`${e.message}${e.path ? ` (${e.path})` : ''}`, 'error', 6000);
+  conn.errors.on(showError);
+  if (conn.lastError) showError(conn.lastError);
   const frames = new LatestFrameQueue<FramePayload, ImageBitmap>(
     (f) => decodeImage(f.data, f.mime),
     (bmp, f) => {

@@ -6,7 +6,7 @@
 import { Container, Graphics, Sprite, type Application, type Texture } from 'pixi.js';
 import type { ContentEntry, Stroke } from '../../../shared/schema.ts';
 import { ArtworkLayer } from './artwork-layer.ts';
-import { createPixiApp, containRect, textureFromBitmap } from '../ui/pixi-app.ts';
+import { createPixiApp, containRect, textureFromBitmap, RenderScheduler } from '../ui/pixi-app.ts';
 
 export class OutputView {
   private readonly before: ArtworkLayer;
@@ -20,18 +20,26 @@ export class OutputView {
   /** 0 = all result, 1 = all before. */
   private split = 0;
   private needsLayout = true;
+  private readonly scheduler: RenderScheduler;
 
   private constructor(readonly app: Application) {
     this.before = new ArtworkLayer(app.renderer);
     this.before.view.mask = this.beforeMask;
     this.root.addChild(this.result, this.before.view, this.beforeMask, this.splitLine);
     app.stage.addChild(this.root);
-    app.renderer.on('resize', () => (this.needsLayout = true));
-    app.ticker.add(() => {
+    this.scheduler = new RenderScheduler(app, () => {
       this.before.update();
       if (this.needsLayout) this.layout();
+      return false;
     });
-    this.before.onChange = () => (this.needsLayout = true);
+    app.renderer.on('resize', () => (this.needsLayout = true));
+    this.before.onChange = () => this.invalidate();
+    this.invalidate();
+  }
+
+  private invalidate(): void {
+    this.needsLayout = true;
+    this.scheduler.invalidate();
   }
 
   static async create(host: HTMLElement): Promise<OutputView> {
@@ -52,24 +60,25 @@ export class OutputView {
     if (!this.frameSize || this.frameSize.w !== bitmap.width || this.frameSize.h !== bitmap.height) {
       this.frameSize = { w: bitmap.width, h: bitmap.height };
     }
-    this.needsLayout = true;
+    this.invalidate();
     old?.destroy(true);
     oldBitmap?.close();
   }
 
   setContent(c: ContentEntry): void {
     this.before.setContent(c);
-    this.needsLayout = true;
+    this.invalidate();
   }
 
   setStrokes(strokes: readonly Stroke[]): void {
     this.before.setStrokes(strokes);
+    this.scheduler.invalidate();
   }
 
   /** 0…1: how much of the width shows the "before" artwork. */
   setSplit(fraction: number): void {
     this.split = Math.min(1, Math.max(0, fraction));
-    this.needsLayout = true;
+    this.invalidate();
   }
 
   /**
@@ -88,6 +97,7 @@ export class OutputView {
   }
 
   destroy(): void {
+    this.scheduler.destroy();
     this.before.destroy();
     this.texture?.destroy(true);
     this.bitmap?.close();

@@ -23,7 +23,7 @@ export class PresencePanel {
     replaceChildren(
       this.people,
       ...list.map((p) =>
-        h('li', { class: 'person' }, h('i', { class: 'swatch', style: { background: p.color } }), h('span', {}, p.name), p.isMe ? h('span', { class: 'muted' }, ' (you)') : null),
+        h('li', { class: 'person' }, h('i', { class: 'swatch', style: { background: p.color } }), h('span', {}, p.name), p.isMe ? h('span', { class: 'muted you' }, '(you)') : null),
       ),
       extraViewers > 0 ? h('li', { class: 'person muted' }, `+ ${extraViewers} watching`) : null,
     );

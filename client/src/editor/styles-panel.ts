@@ -11,6 +11,7 @@ import { h, replaceChildren } from '../ui/dom.ts';
 import { linearSlider } from '../ui/controls.ts';
 import { bindImageDrop, imagePickerButton } from '../ui/file-drop.ts';
 import { imageUrl } from '../net/api.ts';
+import { shortPresetName } from '../util/names.ts';
 
 export interface StylesPanelDeps {
   sdoc: SessionDoc;
@@ -76,7 +77,11 @@ export class StylesPanel {
 
   private renderGallery(styles: StyleView[]): void {
     const activeIds = new Set(styles.map((s) => s.imageId));
-    const items: Array<{ imageId: string; name: string; credit?: string }> = this.presets.map((p) => ({ imageId: p.imageId, name: p.name, credit: p.credit }));
+    const items: Array<{ imageId: string; name: string; credit?: string }> = this.presets.map((p) => ({
+      imageId: p.imageId,
+      name: shortPresetName(p.name, 'style'),
+      credit: p.credit || p.name,
+    }));
     for (const id of [...this.uploaded, ...styles.map((s) => s.imageId)]) {
       if (!items.some((i) => i.imageId === id)) items.push({ imageId: id, name: 'Uploaded image' });
     }
@@ -90,7 +95,7 @@ export class StylesPanel {
             type: 'button',
             class: `thumb${on ? ' on' : ''}`,
             role: 'listitem',
-            title: `${it.name}${it.credit ? ` — ${it.credit}` : ''}${on ? ' (active: click to remove)' : ''}`,
+            title: `${it.credit ?? it.name}${on ? ' (active: click to remove)' : ''}`,
             'aria-pressed': on ? 'true' : 'false',
             disabled: this.disabled,
             onclick: () => this.toggle(it.imageId),

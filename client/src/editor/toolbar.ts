@@ -6,6 +6,7 @@ import type { PresetImage } from '../../../shared/protocol.ts';
 import { h, replaceChildren } from '../ui/dom.ts';
 import { imagePickerButton } from '../ui/file-drop.ts';
 import type { BrushSettings, Tool } from './painter.ts';
+import { shortPresetName } from '../util/names.ts';
 
 export interface ToolbarActions {
   brushChanged(b: BrushSettings): void;
@@ -22,8 +23,8 @@ export class Toolbar {
   readonly el: HTMLElement;
   readonly contentBar: HTMLElement;
   private brush: BrushSettings;
-  private readonly brushBtn = h('button', { type: 'button', class: 'tool on', title: 'Brush (B)', 'aria-pressed': 'true' }, '🖌 Brush');
-  private readonly eraserBtn = h('button', { type: 'button', class: 'tool', title: 'Eraser (E)', 'aria-pressed': 'false' }, '⌫ Eraser');
+  private readonly brushBtn = h('button', { type: 'button', class: 'tool on', title: 'Brush (B)', 'aria-pressed': 'true' }, 'Brush');
+  private readonly eraserBtn = h('button', { type: 'button', class: 'tool', title: 'Eraser (E)', 'aria-pressed': 'false' }, 'Eraser');
   private readonly size = h('input', { type: 'range', min: '1', max: '256', step: '1', class: 'slider', 'aria-label': 'Brush size', title: 'Size ([ and ])' });
   private readonly sizeOut = h('output', { class: 'num readout' });
   private readonly color = h('input', { type: 'color', 'aria-label': 'Brush color' });
@@ -89,7 +90,7 @@ export class Toolbar {
       ...presets
         .filter((p) => p.kind === 'content')
         .map((p) => {
-          const b = h('button', { type: 'button', class: 'chip', title: `${p.name} — ${p.credit}` }, p.name);
+          const b = h('button', { type: 'button', class: 'chip', title: p.credit || p.name }, shortPresetName(p.name, 'content'));
           b.addEventListener('click', () => this.actions.useContentPreset(p));
           return b;
         }),

@@ -46,6 +46,8 @@ export class Connection {
   readonly errors = new Emitter<ErrorPayload>();
   readonly frames = new Emitter<{ frame: FramePayload; ack: () => void }>();
   status: StatusPayload | null = null;
+  /** The most recent error, for pages that subscribe after it happened. */
+  lastError: ErrorPayload | null = null;
   private stateValue: ConnectionState = 'connecting';
   private everConnected = false;
   private retryTimer: ReturnType<typeof setTimeout> | undefined;
@@ -63,6 +65,7 @@ export class Connection {
       reconnectionDelay: 500,
       reconnectionDelayMax: 4000,
     });
+    this.errors.on((e) => (this.lastError = e));
     this.provider = new SyncProvider(
       this.doc,
       this.awareness,
@@ -167,6 +170,9 @@ export class Connection {
         ack();
         return;
       }
+      // Nobody displays frames yet (the page is still setting up): acknowledge so the server
+      // does not count it as in flight forever.
+      if (this.frames.size === 0) return ack();
       this.frames.emit({ frame: { ...frame, data }, ack });
     });
   }

@@ -84,7 +84,7 @@ export class SyncProvider {
     this.readOnlyFlag = readOnly;
     // Becoming an editor mid-connection: send the whole local state once (Yjs applies duplicates
     // idempotently), so anything written while read-only is not silently stranded.
-    if (wasReadOnly && !readOnly && this.connectedFlag) {
+    if (wasReadOnly && !readOnly && this.connectedFlag && Y.encodeStateVector(this.doc).length > 1) {
       const enc = encoding.createEncoder();
       syncProtocol.writeUpdate(enc, Y.encodeStateAsUpdate(this.doc));
       this.transport.sendSync(encoding.toUint8Array(enc));

@@ -4,7 +4,7 @@
  * mid-fade finishes the running fade at once, so the newest image is never delayed.
  */
 import { Sprite, type Application, type Texture } from 'pixi.js';
-import { containRect, createPixiApp, textureFromBitmap } from '../ui/pixi-app.ts';
+import { containRect, createPixiApp, textureFromBitmap, RenderScheduler } from '../ui/pixi-app.ts';
 
 export const CROSSFADE_MS = 350;
 
@@ -16,12 +16,15 @@ export class CrossfadeStage {
   private fadeStart = -1;
   private size = { w: 1, h: 1 };
   latest: ImageBitmap | null = null;
+  private readonly scheduler: RenderScheduler;
 
   private constructor(readonly app: Application) {
     app.stage.addChild(this.back, this.front);
     this.front.alpha = 0;
-    app.renderer.on('resize', () => this.layout());
-    app.ticker.add(() => this.tick());
+    this.scheduler = new RenderScheduler(app, () => {
+      this.layout();
+      return this.tick();
+    });
   }
 
   static async create(host: HTMLElement): Promise<CrossfadeStage> {
@@ -43,20 +46,26 @@ export class CrossfadeStage {
       this.front.alpha = 0;
       this.fadeStart = performance.now();
     }
-    this.layout();
+    this.scheduler.invalidate();
   }
 
   destroy(): void {
+    this.scheduler.destroy();
     this.backTex?.destroy(true);
     this.frontTex?.destroy(true);
     this.app.destroy(true, { children: true });
   }
 
-  private tick(): void {
-    if (this.fadeStart < 0) return;
+  /** Advances the fade; true while it still runs. */
+  private tick(): boolean {
+    if (this.fadeStart < 0) return false;
     const t = (performance.now() - this.fadeStart) / CROSSFADE_MS;
-    if (t >= 1) this.settle();
-    else this.front.alpha = t * t * (3 - 2 * t); // smoothstep
+    if (t >= 1) {
+      this.settle();
+      return false;
+    }
+    this.front.alpha = t * t * (3 - 2 * t); // smoothstep
+    return true;
   }
 
   /** Ends the fade: the front image becomes the back one. */

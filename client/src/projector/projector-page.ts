@@ -9,7 +9,7 @@
  */
 import QRCode from 'qrcode';
 import type { FramePayload } from '../../../shared/protocol.ts';
-import { Connection } from '../net/connection.ts';
+import { Connection, type ConnectionState } from '../net/connection.ts';
 import { LatestFrameQueue } from '../net/frame-queue.ts';
 import { participantsOf } from '../editor/presence.ts';
 import { CrossfadeStage } from './crossfade-stage.ts';
@@ -42,14 +42,18 @@ export async function mountProjector(root: HTMLElement, session: string, token: 
 
   const stage = await CrossfadeStage.create(stageHost);
   const conn = new Connection({ session, token, presence: null });
-  conn.stateChanged.on((s) => {
+  const onState = (s: ConnectionState) => {
     badge.set(s);
     root.querySelector('.projector')?.setAttribute('data-conn', s);
-  });
-  conn.errors.on((e) => {
+  };
+  conn.stateChanged.on(onState);
+  onState(conn.state);
+  const showError = (e: { message: string }) => {
     waiting.hidden = false;
     waiting.textContent = e.message;
-  });
+  };
+  conn.errors.on(showError);
+  if (conn.lastError) showError(conn.lastError);
   const frames = new LatestFrameQueue<FramePayload, ImageBitmap>(
     (f) => decodeImage(f.data, f.mime),
     (bmp) => {

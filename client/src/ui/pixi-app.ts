@@ -3,6 +3,7 @@
  * WebGL (the most widely available renderer; WebGPU is opt-in in Pixi 8), sized to its host
  * element, crisp on high-DPI screens. Also the two image helpers every view needs.
  */
+import 'pixi.js/unsafe-eval'; // the server's CSP forbids eval; Pixi then needs its no-eval shader/uniform code
 import { Application, Texture, ImageSource } from 'pixi.js';
 
 export async function createPixiApp(host: HTMLElement, background: string): Promise<Application> {
@@ -15,10 +16,48 @@ export async function createPixiApp(host: HTMLElement, background: string): Prom
     resolution: Math.min(2, window.devicePixelRatio || 1),
     resizeTo: host,
     preserveDrawingBuffer: false,
+    // Rendering is on demand (see RenderScheduler): an idle studio costs no CPU/GPU.
+    autoStart: false,
+    sharedTicker: false,
   });
   app.canvas.classList.add('pixi-canvas');
   host.appendChild(app.canvas);
+  // Pixi follows window resizes only; panels also change size with the layout.
+  new ResizeObserver(() => app.resize()).observe(host);
   return app;
+}
+
+/**
+ * Renders a Pixi application only when something changed. `frame` runs right before each
+ * render (layout, texture updates) and returns true while it animates (e.g. a cross-fade).
+ * Resizes of the renderer schedule a render by themselves.
+ */
+export class RenderScheduler {
+  private pending = false;
+  private destroyed = false;
+
+  constructor(
+    private readonly app: Application,
+    private readonly frame: (now: number) => boolean,
+  ) {
+    app.renderer.on('resize', () => this.invalidate());
+  }
+
+  invalidate(): void {
+    if (this.pending || this.destroyed) return;
+    this.pending = true;
+    requestAnimationFrame((now) => {
+      this.pending = false;
+      if (this.destroyed) return;
+      const more = this.frame(now);
+      this.app.render();
+      if (more) this.invalidate();
+    });
+  }
+
+  destroy(): void {
+    this.destroyed = true;
+  }
 }
 
 /** A texture from decoded pixels, outside Pixi's global cache (we destroy these ourselves). */

@@ -5,6 +5,9 @@ export class Emitter<T> {
     this.listeners.add(fn);
     return () => this.listeners.delete(fn);
   }
+  get size(): number {
+    return this.listeners.size;
+  }
   emit(value: T): void {
     for (const fn of [...this.listeners]) fn(value);
   }
