@@ -158,19 +158,18 @@ export class EngineLeases {
 
   private async renew(h: Held): Promise<void> {
     const started = Date.now();
+    let renewed = false;
     let ok: boolean;
     try {
-      ok = (await this.eval(RENEW, [this.leaseKey(h.holder.id)], [h.value, String(this.opts.ttlMs)])) === 1;
+      ok = renewed = (await this.eval(RENEW, [this.leaseKey(h.holder.id)], [h.value, String(this.opts.ttlMs)])) === 1;
     } catch (e) {
-      // Unknown: keep running while the last confirmed lease is certainly still ours.
+      // Unknown: keep running only while the last confirmed lease is certainly still ours.
       ok = Date.now() < h.validUntil;
       log.warn('lease renewal failed', { session: h.holder.id, error: (e as Error).message });
     }
     if (this.held.get(h.holder.id) !== h) return;
-    if (ok) {
-      h.validUntil = Math.max(h.validUntil, started + this.opts.ttlMs);
-      return;
-    }
+    if (renewed) h.validUntil = Math.max(h.validUntil, started + this.opts.ttlMs);
+    if (ok) return;
     this.held.delete(h.holder.id);
     log.warn('engine lease lost', { session: h.holder.id, token: h.token });
     h.holder.revokeEngine();
