@@ -56,7 +56,7 @@ describe('crash safety', () => {
         ];
         for (const id of strokeIds(a.doc)) if (!id.startsWith(`r${round}-0-`)) expectIds.add(id);
         for (const id of strokeIds(b.doc)) if (!id.startsWith(`r${round}-1-`)) expectIds.add(id);
-        const exit = await child.kill('SIGKILL');
+        const exit: Awaited<ReturnType<ChildServer['kill']>> = await child.kill('SIGKILL');
         editing.forEach(clearInterval);
         for (const c of clients.splice(0)) c.close();
         assert.equal(exit.signal, 'SIGKILL');
