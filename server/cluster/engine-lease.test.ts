@@ -93,6 +93,21 @@ if (setupError) {
       b.release(hb);
     });
 
+    test('fencing tokens keep growing even when Redis lost its data (restart without persistence)', async () => {
+      const a = await manager('a4');
+      const h1 = new FakeHolder('sess-four');
+      a.want(h1);
+      await waitFor(() => h1.owns, 5_000, 'the first lease');
+      a.release(h1);
+      await waitFor(async () => (await a.owner('sess-four')) === null, 5_000, 'the release');
+      await (await connect()).flushAll();
+      const h2 = new FakeHolder('sess-four');
+      a.want(h2);
+      await waitFor(() => h2.owns, 5_000, 'the second lease');
+      assert.ok(h2.tokens[0] > h1.tokens[0], `${h2.tokens[0]} > ${h1.tokens[0]}, so stored keyframe fences still accept the new owner`);
+      a.release(h2);
+    });
+
     test('a lease taken over in Redis revokes the engine at the next renewal', async () => {
       const a = await manager('a2');
       const h = new FakeHolder('sess-two');

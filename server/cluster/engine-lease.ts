@@ -1,9 +1,9 @@
 /**
  * Exactly one engine per session across all server processes: a lease in Redis.
  *
- * - Acquire: one Lua script does "if nobody holds `lease:<id>`, INCR `fence:<id>` and SET the lease
+ * - Acquire: one Lua script does "if nobody holds `lease:<id>`, bump `fence:<id>` and SET the lease
  *   to `<instance>:<token>` with PX = ttl". The token (fencing token) grows with every acquisition
- *   and never repeats, whoever acquires.
+ *   and never repeats, whoever acquires (see ACQUIRE).
  * - Renew every ttl/3 (compare-and-PEXPIRE). A renewal that finds another value means the lease was
  *   lost: the session stops its engine ({@link LeaseHolder.revokeEngine}). When Redis cannot be
  *   reached, the holder stops on its own once its last confirmed lease would have expired, so two
@@ -31,11 +31,20 @@ export interface LeaseHolder {
   revokeEngine(): void;
 }
 
+/**
+ * Token = max(previous + 1, Redis time in ms): strictly increasing per session, and still above
+ * every token handed out before even if Redis lost its data (restart without persistence), so the
+ * storage's fences never lock out a legitimate new owner.
+ */
 const ACQUIRE = `
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-local t = redis.call('INCR', KEYS[2])
+local now = redis.call('TIME')
+local ms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
+local prev = tonumber(redis.call('GET', KEYS[2]) or '0')
+local t = string.format('%d', math.max(prev + 1, ms))
+redis.call('SET', KEYS[2], t)
 redis.call('SET', KEYS[1], ARGV[1] .. ':' .. t, 'PX', ARGV[2])
-return t`;
+return tonumber(t)`;
 
 const RENEW = `
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
