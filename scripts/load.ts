@@ -1,0 +1,460 @@
+/**
+ * Load and soak runs against a local server that this script starts itself (127.0.0.1, port 0,
+ * temp DATA_DIR) in a child process, so the server's CPU and memory are measured apart from the
+ * load generator's.
+ *
+ *   npm run load -- [--editors 50] [--viewers 200] [--duration 60] [--engine fake|real] [--sessions 1]
+ *                   [--interval 50] [--write]
+ *   npm run soak -- [--duration 600] [--editors 5] [--viewers 20] [--sample 10] [--engine fake|real] [--write]
+ *
+ * Editors paint: every `--interval` ms each editor appends one point to its current stroke (a
+ * Y.Array that grows while drawing, as the client does) and starts a new stroke every 40 points.
+ * Viewers only receive and acknowledge frames. Latency is editor → other editor: the time from an
+ * editor appending a point to a probe editor seeing it (same process, same clock). With
+ * `--engine real` the server runs the real engine in its worker thread on the tiny network (cpu).
+ *
+ * Everything is bounded (editors ≤ 1000, viewers ≤ 5000, duration ≤ 24 h) and the run stops by
+ * itself; Ctrl-C stops it early and still kills the server. `--write` puts the result table into
+ * docs/RELIABILITY.md (between `<!-- results:… -->` markers) together with the exact command.
+ *
+ * Internally `--serve` is the child side: it starts the server and answers `sample` requests
+ * over the IPC channel with process.cpuUsage()/memoryUsage().
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as Y from 'yjs';
+import { io as ioClient, type Socket } from 'socket.io-client';
+import { SOCKET_PATH, type FramePayload } from '../shared/protocol.ts';
+
+const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+
+interface Options {
+  mode: 'load' | 'soak';
+  editors: number;
+  viewers: number;
+  durationSec: number;
+  engine: 'fake' | 'real';
+  sessions: number;
+  intervalMs: number;
+  sampleSec: number;
+  write: boolean;
+}
+
+function parseArgs(argv: string[]): Options & { serve: boolean } {
+  const soak = argv.includes('--soak');
+  const o: Options & { serve: boolean } = {
+    mode: soak ? 'soak' : 'load',
+    editors: soak ? 5 : 50,
+    viewers: soak ? 20 : 200,
+    durationSec: soak ? 600 : 60,
+    engine: 'fake',
+    sessions: 1,
+    intervalMs: 50,
+    sampleSec: 10,
+    write: false,
+    serve: false,
+  };
+  const num = (flag: string, v: string | undefined, min: number, max: number): number => {
+    const n = Number(v);
+    if (!Number.isFinite(n) || n < min || n > max) throw new Error(`${flag} needs a number in [${min}, ${max}], got '${v ?? ''}'`);
+    return n;
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const [flag, inline] = argv[i].split('=', 2);
+    const value = () => inline ?? argv[++i];
+    switch (flag) {
+      case '--soak':
+        break;
+      case '--serve':
+        o.serve = true;
+        break;
+      case '--write':
+        o.write = true;
+        break;
+      case '--editors':
+        o.editors = Math.round(num(flag, value(), 1, 1000));
+        break;
+      case '--viewers':
+        o.viewers = Math.round(num(flag, value(), 0, 5000));
+        break;
+      case '--duration':
+        o.durationSec = num(flag, value(), 1, 24 * 3600);
+        break;
+      case '--sessions':
+        o.sessions = Math.round(num(flag, value(), 1, 100));
+        break;
+      case '--interval':
+        o.intervalMs = num(flag, value(), 5, 10_000);
+        break;
+      case '--sample':
+        o.sampleSec = num(flag, value(), 1, 3600);
+        break;
+      case '--engine': {
+        const v = value();
+        if (v !== 'fake' && v !== 'real') throw new Error(`--engine is fake or real, got '${v ?? ''}'`);
+        o.engine = v;
+        break;
+      }
+      default:
+        throw new Error(`unknown flag ${flag}; see the header of scripts/load.ts`);
+    }
+  }
+  return o;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Child side: the server.
+
+interface Sample {
+  t: number;
+  cpuUserMs: number;
+  cpuSystemMs: number;
+  rss: number;
+  heapUsed: number;
+  external: number;
+  clients: number;
+}
+
+async function serve(engine: 'fake' | 'real'): Promise<void> {
+  const { startTestServer } = await import('../server/testing/index.ts');
+  const server = await startTestServer(
+    {
+      maxClientsPerSession: 10_000,
+      maxSocketsPerIp: 100_000,
+      sessionCreatesPerMin: 10_000,
+      idlePauseMs: 60_000,
+    },
+    { tinyEngine: engine === 'real' },
+  );
+  const sample = (): Sample => {
+    const cpu = process.cpuUsage();
+    const mem = process.memoryUsage();
+    return {
+      t: performance.now(),
+      cpuUserMs: cpu.user / 1000,
+      cpuSystemMs: cpu.system / 1000,
+      rss: mem.rss,
+      heapUsed: mem.heapUsed,
+      external: mem.external,
+      clients: server.sessions.loaded().reduce((n, s) => n + s.clientCount, 0),
+    };
+  };
+  process.on('message', (m: { type: string }) => {
+    if (m.type === 'sample') process.send!({ type: 'sample', sample: sample() });
+    if (m.type === 'stop') void server.close().then(() => process.exit(0));
+  });
+  process.on('disconnect', () => void server.close().then(() => process.exit(0)));
+  process.send!({ type: 'ready', url: server.url, backend: server.engineHost.backend });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Parent side: the load.
+
+class ServerChild {
+  private waiting: ((s: Sample) => void)[] = [];
+  constructor(
+    readonly proc: ChildProcess,
+    readonly url: string,
+    readonly backend: string,
+  ) {
+    proc.on('message', (m: { type: string; sample?: Sample }) => {
+      if (m.type === 'sample') this.waiting.shift()?.(m.sample!);
+    });
+  }
+
+  static start(engine: 'fake' | 'real'): Promise<ServerChild> {
+    const proc = fork(fileURLToPath(import.meta.url), ['--serve', '--engine', engine], {
+      cwd: repoRoot,
+      // LOAD_SERVER_NODE_ARGS="--cpu-prof" profiles the server (a .cpuprofile lands in the repo root).
+      execArgv: ['--import', 'tsx', ...(process.env.LOAD_SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean)],
+      env: { ...process.env, ATELIER_LOG: process.env.ATELIER_LOG ?? 'warn' },
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('the server did not start in 120 s')), 120_000);
+      proc.once('exit', (code) => reject(new Error(`the server exited with code ${code} before it was ready`)));
+      proc.on('message', (m: { type: string; url?: string; backend?: string }) => {
+        if (m.type === 'ready') {
+          clearTimeout(timer);
+          resolve(new ServerChild(proc, m.url!, m.backend!));
+        }
+      });
+    });
+  }
+
+  sample(): Promise<Sample> {
+    return new Promise((resolve) => {
+      this.waiting.push(resolve);
+      this.proc.send({ type: 'sample' });
+    });
+  }
+
+  async stop(): Promise<void> {
+    if (this.proc.exitCode !== null) return;
+    const exited = new Promise((r) => this.proc.once('exit', r));
+    this.proc.send({ type: 'stop' });
+    const timer = setTimeout(() => this.proc.kill('SIGKILL'), 10_000);
+    await exited;
+    clearTimeout(timer);
+  }
+}
+
+async function createSession(url: string): Promise<{ id: string; editorToken: string; viewerToken: string }> {
+  const res = await fetch(url + '/api/sessions', { method: 'POST' });
+  if (res.status !== 201) throw new Error(`POST /api/sessions → ${res.status} ${await res.text()}`);
+  return (await res.json()) as { id: string; editorToken: string; viewerToken: string };
+}
+
+const POINTS_PER_STROKE = 40;
+
+/** An editor: a Y.Doc kept in sync over y-protocols, painting strokes point by point. */
+class Editor {
+  private stroke: Y.Array<number> | null = null;
+  private strokeId = '';
+  private points = 0;
+  private strokes = 0;
+  constructor(
+    readonly index: number,
+    readonly client: { doc: Y.Doc; close(): void; errors: unknown[] },
+    private sent: Map<string, number>,
+  ) {}
+
+  get doc(): Y.Doc {
+    return this.client.doc;
+  }
+
+  paint(): void {
+    if (!this.stroke || this.points >= POINTS_PER_STROKE) {
+      this.strokeId = `e${this.index}-${this.strokes++}`;
+      this.points = 0;
+      const m = new Y.Map<unknown>();
+      this.stroke = new Y.Array<number>();
+      const x = (this.index * 37) % 500;
+      const y = (this.strokes * 13) % 500;
+      this.doc.transact(() => {
+        m.set('id', this.strokeId);
+        m.set('author', `load${this.index}`);
+        m.set('tool', 'brush');
+        m.set('color', '#336699');
+        m.set('size', 6);
+        m.set('opacity', 1);
+        this.stroke!.push([x, y]);
+        m.set('points', this.stroke);
+        this.doc.getArray('strokes').push([m]);
+      });
+      this.points = 1;
+      this.sent.set(`${this.strokeId}:2`, performance.now());
+      return;
+    }
+    this.points++;
+    const len = this.stroke.length + 2;
+    this.sent.set(`${this.strokeId}:${len}`, performance.now());
+    this.stroke.push([(this.index * 37 + this.points * 3) % 500, (this.strokes * 13 + this.points) % 500]);
+  }
+}
+
+function percentile(sorted: number[], p: number): number {
+  if (!sorted.length) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+}
+
+/** Least-squares slope of y over x. */
+function slope(xs: number[], ys: number[]): number {
+  const n = xs.length;
+  if (n < 2) return 0;
+  const mx = xs.reduce((a, b) => a + b, 0) / n;
+  const my = ys.reduce((a, b) => a + b, 0) / n;
+  let num = 0;
+  let den = 0;
+  for (let i = 0; i < n; i++) {
+    num += (xs[i] - mx) * (ys[i] - my);
+    den += (xs[i] - mx) ** 2;
+  }
+  return den ? num / den : 0;
+}
+
+const MB = 1024 * 1024;
+const fmt = (n: number, d = 1) => (Number.isFinite(n) ? n.toFixed(d) : 'n/a');
+
+async function run(o: Options): Promise<void> {
+  const { connectClient } = await import('../server/testing/index.ts');
+  const started = new Date();
+  console.error(`[load] starting the server (engine ${o.engine}) …`);
+  const server = await ServerChild.start(o.engine);
+  let stopping = false;
+  const onSignal = () => {
+    if (stopping) process.exit(1);
+    stopping = true;
+    console.error('[load] interrupted: stopping');
+  };
+  process.on('SIGINT', onSignal);
+  const timers: NodeJS.Timeout[] = [];
+  const editors: Editor[] = [];
+  const viewers: { socket: Socket; frames: number }[] = [];
+  try {
+    const sessions = await Promise.all(Array.from({ length: o.sessions }, () => createSession(server.url)));
+    const sent = sessions.map(() => new Map<string, number>());
+    const latencies: number[] = [];
+    console.error(`[load] connecting ${o.editors} editors and ${o.viewers} viewers to ${o.sessions} session(s) at ${server.url}`);
+    for (let i = 0; i < o.editors; i++) {
+      const si = i % o.sessions;
+      const c = await connectClient({ url: server.url, session: sessions[si].id, token: sessions[si].editorToken, name: `load${i}` });
+      editors.push(new Editor(i, c, sent[si]));
+    }
+    // Probes: the first two editors of each session measure when others' points arrive.
+    editors.forEach((e, i) => {
+      if (i >= 2 * o.sessions) return;
+      const map = sent[i % o.sessions];
+      const strokes = e.doc.getArray('strokes');
+      const own = `e${e.index}-`;
+      const record = (id: unknown, len: number, now: number) => {
+        if (typeof id !== 'string' || id.startsWith(own)) return;
+        const t = map.get(`${id}:${len}`);
+        if (t !== undefined) latencies.push(now - t);
+      };
+      strokes.observeDeep((events) => {
+        const now = performance.now();
+        for (const ev of events) {
+          if (ev.target === strokes) {
+            // A new stroke: a Y.Map arriving with its first point.
+            for (const item of ev.changes.added) {
+              for (const m of item.content.getContent()) {
+                if (m instanceof Y.Map) record(m.get('id'), (m.get('points') as Y.Array<number> | undefined)?.length ?? 0, now);
+              }
+            }
+          } else if (ev.target instanceof Y.Array && ev.target.parent instanceof Y.Map) {
+            record(ev.target.parent.get('id'), ev.target.length, now);
+          }
+        }
+      });
+    });
+    for (let i = 0; i < o.viewers; i++) {
+      const si = i % o.sessions;
+      const socket = ioClient(server.url, {
+        path: SOCKET_PATH,
+        auth: { session: sessions[si].id, token: sessions[si].viewerToken, name: `viewer${i}` },
+        transports: ['websocket'],
+        reconnection: false,
+        forceNew: true,
+      });
+      const v = { socket, frames: 0 };
+      socket.on('frame', (_f: FramePayload, ack: () => void) => {
+        v.frames++;
+        ack();
+      });
+      await new Promise<void>((resolve, reject) => {
+        socket.once('connect', () => resolve());
+        socket.once('connect_error', reject);
+      });
+      viewers.push(v);
+    }
+    console.error(`[load] connected; running for ${o.durationSec} s`);
+    const s0 = await server.sample();
+    const framesAtStart = viewers.map((v) => v.frames);
+    latencies.length = 0;
+    const samples: Sample[] = [s0];
+    let updatesSent = 0;
+    // Stagger editors over the interval so their writes do not all land in the same tick.
+    editors.forEach((e, i) => {
+      const start = setTimeout(() => {
+        timers.push(
+          setInterval(() => {
+            e.paint();
+            updatesSent++;
+          }, o.intervalMs),
+        );
+      }, (i * o.intervalMs) / editors.length);
+      timers.push(start);
+    });
+    const deadline = Date.now() + o.durationSec * 1000;
+    while (Date.now() < deadline && !stopping) {
+      await new Promise((r) => setTimeout(r, Math.min(o.sampleSec * 1000, deadline - Date.now())));
+      const s = await server.sample();
+      samples.push(s);
+      console.error(
+        `[load] t=${fmt((s.t - s0.t) / 1000, 0)} s  rss ${fmt(s.rss / MB)} MB  heap ${fmt(s.heapUsed / MB)} MB  updates ${updatesSent}  latency samples ${latencies.length}`,
+      );
+    }
+    for (const t of timers) clearInterval(t);
+    const s1 = samples.at(-1)!;
+    const wallSec = (s1.t - s0.t) / 1000;
+    const cpuPct = ((s1.cpuUserMs + s1.cpuSystemMs - s0.cpuUserMs - s0.cpuSystemMs) / (s1.t - s0.t)) * 100;
+    const sorted = latencies.slice().sort((a, b) => a - b);
+    const frames = viewers.map((v, i) => v.frames - framesAtStart[i]);
+    const fps = frames.map((f) => f / wallSec).sort((a, b) => a - b);
+    const errors = editors.reduce((n, e) => n + e.client.errors.length, 0);
+    const mins = samples.map((s) => (s.t - s0.t) / 60_000);
+    const heapSlope = slope(mins, samples.map((s) => s.heapUsed / MB));
+    const rssSlope = slope(mins, samples.map((s) => s.rss / MB));
+    const rows: [string, string][] = [
+      ['machine', `${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, shared with other jobs (noisy)`],
+      ['engine', `${o.engine} (backend ${server.backend})`],
+      ['editors / viewers / sessions', `${o.editors} / ${o.viewers} / ${o.sessions}`],
+      ['duration', `${fmt(wallSec, 0)} s`],
+      ['editor updates sent', `${updatesSent} (${fmt(updatesSent / wallSec, 0)}/s, one point every ${o.intervalMs} ms per editor)`],
+      ['update latency editor → editor p50 / p99 / max', `${fmt(percentile(sorted, 50))} / ${fmt(percentile(sorted, 99))} / ${fmt(sorted.at(-1) ?? NaN)} ms (${sorted.length} samples)`],
+      ['frames per viewer: mean / min / max', `${fmt(fps.reduce((a, b) => a + b, 0) / (fps.length || 1), 2)} / ${fmt(fps[0] ?? NaN, 2)} / ${fmt(fps.at(-1) ?? NaN, 2)} per s`],
+      ['server CPU (user+system, 100% = one core)', `${fmt(cpuPct, 0)} %`],
+      ['server RSS start → end', `${fmt(s0.rss / MB)} → ${fmt(s1.rss / MB)} MB`],
+      ['server heap used start → end', `${fmt(s0.heapUsed / MB)} → ${fmt(s1.heapUsed / MB)} MB`],
+      ['errors sent to editors', String(errors)],
+      ['engine tensors', o.engine === 'real' ? 'n/a: the engine worker does not report tf.memory() (RSS includes the worker)' : 'n/a (fake engine)'],
+    ];
+    if (o.mode === 'soak') {
+      rows.push(
+        ['samples', `${samples.length}, every ${o.sampleSec} s`],
+        ['heap slope', `${fmt(heapSlope, 2)} MB/min`],
+        ['RSS slope', `${fmt(rssSlope, 2)} MB/min`],
+        [
+          'flat?',
+          Math.abs(heapSlope) < 1 && Math.abs(rssSlope) < 2
+            ? 'yes (|heap slope| < 1 MB/min and |RSS slope| < 2 MB/min)'
+            : 'NO: memory grows (document growth is expected: strokes are never deleted in this run)',
+        ],
+        ['heap samples (MB)', samples.map((s) => fmt(s.heapUsed / MB, 0)).join(' ')],
+      );
+    }
+    const command = `npm run ${o.mode} -- ${process.argv.slice(2).filter((a) => a !== '--soak' && a !== '--write').join(' ')}`.trim();
+    const table = [
+      `Run ${started.toISOString()}: \`${command}\``,
+      '',
+      '| measure | value |',
+      '| --- | --- |',
+      ...rows.map(([k, v]) => `| ${k} | ${v} |`),
+      '',
+    ].join('\n');
+    console.log(table);
+    if (o.write) writeResults(`${o.mode}:${o.engine}`, table);
+  } finally {
+    for (const t of timers) clearInterval(t);
+    for (const e of editors) e.client.close();
+    for (const v of viewers) v.socket.close();
+    await server.stop();
+    process.off('SIGINT', onSignal);
+  }
+}
+
+/** Replaces (or appends) the block between `<!-- results:KEY -->` and `<!-- /results:KEY -->`. */
+function writeResults(key: string, table: string): void {
+  const file = path.join(repoRoot, 'docs', 'RELIABILITY.md');
+  const text = existsSync(file) ? readFileSync(file, 'utf8') : '# Reliability\n';
+  const open = `<!-- results:${key} -->`;
+  const close = `<!-- /results:${key} -->`;
+  const block = `${open}\n${table}\n${close}`;
+  const a = text.indexOf(open);
+  const b = text.indexOf(close);
+  const next = a >= 0 && b > a ? text.slice(0, a) + block + text.slice(b + close.length) : `${text.trimEnd()}\n\n${block}\n`;
+  writeFileSync(file, next);
+  console.error(`[load] wrote the table to ${path.relative(repoRoot, file)} (${open})`);
+}
+
+const opts = parseArgs(process.argv.slice(2));
+if (opts.serve) {
+  await serve(opts.engine);
+} else {
+  await run(opts);
+  process.exit(0);
+}
