@@ -91,6 +91,10 @@ export class RedisSessionCluster implements SessionCluster {
       for (const r of this.relays.values()) if (r.session.ownsEngine) this.publishState(r, true);
     }, Math.max(100, Math.floor(opts.leaseTtlMs / 3)));
     this.stateTimer.unref();
+    // Messages published while the subscriber was reconnecting are lost: catch up from storage.
+    sub.on('ready', () => {
+      for (const r of this.relays.values()) r.session.catchUp();
+    });
   }
 
   /** Connects the publishing and subscribing Redis clients; throws a clear error when Redis is unreachable. */
@@ -152,7 +156,12 @@ export class RedisSessionCluster implements SessionCluster {
     };
     session.awareness.on('update', onAwareness);
     const listener = (msg: Buffer) => this.onBusMessage(r, msg);
-    this.sub.subscribe(this.channel(id), listener, true).catch((e: Error) => log.warn('bus subscribe failed', { session: id, error: e.message }));
+    // Updates stored between the session's load and the subscription would be missed: once
+    // subscribed, catch up from storage.
+    this.sub.subscribe(this.channel(id), listener, true).then(
+      () => this.relays.get(id) === r && session.catchUp(),
+      (e: Error) => log.warn('bus subscribe failed', { session: id, error: e.message }),
+    );
     r.dispose = () => {
       unsubscribe();
       session.awareness.off('update', onAwareness);

@@ -308,7 +308,7 @@ export class Session {
         initImage = await decodeImage(kf.data);
         iterOffset = kf.iter;
       }
-      if (this.closed || this.holders === 0 && !this.idleTimer) return;
+      if (this.closed || this.holders === 0 && !this.idleTimer || !this.ownsEngine) return;
       if (!this.builtCanvas || !this.builtStyles) throw new Error('engine inputs are missing');
       const params = this.validator.state().params;
       this.engine = this.deps.engineHost.open(
@@ -421,10 +421,20 @@ export class Session {
   grantEngine(fencingToken: number): void {
     if (this.closed) return;
     this.fencingToken = fencingToken;
-    for (const u of this.deps.storage.loadUpdates(this.id)) Y.applyUpdate(this.doc, u.update, CATCHUP_ORIGIN);
+    this.catchUp();
     const kf = this.deps.storage.latestKeyframe(this.id);
     if (kf && kf.iter > this.iter) this.iter = kf.iter;
     if (this.wantsEngine) void this.ensureEngine();
+  }
+
+  /**
+   * Applies stored updates this process has not seen (written by others while it was not yet or no
+   * longer subscribed to the cluster bus, or by an owner that died before publishing). Known ones
+   * are no-ops; new ones are relayed to the clients, not stored again.
+   */
+  catchUp(): void {
+    if (this.closed) return;
+    for (const u of this.deps.storage.loadUpdates(this.id)) Y.applyUpdate(this.doc, u.update, CATCHUP_ORIGIN);
   }
 
   /** The lease was lost (expired, or a newer owner's fencing token): stop the engine here. */
