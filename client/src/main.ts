@@ -25,8 +25,11 @@ async function boot(): Promise<void> {
         document.title = `Atelier · ${route.session} · projector`;
         return await mountProjector(root, route.session, route.token, route.overlay);
       }
-      case 'replay':
-        return showMessage(root, 'Replay is not available yet.', `/s/${route.session}?token=${encodeURIComponent(route.token)}`);
+      case 'replay': {
+        const { mountReplay } = await import('./replay/replay-page.ts');
+        document.title = `Atelier · ${route.session} · replay`;
+        return await mountReplay(root, route.session, route.token);
+      }
       case 'not-found':
         return showMessage(root, route.reason, '/');
     }
