@@ -74,6 +74,7 @@ export async function mountEditor(root: HTMLElement, session: string, token: str
     shareBtn,
     viewerBtn,
     h('a', { class: 'btn', href: projectorPath, target: '_blank', rel: 'noopener' }, 'Projector ↗'),
+    h('a', { class: 'btn', href: `/s/${encodeURIComponent(session)}/replay?token=${encodeURIComponent(token)}`, title: 'Scrub through the session history' }, 'Replay'),
   );
 
   const canvasHost = h('div', { class: 'stage canvas-stage', 'aria-label': 'Content canvas' });
