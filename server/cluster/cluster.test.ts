@@ -156,6 +156,7 @@ if (setupError) {
         ))!;
         assert.ok(survivors.includes(next));
         const tookOverMs = Date.now() - killedAt;
+        console.log(`lease taken over by ${next} ${tookOverMs} ms after SIGKILL (LEASE_TTL_MS=${LEASE_TTL_MS})`);
         const seen = watcher.frames.length;
         await waitFor(() => watcher.frames.length >= seen + 3, 10_000, 'frames from the new owner');
         const resumed = watcher.frames.slice(seen);
