@@ -55,9 +55,9 @@ async function startServer(): Promise<{ url: string; proc: ChildProcess; dataDir
 
 /** Waits until the page's debug hook reports something (see editor-page.ts `window.atelier`). */
 // Predicates are functions, not strings: the server's CSP forbids eval, and string predicates need it.
-async function waitFor<A>(page: Page, fn: (arg: A) => unknown, what: string, timeout = 15_000, arg?: A): Promise<void> {
+async function waitFor<A>(page: Page, fn: (arg: A) => unknown, what: string, timeout = 30_000, arg?: A): Promise<void> {
   try {
-    await page.waitForFunction(fn as (arg: unknown) => unknown, arg, { timeout });
+    await page.waitForFunction(fn as (arg: unknown) => unknown, arg, { timeout, polling: 250 });
   } catch (err) {
     console.error(`  (${(err as Error).message.split('\n')[0]})`);
     const state = await page
@@ -75,11 +75,11 @@ async function drawStroke(page: Page, pts: Array<[number, number]>): Promise<voi
   const at = (p: [number, number]) => [box.x + p[0] * box.width, box.y + p[1] * box.height] as const;
   await page.mouse.move(...at(pts[0]));
   await page.mouse.down();
-  for (const p of pts.slice(1)) await page.mouse.move(...at(p), { steps: 6 });
+  for (const p of pts.slice(1)) await page.mouse.move(...at(p), { steps: 2 });
   await page.mouse.up();
 }
 
-const wave = (y: number, x0 = 0.12, x1 = 0.88, amp = 0.05, n = 14): Array<[number, number]> =>
+const wave = (y: number, x0 = 0.12, x1 = 0.88, amp = 0.05, n = 10): Array<[number, number]> =>
   Array.from({ length: n }, (_, i) => [x0 + ((x1 - x0) * i) / (n - 1), y + Math.sin(i / 1.7) * amp]);
 
 async function main(): Promise<void> {
@@ -128,9 +128,9 @@ async function main(): Promise<void> {
     check(true, "B sees A's content photo choice");
     const before = await a.evaluate(() => (window as any).atelier.sdoc.getStyles().length);
     await a.locator('.gallery .thumb:not(.on)').first().click();
-    await waitFor(b, (n: number) => (window as any).atelier.sdoc.getStyles().length === n, "B to see A's style", 15_000, before + 1);
+    await waitFor(b, (n: number) => (window as any).atelier.sdoc.getStyles().length === n, "B to see A's style", 30_000, before + 1);
     await b.locator('.gallery .thumb:not(.on)').last().click();
-    await waitFor(a, (n: number) => (window as any).atelier.sdoc.getStyles().length === n, 'both styles', 15_000, before + 2);
+    await waitFor(a, (n: number) => (window as any).atelier.sdoc.getStyles().length === n, 'both styles', 30_000, before + 2);
     check(true, 'styles picked by both are in both documents');
     await a.locator('#style-0-weight').fill('2.5');
     await a.locator('#style-0-weight').dispatchEvent('change');

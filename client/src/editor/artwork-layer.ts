@@ -65,11 +65,12 @@ export class ArtworkLayer {
     this.dirty = true;
   }
 
-  /** Sets every committed stroke; unchanged strokes keep their geometry. */
-  setStrokes(strokes: readonly Stroke[]): void {
+  /** Sets every committed stroke; unchanged strokes keep their geometry. Returns whether anything changed. */
+  setStrokes(strokes: readonly Stroke[]): boolean {
     this.lastStrokes = strokes;
     const next = new Map<string, DrawnStroke>();
     const order: string[] = [];
+    let changed = false;
     for (const s of strokes) {
       if (this.live && s.id === this.live.id) continue; // drawn from the local live copy
       const sig = `${s.tool}|${s.color}|${s.size}|${s.opacity}|${s.points.length}|${s.points.at(-2)}|${s.points.at(-1)}`;
@@ -78,24 +79,44 @@ export class ArtworkLayer {
       if (d.sig !== sig) {
         drawStroke(d.g.clear(), s);
         d.sig = sig;
+        changed = true;
       }
       next.set(s.id, d);
       order.push(s.id);
     }
-    for (const [id, d] of this.drawn) if (!next.has(id)) d.g.destroy();
+    for (const [id, d] of this.drawn) {
+      if (!next.has(id)) {
+        d.g.destroy();
+        changed = true;
+      }
+    }
+    if (order.length !== this.order.length || order.some((id, i) => id !== this.order[i])) changed = true;
     this.drawn = next;
     this.order = order;
-    this.dirty = true;
+    // Re-rendering the stroke texture is the expensive part: only when something changed.
+    if (changed) this.dirty = true;
+    return changed;
   }
 
   /** The stroke being drawn locally, rendered immediately (before the doc round-trip). */
   setLiveStroke(s: Stroke | null): void {
+    const wasErasing = this.live?.tool === 'eraser';
     const hadLive = this.live !== null;
     this.live = s;
     if (s) drawStroke(this.liveG.clear(), s);
+    // A live brush stroke is drawn straight over the stroke texture (cheap, no re-render);
+    // a live eraser must erase inside the texture, so it is rendered into it.
+    const erasing = s?.tool === 'eraser';
+    if (s && !erasing) {
+      if (this.liveG.parent !== this.view) this.view.addChild(this.liveG);
+    } else if (this.liveG.parent === this.view) this.view.removeChild(this.liveG);
+    this.liveG.visible = s !== null;
+    if (erasing || wasErasing) this.dirty = true;
     // The finished stroke is now drawn from the document copy, which setStrokes skipped.
-    if (!s && hadLive) this.setStrokes(this.lastStrokes);
-    this.dirty = true;
+    if (!s && hadLive) {
+      this.setStrokes(this.lastStrokes);
+      this.dirty = true;
+    }
   }
 
   /** Re-renders the stroke texture if anything changed. Call once per animation frame. */
@@ -107,7 +128,7 @@ export class ArtworkLayer {
       const d = this.drawn.get(id);
       if (d) this.strokesRoot.addChild(d.g);
     }
-    if (this.live) this.strokesRoot.addChild(this.liveG);
+    if (this.live?.tool === 'eraser') this.strokesRoot.addChild(this.liveG);
     this.strokesRoot.scale.set(this.rtScale);
     this.renderer.render({ container: this.strokesRoot, target: this.rt, clear: true, clearColor: [0, 0, 0, 0] });
     return true;

@@ -77,8 +77,7 @@ export class ContentCanvas {
   }
 
   setStrokes(strokes: readonly Stroke[]): void {
-    this.artwork.setStrokes(strokes);
-    this.invalidate();
+    if (this.artwork.setStrokes(strokes)) this.invalidate();
   }
 
   setLiveStroke(s: Stroke | null): void {

@@ -190,28 +190,38 @@ export async function mountEditor(root: HTMLElement, session: string, token: str
   bindImageDrop(canvasPanel, () => editable, (f) => void uploadContent(f), (m) => toast(m, 'error'));
 
   // ── document → UI ────────────────────────────────────────────────────────
+  // Only the parts whose root changed are refreshed, once per animation frame.
+  const dirty = new Set<'params' | 'styles' | 'content' | 'strokes'>(['params', 'styles', 'content', 'strokes']);
   let refreshScheduled = false;
-  const refresh = () => {
+  const refresh = (what?: 'params' | 'styles' | 'content' | 'strokes') => {
+    if (what) dirty.add(what);
     if (refreshScheduled) return;
     refreshScheduled = true;
     requestAnimationFrame(() => {
       refreshScheduled = false;
-      const p = sdoc.getParams();
-      const content = sdoc.getContent();
-      const strokes = sdoc.getStrokes();
-      params.update(p);
-      styles.update();
-      transport.setRunning(p.running);
-      canvas.setContent(content);
-      canvas.setStrokes(strokes);
-      output.setContent(content);
-      output.setStrokes(strokes);
-      toolbar.setBackground(content.background);
+      if (dirty.has('params')) {
+        const p = sdoc.getParams();
+        params.update(p);
+        transport.setRunning(p.running);
+      }
+      if (dirty.has('styles')) styles.update();
+      if (dirty.has('content')) {
+        const content = sdoc.getContent();
+        canvas.setContent(content);
+        output.setContent(content);
+        toolbar.setBackground(content.background);
+      }
+      if (dirty.has('strokes')) {
+        const strokes = sdoc.getStrokes();
+        canvas.setStrokes(strokes);
+        output.setStrokes(strokes);
+      }
+      dirty.clear();
     });
   };
   const roots = { params: sdoc.params, styles: sdoc.styles, content: sdoc.content, strokes: sdoc.strokes };
-  const onDeep = (events: Y.YEvent<Y.AbstractType<unknown>>[], tr: Y.Transaction) => {
-    refresh();
+  const onDeep = (which: 'params' | 'styles' | 'content' | 'strokes', events: Y.YEvent<Y.AbstractType<unknown>>[], tr: Y.Transaction) => {
+    refresh(which);
     if (!conn.provider.synced && tr.origin === conn.provider) return; // initial/resync load is not news
     const changes = changesFromEvents(events, roots);
     if (!changes.length) return;
@@ -230,7 +240,9 @@ export async function mountEditor(root: HTMLElement, session: string, token: str
     for (const c of changes) feed.add(actor, c, now);
     presence.setActivity(feed.items);
   };
-  for (const r of Object.values(roots)) (r as Y.AbstractType<unknown>).observeDeep(onDeep);
+  for (const [which, r] of Object.entries(roots) as Array<[keyof typeof roots, Y.AbstractType<unknown>]>) {
+    r.observeDeep((events, tr) => onDeep(which, events, tr));
+  }
 
   const updateUndoButtons = () => toolbar.setUndoState(undo.canUndo(), undo.canRedo(), editable);
   undo.on('stack-item-added', updateUndoButtons);

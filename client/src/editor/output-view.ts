@@ -28,7 +28,8 @@ export class OutputView {
     this.root.addChild(this.result, this.before.view, this.beforeMask, this.splitLine);
     app.stage.addChild(this.root);
     this.scheduler = new RenderScheduler(app, () => {
-      this.before.update();
+      // The "before" artwork is hidden while the split is closed: don't re-render its strokes.
+      if (this.split > 0 || !this.hasFrame) this.before.update();
       if (this.needsLayout) this.layout();
       return false;
     });
@@ -71,8 +72,7 @@ export class OutputView {
   }
 
   setStrokes(strokes: readonly Stroke[]): void {
-    this.before.setStrokes(strokes);
-    this.scheduler.invalidate();
+    if (this.before.setStrokes(strokes) && (this.split > 0 || !this.hasFrame)) this.scheduler.invalidate();
   }
 
   /** 0…1: how much of the width shows the "before" artwork. */

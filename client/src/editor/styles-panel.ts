@@ -30,6 +30,7 @@ export class StylesPanel {
   private uploaded: string[] = [];
   private disabled = true;
   private activeKey = '';
+  private galleryKey = '';
   private rows: Array<{ weight: ReturnType<typeof linearSlider>; scale: ReturnType<typeof linearSlider> }> = [];
 
   constructor(private readonly deps: StylesPanelDeps) {
@@ -77,6 +78,10 @@ export class StylesPanel {
 
   private renderGallery(styles: StyleView[]): void {
     const activeIds = new Set(styles.map((s) => s.imageId));
+    // Rebuilding <img>s costs decodes and layout: only when what the gallery shows changed.
+    const key = [this.presets.length, this.uploaded.join(','), [...activeIds].sort().join(','), styles.map((s) => s.imageId).join(','), this.disabled].join('|');
+    if (key === this.galleryKey) return;
+    this.galleryKey = key;
     const items: Array<{ imageId: string; name: string; credit?: string }> = this.presets.map((p) => ({
       imageId: p.imageId,
       name: shortPresetName(p.name, 'style'),
