@@ -12,13 +12,21 @@ const signal = new Int32Array(flag);
 // int8 (bigint, bigserial) as JS numbers: sequence numbers and ms timestamps stay far below 2^53.
 pg.types.setTypeParser(20, (v) => Number(v));
 
-const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: connectTimeoutMs, application_name: 'atelier' });
-let clientError = null;
-client.on('error', (e) => (clientError = e));
-const connected = client.connect().then(
-  () => null,
-  (e) => e,
-);
+let client = null;
+let broken = true;
+
+/** (Re)connects when there is no healthy connection (first call, or after PostgreSQL went away). */
+async function ensureClient() {
+  if (client && !broken) return;
+  if (client) await client.end().catch(() => {});
+  client = new pg.Client({ connectionString: url, connectionTimeoutMillis: connectTimeoutMs, application_name: 'atelier' });
+  const c = client;
+  c.on('error', () => {
+    if (client === c) broken = true;
+  });
+  await c.connect();
+  broken = false;
+}
 
 function answer(msg) {
   port.postMessage(msg);
@@ -52,17 +60,20 @@ async function runBatch({ queries, transaction }) {
 
 port.on('message', async (req) => {
   if (req.close) {
-    await client.end().catch(() => {});
+    await client?.end().catch(() => {});
     return answer({ ok: true, results: [] });
   }
-  const connectError = await connected;
-  if (connectError || clientError) {
-    const e = connectError ?? clientError;
+  try {
+    await ensureClient();
+  } catch (e) {
+    broken = true;
     return answer({ ok: false, error: { message: `cannot reach PostgreSQL: ${e.message}`, code: e.code } });
   }
   try {
     answer({ ok: true, results: await runBatch(req) });
   } catch (e) {
+    // A lost connection fails this call; the next one reconnects.
+    if (!(e instanceof Refused) && (!e.code || /^(08|57P)/.test(e.code))) broken = true;
     answer({ ok: false, error: { message: e.message, code: e.code, refused: e instanceof Refused } });
   }
 });
