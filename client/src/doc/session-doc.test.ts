@@ -2,7 +2,7 @@ import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import * as Y from 'yjs';
 import { SessionDoc, InvalidDocValue, FALLBACK_CONTENT } from './session-doc.ts';
-import { createUndoManager } from './undo.ts';
+import { createUndoManager, holdUndoGroup } from './undo.ts';
 import { DEFAULT_PARAMS } from '../../../shared/schema.ts';
 
 const IMG_A = 'a'.repeat(64);
@@ -103,5 +103,23 @@ describe('session document accessors', () => {
     undoA.redo();
     assert.equal(b.getParam('styleWeight'), 100);
     assert.equal(b.getParam('contentWeight'), 7);
+  });
+
+  test('C37: a held undo group is one step however slowly it is written', () => {
+    const [a, b] = pair();
+    const undo = createUndoManager(a);
+    undo.captureTimeout = 0; // every change would be its own step
+    const release = holdUndoGroup(undo);
+    const m = a.beginStroke({ author: 'Ana', tool: 'brush', color: '#ff0000', size: 8, opacity: 1, points: [1, 2] });
+    a.setStrokePoints(m, [1, 2, 3, 4]);
+    a.setStrokePoints(m, [1, 2, 3, 4, 5, 6]);
+    release();
+    a.setParam('seed', 5);
+    undo.undo();
+    assert.equal(b.getParam('seed'), DEFAULT_PARAMS.seed);
+    assert.equal(b.getStrokes().length, 1);
+    undo.undo();
+    assert.equal(b.getStrokes().length, 0, 'the whole stroke went in one undo');
+    assert.equal(undo.captureTimeout, 0, 'the timeout is restored');
   });
 });

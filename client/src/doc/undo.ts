@@ -15,3 +15,20 @@ export function createUndoManager(sdoc: SessionDoc): Y.UndoManager {
     captureTimeout: UNDO_CAPTURE_MS,
   });
 }
+
+/**
+ * Makes everything until the returned `release()` one undo step, however long it takes (a slow
+ * stroke on a busy machine may pause longer than the capture timeout between point updates).
+ */
+export function holdUndoGroup(undo: Y.UndoManager): () => void {
+  undo.stopCapturing();
+  const previous = undo.captureTimeout;
+  undo.captureTimeout = Number.MAX_SAFE_INTEGER;
+  let released = false;
+  return () => {
+    if (released) return;
+    released = true;
+    undo.captureTimeout = previous;
+    undo.stopCapturing();
+  };
+}

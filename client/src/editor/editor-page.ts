@@ -9,7 +9,7 @@ import { Connection } from '../net/connection.ts';
 import { uploadImage, fetchPresets, ApiError } from '../net/api.ts';
 import { LatestFrameQueue } from '../net/frame-queue.ts';
 import { SessionDoc, LOCAL_ORIGIN } from '../doc/session-doc.ts';
-import { createUndoManager } from '../doc/undo.ts';
+import { createUndoManager, holdUndoGroup } from '../doc/undo.ts';
 import { ActivityFeed, authorsOf, changesFromEvents } from '../doc/activity.ts';
 import { ContentCanvas } from './canvas.ts';
 import { OutputView } from './output-view.ts';
@@ -141,7 +141,7 @@ export async function mountEditor(root: HTMLElement, session: string, token: str
       pendingCursor = undefined;
     }, CURSOR_INTERVAL_MS);
   };
-  const painter = new Painter(sdoc, () => user.name, () => undo.stopCapturing(), publishCursor, report);
+  const painter = new Painter(sdoc, () => user.name, () => holdUndoGroup(undo), publishCursor, report);
   painter.brush = toolbar.settings;
   painter.canvas = canvas;
   painterRef.painter = painter;

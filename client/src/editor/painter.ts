@@ -27,12 +27,14 @@ export class Painter implements CanvasInput {
   private current: Y.Map<unknown> | null = null;
   private currentId = '';
   private flushTimer: ReturnType<typeof setTimeout> | undefined;
+  private releaseUndo: (() => void) | null = null;
   canvas: ContentCanvas | null = null;
 
   constructor(
     private readonly sdoc: SessionDoc,
     private readonly author: () => string,
-    private readonly stopUndoCapture: () => void,
+    /** Starts one undo step for a whole stroke; returns its release. */
+    private readonly holdUndo: () => () => void,
     private readonly onPresence: (p: { x: number; y: number } | null) => void,
     private readonly onError: (e: unknown) => void,
   ) {}
@@ -43,8 +45,13 @@ export class Painter implements CanvasInput {
 
   start(x: number, y: number): boolean {
     if (!this.enabled) return false;
-    this.stopUndoCapture();
+    this.releaseUndo?.();
+    this.releaseUndo = this.holdUndo();
     this.beginAt(x, y);
+    if (this.current === null) {
+      this.releaseUndo();
+      this.releaseUndo = null;
+    }
     return this.current !== null;
   }
 
@@ -70,7 +77,8 @@ export class Painter implements CanvasInput {
   end(): void {
     if (!this.recorder) return;
     this.commit();
-    this.stopUndoCapture();
+    this.releaseUndo?.();
+    this.releaseUndo = null;
   }
 
   hover(p: { x: number; y: number } | null): void {
