@@ -12,7 +12,9 @@ file; they do not change the cost.
 
 stdout: one JSON line per size, e.g.
   {"framework":"pytorch","device":"cpu","size":256,"ms":812.4,"torch":"1.13.1","threads":2,...}
-"ms" is the median of --runs timed steps after --warmup untimed ones; the image is square.
+"ms" is the median wall time of --runs timed steps after --warmup untimed ones ("min_ms" the
+fastest); "cpu_ms" the median process CPU time (all threads) of a step, which other jobs on a
+shared machine barely change. The image is square.
 """
 from __future__ import annotations
 
@@ -43,7 +45,8 @@ def gram(feat: torch.Tensor) -> torch.Tensor:
     return torch.bmm(f, f.transpose(1, 2)) / float(c * h * w)
 
 
-def time_size(vgg: KerasVGG19, size: int, runs: int, warmup: int, device: torch.device) -> list[float]:
+def time_size(vgg: KerasVGG19, size: int, runs: int, warmup: int, device: torch.device) -> tuple[list[float], list[float]]:
+    """Wall-clock and process-CPU milliseconds of each timed step."""
     g = torch.Generator().manual_seed(size)
     content = (torch.rand(1, 3, size, size, generator=g) * 255).to(device)
     style = (torch.rand(1, 3, size, size, generator=g) * 255).to(device)
@@ -65,17 +68,18 @@ def time_size(vgg: KerasVGG19, size: int, runs: int, warmup: int, device: torch.
         opt.step()
         return float(loss)  # forces completion (also on CUDA)
 
-    times = []
+    times, cpu = [], []
     for i in range(warmup + runs):
         if device.type == "cuda":
             torch.cuda.synchronize()
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         step()
         if device.type == "cuda":
             torch.cuda.synchronize()
         if i >= warmup:
             times.append((time.perf_counter() - t0) * 1000)
-    return times
+            cpu.append((time.process_time() - c0) * 1000)
+    return times, cpu
 
 
 def main(argv=None) -> None:
@@ -102,7 +106,7 @@ def main(argv=None) -> None:
     weights = load_keras_vgg19_h5(args.weights) if args.weights else random_vgg19_weights(0)
     vgg = KerasVGG19(weights, device=str(device))
     for size in sizes:
-        times = time_size(vgg, size, args.runs, args.warmup, device)
+        times, cpu = time_size(vgg, size, args.runs, args.warmup, device)
         result = {
             "framework": "pytorch",
             "device": device.type,
@@ -110,6 +114,9 @@ def main(argv=None) -> None:
             "size": size,
             "ms": round(statistics.median(times), 2),
             "min_ms": round(min(times), 2),
+            # CPU time of all threads: barely affected by other jobs on a shared machine; with one
+            # thread it estimates the wall time on an idle machine.
+            "cpu_ms": round(statistics.median(cpu), 2),
             "runs": len(times),
             "torch": torch.__version__,
             "threads": torch.get_num_threads(),
