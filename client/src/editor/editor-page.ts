@@ -115,8 +115,8 @@ export async function mountEditor(root: HTMLElement, session: string, token: str
   const presence = new PresencePanel();
 
   const canvasPanel = h('section', { class: 'panel canvas-panel', 'aria-label': 'Content' }, toolbar.el, toolbar.contentBar, canvasHost);
-  const outputPanel = h('section', { class: 'panel output-panel', 'aria-label': 'Output' }, transport.el, outputHost, h('div', { class: 'split-row' }, h('span', { class: 'muted' }, 'after'), split, h('span', { class: 'muted' }, 'before')), lossChart.el);
-  const side = h('aside', { class: 'side' }, styles.el, params.el, presence.el);
+  const outputPanel = h('section', { class: 'panel output-panel', 'aria-label': 'Output' }, transport.el, outputHost, h('div', { class: 'split-row', title: 'Drag to compare: input on the left of the line, result on the right' }, h('span', { class: 'muted' }, 'before'), split, h('span', { class: 'muted' }, 'after')), lossChart.el);
+  const side = h('aside', { class: 'side' }, presence.el, styles.el, params.el);
   root.replaceChildren(h('div', { class: 'editor' }, header, h('main', { class: 'workspace' }, canvasPanel, outputPanel, side)));
 
   const [canvas, output] = await Promise.all([
@@ -229,7 +229,7 @@ export async function mountEditor(root: HTMLElement, session: string, token: str
     if (tr.origin === LOCAL_ORIGIN || tr.origin === undo) actor = 'You';
     else {
       for (const c of authorsOf(tr)) {
-        const n = nameOf(conn.awareness, c);
+        const n = nameOf(conn.awareness, c) ?? knownNames.get(c);
         if (n) {
           actor = n;
           break;
@@ -250,8 +250,12 @@ export async function mountEditor(root: HTMLElement, session: string, token: str
   undo.on('stack-cleared', updateUndoButtons);
 
   // ── presence ─────────────────────────────────────────────────────────────
+  // Names outlive presence: an edit that arrives (e.g. after a reconnect) before its author's
+  // presence does is still attributed.
+  const knownNames = new Map<number, string>();
   const renderPresence = () => {
     const people = participantsOf(conn.awareness);
+    for (const p of people) knownNames.set(p.clientId, p.name);
     const clients = conn.status?.clients ?? people.length;
     presence.setParticipants(people, Math.max(0, clients - people.length));
     canvas.setCursors(

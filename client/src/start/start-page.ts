@@ -82,7 +82,7 @@ export function mountStart(root: HTMLElement): void {
       h(
         'div',
         { class: 'cards' },
-        h('section', { class: 'card' }, h('h2', {}, 'Start'), h('p', { class: 'muted' }, 'A new session with a blank canvas and the default model.'), createBtn, h('div', { class: 'name-row' }, h('label', { for: 'name' }, 'Your name'), swatch, nameInput)),
+        h('section', { class: 'card' }, h('h2', {}, 'Start'), h('p', { class: 'muted' }, 'You get an editor link to share with co-painters and a view-only link for a projector.'), createBtn, h('div', { class: 'name-row' }, h('label', { for: 'name' }, 'Your name'), swatch, nameInput)),
         h('section', { class: 'card' }, h('h2', {}, 'Join'), h('p', { class: 'muted' }, 'Got a link from someone? Paste it here.'), joinForm),
         h('section', { class: 'card wide' }, h('h2', {}, 'Recent sessions'), recentList),
       ),
