@@ -157,6 +157,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     commits,
     metrics,
     maxSocketsPerIp: config.maxSocketsPerIp,
+    maxBufferedPackets: config.socketMaxBufferedPackets,
     limits: {
       msgRate: config.socketMsgRate,
       msgBurst: config.socketMsgBurst,

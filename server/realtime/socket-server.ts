@@ -49,6 +49,7 @@ import {
   type Admission,
   type SocketLimits,
 } from '../reliability/message-guard.ts';
+import { watchSlowConsumers } from '../reliability/slow-consumers.ts';
 
 const log = createLogger('realtime');
 
@@ -87,6 +88,8 @@ export interface RealtimeOptions {
   limits?: Partial<SocketLimits>;
   /** Concurrent sockets per client IP (default unbounded). */
   maxSocketsPerIp?: number;
+  /** A socket with more packets queued than this (it does not read) is dropped (default 20000, SOCKET_MAX_BUFFERED_PACKETS). */
+  maxBufferedPackets?: number;
 }
 
 /** Limits used when RealtimeOptions.limits leaves them out (same as the config defaults). */
@@ -221,6 +224,7 @@ export function attachRealtime(httpServer: HttpServer, sessions: SessionManager,
     maxHttpBufferSize: limits.maxMessageBytes + 1024,
   });
   const rooms = new Map<Session, SessionRoom>();
+  watchSlowConsumers(io, { maxBufferedPackets: opts.maxBufferedPackets ?? 20_000 });
 
   io.use((socket, next) => {
     const parsed = HandshakeAuth.safeParse(socket.handshake.auth ?? {});

@@ -142,3 +142,43 @@ describe('per-address limits', () => {
     assert.equal((await errorOf(limited)).code, ErrorCode.RateLimited);
   });
 });
+
+describe('slow consumers', () => {
+  test('R2: a socket that stops reading is dropped once its send queue passes SOCKET_MAX_BUFFERED_PACKETS', async () => {
+    const server = await startTestServer({
+      idlePauseMs: 2000,
+      socketMaxBufferedPackets: 50,
+      socketMsgRate: 1e6,
+      socketMsgBurst: 1e6,
+      socketByteRate: 1024 ** 3,
+      socketByteBurst: 1024 ** 3,
+    });
+    const clients: TestClient[] = [];
+    try {
+      const s = await createSession(server.url);
+      const writer = await connectClient({ url: server.url, session: s.id, token: s.editorToken, name: 'writer' });
+      const stalled = await rawSocket(server.url, s.id, s.viewerToken);
+      clients.push(writer);
+      // Stop reading from the TCP socket: the kernel buffers fill, then socket.io's queue grows.
+      const engine = (stalled.socket as unknown as { io: { engine: { transport: { ws: { _socket: { pause(): void } } } } } }).io.engine;
+      engine.transport.ws._socket.pause();
+      // Big updates the validation fence has nothing to say about (a map it does not watch).
+      const big = 'x'.repeat(1_000_000);
+      let i = 0;
+      const pump = setInterval(() => writer.doc.getMap('scratch').set(`k${i++ % 10}`, big), 20);
+      try {
+        await waitFor(() => server.io.of('/').sockets.size === 1, 20_000, 'the stalled socket to be dropped');
+      } finally {
+        clearInterval(pump);
+      }
+      // The socket that keeps up stays connected.
+      assert.equal(writer.socket.connected, true);
+      assert.equal([...server.io.of('/').sockets.values()][0].data.name, 'writer');
+      assert.ok(i < 1000, 'dropped well before the writer sent 1 GB');
+      stalled.socket.close();
+    } finally {
+      for (const c of clients) c.close();
+      await server.close();
+    }
+  });
+});
