@@ -122,7 +122,10 @@ async function main(): Promise<void> {
     await b.goto(editorUrl);
     await waitFor(b, () => (window as any).atelier?.conn.canEdit && (window as any).atelier.conn.provider.synced, 'B to sync as editor');
 
-    // Content photo and styles through the UI.
+    // Content photo: upload through the file picker, then a built-in photo.
+    await a.locator('.content-bar input[type=file]').setInputFiles(path.join(root, 'assets/content/rocket.jpg'));
+    await waitFor(b, () => (window as any).atelier.sdoc.getContent().width === 640, "B to see A's uploaded content photo");
+    check(true, 'an uploaded content photo reaches the other editor');
     await a.getByRole('button', { name: 'Chelsea the cat' }).click();
     await waitFor(b, () => (window as any).atelier.sdoc.getContent().width === 451, 'B to see the content photo');
     check(true, "B sees A's content photo choice");
@@ -132,6 +135,11 @@ async function main(): Promise<void> {
     await b.locator('.gallery .thumb:not(.on)').last().click();
     await waitFor(a, (n: number) => (window as any).atelier.sdoc.getStyles().length === n, 'both styles', 30_000, before + 2);
     check(true, 'styles picked by both are in both documents');
+    await b.locator('.styles-panel input[type=file]').setInputFiles(path.join(root, 'assets/content/coffee.png'));
+    await waitFor(a, (n: number) => (window as any).atelier.sdoc.getStyles().length === n, "B's uploaded style", 30_000, before + 3);
+    check(true, 'an uploaded style image is added for everyone');
+    await a.locator('.style-row .icon-btn').last().click();
+    await waitFor(b, (n: number) => (window as any).atelier.sdoc.getStyles().length === n, 'style removal', 30_000, before + 2);
     await a.locator('#style-0-weight').fill('2.5');
     await a.locator('#style-0-weight').dispatchEvent('change');
     await a.locator('#param-styleWeight').fill('700');
@@ -149,6 +157,25 @@ async function main(): Promise<void> {
     await waitFor(a, () => (window as any).atelier.sdoc.getStrokes().length === 3 && (window as any).atelier.sdoc.getStrokes().every((s: any) => s.points.length > 4), 'A to see all 3 strokes');
     const counts = await Promise.all([a, b].map((p) => p.evaluate(() => (window as any).atelier.sdoc.getStrokes().length)));
     check(counts[0] === 3 && counts[1] === 3, `both pages hold the 3 strokes (A ${counts[0]}, B ${counts[1]})`);
+
+    // Eraser: A erases across B's lower stroke (paint removed, photo revealed).
+    await a.keyboard.press('e');
+    await a.locator('input[aria-label="Brush size"]').fill('28');
+    await drawStroke(a, [[0.3, 0.62], [0.36, 0.78]]);
+    await a.keyboard.press('b');
+    await waitFor(b, () => (window as any).atelier.sdoc.getStrokes().some((s: any) => s.tool === 'eraser'), "A's eraser stroke at B");
+    check(true, 'E picks the eraser and its stroke syncs; B switches back');
+    await a.keyboard.press('Control+z');
+    await waitFor(b, () => (window as any).atelier.sdoc.getStrokes().length === 3, 'eraser undo');
+
+    // Space pauses and resumes for everyone.
+    await a.locator('body').click({ position: { x: 5, y: 5 } });
+    const wasRunning = await b.evaluate(() => (window as any).atelier.sdoc.getParam('running'));
+    await a.keyboard.press(' ');
+    await waitFor(b, (r: boolean) => (window as any).atelier.sdoc.getParam('running') === !r, 'Space to toggle running', 30_000, wasRunning);
+    await a.keyboard.press(' ');
+    await waitFor(b, (r: boolean) => (window as any).atelier.sdoc.getParam('running') === r, 'Space to toggle back', 30_000, wasRunning);
+    check(true, 'Space pauses and resumes the optimization for everyone');
 
     // Per-user undo: A undoes its own stroke only... then redoes it.
     await a.keyboard.press('Control+z');
@@ -175,6 +202,13 @@ async function main(): Promise<void> {
     // Frames.
     await waitFor(a, () => (window as any).atelier.output.hasFrame, 'a frame on A', 20_000);
     check(true, 'A displays streamed frames');
+    const [dl] = await Promise.all([a.waitForEvent('download'), a.getByRole('button', { name: /PNG/ }).click()]);
+    const png = await dl.createReadStream().then(async (st) => {
+      const chunks: Buffer[] = [];
+      for await (const c of st) chunks.push(c as Buffer);
+      return Buffer.concat(chunks);
+    });
+    check(dl.suggestedFilename().endsWith('.png') && png.subarray(1, 4).toString() === 'PNG', `PNG download (${dl.suggestedFilename()}, ${png.length} bytes)`);
     await a.locator('.split-slider').fill('380');
     await a.locator('.split-slider').dispatchEvent('input');
     const boxA = (await a.locator('.canvas-stage canvas').boundingBox())!;

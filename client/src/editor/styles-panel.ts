@@ -115,7 +115,7 @@ export class StylesPanel {
 
   private styleRow(s: StyleView, i: number): HTMLElement {
     const weight = linearSlider(`style-${i}-weight`, 'Weight', { min: 0, max: 10, step: 0.05 }, this.handlers(s.index, 'weight'));
-    const scale = linearSlider(`style-${i}-scale`, 'Scale', { min: 0.1, max: 4, step: 0.05, format: (v) => `${v.toFixed(2)}×` }, this.handlers(s.index, 'scale'));
+    const scale = linearSlider(`style-${i}-scale`, 'Scale', { min: 0.1, max: 4, step: 0.05, format: (v) => `${v.toFixed(2)}x` }, this.handlers(s.index, 'scale'));
     weight.setDisabled(this.disabled);
     scale.setDisabled(this.disabled);
     this.rows[i] = { weight, scale };
