@@ -185,9 +185,19 @@ class ServerChild {
     });
   }
 
-  sample(): Promise<Sample> {
+  /** The server's CPU/memory now; null when it does not answer within `timeoutMs` (saturated). */
+  sample(timeoutMs = 5000): Promise<Sample | null> {
     return new Promise((resolve) => {
-      this.waiting.push(resolve);
+      const timer = setTimeout(() => {
+        const i = this.waiting.indexOf(done);
+        if (i >= 0) this.waiting[i] = () => {};
+        resolve(null);
+      }, timeoutMs);
+      const done = (s: Sample) => {
+        clearTimeout(timer);
+        resolve(s);
+      };
+      this.waiting.push(done);
       this.proc.send({ type: 'sample' });
     });
   }
@@ -218,7 +228,7 @@ class Editor {
   private strokes = 0;
   constructor(
     readonly index: number,
-    readonly client: { doc: Y.Doc; close(): void; errors: unknown[] },
+    readonly client: { doc: Y.Doc; close(): void; errors: unknown[]; socket: Socket },
     private sent: Map<string, number>,
   ) {}
 
@@ -293,7 +303,7 @@ async function run(o: Options): Promise<void> {
   process.on('SIGINT', onSignal);
   const timers: NodeJS.Timeout[] = [];
   const editors: Editor[] = [];
-  const viewers: { socket: Socket; frames: number }[] = [];
+  const viewers: { socket: Socket; frames: number; dropped: boolean }[] = [];
   try {
     const sessions = await Promise.all(Array.from({ length: o.sessions }, () => createSession(server.url)));
     const sent = sessions.map(() => new Map<string, number>());
@@ -340,7 +350,8 @@ async function run(o: Options): Promise<void> {
         reconnection: false,
         forceNew: true,
       });
-      const v = { socket, frames: 0 };
+      const v = { socket, frames: 0, dropped: false };
+      socket.on('disconnect', () => (v.dropped = true));
       socket.on('frame', (_f: FramePayload, ack: () => void) => {
         v.frames++;
         ack();
@@ -352,11 +363,13 @@ async function run(o: Options): Promise<void> {
       viewers.push(v);
     }
     console.error(`[load] connected; running for ${o.durationSec} s`);
-    const s0 = await server.sample();
+    const s0 = await server.sample(30_000);
+    if (!s0) throw new Error('the server does not answer');
     const framesAtStart = viewers.map((v) => v.frames);
     latencies.length = 0;
     const samples: Sample[] = [s0];
     let updatesSent = 0;
+    let unanswered = 0;
     // Stagger editors over the interval so their writes do not all land in the same tick.
     editors.forEach((e, i) => {
       const start = setTimeout(() => {
@@ -372,13 +385,21 @@ async function run(o: Options): Promise<void> {
     const deadline = Date.now() + o.durationSec * 1000;
     while (Date.now() < deadline && !stopping) {
       await new Promise((r) => setTimeout(r, Math.min(o.sampleSec * 1000, deadline - Date.now())));
-      const s = await server.sample();
+      const s = await server.sample(Math.max(1000, Math.min(5000, deadline - Date.now())));
+      if (!s) {
+        unanswered++;
+        continue;
+      }
       samples.push(s);
       console.error(
         `[load] t=${fmt((s.t - s0.t) / 1000, 0)} s  rss ${fmt(s.rss / MB)} MB  heap ${fmt(s.heapUsed / MB)} MB  updates ${updatesSent}  latency samples ${latencies.length}`,
       );
     }
+    // Stop painting, then take the last sample (waiting for a saturated server to answer).
     for (const t of timers) clearInterval(t);
+    const last = await server.sample(30_000);
+    if (last) samples.push(last);
+    else unanswered++;
     const s1 = samples.at(-1)!;
     const wallSec = (s1.t - s0.t) / 1000;
     const cpuPct = ((s1.cpuUserMs + s1.cpuSystemMs - s0.cpuUserMs - s0.cpuSystemMs) / (s1.t - s0.t)) * 100;
@@ -401,6 +422,8 @@ async function run(o: Options): Promise<void> {
       ['server RSS start → end', `${fmt(s0.rss / MB)} → ${fmt(s1.rss / MB)} MB`],
       ['server heap used start → end', `${fmt(s0.heapUsed / MB)} → ${fmt(s1.heapUsed / MB)} MB`],
       ['errors sent to editors', String(errors)],
+      ['viewers dropped (slow consumers) / editors disconnected', `${viewers.filter((v) => v.dropped).length} / ${editors.filter((e) => !e.client.socket.connected).length}`],
+      ['server samples not answered within 5 s (saturated)', String(unanswered)],
       ['engine tensors', o.engine === 'real' ? 'n/a: the engine worker does not report tf.memory() (RSS includes the worker)' : 'n/a (fake engine)'],
     ];
     if (o.mode === 'soak') {
