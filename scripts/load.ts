@@ -25,6 +25,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import * as Y from 'yjs';
 import { io as ioClient, type Socket } from 'socket.io-client';
 import { SOCKET_PATH, type FramePayload } from '../shared/protocol.ts';
@@ -116,6 +117,9 @@ interface Sample {
   heapUsed: number;
   external: number;
   clients: number;
+  /** Event-loop delay since the previous sample, ms (p99 and max). */
+  loopP99: number;
+  loopMax: number;
 }
 
 async function serve(engine: 'fake' | 'real'): Promise<void> {
@@ -129,10 +133,17 @@ async function serve(engine: 'fake' | 'real'): Promise<void> {
     },
     { tinyEngine: engine === 'real' },
   );
+  const loop = monitorEventLoopDelay({ resolution: 10 });
+  loop.enable();
   const sample = (): Sample => {
     const cpu = process.cpuUsage();
     const mem = process.memoryUsage();
+    const loopP99 = loop.percentile(99) / 1e6;
+    const loopMax = loop.max / 1e6;
+    loop.reset();
     return {
+      loopP99,
+      loopMax,
       t: performance.now(),
       cpuUserMs: cpu.user / 1000,
       cpuSystemMs: cpu.system / 1000,
@@ -363,7 +374,10 @@ async function run(o: Options): Promise<void> {
       viewers.push(v);
     }
     console.error(`[load] connected; running for ${o.durationSec} s`);
+    const genLoop = monitorEventLoopDelay({ resolution: 10 });
+    const genCpu0 = process.cpuUsage();
     const s0 = await server.sample(30_000);
+    genLoop.enable();
     if (!s0) throw new Error('the server does not answer');
     const framesAtStart = viewers.map((v) => v.frames);
     latencies.length = 0;
@@ -401,6 +415,10 @@ async function run(o: Options): Promise<void> {
     if (last) samples.push(last);
     else unanswered++;
     const s1 = samples.at(-1)!;
+    const genCpu = process.cpuUsage(genCpu0);
+    genLoop.disable();
+    const serverLoopP99 = Math.max(...samples.slice(1).map((x) => x.loopP99));
+    const serverLoopMax = Math.max(...samples.slice(1).map((x) => x.loopMax));
     const wallSec = (s1.t - s0.t) / 1000;
     const cpuPct = ((s1.cpuUserMs + s1.cpuSystemMs - s0.cpuUserMs - s0.cpuSystemMs) / (s1.t - s0.t)) * 100;
     const sorted = latencies.slice().sort((a, b) => a - b);
@@ -419,6 +437,8 @@ async function run(o: Options): Promise<void> {
       ['update latency editor → editor p50 / p99 / max', `${fmt(percentile(sorted, 50))} / ${fmt(percentile(sorted, 99))} / ${fmt(sorted.at(-1) ?? NaN)} ms (${sorted.length} samples)`],
       ['frames per viewer: mean / min / max', `${fmt(fps.reduce((a, b) => a + b, 0) / (fps.length || 1), 2)} / ${fmt(fps[0] ?? NaN, 2)} / ${fmt(fps.at(-1) ?? NaN, 2)} per s`],
       ['server CPU (user+system, 100% = one core)', `${fmt(cpuPct, 0)} %`],
+      ['server event-loop delay: worst per-sample p99 / max', `${fmt(serverLoopP99)} / ${fmt(serverLoopMax)} ms`],
+      ['load generator CPU / event-loop delay p99', `${fmt(((genCpu.user + genCpu.system) / 1000 / (s1.t - s0.t)) * 100, 0)} % / ${fmt(genLoop.percentile(99) / 1e6)} ms`],
       ['server RSS start → end', `${fmt(s0.rss / MB)} → ${fmt(s1.rss / MB)} MB`],
       ['server heap used start → end', `${fmt(s0.heapUsed / MB)} → ${fmt(s1.heapUsed / MB)} MB`],
       ['errors sent to editors', String(errors)],
@@ -450,7 +470,7 @@ async function run(o: Options): Promise<void> {
       '',
     ].join('\n');
     console.log(table);
-    if (o.write) writeResults(`${o.mode}:${o.engine}`, table);
+    if (o.write) writeResults(`${o.mode}:${o.engine}:${o.editors}x${o.viewers}`, table);
   } finally {
     for (const t of timers) clearInterval(t);
     for (const e of editors) e.client.close();
