@@ -34,7 +34,8 @@ export class CrossfadeStage {
   show(bitmap: ImageBitmap): void {
     if (this.fadeStart >= 0) this.settle();
     const tex = textureFromBitmap(bitmap);
-    this.latest?.close();
+    // The bitmap lives exactly as long as its texture (it may not be uploaded yet).
+    tex.once('destroy', () => bitmap.close());
     this.latest = bitmap;
     this.size = { w: bitmap.width, h: bitmap.height };
     if (!this.backTex) {
