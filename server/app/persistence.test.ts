@@ -22,7 +22,7 @@ function addStroke(doc: Y.Doc, id: string, points: number[]): void {
 }
 
 describe('persistence', () => {
-  test('S13: after a clean restart on the same DATA_DIR the document is identical and history keeps authors', async () => {
+  test('S13: after a clean restart on the same DATA_DIR the document is identical and history keeps authors', async (t) => {
     const dataDir = mkdtempSync(path.join(tmpdir(), 'atelier-restart-'));
     try {
       let server = await startTestServer({ dataDir, keyframeIntervalMs: 150 });
@@ -36,6 +36,9 @@ describe('persistence', () => {
       await waitFor(() => JSON.stringify(docJson(a.doc)) === JSON.stringify(docJson(b.doc)) && a.doc.getArray('strokes').length === 1);
       await waitFor(() => server.storage.latestKeyframe(s.id), 5000, 'a keyframe');
       const before = docJson(a.doc);
+      // What the engine runs on, including the seed (sample content and style) of the first update.
+      const validBefore = server.sessions.get(s.id)!.validator.state();
+      assert.ok(validBefore.content.imageId && validBefore.styles.length === 1, 'the seed reached the validator');
       const authors = new Set(server.storage.loadUpdates(s.id).map((u) => u.author.split('#')[0]));
       assert.ok(authors.has('alice') && authors.has('bob') && authors.has('server'), [...authors].join(','));
       a.close();
@@ -47,8 +50,10 @@ describe('persistence', () => {
         const kf = server.storage.latestKeyframe(s.id)!;
         assert.ok(kf.iter > 0);
         const c = await connectClient({ url: server.url, session: s.id, token: s.editorToken, name: 'carol' });
+        t.after(() => c.close());
         assert.deepEqual(docJson(c.doc), before);
         assert.equal(server.sessions.get(s.id)!.validator.state().params.styleWeight, 42);
+        assert.deepEqual(server.sessions.get(s.id)!.validator.state(), validBefore, 'the reloaded session feeds the engine the same state');
         // The optimization resumes from the keyframe: iterations keep counting from it.
         await waitFor(() => c.frames.length > 0, 5000, 'a frame after restart');
         assert.ok(c.frames[0].iter >= kf.iter, `first iter ${c.frames[0].iter} >= keyframe ${kf.iter}`);

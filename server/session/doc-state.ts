@@ -82,7 +82,12 @@ export class DocValidator {
   constructor(
     private doc: Y.Doc,
     private imageExists: (id: string) => boolean,
-  ) {}
+  ) {
+    // Define the four top-level types before any update is applied: in a fresh Y.Doc, Yjs files
+    // the changes of an update into untyped placeholders when the type is not yet defined, and
+    // the typed maps fetched later would miss them (a reloaded session would lose its seed).
+    void this.paramsMap, this.contentMap, this.stylesArray, this.strokesArray;
+  }
 
   get paramsMap(): Y.Map<unknown> {
     return this.doc.getMap(DOC_KEYS.params);
