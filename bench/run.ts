@@ -1,0 +1,75 @@
+/**
+ * `npm run bench` — every benchmark, written into docs/BENCHMARKS.md:
+ *  1. the engine: ms/step per backend × network × size (bench/engine.ts);
+ *  2. the PyTorch baseline on the same machine (bench/torch_gatys_step.py, Debian's
+ *     python3-torch; skipped with a note when it is not installed) and the ratio
+ *     engine ÷ PyTorch for the same VGG19 Gatys step, measured in this run.
+ *
+ *   npm run bench -- [--sizes 128,256] [--steps 3] [--backends wasm] [--networks ...]
+ *
+ * GPU runs (webgpu on the device machine, PyTorch CUDA) use the same two scripts; see bench/README.md.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { BACKEND_NAMES, type BackendName, type NetworkName } from '../server/engine/index.ts';
+import { engineSection, runEngineBench, writeSection, type EngineBenchRow } from './engine.ts';
+
+function arg(name: string): string | undefined {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? process.argv[i + 1] : undefined;
+}
+const list = (v: string | undefined, d: string) => (v ?? d).split(',').map((s) => s.trim()).filter(Boolean);
+
+interface TorchRow {
+  size: number;
+  ms: number;
+  torch: string;
+  threads: number;
+  device: string;
+}
+
+const PYTHON = '/usr/bin/python3';
+
+function runTorch(sizes: number[]): { rows: TorchRow[]; note?: string } {
+  if (!existsSync(PYTHON)) return { rows: [], note: `${PYTHON} not found` };
+  const probe = spawnSync(PYTHON, ['-c', 'import torch'], { encoding: 'utf8' });
+  if (probe.status !== 0) return { rows: [], note: 'PyTorch not installed (apt-get install -y python3-torch python3-h5py python3-numpy)' };
+  const r = spawnSync(PYTHON, ['bench/torch_gatys_step.py', '--sizes', sizes.join(','), '--device', 'cpu'], { encoding: 'utf8', timeout: 30 * 60_000 });
+  if (r.status !== 0) return { rows: [], note: `torch_gatys_step.py failed: ${r.stderr.trim().split('\n').pop()}` };
+  const rows = r.stdout.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as TorchRow);
+  return { rows };
+}
+
+function comparison(engine: EngineBenchRow[], torch: TorchRow[], note?: string): string {
+  const lines = [
+    '## VGG19 Gatys step: engine vs PyTorch on the same CPU (`npm run bench`)',
+    '',
+    'Same step on both sides: forward to conv5_1, content loss at conv4_2, Gram losses at conv1_1..conv5_1, gradient to the image, Adam update; ' +
+      'square image; random weights (cost does not depend on their values). Measured in the same run; the ratio is what counts on a noisy machine.',
+    '',
+  ];
+  if (!torch.length) return [...lines, `PyTorch baseline not run: ${note ?? 'no result'}.`].join('\n');
+  lines.push('| size | engine backend | engine ms/step | PyTorch ms/step (CPU) | engine ÷ PyTorch |', '|---|---|---|---|---|');
+  for (const t of torch) {
+    for (const e of engine.filter((r) => r.network === 'vgg19' && r.size === t.size && r.msPerStep != null)) {
+      lines.push(`| ${t.size} | ${e.backend} | ${e.msPerStep!.toFixed(0)} | ${t.ms.toFixed(0)} (torch ${t.torch}, ${t.threads} threads) | ${(e.msPerStep! / t.ms).toFixed(2)}× |`);
+    }
+  }
+  return lines.join('\n');
+}
+
+const steps = Number(arg('steps') ?? 3);
+const sizes = list(arg('sizes'), '128,256').map(Number);
+const engine = await runEngineBench({
+  backends: list(arg('backends'), BACKEND_NAMES.join(',')) as BackendName[],
+  networks: list(arg('networks'), 'tiny,mobilenet_v2,inception_v3,vgg19') as NetworkName[],
+  sizes,
+  cpuAllSizes: false,
+  steps,
+  budgetMs: Number(arg('budget-s') ?? 120) * 1000,
+});
+const out = arg('out') ?? 'docs/BENCHMARKS.md';
+writeSection(out, 'engine', engineSection(engine, steps));
+const torch = runTorch(sizes);
+writeSection(out, 'pytorch', comparison(engine, torch.rows, torch.note));
+console.log(`wrote ${out}`);
