@@ -218,7 +218,8 @@ async function main(): Promise<void> {
     await a.locator('.split-slider').dispatchEvent('input');
     const boxA = (await a.locator('.canvas-stage canvas').boundingBox())!;
     await a.mouse.move(boxA.x + boxA.width * 0.62, boxA.y + boxA.height * 0.45);
-    await a.waitForTimeout(1500);
+    // The real engine restarts on edits and needs a moment to show the painted strokes.
+    await a.waitForTimeout(flag('--real-engine') ? 12_000 : 1500);
     const feed = await a.locator('.feed li').allInnerTexts();
     check(feed.some((t) => t.includes('Bo')), `activity feed names Bo (${feed.slice(0, 3).join(' | ').replace(/\n/g, ' ')})`);
     await a.screenshot({ path: path.join(outDir, 'editor.png') });

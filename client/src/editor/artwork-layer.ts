@@ -146,7 +146,7 @@ export class ArtworkLayer {
   private allocateTarget(): void {
     const { width, height } = this.content;
     this.rtScale = Math.min(1, MAX_RT_SIDE / Math.max(width, height));
-    this.rt?.destroy(true);
+    destroyLater(this.rt);
     this.rt = RenderTexture.create({
       width: Math.max(1, Math.round(width * this.rtScale)),
       height: Math.max(1, Math.round(height * this.rtScale)),
@@ -164,24 +164,33 @@ export class ArtworkLayer {
     if (!imageId) {
       this.photo.visible = false;
       this.photoTexture = null;
-      old?.destroy(true);
+      destroyLater(old);
       return;
     }
     loadBitmap(imageUrl(imageId))
       .then((bmp) => {
         if (req !== this.photoRequest) return bmp.close();
         const tex = textureFromBitmap(bmp);
+        tex.once('destroy', () => bmp.close());
         this.photo.texture = tex;
         this.photo.setSize(this.content.width, this.content.height);
         this.photo.visible = true;
         this.photoTexture = tex;
-        old?.destroy(true);
+        destroyLater(old);
         this.onChange();
       })
       .catch(() => {
         if (req === this.photoRequest) this.photo.visible = false;
       });
   }
+}
+
+/**
+ * Destroys a texture that was just swapped out once the next renders are past it (Pixi 8 may
+ * still reference it in reused draw instructions; see TextureTrash).
+ */
+function destroyLater(t: Texture | RenderTexture | null | undefined): void {
+  if (t) setTimeout(() => t.destroy(true), 1000);
 }
 
 /** Draws one stroke as the engine rasterises it: round caps and joins, eraser = erase blend. */

@@ -6,7 +6,7 @@
 import { Container, Graphics, Sprite, type Application, type Texture } from 'pixi.js';
 import type { ContentEntry, Stroke } from '../../../shared/schema.ts';
 import { ArtworkLayer } from './artwork-layer.ts';
-import { createPixiApp, containRect, textureFromBitmap, RenderScheduler } from '../ui/pixi-app.ts';
+import { createPixiApp, containRect, textureFromBitmap, RenderScheduler, TextureTrash } from '../ui/pixi-app.ts';
 
 export class OutputView {
   private readonly before: ArtworkLayer;
@@ -21,6 +21,7 @@ export class OutputView {
   private split = 0;
   private needsLayout = true;
   private readonly scheduler: RenderScheduler;
+  private readonly trash = new TextureTrash();
 
   private constructor(readonly app: Application) {
     this.before = new ArtworkLayer(app.renderer);
@@ -28,10 +29,11 @@ export class OutputView {
     this.root.addChild(this.result, this.before.view, this.beforeMask, this.splitLine);
     app.stage.addChild(this.root);
     this.scheduler = new RenderScheduler(app, () => {
+      const trashWaiting = this.trash.nextFrame();
       // The "before" artwork is hidden while the split is closed: don't re-render its strokes.
       if (this.split > 0 || !this.hasFrame) this.before.update();
       if (this.needsLayout) this.layout();
-      return false;
+      return trashWaiting;
     });
     app.renderer.on('resize', () => (this.needsLayout = true));
     this.before.onChange = () => this.invalidate();
@@ -62,8 +64,8 @@ export class OutputView {
       this.frameSize = { w: bitmap.width, h: bitmap.height };
     }
     this.invalidate();
-    old?.destroy(true);
-    oldBitmap?.close();
+    if (old && oldBitmap) old.once('destroy', () => oldBitmap.close());
+    this.trash.add(old);
   }
 
   setContent(c: ContentEntry): void {
@@ -98,6 +100,7 @@ export class OutputView {
 
   destroy(): void {
     this.scheduler.destroy();
+    this.trash.destroyAll();
     this.before.destroy();
     this.texture?.destroy(true);
     this.bitmap?.close();

@@ -4,7 +4,7 @@
  * mid-fade finishes the running fade at once, so the newest image is never delayed.
  */
 import { Sprite, type Application, type Texture } from 'pixi.js';
-import { containRect, createPixiApp, textureFromBitmap, RenderScheduler } from '../ui/pixi-app.ts';
+import { containRect, createPixiApp, textureFromBitmap, RenderScheduler, TextureTrash } from '../ui/pixi-app.ts';
 
 export const CROSSFADE_MS = 350;
 
@@ -17,13 +17,15 @@ export class CrossfadeStage {
   private size = { w: 1, h: 1 };
   latest: ImageBitmap | null = null;
   private readonly scheduler: RenderScheduler;
+  private readonly trash = new TextureTrash();
 
   private constructor(readonly app: Application) {
     app.stage.addChild(this.back, this.front);
     this.front.alpha = 0;
     this.scheduler = new RenderScheduler(app, () => {
+      const trashWaiting = this.trash.nextFrame();
       this.layout();
-      return this.tick();
+      return this.tick() || trashWaiting;
     });
   }
 
@@ -52,6 +54,7 @@ export class CrossfadeStage {
 
   destroy(): void {
     this.scheduler.destroy();
+    this.trash.destroyAll();
     this.backTex?.destroy(true);
     this.frontTex?.destroy(true);
     this.app.destroy(true, { children: true });
@@ -78,7 +81,7 @@ export class CrossfadeStage {
     this.frontTex = null;
     this.front.alpha = 0;
     this.fadeStart = -1;
-    old?.destroy(true);
+    this.trash.add(old);
     this.layout();
   }
 

@@ -82,3 +82,31 @@ export function containRect(w: number, h: number, W: number, H: number, pad = 0)
   const scale = Math.max(1e-6, Math.min((W - 2 * pad) / w, (H - 2 * pad) / h));
   return { x: (W - w * scale) / 2, y: (H - h * scale) / 2, scale };
 }
+
+/**
+ * Textures replaced on a sprite are destroyed only after a render has happened without them:
+ * Pixi 8 may reuse the previous frame's draw instructions, and a texture destroyed right after
+ * the swap fails there ("reading 'addressModeU'"). Call {@link nextFrame} at the start of each
+ * frame callback; it returns true while textures still wait (keep rendering until they go).
+ */
+export class TextureTrash {
+  private waiting: Texture[] = [];
+  private ready: Texture[] = [];
+
+  add(t: Texture | null | undefined): void {
+    if (t) this.waiting.push(t);
+  }
+
+  nextFrame(): boolean {
+    for (const t of this.ready) t.destroy(true);
+    this.ready = this.waiting;
+    this.waiting = [];
+    return this.ready.length > 0;
+  }
+
+  destroyAll(): void {
+    for (const t of [...this.ready, ...this.waiting]) t.destroy(true);
+    this.ready = [];
+    this.waiting = [];
+  }
+}
