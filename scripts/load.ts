@@ -451,12 +451,7 @@ async function run(o: Options): Promise<void> {
         ['samples', `${samples.length}, every ${o.sampleSec} s`],
         ['heap slope', `${fmt(heapSlope, 2)} MB/min`],
         ['RSS slope', `${fmt(rssSlope, 2)} MB/min`],
-        [
-          'flat?',
-          Math.abs(heapSlope) < 1 && Math.abs(rssSlope) < 2
-            ? 'yes (|heap slope| < 1 MB/min and |RSS slope| < 2 MB/min)'
-            : 'NO: memory grows (document growth is expected: strokes are never deleted in this run)',
-        ],
+        ['flat?', flatness(heapSlope, rssSlope)],
         ['heap samples (MB)', samples.map((s) => fmt(s.heapUsed / MB, 0)).join(' ')],
       );
     }
@@ -478,6 +473,15 @@ async function run(o: Options): Promise<void> {
     await server.stop();
     process.off('SIGINT', onSignal);
   }
+}
+
+/** Verdict on memory slopes (MB/min): JS heap within ±1, RSS within ±2 counts as flat. */
+function flatness(heapSlope: number, rssSlope: number): string {
+  const heapFlat = Math.abs(heapSlope) < 1;
+  const rssFlat = Math.abs(rssSlope) < 2;
+  if (heapFlat && rssFlat) return 'yes: |heap slope| < 1 MB/min and |RSS slope| < 2 MB/min';
+  if (heapFlat) return 'JS heap flat; RSS grows (native memory: sharp/libvips cache, SQLite, allocator; a longer run shows whether it levels off)';
+  return 'NO: the JS heap grows (the document grows too: strokes are never deleted in this run)';
 }
 
 /** Replaces (or appends) the block between `<!-- results:KEY -->` and `<!-- /results:KEY -->`. */

@@ -51,8 +51,8 @@ export const ConfigSchema = z.object({
   SOCKET_MAX_MESSAGE_BYTES: intFrom(1024, 1024 ** 3).default(8 * 1024 * 1024),
   /** Bad or rate-limited messages a socket may send (one forgiven per 5 s) before it is disconnected; 0 = never. */
   SOCKET_MAX_BAD_MESSAGES: intFrom(0, 1e9).default(20),
-  /** Packets queued for a socket that does not read before it is dropped (it resyncs on reconnect). */
-  SOCKET_MAX_BUFFERED_PACKETS: intFrom(10, 1e9).default(20_000),
+  /** Bytes queued for a socket that does not read before it is dropped (it resyncs on reconnect). */
+  SOCKET_MAX_BUFFERED_BYTES: intFrom(1024, 1024 ** 3).default(8 * 1024 * 1024),
   /** Concurrent sockets per client IP address. */
   MAX_SOCKETS_PER_IP: intFrom(1, 1e6).default(256),
   /** Per client IP: session creations per minute (burst and sustained). */
@@ -94,7 +94,7 @@ export interface Config {
   socketByteBurst: number;
   socketMaxMessageBytes: number;
   socketMaxBadMessages: number;
-  socketMaxBufferedPackets: number;
+  socketMaxBufferedBytes: number;
   maxSocketsPerIp: number;
   sessionCreatesPerMin: number;
   uploadsPerMin: number;
@@ -176,7 +176,7 @@ function fromRaw(c: RawConfig): Config {
     socketByteBurst: c.SOCKET_BYTE_BURST,
     socketMaxMessageBytes: c.SOCKET_MAX_MESSAGE_BYTES,
     socketMaxBadMessages: c.SOCKET_MAX_BAD_MESSAGES,
-    socketMaxBufferedPackets: c.SOCKET_MAX_BUFFERED_PACKETS,
+    socketMaxBufferedBytes: c.SOCKET_MAX_BUFFERED_BYTES,
     maxSocketsPerIp: c.MAX_SOCKETS_PER_IP,
     sessionCreatesPerMin: c.SESSION_CREATES_PER_MIN,
     uploadsPerMin: c.UPLOADS_PER_MIN,

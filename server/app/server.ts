@@ -157,7 +157,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     commits,
     metrics,
     maxSocketsPerIp: config.maxSocketsPerIp,
-    maxBufferedPackets: config.socketMaxBufferedPackets,
+    maxBufferedBytes: config.socketMaxBufferedBytes,
     limits: {
       msgRate: config.socketMsgRate,
       msgBurst: config.socketMsgBurst,

@@ -88,8 +88,8 @@ export interface RealtimeOptions {
   limits?: Partial<SocketLimits>;
   /** Concurrent sockets per client IP (default unbounded). */
   maxSocketsPerIp?: number;
-  /** A socket with more packets queued than this (it does not read) is dropped (default 20000, SOCKET_MAX_BUFFERED_PACKETS). */
-  maxBufferedPackets?: number;
+  /** A socket with more bytes queued than this (it does not read) is dropped (default 8 MiB, SOCKET_MAX_BUFFERED_BYTES). */
+  maxBufferedBytes?: number;
 }
 
 /** Limits used when RealtimeOptions.limits leaves them out (same as the config defaults). */
@@ -111,7 +111,6 @@ function refusal(code: ErrorPayload['code'], message: string): Error {
   err.data = { code, message };
   return err;
 }
-
 
 /** Per-session fan-out: one subscription to the session however many sockets it has. */
 class SessionRoom {
@@ -224,7 +223,7 @@ export function attachRealtime(httpServer: HttpServer, sessions: SessionManager,
     maxHttpBufferSize: limits.maxMessageBytes + 1024,
   });
   const rooms = new Map<Session, SessionRoom>();
-  watchSlowConsumers(io, { maxBufferedPackets: opts.maxBufferedPackets ?? 20_000 });
+  watchSlowConsumers(io, { maxBufferedBytes: opts.maxBufferedBytes ?? 8 * 1024 * 1024 });
 
   io.use((socket, next) => {
     const parsed = HandshakeAuth.safeParse(socket.handshake.auth ?? {});

@@ -144,10 +144,10 @@ describe('per-address limits', () => {
 });
 
 describe('slow consumers', () => {
-  test('R2: a socket that stops reading is dropped once its send queue passes SOCKET_MAX_BUFFERED_PACKETS', async () => {
+  test('R2: a socket that stops reading is dropped once its send queue passes SOCKET_MAX_BUFFERED_BYTES', async () => {
     const server = await startTestServer({
       idlePauseMs: 2000,
-      socketMaxBufferedPackets: 50,
+      socketMaxBufferedBytes: 2 * 1024 * 1024,
       socketMsgRate: 1e6,
       socketMsgBurst: 1e6,
       socketByteRate: 1024 ** 3,
