@@ -1,0 +1,105 @@
+/**
+ * Page-level helpers for the e2e scenarios: waiting on the pages' debug hooks
+ * (`window.atelier`, `window.atelierReplay`), drawing with the real mouse, and pixel checks on
+ * screenshots (decoded with sharp) — so a test asserts what a person would see, not only state.
+ */
+import type { Page } from 'playwright-core';
+import sharp from 'sharp';
+
+/* eslint-disable @typescript-eslint/no-explicit-any */
+/** The editor/projector debug handle (see client/src/editor/editor-page.ts). */
+export type AtelierHandle = any;
+
+/**
+ * Waits until `fn(arg)` is truthy in the page. Predicates are functions, not strings: the
+ * server's CSP forbids eval. On timeout the error says what was awaited and the connection state.
+ */
+export async function waitInPage<A>(page: Page, what: string, fn: (arg: A) => unknown, arg?: A, timeout = 30_000): Promise<void> {
+  try {
+    await page.waitForFunction(fn as (arg: unknown) => unknown, arg, { timeout, polling: 100 });
+  } catch (err) {
+    const state = await page
+      .evaluate(() => {
+        const a = (window as any).atelier;
+        return a ? { conn: a.conn.state, role: a.conn.role, synced: a.conn.provider.synced, lastError: a.conn.lastError } : 'no window.atelier';
+      })
+      .catch((e: Error) => e.message);
+    throw new Error(`timed out waiting for ${what}; page state ${JSON.stringify(state)} (${(err as Error).message.split('\n')[0]})`);
+  }
+}
+
+/** Opens `path` and waits until the page is synced with the server (as editor unless `role`). */
+export async function openSynced(page: Page, url: string, role: 'editor' | 'viewer' = 'editor'): Promise<void> {
+  await page.goto(url);
+  await waitInPage(
+    page,
+    `${role} page to sync`,
+    (r: string) => {
+      const a = (window as any).atelier;
+      return a?.conn.provider.synced && a.conn.role === r;
+    },
+    role,
+  );
+}
+
+/** Counts every frame the page's connection receives, into `window.__e2eFrames`. */
+export async function recordFrames(page: Page): Promise<void> {
+  await page.evaluate(() => {
+    const w = window as any;
+    w.__e2eFrames = [];
+    w.atelier.conn.frames.on(({ frame }: any) => w.__e2eFrames.push({ iter: frame.iter, loss: frame.losses.total }));
+  });
+}
+
+/** Frames recorded by {@link recordFrames} so far. */
+export function recordedFrames(page: Page): Promise<Array<{ iter: number; loss: number }>> {
+  return page.evaluate(() => (window as any).__e2eFrames as Array<{ iter: number; loss: number }>);
+}
+
+/** Drags the real mouse along `pts` (fractions of the content canvas's box). */
+export async function drawStroke(page: Page, pts: Array<[number, number]>): Promise<void> {
+  const box = await page.locator('.canvas-stage canvas').boundingBox();
+  if (!box) throw new Error('the content canvas is not visible');
+  const at = (p: [number, number]) => [box.x + p[0] * box.width, box.y + p[1] * box.height] as const;
+  await page.mouse.move(...at(pts[0]));
+  await page.mouse.down();
+  for (const p of pts.slice(1)) await page.mouse.move(...at(p), { steps: 3 });
+  await page.mouse.up();
+}
+
+/** A horizontal line of points at height `y`, from x0 to x1 (fractions). */
+export const line = (y: number, x0 = 0.15, x1 = 0.85, n = 10): Array<[number, number]> =>
+  Array.from({ length: n }, (_, i) => [x0 + ((x1 - x0) * i) / (n - 1), y]);
+
+async function rgb(png: Buffer): Promise<{ data: Buffer; channels: number; width: number; height: number }> {
+  const { data, info } = await sharp(png).removeAlpha().raw().toBuffer({ resolveWithObject: true });
+  return { data, channels: info.channels, width: info.width, height: info.height };
+}
+
+/** How many pixels of the PNG are within `tolerance` (per channel) of `color` ('#rrggbb'). */
+export async function countColorPixels(png: Buffer, color: string, tolerance = 40): Promise<number> {
+  const want = [1, 3, 5].map((i) => parseInt(color.slice(i, i + 2), 16));
+  const { data, channels } = await rgb(png);
+  let n = 0;
+  for (let i = 0; i < data.length; i += channels) {
+    if (Math.abs(data[i] - want[0]) <= tolerance && Math.abs(data[i + 1] - want[1]) <= tolerance && Math.abs(data[i + 2] - want[2]) <= tolerance) n++;
+  }
+  return n;
+}
+
+/** Mean absolute difference per channel (0…255) between two same-sized PNGs. */
+export async function meanPixelDiff(a: Buffer, b: Buffer): Promise<number> {
+  const [x, y] = await Promise.all([rgb(a), rgb(b)]);
+  if (x.width !== y.width || x.height !== y.height) throw new Error(`screenshots differ in size (${x.width}x${x.height} vs ${y.width}x${y.height})`);
+  let sum = 0;
+  for (let i = 0; i < x.data.length; i++) sum += Math.abs(x.data[i] - y.data[i]);
+  return sum / x.data.length;
+}
+
+/** Mean of all channels (0…255): a black screen is ~0. */
+export async function meanBrightness(png: Buffer): Promise<number> {
+  const { data } = await rgb(png);
+  let sum = 0;
+  for (let i = 0; i < data.length; i++) sum += data[i];
+  return sum / data.length;
+}

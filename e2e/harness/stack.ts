@@ -1,0 +1,159 @@
+/**
+ * The e2e harness: a real server process (server/main.ts, fake engine, temp DATA_DIR, free port),
+ * the built client it serves, and headless Debian Chromium driven by playwright-core.
+ *
+ * Why a child process and not the in-process server: scenario X8 kills the server with SIGKILL
+ * and restarts it on the same port and data dir, and the browser must see a real outage.
+ * Everything a stack starts is torn down by `close()` (browser, server, temp dir), also after a
+ * failed test, so node:test never hangs on a leftover handle.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, copyFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { spawnServer, type ChildServer } from '../../server/testing/child-server.ts';
+import { createSession } from '../../server/testing/index.ts';
+import type { CreateSessionResponse } from '../../shared/protocol.ts';
+
+export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+
+/** Chromium flags: headless, no sandbox (root in CI), software GL, nothing phoning home. */
+export const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+  '--enable-unsafe-swiftshader',
+];
+
+/** Debian's Chromium (`apt-get install chromium`); never a downloaded browser. */
+export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+
+/** Where scenario screenshots go (gitignored). */
+export const ARTIFACTS_DIR = path.join(repoRoot, 'test-results', 'e2e');
+
+/** Where `npm run screenshots` (ATELIER_E2E_DOCS=1) copies the documented shots. */
+export const DOCS_SHOTS_DIR = path.join(repoRoot, 'docs', 'screenshots', 'e2e');
+
+function newestMtime(p: string): number {
+  if (!existsSync(p)) return 0;
+  const st = statSync(p);
+  if (!st.isDirectory()) return st.mtimeMs;
+  let m = 0;
+  for (const name of readdirSync(p)) if (name !== 'node_modules' && name !== 'dist') m = Math.max(m, newestMtime(path.join(p, name)));
+  return m;
+}
+
+/**
+ * Builds the client (`npm run build:client`) unless `client/dist` is newer than every client and
+ * shared source, so the e2e files of one run share a single build.
+ */
+export function ensureClientBuilt(): void {
+  const built = existsSync(path.join(repoRoot, 'client/dist/index.html')) ? statSync(path.join(repoRoot, 'client/dist/index.html')).mtimeMs : 0;
+  const sources = Math.max(
+    newestMtime(path.join(repoRoot, 'client/src')),
+    newestMtime(path.join(repoRoot, 'client/index.html')),
+    newestMtime(path.join(repoRoot, 'client/vite.config.ts')),
+    newestMtime(path.join(repoRoot, 'shared')),
+  );
+  if (built > sources) return;
+  const r = spawnSync('npm', ['run', 'build:client'], { cwd: repoRoot, stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`npm run build:client failed:\n${r.stderr}`);
+}
+
+export interface Stack {
+  /** Base URL of the running server, e.g. http://127.0.0.1:41234 */
+  url: string;
+  port: number;
+  dataDir: string;
+  browser: Browser;
+  server: ChildServer;
+  /** A page in its own browser context (own localStorage), with this display name. */
+  newPage(name: string, viewport?: { width: number; height: number }): Promise<Page>;
+  /** POST /api/sessions. */
+  createSession(): Promise<CreateSessionResponse>;
+  /** Saves a screenshot into test-results/e2e/<label>/ (and docs/screenshots/e2e/ when `doc`). */
+  shot(page: Page, name: string, opts?: { doc?: boolean }): Promise<Buffer>;
+  /** SIGKILLs the server (no graceful shutdown). */
+  killServer(): Promise<void>;
+  /** Starts the server again on the same port and DATA_DIR. */
+  restartServer(): Promise<void>;
+  /** Page errors collected so far ("<name>: message"). */
+  pageErrors: string[];
+  close(): Promise<void>;
+}
+
+/**
+ * Builds the client if needed, starts the server and Chromium. `env` adds server variables
+ * (e.g. KEYFRAME_INTERVAL_MS). Call `close()` in an `after` hook.
+ */
+export async function startStack(label: string, env: Record<string, string> = {}): Promise<Stack> {
+  ensureClientBuilt();
+  const dataDir = mkdtempSync(path.join(tmpdir(), 'atelier-e2e-'));
+  const serverEnv = { DATA_DIR: dataDir, ...env };
+  let server: ChildServer;
+  try {
+    server = await spawnServer(serverEnv);
+  } catch (e) {
+    rmSync(dataDir, { recursive: true, force: true });
+    throw e;
+  }
+  const port = Number(new URL(server.url).port);
+  let browser: Browser;
+  try {
+    browser = await chromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS });
+  } catch (e) {
+    await server.kill();
+    rmSync(dataDir, { recursive: true, force: true });
+    throw e;
+  }
+  const shotsDir = path.join(ARTIFACTS_DIR, label);
+  mkdirSync(shotsDir, { recursive: true });
+  const contexts: BrowserContext[] = [];
+  const pageErrors: string[] = [];
+  const stack: Stack = {
+    url: server.url,
+    port,
+    dataDir,
+    browser,
+    server,
+    pageErrors,
+    async newPage(name, viewport = { width: 1400, height: 860 }) {
+      const ctx = await browser.newContext({ viewport, deviceScaleFactor: 1, acceptDownloads: true });
+      contexts.push(ctx);
+      await ctx.addInitScript((n) => localStorage.setItem('atelier.name', n), name);
+      const page = await ctx.newPage();
+      page.on('pageerror', (e) => pageErrors.push(`${name}: ${e.message}`));
+      page.setDefaultTimeout(20_000);
+      return page;
+    },
+    createSession: () => createSession(stack.url),
+    async shot(page, name, opts = {}) {
+      const file = path.join(shotsDir, `${name}.png`);
+      const buf = await page.screenshot({ path: file });
+      if (opts.doc && process.env.ATELIER_E2E_DOCS === '1') {
+        mkdirSync(DOCS_SHOTS_DIR, { recursive: true });
+        copyFileSync(file, path.join(DOCS_SHOTS_DIR, `${name}.png`));
+      }
+      return buf;
+    },
+    async killServer() {
+      await stack.server.kill('SIGKILL');
+    },
+    async restartServer() {
+      stack.server = await spawnServer(serverEnv, ['--port', String(port)]);
+    },
+    async close() {
+      // Best effort, each step on its own: a failure in one must not leave the others running.
+      await Promise.race([browser.close(), new Promise((r) => setTimeout(r, 10_000))]).catch(() => {});
+      await stack.server.kill('SIGKILL').catch(() => {});
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+  return stack;
+}
