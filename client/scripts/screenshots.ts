@@ -240,6 +240,20 @@ async function main(): Promise<void> {
       await v.close();
     }
 
+    // Touch: a tablet-like page paints with a tap (pointer events with pointerType 'touch').
+    const ctxT = await browser.newContext({ viewport: { width: 1024, height: 768 }, hasTouch: true });
+    const t = await ctxT.newPage();
+    await t.goto(editorUrl);
+    await waitFor(t, () => (window as any).atelier?.conn.canEdit && (window as any).atelier.conn.provider.synced, 'touch page sync', 60_000);
+    const boxT = (await t.locator('.canvas-stage canvas').boundingBox())!;
+    const strokesBefore = await t.evaluate(() => (window as any).atelier.sdoc.getStrokes().length);
+    await t.touchscreen.tap(boxT.x + boxT.width / 2, boxT.y + boxT.height / 2);
+    await waitFor(a, (n: number) => (window as any).atelier.sdoc.getStrokes().length === n, 'the touch stroke at A', 30_000, strokesBefore + 1);
+    check(true, 'a touch tap paints a dot that reaches the other editors');
+    await t.keyboard.press('Control+z');
+    await waitFor(a, (n: number) => (window as any).atelier.sdoc.getStrokes().length === n, 'touch undo', 30_000, strokesBefore);
+    await ctxT.close();
+
     // Projector with overlay.
     const proj = await ctxB.newPage();
     await proj.setViewportSize({ width: 1280, height: 720 });
