@@ -89,10 +89,13 @@ describe('session engine feed', () => {
     assert.ok(kf && kf.iter > 0);
     const again = await connectClient({ url: server.url, session: s.id, token: s.viewerToken });
     clients.push(again);
-    await waitFor(() => host.opens.length === 2, 5000, 'a reopen');
-    assert.ok(host.opens[1].options.initImage, 'reopened from the keyframe image');
-    assert.equal(host.opens[1].options.iterOffset, kf.iter);
-    await waitFor(() => again.frames.some((f) => f.iter > kf.iter), 5000, 'frames after the keyframe');
+    // A slow machine may open more than once (e.g. a reconnect); every reopen must resume the keyframe.
+    await waitFor(() => host.opens.length >= 2, 10_000, 'a reopen');
+    for (const open of host.opens.slice(1)) {
+      assert.ok(open.options.initImage, 'reopened from the keyframe image');
+      assert.ok(open.options.iterOffset! >= kf.iter, `resumes at or after the keyframe's iteration ${kf.iter}`);
+    }
+    await waitFor(() => again.frames.some((f) => f.iter > kf.iter), 10_000, 'frames after the keyframe');
   });
 
   test('S4/S2: client and session limits are enforced with clear errors', async () => {
