@@ -120,6 +120,8 @@ interface Sample {
   /** Event-loop delay since the previous sample, ms (p99 and max). */
   loopP99: number;
   loopMax: number;
+  /** Engine backend now (`pending` until the real engine's worker is ready). */
+  backend: string;
 }
 
 async function serve(engine: 'fake' | 'real'): Promise<void> {
@@ -142,6 +144,7 @@ async function serve(engine: 'fake' | 'real'): Promise<void> {
     const loopMax = loop.max / 1e6;
     loop.reset();
     return {
+      backend: server.engineHost.backend,
       loopP99,
       loopMax,
       t: performance.now(),
@@ -430,7 +433,7 @@ async function run(o: Options): Promise<void> {
     const rssSlope = slope(mins, samples.map((s) => s.rss / MB));
     const rows: [string, string][] = [
       ['machine', `${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, shared with other jobs (noisy)`],
-      ['engine', `${o.engine} (backend ${server.backend})`],
+      ['engine', `${o.engine} (backend ${s1.backend})`],
       ['editors / viewers / sessions', `${o.editors} / ${o.viewers} / ${o.sessions}`],
       ['duration', `${fmt(wallSec, 0)} s`],
       ['editor updates sent', `${updatesSent} (${fmt(updatesSent / wallSec, 0)}/s, one point every ${o.intervalMs} ms per editor)`],
