@@ -53,12 +53,19 @@ export class CanvasBuilder {
 /**
  * Runs an async task so that at most one instance is in flight and a call made while it runs
  * causes exactly one more run afterwards (latest state wins, intermediate ones are skipped).
+ * With `minIntervalMs`, runs start at least that far apart: a stroke being drawn changes the
+ * document dozens of times a second, and each run re-rasterizes the canvas on the main thread
+ * and re-targets the engine's content features, so the rate is bounded rather than the backlog.
  */
 export class Coalescer {
   private running: Promise<void> | null = null;
   private again = false;
+  private lastStart = -Infinity;
 
-  constructor(private task: () => Promise<void>) {}
+  constructor(
+    private task: () => Promise<void>,
+    private minIntervalMs = 0,
+  ) {}
 
   run(): Promise<void> {
     if (this.running) {
@@ -69,6 +76,9 @@ export class Coalescer {
       try {
         do {
           this.again = false;
+          const wait = this.lastStart + this.minIntervalMs - performance.now();
+          if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+          this.lastStart = performance.now();
           await this.task();
         } while (this.again);
       } finally {

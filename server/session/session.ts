@@ -87,6 +87,9 @@ export interface InitialDocument {
   content: ContentEntry;
 }
 
+/** Live strokes re-rasterize the content and re-target the engine at most this often. */
+const CANVAS_MIN_INTERVAL_MS = 250;
+
 function authorOf(origin: unknown): string {
   if (typeof origin === 'object' && origin !== null && typeof (origin as UpdateOrigin).author === 'string') return (origin as UpdateOrigin).author;
   return 'server';
@@ -132,7 +135,7 @@ export class Session {
     this.validator = new DocValidator(this.doc, (id) => deps.images.has(id));
     this.canvas = new CanvasBuilder(deps.images);
     this.stylesJob = new Coalescer(() => this.rebuildStyles());
-    this.canvasJob = new Coalescer(() => this.rebuildCanvas());
+    this.canvasJob = new Coalescer(() => this.rebuildCanvas(), CANVAS_MIN_INTERVAL_MS);
     this.doc.on('update', (update: Uint8Array, origin: unknown) => this.onUpdate(update, origin));
     this.doc.on('afterTransaction', (tr: Y.Transaction) => this.onTransaction(tr));
     this.keyframeTimer = setInterval(() => this.saveKeyframe(), deps.keyframeIntervalMs);
