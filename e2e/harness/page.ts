@@ -21,7 +21,9 @@ export async function waitInPage<A>(page: Page, what: string, fn: (arg: A) => un
     const state = await page
       .evaluate(() => {
         const a = (window as any).atelier;
-        return a ? { conn: a.conn.state, role: a.conn.role, synced: a.conn.provider.synced, lastError: a.conn.lastError } : 'no window.atelier';
+        return a
+          ? { conn: a.conn.state, socket: a.conn.socket.connected, role: a.conn.role, synced: a.conn.provider.synced, lastError: a.conn.lastError, strokes: a.conn.doc.getArray('strokes').length }
+          : 'no window.atelier';
       })
       .catch((e: Error) => e.message);
     throw new Error(`timed out waiting for ${what}; page state ${JSON.stringify(state)} (${(err as Error).message.split('\n')[0]})`);

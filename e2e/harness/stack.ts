@@ -8,7 +8,7 @@
  * failed test, so node:test never hangs on a leftover handle.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, copyFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, copyFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -95,7 +95,8 @@ export interface Stack {
 export async function startStack(label: string, env: Record<string, string> = {}): Promise<Stack> {
   ensureClientBuilt();
   const dataDir = mkdtempSync(path.join(tmpdir(), 'atelier-e2e-'));
-  const serverEnv = { DATA_DIR: dataDir, ...env };
+  // 5 frames/s instead of 10: software-rendered WebGL in several pages is the costliest part.
+  const serverEnv = { DATA_DIR: dataDir, FRAME_RATE: '5', ...env };
   let server: ChildServer;
   try {
     server = await spawnServer(serverEnv);
@@ -116,6 +117,7 @@ export async function startStack(label: string, env: Record<string, string> = {}
   mkdirSync(shotsDir, { recursive: true });
   const contexts: BrowserContext[] = [];
   const pageErrors: string[] = [];
+  const previousLogs: string[] = [];
   const stack: Stack = {
     url: server.url,
     port,
@@ -123,7 +125,7 @@ export async function startStack(label: string, env: Record<string, string> = {}
     browser,
     server,
     pageErrors,
-    async newPage(name, viewport = { width: 1400, height: 860 }) {
+    async newPage(name, viewport = { width: 1280, height: 800 }) {
       const ctx = await browser.newContext({ viewport, deviceScaleFactor: 1, acceptDownloads: true });
       contexts.push(ctx);
       await ctx.addInitScript((n) => localStorage.setItem('atelier.name', n), name);
@@ -146,9 +148,16 @@ export async function startStack(label: string, env: Record<string, string> = {}
       await stack.server.kill('SIGKILL');
     },
     async restartServer() {
+      previousLogs.push(stack.server.stderr());
       stack.server = await spawnServer(serverEnv, ['--port', String(port)]);
     },
     async close() {
+      // The server's log is an artifact: the first thing to read when a scenario failed.
+      try {
+        writeFileSync(path.join(shotsDir, 'server.log'), [...previousLogs, stack.server.stderr()].join('\n--- restart ---\n'));
+      } catch {
+        /* the folder may be gone; the log is a courtesy */
+      }
       // Best effort, each step on its own: a failure in one must not leave the others running.
       await Promise.race([browser.close(), new Promise((r) => setTimeout(r, 10_000))]).catch(() => {});
       await stack.server.kill('SIGKILL').catch(() => {});
