@@ -97,9 +97,11 @@ export const PRESETS: Readonly<Record<PresetName, Preset>> = {
     styleLoss: 'relative',
     averaging: 'weight-sum',
     tv: 'mean',
-    // Starting values, tuned by eye on mobilenet_v2 (192 px, 100 Adam steps at 0.02, chelsea x
-    // starry_night): lower style gives barely any texture, lower TV leaves high-frequency colour noise.
-    base: { content: 0.5, style: 5, tv: 5 },
+    // Chosen by eye on mobilenet_v2 with its deep style layers (docs/STYLIZATION.md, candidate M10:
+    // 128 and 256 px, 60 Adam steps at 0.02, init content): style 10 gives visible stroke texture,
+    // TV 30 removes most of the pixel-level colour speckle that style 5-20 with TV 5 left
+    // (TV 20+ does not blur the strokes); softmax (SWAG) only added noise on both embedded networks.
+    base: { content: 0.5, style: 10, tv: 30 },
     adam: { beta1: 0.9, beta2: 0.999, epsilon: 1e-8 },
     lbfgsLearningRate: 1,
     resize: { rounding: 'round', antialias: true },

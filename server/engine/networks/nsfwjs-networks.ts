@@ -38,14 +38,18 @@ function selectable(model: NsfwjsModel, nodeNames: string[], classOf: Map<string
 }
 
 /**
- * Suggested loss layers. MobileNetV2: the wide ReLU6 expansions at each resolution for style
- * (1/2 … 1/16), the 1/8-resolution expansion for content — the analogue of VGG's conv4_2.
- * InceptionV3: stem activations and the first two mixed blocks for style, mixed2 for content.
+ * Suggested loss layers. MobileNetV2: the wide ReLU6 expansions from 1/4 to 1/32 resolution for
+ * style (block_3, 6, 10, 13, 16), the 1/8-resolution expansion for content — the analogue of
+ * VGG's conv4_2. The shallow layers (Conv1_relu, block_1 at 1/2) were dropped after a visual
+ * comparison (docs/STYLIZATION.md): they mostly turned style into pixel-level colour speckle,
+ * while the deeper expansions give brush-stroke texture. InceptionV3: stem activations and the
+ * first mixed blocks for style, mixed2 for content (its blocky artefacts did not go away with any
+ * layer set, TV weight, pooling or feature transform tried).
  */
 export const NSFWJS_DEFAULTS: Record<NsfwjsModel, { contentLayers: LayerWeight[]; styleLayers: LayerWeight[] }> = {
   mobilenet_v2: {
     contentLayers: [{ layer: 'block_6_expand_relu', weight: 1 }],
-    styleLayers: ['Conv1_relu', 'block_1_expand_relu', 'block_3_expand_relu', 'block_6_expand_relu', 'block_13_expand_relu'].map((layer) => ({ layer, weight: 1 })),
+    styleLayers: ['block_3_expand_relu', 'block_6_expand_relu', 'block_10_expand_relu', 'block_13_expand_relu', 'block_16_expand_relu'].map((layer) => ({ layer, weight: 1 })),
   },
   inception_v3: {
     contentLayers: [{ layer: 'mixed2', weight: 1 }],
