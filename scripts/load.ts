@@ -122,6 +122,8 @@ interface Sample {
   loopMax: number;
   /** Engine backend now (`pending` until the real engine's worker is ready). */
   backend: string;
+  /** Live tensors in the engine worker (real engine), as of its latest frame. */
+  tensors?: number;
 }
 
 async function serve(engine: 'fake' | 'real'): Promise<void> {
@@ -145,6 +147,7 @@ async function serve(engine: 'fake' | 'real'): Promise<void> {
     loop.reset();
     return {
       backend: server.engineHost.backend,
+      tensors: server.engineHost.tensorCount,
       loopP99,
       loopMax,
       t: performance.now(),
@@ -447,7 +450,7 @@ async function run(o: Options): Promise<void> {
       ['errors sent to editors', String(errors)],
       ['viewers dropped (slow consumers) / editors disconnected', `${viewers.filter((v) => v.dropped).length} / ${editors.filter((e) => !e.client.socket.connected).length}`],
       ['server samples not answered within 5 s (saturated)', String(unanswered)],
-      ['engine tensors', o.engine === 'real' ? 'n/a: the engine worker does not report tf.memory() (RSS includes the worker)' : 'n/a (fake engine)'],
+      ['engine tensors start → end', o.engine === 'real' ? `${s0.tensors ?? 'n/a'} → ${s1.tensors ?? 'n/a'}` : 'n/a (fake engine)'],
     ];
     if (o.mode === 'soak') {
       rows.push(
@@ -456,6 +459,7 @@ async function run(o: Options): Promise<void> {
         ['RSS slope', `${fmt(rssSlope, 2)} MB/min`],
         ['flat?', flatness(heapSlope, rssSlope)],
         ['heap samples (MB)', samples.map((s) => fmt(s.heapUsed / MB, 0)).join(' ')],
+        ['engine tensor samples', o.engine === 'real' ? samples.map((s) => s.tensors ?? '-').join(' ') : 'n/a (fake engine)'],
       );
     }
     const command = `npm run ${o.mode} -- ${process.argv.slice(2).filter((a) => a !== '--soak' && a !== '--write').join(' ')}`.trim();

@@ -13,7 +13,7 @@ export class ServerMetrics {
   readonly docUpdates: client.Counter;
   readonly framesDropped: client.Counter;
 
-  constructor(sessions: () => SessionManager, backend: () => string) {
+  constructor(sessions: () => SessionManager, backend: () => string, tensors: () => number | undefined = () => undefined) {
     const registers = [this.registry];
     new client.Gauge({
       name: 'atelier_sessions',
@@ -45,6 +45,15 @@ export class ServerMetrics {
       registers,
       collect() {
         this.set(sessions().loaded().reduce((n, s) => n + (s.running ? s.stepsPerSec : 0), 0));
+      },
+    });
+    new client.Gauge({
+      name: 'atelier_engine_tensors',
+      help: 'Live tfjs tensors in the engine (flat over time unless something leaks); absent for engines that do not report',
+      registers,
+      collect() {
+        const n = tensors();
+        if (n !== undefined) this.set(n);
       },
     });
     new client.Gauge({

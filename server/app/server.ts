@@ -103,7 +103,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   const engineHost = options.engineHost ?? (await createEngineHost(config));
   const commits = new GroupCommit(storage);
   let sessions!: SessionManager;
-  const metrics = new ServerMetrics(() => sessions, () => engineHost.backend);
+  const metrics = new ServerMetrics(() => sessions, () => engineHost.backend, () => engineHost.tensorCount);
   const defaults = (): SessionDefaults => {
     const content = images.presetByFile('content/chelsea.png') ?? images.presetByFile('content/astronaut.png');
     const style = images.presetByFile('style/starry_night.jpg');

@@ -55,6 +55,8 @@ export interface SessionEngine {
 export interface EngineHost {
   /** Backend name once known (`fake`, `tensorflow`, `webgpu`, `wasm`, `cpu`), else `pending`. */
   readonly backend: string;
+  /** Live engine tensors as last reported, where the engine reports them (for /metrics and soak runs). */
+  readonly tensorCount?: number;
   /** Model used when a session's params name none it can load (the configured MODEL). */
   open(sessionId: string, inputs: EngineInputs, options: OpenOptions, events: EngineEvents): SessionEngine;
   close(): Promise<void>;

@@ -10,6 +10,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import type { FeatureNetwork, RgbImage, StyleTransfer, TransferInputs, TransferParams } from '../engine/api.ts';
+import * as tf from '@tensorflow/tfjs-core';
 import * as engine from '../engine/index.ts';
 import { encodeImage } from '../images/codec.ts';
 import type { Params } from '../../shared/schema.ts';
@@ -130,7 +131,7 @@ async function stepOnce(slot: Slot): Promise<void> {
     const st = slot.stepTimes;
     const stepsPerSec = st.length > 1 ? ((st.length - 1) * 1000) / (st[st.length - 1] - st[0]) : 0;
     post(
-      { type: 'frame', id: slot.id, iter: slot.iterOffset + r.iter, width: img.width, height: img.height, data, losses: r.losses, stepsPerSec },
+      { type: 'frame', id: slot.id, iter: slot.iterOffset + r.iter, width: img.width, height: img.height, data, losses: r.losses, stepsPerSec, tensors: tf.memory().numTensors },
       [data.buffer as ArrayBuffer],
     );
   }

@@ -40,6 +40,8 @@ export type FromWorker =
       data: Uint8Array;
       losses: LossTerms;
       stepsPerSec: number;
+      /** Live tfjs tensors in the worker (tf.memory().numTensors): flat over time, or a leak. */
+      tensors: number;
     }
   | { type: 'steps'; id: string; count: number }
   | { type: 'closed' };

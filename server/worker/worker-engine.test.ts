@@ -26,6 +26,10 @@ test('S21: the worker engine (tiny network, cpu) streams frames and re-targets w
     const after = c.frames.find((f) => Math.max(f.w, f.h) === 40)!;
     assert.ok(after.iter > before.iter, `iterations keep counting across the change (${before.iter} -> ${after.iter})`);
     assert.ok(c.statuses.some((st) => st.state === 'running'));
+    // The worker reports its live tensor count with frames; /metrics exposes it for soak runs.
+    const metrics = await (await fetch(server.url + '/metrics')).text();
+    const tensors = Number(/^atelier_engine_tensors (\d+)$/m.exec(metrics)?.[1]);
+    assert.ok(tensors > 0, `atelier_engine_tensors in /metrics (got ${tensors})`);
     c.close();
   } finally {
     await server.close();

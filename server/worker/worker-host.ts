@@ -58,6 +58,7 @@ export class WorkerEngineHost implements EngineHost {
           break;
         }
         case 'frame':
+          this.tensorCount = m.tensors;
           this.sessions.get(m.id)?.frame({
             iter: m.iter,
             width: m.width,
@@ -86,6 +87,9 @@ export class WorkerEngineHost implements EngineHost {
     log.error('engine failed', { error: message });
     for (const ev of this.sessions.values()) ev.state('error', message);
   }
+
+  /** Live tensors in the engine worker, as of its latest frame. */
+  tensorCount: number | undefined = undefined;
 
   get backend(): string {
     return this.backendName;
