@@ -41,6 +41,7 @@ export async function openSynced(page: Page, url: string, role: 'editor' | 'view
       return a?.conn.provider.synced && a.conn.role === r;
     },
     role,
+    60_000, // a fresh page next to three busy ones (software GL) may take long on a loaded machine
   );
 }
 
@@ -65,12 +66,13 @@ export async function drawStroke(page: Page, pts: Array<[number, number]>): Prom
   const at = (p: [number, number]) => [box.x + p[0] * box.width, box.y + p[1] * box.height] as const;
   await page.mouse.move(...at(pts[0]));
   await page.mouse.down();
-  for (const p of pts.slice(1)) await page.mouse.move(...at(p), { steps: 3 });
+  // Few, coarse moves: every move is a round trip to a renderer that is slow under software GL.
+  for (const p of pts.slice(1)) await page.mouse.move(...at(p), { steps: 2 });
   await page.mouse.up();
 }
 
 /** A horizontal line of points at height `y`, from x0 to x1 (fractions). */
-export const line = (y: number, x0 = 0.15, x1 = 0.85, n = 10): Array<[number, number]> =>
+export const line = (y: number, x0 = 0.15, x1 = 0.85, n = 6): Array<[number, number]> =>
   Array.from({ length: n }, (_, i) => [x0 + ((x1 - x0) * i) / (n - 1), y]);
 
 async function rgb(png: Buffer): Promise<{ data: Buffer; channels: number; width: number; height: number }> {

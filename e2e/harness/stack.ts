@@ -8,10 +8,11 @@
  * failed test, so node:test never hangs on a leftover handle.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, copyFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import sharp from 'sharp';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { spawnServer, type ChildServer } from '../../server/testing/child-server.ts';
 import { createSession } from '../../server/testing/index.ts';
@@ -140,7 +141,8 @@ export async function startStack(label: string, env: Record<string, string> = {}
       const buf = await page.screenshot({ path: file });
       if (opts.doc && process.env.ATELIER_E2E_DOCS === '1') {
         mkdirSync(DOCS_SHOTS_DIR, { recursive: true });
-        copyFileSync(file, path.join(DOCS_SHOTS_DIR, `${name}.png`));
+        // Palette PNG: a third of the size, so the committed set stays well under 3 MB.
+        await sharp(buf).png({ palette: true, quality: 85, compressionLevel: 9 }).toFile(path.join(DOCS_SHOTS_DIR, `${name}.png`));
       }
       return buf;
     },
