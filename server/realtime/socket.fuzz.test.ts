@@ -160,11 +160,11 @@ describe('socket fuzzing', () => {
       assert.equal(health.status, 200);
       const session = server.sessions.get(s.id)!;
       const last = honestStrokes.at(-1)!;
-      await waitFor(() => honest.every((c) => strokeIds(c.doc).has(last)), 10_000, 'the last honest stroke everywhere');
+      await waitFor(() => honest.every((c) => strokeIds(c.doc).has(last)), 30_000, 'the last honest stroke everywhere');
       const fresh = await connectClient({ url: server.url, session: s.id, token: s.viewerToken, name: 'late' });
       honest.push(fresh);
       const reference = docJson(session.doc);
-      await waitFor(() => honest.every((c) => JSON.stringify(docJson(c.doc)) === JSON.stringify(reference)), 10_000, 'convergence');
+      await waitFor(() => honest.every((c) => JSON.stringify(docJson(c.doc)) === JSON.stringify(reference)), 30_000, 'convergence');
       for (const c of honest) {
         assert.deepEqual(docJson(c.doc), reference);
         assert.deepEqual(Y.decodeStateVector(Y.encodeStateVector(c.doc)), Y.decodeStateVector(Y.encodeStateVector(session.doc)));

@@ -49,7 +49,7 @@ describe('client under the CSP', () => {
         // Wait until the page has its socket open (it counts as a client), then for frames and images.
         const session = server.sessions.get(s.id)!;
         const before = session.clientCount;
-        for (let i = 0; i < 300 && session.clientCount <= before; i++) await page.waitForTimeout(100);
+        for (let i = 0; i < 900 && session.clientCount <= before; i++) await page.waitForTimeout(100);
         assert.ok(session.clientCount > before, `${which}: the page connected over ws: to its own host`);
         await page.waitForTimeout(1500);
         violations.push(...(await page.evaluate(() => (window as unknown as { __csp?: string[] }).__csp ?? [])));
