@@ -227,12 +227,14 @@ export class Session {
   }
 
   private async rebuildStyles(): Promise<void> {
+    if (this.closed) return; // a rebuild queued before close() must not touch closed storage
     const styles = await this.canvas.styles(this.validator.state().styles);
     this.builtStyles = styles;
     this.engine?.update({ styles });
   }
 
   private async rebuildCanvas(): Promise<void> {
+    if (this.closed) return;
     const { content, strokes } = this.validator.state();
     const canvas = await this.canvas.build(content, strokes);
     this.builtCanvas = canvas;
@@ -240,6 +242,7 @@ export class Session {
   }
 
   private fail(e: unknown): void {
+    if (this.closed) return; // a rebuild that was in flight when the session closed: nothing to report
     this.log.error('engine input failed', { error: (e as Error).message });
     this.setState('error', (e as Error).message);
   }
