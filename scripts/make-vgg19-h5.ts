@@ -26,6 +26,7 @@
 import h5wasm, { type Group } from 'h5wasm/node';
 import { createHash } from 'node:crypto';
 import path from 'node:path';
+import { mulberry32 } from '../shared/random.ts';
 
 /** VGG19 notop layers in forward order: [name, kind, output channels]. */
 export const VGG19_LAYERS: ReadonlyArray<readonly [string, 'conv' | 'pool', number]> = (() => {
@@ -45,18 +46,6 @@ export interface MakeOptions {
   /** Multiplier on the He standard deviation of every kernel. */
   scale: number;
   naming: WeightNaming;
-}
-
-/** Small, fast, seedable 32-bit PRNG; returns floats in [0, 1). */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** Fills `out` with N(0, std²) samples (Box–Muller, both outputs used). */

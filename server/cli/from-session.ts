@@ -9,13 +9,14 @@
  * like the session did; `--init content|noise` starts from scratch instead.
  */
 import type { RgbImage, StyleInput, TransferParams } from '../engine/api.ts';
-import type { ModelName, Params, SessionState } from '../../shared/schema.ts';
+import type { ModelName, SessionState } from '../../shared/schema.ts';
 import { decodeImage } from '../images/codec.ts';
 import { ImageStore } from '../images/store.ts';
 import { HistoryService } from '../history/history-service.ts';
 import { CanvasBuilder } from '../session/canvas-builder.ts';
 import { SqliteStorage } from '../storage/sqlite.ts';
 import type { CliModel, RenderOptions } from './args.ts';
+import { toTransferParams } from '../worker/transfer-params.ts';
 
 /** Thrown for a missing data dir, an unknown session and the like (exit code 2). */
 export class SessionSourceError extends Error {
@@ -35,23 +36,6 @@ export interface SessionRenderInputs {
   params: TransferParams;
   /** The session's keyframe at or before `at`, decoded, when there is one. */
   keyframe?: { iter: number; image: RgbImage };
-}
-
-/** Session params → engine params, as the engine worker maps them (resolution replaced by `size`). */
-export function sessionTransferParams(p: Params, size: number, fromImage: boolean): TransferParams {
-  return {
-    preset: p.preset,
-    contentWeight: p.contentWeight,
-    styleWeight: p.styleWeight,
-    tvWeight: p.tvWeight,
-    optimizer: p.optimizer,
-    learningRate: p.learningRate,
-    resolution: size,
-    pooling: p.pooling,
-    colors: p.colors,
-    init: fromImage ? 'image' : p.init,
-    seed: p.seed,
-  };
 }
 
 /** `--at` accepts ms since the epoch or an ISO-8601 date/time. */
@@ -98,7 +82,7 @@ export async function loadSessionRender(dataDir: string, sessionId: string, opti
       state,
       content,
       styles,
-      params: sessionTransferParams(state.params, options.size, !!kf),
+      params: toTransferParams(state.params, options.size, !!kf),
       keyframe: kf,
     };
   } finally {

@@ -4,6 +4,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { RgbImage } from './api.ts';
+import { mulberry32 } from '../../shared/random.ts';
 
 /** Throws a clear error unless `img` is a well-formed RgbImage (`what` names it in the message). */
 export function assertRgbImage(img: RgbImage, what: string): void {
@@ -110,19 +111,10 @@ export function resizeImage(t: tf.Tensor4D, height: number, width: number, optio
 }
 
 /**
- * Deterministic 32-bit PRNG (mulberry32) returning floats in [0, 1). Used for noise images so the
+ * Deterministic PRNG (mulberry32) returning floats in [0, 1). Used for noise images so the
  * same seed gives the same image on every backend (tfjs' own random ops are backend-specific).
  */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export const seededRandom = mulberry32;
 
 /** `[1, H, W, 3]` uniform white noise in [0, 1) from `seed`. */
 export function noiseImage(height: number, width: number, seed: number): tf.Tensor4D {

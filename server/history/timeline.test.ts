@@ -5,23 +5,15 @@ import { DEFAULT_PARAMS, type SessionState } from '../../shared/schema.ts';
 import { DocValidator, seedDocument } from '../session/doc-state.ts';
 import type { StoredUpdate } from '../storage/types.ts';
 import { CHECKPOINT_EVERY, SessionTimeline, canonicalJson } from './timeline.ts';
+import { mulberry32 } from '../../shared/random.ts';
 
 const IMG_A = 'a'.repeat(64);
 const IMG_B = 'b'.repeat(64);
 const MISSING = 'c'.repeat(64);
 const exists = (id: string) => id === IMG_A || id === IMG_B;
 
-/** Deterministic PRNG (mulberry32) so a failing fuzz run can be repeated. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Deterministic PRNG so a failing fuzz run can be repeated. */
+const rng = mulberry32;
 
 /**
  * Records a session the way the server stores it: two clients edit their own replicas, each

@@ -7,18 +7,10 @@ import * as Y from 'yjs';
 import * as encoding from 'lib0/encoding';
 import * as syncProtocol from 'y-protocols/sync';
 import * as awarenessProtocol from 'y-protocols/awareness';
+import { mulberry32 } from '../../shared/random.ts';
 
-/** mulberry32: tiny, fast, good enough for test input; returns floats in [0, 1). */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Seeded test input (mulberry32), so a failing fuzz run can be repeated. */
+export const prng = mulberry32;
 
 /** Integer in [0, n). */
 export const randInt = (rnd: () => number, n: number) => Math.floor(rnd() * n);

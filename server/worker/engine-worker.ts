@@ -9,12 +9,12 @@
  * `frameRate` times per second per session.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import type { FeatureNetwork, RgbImage, StyleTransfer, TransferInputs, TransferParams } from '../engine/api.ts';
+import type { FeatureNetwork, RgbImage, StyleTransfer, TransferInputs } from '../engine/api.ts';
 import * as tf from '@tensorflow/tfjs-core';
 import * as engine from '../engine/index.ts';
 import { encodeImage } from '../images/codec.ts';
-import type { Params } from '../../shared/schema.ts';
 import type { FromWorker, ToWorker, WireInputs, WorkerInit } from './messages.ts';
+import { toTransferParams } from './transfer-params.ts';
 
 const port = parentPort;
 if (!port) throw new Error('engine-worker must run in a worker thread');
@@ -47,22 +47,6 @@ let turn = 0;
 /** The slot whose step is running now (its tensors must not be disposed under it). */
 let stepping: Slot | null = null;
 
-function toTransferParams(p: Params, fromImage: boolean): TransferParams {
-  return {
-    preset: p.preset,
-    contentWeight: p.contentWeight,
-    styleWeight: p.styleWeight,
-    tvWeight: p.tvWeight,
-    optimizer: p.optimizer,
-    learningRate: p.learningRate,
-    resolution: p.resolution,
-    pooling: p.pooling,
-    colors: p.colors,
-    init: fromImage ? 'image' : p.init,
-    seed: p.seed,
-  };
-}
-
 function network(model: string): Promise<FeatureNetwork> {
   let n = networks.get(model);
   if (!n) {
@@ -82,7 +66,7 @@ async function build(slot: Slot): Promise<void> {
   slot.transfer = engine.createStyleTransfer(net, {
     content: slot.inputs.content,
     styles: slot.inputs.styles,
-    params: toTransferParams(slot.inputs.params, fromImage),
+    params: toTransferParams(slot.inputs.params, slot.inputs.params.resolution, fromImage),
     ...(slot.initImage ? { initImage: slot.initImage } : {}),
   });
   slot.modelInUse = model;
@@ -108,7 +92,7 @@ async function applyPending(slot: Slot): Promise<void> {
   const update: Partial<TransferInputs> = {};
   if (changes.content) update.content = changes.content;
   if (changes.styles) update.styles = changes.styles;
-  if (changes.params) update.params = toTransferParams(changes.params, !!slot.initImage);
+  if (changes.params) update.params = toTransferParams(changes.params, changes.params.resolution, !!slot.initImage);
   slot.transfer.update(update);
 }
 
