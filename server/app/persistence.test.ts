@@ -6,6 +6,7 @@ import path from 'node:path';
 import * as Y from 'yjs';
 import { connectClient, createSession, docJson, startTestServer, waitFor } from '../testing/index.ts';
 import { spawnServer } from '../testing/child-server.ts';
+import { isDeepStrictEqual } from 'node:util';
 
 function addStroke(doc: Y.Doc, id: string, points: number[]): void {
   doc.transact(() => {
@@ -33,7 +34,7 @@ describe('persistence', () => {
       a.doc.getMap('params').set('resolution', 128);
       addStroke(a.doc, 'st1', [10, 10, 100, 80, 200, 40]);
       b.doc.getMap('content').set('background', '#123456');
-      await waitFor(() => JSON.stringify(docJson(a.doc)) === JSON.stringify(docJson(b.doc)) && a.doc.getArray('strokes').length === 1);
+      await waitFor(() => isDeepStrictEqual(docJson(a.doc), docJson(b.doc)) && a.doc.getArray('strokes').length === 1);
       await waitFor(() => server.storage.latestKeyframe(s.id), 5000, 'a keyframe');
       const before = docJson(a.doc);
       // What the engine runs on, including the seed (sample content and style) of the first update.

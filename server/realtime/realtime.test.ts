@@ -6,6 +6,7 @@ import * as encoding from 'lib0/encoding';
 import * as syncProtocol from 'y-protocols/sync';
 import { ErrorCode } from '../../shared/protocol.ts';
 import { connectClient, createSession, docJson, startTestServer, waitFor, type TestClient, type TestServer } from '../testing/index.ts';
+import { isDeepStrictEqual } from 'node:util';
 
 describe('realtime sync', () => {
   let server: TestServer;
@@ -76,8 +77,8 @@ describe('realtime sync', () => {
       if (rnd() < 0.3) await new Promise((r) => setImmediate(r));
     }
     await waitFor(() => {
-      const j = JSON.stringify(docJson(cs[0].doc));
-      return cs.every((c) => JSON.stringify(docJson(c.doc)) === j);
+      const j = docJson(cs[0].doc);
+      return cs.every((c) => isDeepStrictEqual(docJson(c.doc), j));
     }, 5000, 'convergence');
     // The server's copy is the same too.
     const live = server.sessions.get(s.id)!;
