@@ -12,6 +12,7 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
+import { describe, test } from 'node:test';
 
 const INSTALL_HINT = 'install them with `apt-get install -y redis-server postgresql` (CI does), or set ATELIER_SKIP_SERVICES=1 to skip these tests';
 
@@ -43,6 +44,25 @@ export function servicesSkipReason(): string | undefined {
   const msg = `missing ${missing.join(' and ')}: ${INSTALL_HINT}`;
   if (process.env.ATELIER_SKIP_SERVICES === '1') return msg;
   throw new Error(msg);
+}
+
+/**
+ * `describe` for suites that need real redis-server and PostgreSQL: when they are missing the
+ * suite becomes one failing test that says how to install them (CI installs them), or a skipped
+ * one when ATELIER_SKIP_SERVICES=1.
+ */
+export function describeWithServices(title: string, fn: () => void): void {
+  let skip: string | undefined;
+  try {
+    skip = servicesSkipReason();
+  } catch (e) {
+    test(`${title}: needs redis-server and postgresql installed`, () => {
+      throw e;
+    });
+    return;
+  }
+  if (skip) test(title, { skip }, () => {});
+  else describe(title, fn);
 }
 
 /** A free TCP port on 127.0.0.1 (redis-server has no `--port 0`). */
