@@ -18,6 +18,20 @@ describe('loss building blocks', () => {
     tf.dispose([f, g]);
   });
 
+  test('E6: the Gram gradient equals the gradient of the plain transposed matMul, also for a non-symmetric upstream gradient', () => {
+    const f = tf.randomNormal([1, 3, 4, 5], 0, 1, 'float32', 7) as tf.Tensor4D;
+    const w = tf.randomNormal([5, 5], 0, 1, 'float32', 8); // not symmetric
+    const viaGram = tf.grad((x: tf.Tensor4D) => tf.sum(tf.mul(gramMatrix(x), w)))(f);
+    const viaMatMul = tf.grad((x: tf.Tensor4D) => {
+      const flat = tf.reshape(x, [12, 5]) as tf.Tensor2D;
+      return tf.sum(tf.mul(tf.div(tf.matMul(flat, flat, true, false), 12), w));
+    })(f);
+    const a = viaGram.dataSync();
+    const b = viaMatMul.dataSync();
+    for (let i = 0; i < b.length; i++) close(a[i], b[i], 1e-5);
+    tf.dispose([f, w, viaGram, viaMatMul]);
+  });
+
   test('E6: total variation sums absolute neighbour differences in both directions over all channels', () => {
     // 2x2 image, one channel per pixel repeated in 3 channels with different scales.
     const values: number[] = [];
