@@ -21,8 +21,8 @@ describe('loss building blocks', () => {
   test('E6: the Gram gradient equals the gradient of the plain transposed matMul, also for a non-symmetric upstream gradient', () => {
     const f = tf.randomNormal([1, 3, 4, 5], 0, 1, 'float32', 7) as tf.Tensor4D;
     const w = tf.randomNormal([5, 5], 0, 1, 'float32', 8); // not symmetric
-    const viaGram = tf.grad((x: tf.Tensor4D) => tf.sum(tf.mul(gramMatrix(x), w)))(f);
-    const viaMatMul = tf.grad((x: tf.Tensor4D) => {
+    const viaGram = tf.grad((x: tf.Tensor) => tf.sum(tf.mul(gramMatrix(x as tf.Tensor4D), w)))(f);
+    const viaMatMul = tf.grad((x: tf.Tensor) => {
       const flat = tf.reshape(x, [12, 5]) as tf.Tensor2D;
       return tf.sum(tf.mul(tf.div(tf.matMul(flat, flat, true, false), 12), w));
     })(f);
