@@ -2,7 +2,7 @@ import { test, describe, after } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import { BACKEND_NAMES } from './api.ts';
-import { initBackend, availableBackendsReport, activeBackend } from './backend.ts';
+import { initBackend, availableBackendsReport, activeBackend, isSoftwareAdapter } from './backend.ts';
 
 describe('initBackend', () => {
   after(async () => {
@@ -35,7 +35,10 @@ describe('initBackend', () => {
 
   test('an explicitly requested backend that cannot start is an error, not a silent fallback', async () => {
     await initBackend('wasm');
-    const unavailable = availableBackendsReport().filter((r) => !r.ok && r.reason !== 'not tried' && (r.name === 'tensorflow' || r.name === 'webgpu'));
+    // A software WebGPU adapter is refused by auto only; an explicit request may use it.
+    const unavailable = availableBackendsReport().filter(
+      (r) => !r.ok && r.reason !== 'not tried' && !/software WebGPU adapter/.test(r.reason ?? '') && (r.name === 'tensorflow' || r.name === 'webgpu'),
+    );
     for (const { name } of unavailable) {
       await assert.rejects(initBackend(name), new RegExp(`tfjs backend '${name}' is not available`));
       assert.equal(tf.getBackend(), 'wasm', 'the previous backend stays active');
@@ -48,5 +51,13 @@ describe('initBackend', () => {
     const g = tf.grad((x: tf.Tensor) => tf.sum(tf.square(x)))(tf.tensor1d([1, -2]));
     assert.deepEqual([...g.dataSync()], [2, -4]);
     g.dispose();
+  });
+
+  test('auto passes over CPU implementations of WebGPU (llvmpipe, SwiftShader, fallback adapters), not over GPUs', () => {
+    assert.ok(isSoftwareAdapter({ info: { vendor: 'mesa', architecture: 'software', description: 'llvmpipe: Mesa 25.0.7' } }));
+    assert.ok(isSoftwareAdapter({ info: { description: 'SwiftShader Device (Subzero)' } }));
+    assert.ok(isSoftwareAdapter({ isFallbackAdapter: true }));
+    assert.equal(isSoftwareAdapter({ info: { vendor: 'nvidia', architecture: 'hopper', description: 'NVIDIA H100 80GB HBM3' } }), null);
+    assert.equal(isSoftwareAdapter({}), null);
   });
 });

@@ -61,7 +61,24 @@ async function registerTensorflow(): Promise<void> {
   throw new Error(`neither @tensorflow/tfjs-node-gpu nor @tensorflow/tfjs-node is usable (${errorMessage(lastError)})`);
 }
 
-async function registerWebgpu(): Promise<void> {
+/** What a WebGPU adapter says about itself; Dawn fills `info` (older builds leave it empty). */
+interface AdapterInfoLike {
+  info?: { description?: string; vendor?: string; architecture?: string; device?: string };
+  isFallbackAdapter?: boolean;
+}
+
+/**
+ * A CPU implementation of WebGPU (Mesa's llvmpipe/lavapipe, SwiftShader, Dawn's fallback): it
+ * works, and tests use it, but a step is ~10× slower there than on wasm, so `auto` skips it.
+ */
+export function isSoftwareAdapter(adapter: AdapterInfoLike): string | null {
+  const i = adapter.info ?? {};
+  const label = [i.vendor, i.architecture, i.description, i.device].filter(Boolean).join(' ');
+  if (adapter.isFallbackAdapter || i.architecture === 'software' || /llvmpipe|lavapipe|swiftshader/i.test(label)) return label || 'fallback adapter';
+  return null;
+}
+
+async function registerWebgpu(mode: 'auto' | 'explicit'): Promise<void> {
   const { create, globals } = (await import('webgpu')) as unknown as {
     create: (flags: string[]) => GPU;
     globals: Record<string, unknown>;
@@ -91,6 +108,11 @@ async function registerWebgpu(): Promise<void> {
     undo();
     throw new Error('no WebGPU adapter (no usable GPU driver)');
   }
+  const software = isSoftwareAdapter(adapter as unknown as AdapterInfoLike);
+  if (software && mode === 'auto') {
+    undo();
+    throw new Error(`only a software WebGPU adapter (${software}), slower than wasm; ask for webgpu explicitly to use it`);
+  }
   await import('@tensorflow/tfjs-backend-webgpu');
 }
 
@@ -112,7 +134,7 @@ async function registerCpu(): Promise<void> {
   await import('@tensorflow/tfjs-backend-cpu');
 }
 
-const REGISTER: Record<BackendName, () => Promise<void>> = {
+const REGISTER: Record<BackendName, (mode: 'auto' | 'explicit') => Promise<void>> = {
   tensorflow: registerTensorflow,
   webgpu: registerWebgpu,
   wasm: registerWasm,
@@ -120,8 +142,8 @@ const REGISTER: Record<BackendName, () => Promise<void>> = {
 };
 
 /** Registers (once) and activates `name`; throws with the reason when it cannot run. */
-async function tryBackend(name: BackendName): Promise<void> {
-  if (tf.findBackendFactory(name) == null) await REGISTER[name]();
+async function tryBackend(name: BackendName, mode: 'auto' | 'explicit'): Promise<void> {
+  if (tf.findBackendFactory(name) == null) await REGISTER[name](mode);
   let ok: boolean;
   try {
     ok = await tf.setBackend(name);
@@ -140,7 +162,7 @@ async function initBackendUncached(requested: BackendName | 'auto'): Promise<Bac
   for (const name of candidates) {
     const started = Date.now();
     try {
-      await tryBackend(name);
+      await tryBackend(name, requested === 'auto' ? 'auto' : 'explicit');
       failures.delete(name);
       current = name;
       log.info('tfjs backend selected', { backend: name, requested, ms: Date.now() - started });

@@ -93,13 +93,19 @@ function activationGrad(dy: tf.Tensor4D, y: tf.Tensor4D, activation: ConvActivat
 
 /**
  * Inserts `stride − 1` zeros between the rows/columns of `g` ([N, h, w, C] → [N, h·sh, w·sw, C];
- * the trailing zeros are accounted for by the caller's padding).
+ * the trailing zeros are accounted for by the caller's padding). Rows and columns are spread in
+ * two passes so that no tensor has more than 4 dimensions: the webgpu backend's shaders stop at
+ * rank 4 (its Pad program emits a `vec6`, which WGSL lacks).
  */
 function dilate(g: tf.Tensor4D, sh: number, sw: number): tf.Tensor4D {
-  if (sh === 1 && sw === 1) return g;
   const [n, h, w, c] = g.shape;
-  const spread = tf.pad(tf.reshape(g, [n, h, 1, w, 1, c]), [[0, 0], [0, 0], [0, sh - 1], [0, 0], [0, sw - 1], [0, 0]]);
-  return tf.reshape(spread, [n, h * sh, w * sw, c]);
+  let out = g;
+  if (sh > 1) out = tf.reshape(tf.pad(tf.reshape(out, [n * h, 1, w, c]), [[0, 0], [0, sh - 1], [0, 0], [0, 0]]), [n, h * sh, w, c]);
+  if (sw > 1) {
+    const rows = out.shape[1];
+    out = tf.reshape(tf.pad(tf.reshape(out, [n * rows, w, 1, c]), [[0, 0], [0, 0], [0, sw - 1], [0, 0]]), [n, rows, w * sw, c]);
+  }
+  return out;
 }
 
 /**
@@ -276,7 +282,8 @@ export class DepthwiseConv2D extends ConvBase {
     const m = this.kernel.shape[3];
     if (m === 1) return perOutput;
     const [n, h, w] = perOutput.shape;
-    return tf.sum(tf.reshape(perOutput, [n, h, w, inChannels, m]), 4);
+    // rank 3, not [n, h, w, C, m]: webgpu kernels handle at most 4 dimensions
+    return tf.reshape(tf.sum(tf.reshape(perOutput, [n * h * w, inChannels, m]), 2), [n, h, w, inChannels]);
   }
 
   protected builtinForward(x: tf.Tensor4D): tf.Tensor4D {

@@ -39,7 +39,9 @@ export type PoolKind = 'max' | 'avg';
  */
 function upsample(t: tf.Tensor4D, sh: number, sw: number, H: number, W: number): tf.Tensor4D {
   const [n, h, w, c] = t.shape;
-  const up = tf.reshape(tf.mul(tf.reshape(t, [n, h, 1, w, 1, c]), tf.ones([1, 1, sh, 1, sw, 1])), [n, h * sh, w * sw, c]) as tf.Tensor4D;
+  // Rows, then columns, each a rank-4 broadcast (webgpu kernels handle at most 4 dimensions).
+  const rows = tf.reshape(tf.mul(tf.reshape(t, [n * h, 1, w, c]), tf.ones([1, sh, 1, 1])), [n, h * sh, w, c]);
+  const up = tf.reshape(tf.mul(tf.reshape(rows, [n * h * sh, w, 1, c]), tf.ones([1, 1, sw, 1])), [n, h * sh, w * sw, c]) as tf.Tensor4D;
   if (h * sh === H && w * sw === W) return up;
   return tf.pad(up, [[0, 0], [0, H - h * sh], [0, W - w * sw], [0, 0]]);
 }

@@ -1,0 +1,72 @@
+import { test, describe, before } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import * as tf from '@tensorflow/tfjs-core';
+import { createStyleTransfer, initBackend, loadNetwork, presetSuggestedParams, type NetworkName } from './index.ts';
+import { syntheticImage } from './testing/helpers.ts';
+
+interface Trace {
+  backend: string;
+  losses: { total: number; style: number; content: number; tv: number }[];
+  mean: number;
+  absMean: number;
+}
+
+function trace(backend: string, network: NetworkName, size: number, steps: number): Trace | { unavailable: string } {
+  const r = spawnSync(process.execPath, ['--import', 'tsx', 'server/engine/testing/step-trace.ts', backend, network, String(size), String(steps)], {
+    encoding: 'utf8',
+    timeout: 240_000,
+    // Mesa's Vulkan loader wants a runtime dir; without one it only complains, but noisily.
+    env: { ...process.env, XDG_RUNTIME_DIR: process.env.XDG_RUNTIME_DIR ?? '/tmp' },
+  });
+  const line = r.stdout.trim().split('\n').filter((l) => l.startsWith('{')).pop();
+  if (!line) throw new Error(`step-trace ${backend} printed nothing (exit ${r.status}): ${r.stderr.slice(-800)}`);
+  return JSON.parse(line);
+}
+
+describe('backends', () => {
+  before(async () => {
+    await initBackend('wasm');
+  });
+
+  for (const network of ['tiny', 'mobilenet_v2', 'inception_v3'] as NetworkName[]) {
+    test(`E20: a ${network} step (forward, gradient, update) uses no tensor of rank above 4, the most webgpu's shaders handle`, async () => {
+      const net = await loadNetwork(network);
+      const size = network === 'inception_v3' ? 96 : 64;
+      const params = { ...presetSuggestedParams('default'), resolution: size, optimizer: 'adam' as const, init: 'content' as const };
+      const t = createStyleTransfer(net, { content: syntheticImage(size, size, 1), styles: [{ image: syntheticImage(size, size, 2), weight: 1, scale: 1 }], params });
+      try {
+        await t.step(); // targets computed outside the profile
+        const profile = await tf.profile(async () => {
+          await t.step();
+        });
+        assert.ok(profile.kernels.length > 50, 'the profile saw the step');
+        const tooHigh = profile.kernels.filter((k) => [...k.inputShapes, ...k.outputShapes].some((s) => s != null && s.length > 4));
+        assert.deepEqual(tooHigh.map((k) => `${k.name} ${JSON.stringify(k.inputShapes)}`), []);
+      } finally {
+        t.dispose();
+        net.dispose();
+      }
+    });
+  }
+
+  test('E20: on webgpu (when this machine has an adapter, even a software one) steps match wasm', (ctx) => {
+    const gpu = trace('webgpu', 'mobilenet_v2', 64, 3);
+    if ('unavailable' in gpu) {
+      ctx.skip(`no webgpu here: ${gpu.unavailable}`);
+      return;
+    }
+    const cpu = trace('wasm', 'mobilenet_v2', 64, 3);
+    assert.ok(!('unavailable' in cpu));
+    assert.equal(gpu.backend, 'webgpu');
+    const rel = (a: number, b: number) => Math.abs(a - b) / Math.max(Math.abs(b), 1e-6);
+    for (let i = 0; i < cpu.losses.length; i++) {
+      for (const term of ['total', 'style', 'content', 'tv'] as const) {
+        const [a, b] = [gpu.losses[i][term], cpu.losses[i][term]];
+        // float32 on different hardware: agreement to 1e-3 after a few Adam steps (1e-6 at step 0)
+        assert.ok(rel(a, b) < 1e-3 || Math.abs(a - b) < 1e-5, `step ${i} ${term}: webgpu ${a} vs wasm ${b}`);
+      }
+    }
+    assert.ok(rel(gpu.absMean, cpu.absMean) < 1e-3, `image |x| mean: webgpu ${gpu.absMean} vs wasm ${cpu.absMean}`);
+  });
+});
