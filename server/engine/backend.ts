@@ -16,6 +16,7 @@ import path from 'node:path';
 import { BACKEND_NAMES, type BackendName } from './api.ts';
 import { createLogger } from '../log.ts';
 import './ops/gradients.ts';
+import { installWasmKernelOverrides } from './ops/wasm-kernels.ts';
 
 const log = createLogger('engine');
 
@@ -128,6 +129,7 @@ async function registerWasm(): Promise<void> {
   const main = require.resolve('@tensorflow/tfjs-backend-wasm');
   const dist = path.dirname(main) + path.sep;
   setWasmPaths(dist);
+  installWasmKernelOverrides();
 }
 
 async function registerCpu(): Promise<void> {
