@@ -3,9 +3,14 @@
  *  1. the engine: ms/step per backend × network × size (bench/engine.ts);
  *  2. the PyTorch baseline on the same machine (bench/torch_gatys_step.py, Debian's
  *     python3-torch; skipped with a note when it is not installed) and the ratio
- *     engine ÷ PyTorch for the same VGG19 Gatys step, measured in this run.
+ *     engine ÷ PyTorch for the same VGG19 Gatys step, measured in this run;
+ *  3. live latency: a parameter change → the first frame computed with it at another client
+ *     (bench/latency.ts, section `latency`);
+ *  4. fan-out: optimization speed with 0 vs. V viewers (bench/fanout.ts, section `fanout`).
  *
  *   npm run bench -- [--sizes 128,256] [--steps 3] [--backends wasm] [--networks ...]
+ *                    [--skip-engine] [--skip-latency] [--skip-fanout]
+ *                    [--latency-n 30] [--viewers 200] [--duration-s 20] [--rounds 2]
  *
  * GPU runs (webgpu on the device machine, PyTorch CUDA) use the same two scripts; see bench/README.md.
  */
@@ -13,6 +18,8 @@ import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { BACKEND_NAMES, type BackendName, type NetworkName } from '../server/engine/index.ts';
 import { engineSection, runEngineBench, writeSection, type EngineBenchRow } from './engine.ts';
+import { fanoutSection, runFanoutBench } from './fanout.ts';
+import { latencySection, runLatencyBench } from './latency.ts';
 
 function arg(name: string): string | undefined {
   const i = process.argv.indexOf(`--${name}`);
@@ -58,18 +65,36 @@ function comparison(engine: EngineBenchRow[], torch: TorchRow[], note?: string):
   return lines.join('\n');
 }
 
-const steps = Number(arg('steps') ?? 3);
-const sizes = list(arg('sizes'), '128,256').map(Number);
-const engine = await runEngineBench({
-  backends: list(arg('backends'), BACKEND_NAMES.join(',')) as BackendName[],
-  networks: list(arg('networks'), 'tiny,mobilenet_v2,inception_v3,vgg19') as NetworkName[],
-  sizes,
-  cpuAllSizes: false,
-  steps,
-  budgetMs: Number(arg('budget-s') ?? 120) * 1000,
-});
 const out = arg('out') ?? 'docs/BENCHMARKS.md';
-writeSection(out, 'engine', engineSection(engine, steps));
-const torch = runTorch(sizes);
-writeSection(out, 'pytorch', comparison(engine, torch.rows, torch.note));
+const skip = (name: string) => process.argv.includes(`--skip-${name}`);
+
+if (!skip('engine')) {
+  const steps = Number(arg('steps') ?? 3);
+  const sizes = list(arg('sizes'), '128,256').map(Number);
+  const engine = await runEngineBench({
+    backends: list(arg('backends'), BACKEND_NAMES.join(',')) as BackendName[],
+    networks: list(arg('networks'), 'tiny,mobilenet_v2,inception_v3,vgg19') as NetworkName[],
+    sizes,
+    cpuAllSizes: false,
+    steps,
+    budgetMs: Number(arg('budget-s') ?? 120) * 1000,
+  });
+  writeSection(out, 'engine', engineSection(engine, steps));
+  const torch = runTorch(sizes);
+  writeSection(out, 'pytorch', comparison(engine, torch.rows, torch.note));
+}
+
+// The live benchmarks run after the engine bench, one at a time, each with its own server and
+// engine worker thread, so no two measurements share the CPU.
+if (!skip('latency')) {
+  const n = arg('latency-n');
+  writeSection(out, 'latency', latencySection(await runLatencyBench(n ? { n: Number(n) } : {})));
+}
+if (!skip('fanout')) {
+  const num = (k: string) => (arg(k) === undefined ? undefined : Number(arg(k)));
+  const o = { viewers: num('viewers'), durationS: num('duration-s'), rounds: num('rounds') };
+  writeSection(out, 'fanout', fanoutSection(await runFanoutBench(Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)))));
+}
 console.log(`wrote ${out}`);
+// The engine backends and worker threads keep handles open; the results are written.
+process.exit(0);
