@@ -116,6 +116,15 @@ export interface StepResult {
   ms: number;
 }
 
+export interface StepOptions {
+  /**
+   * Consulted once per layer while the step computes its gradient; returning true abandons the
+   * step: it rejects with `StepInterrupted`, and the image, optimizer and `iter` are as before.
+   * The server uses it to start over at once when the session's inputs change (E21).
+   */
+  interrupt?: () => boolean;
+}
+
 /**
  * One running optimization. `update` re-targets it warm: the current image and optimizer state
  * carry over and only what changed (e.g. style Gram targets) is recomputed.
@@ -127,7 +136,7 @@ export interface StyleTransfer {
   readonly height: number;
   update(changes: Partial<TransferInputs>): void;
   /** Runs one optimizer step (one L-BFGS iteration or one Adam update). */
-  step(): Promise<StepResult>;
+  step(options?: StepOptions): Promise<StepResult>;
   /** Losses of the current image without changing it. */
   evaluate(): Promise<LossValues>;
   /** The current image with the colour mode applied, as 8-bit RGB. */

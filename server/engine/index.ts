@@ -39,3 +39,4 @@ export {
   type StepCallback,
 } from './modes.ts';
 export { rgbToTensor, tensorToRgb, sizeForLongSide, resizeImage, noiseImage } from './tensor-image.ts';
+export { StepInterrupted } from './interrupt.ts';

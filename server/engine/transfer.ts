@@ -13,6 +13,7 @@ import type {
   LayerWeight,
   LossValues,
   RgbImage,
+  StepOptions,
   StepResult,
   StyleInput,
   StyleTransfer,
@@ -31,6 +32,7 @@ import {
 } from './color.ts';
 import { imageFingerprint, noiseImage, resizeImage, rgbToTensor, sizeForLongSide, tensorToRgb } from './tensor-image.ts';
 import { KerasAdam } from './optim/adam.ts';
+import { runInterruptible } from './interrupt.ts';
 import { Lbfgs } from './optim/lbfgs.ts';
 import type { ImageOptimizer } from './optim/types.ts';
 
@@ -169,20 +171,31 @@ class StyleTransferImpl implements EngineStyleTransfer {
     this.apply(merged);
   }
 
-  step(): Promise<StepResult> {
+  step(options: StepOptions = {}): Promise<StepResult> {
     return this.exclusive(async () => {
       const started = performance.now();
       const objective = this.objective();
       const x = this.x;
       let report: tf.Tensor | null = null;
-      const grad = tf.tidy(() => {
-        const { grads } = tf.variableGrads(() => {
-          const terms = transferLoss(x, objective);
-          report = tf.keep(tf.stack([terms.total, terms.style, terms.content, terms.tv]));
-          return terms.total;
-        }, [x]);
-        return grads[x.name];
-      });
+      let grad: tf.Tensor;
+      try {
+        // E21: the gradient computation is the interruptible part; nothing has changed yet.
+        grad = runInterruptible(
+          () =>
+            tf.tidy(() => {
+              const { grads } = tf.variableGrads(() => {
+                const terms = transferLoss(x, objective);
+                report = tf.keep(tf.stack([terms.total, terms.style, terms.content, terms.tv]));
+                return terms.total;
+              }, [x]);
+              return grads[x.name];
+            }),
+          options.interrupt,
+        );
+      } catch (err) {
+        (report as tf.Tensor | null)?.dispose();
+        throw err;
+      }
       let values: Float32Array;
       try {
         values = await this.opt.step(x, grad, report!);

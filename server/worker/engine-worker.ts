@@ -5,7 +5,9 @@
  * active sessions round-robin, one optimizer step per session per turn, so sessions sharing the
  * device get equal turns and a big session slows the others proportionally, never starves them.
  * Messages from the main thread are handled between steps, so a document change reaches the
- * optimization before its next step. Frames are read back and JPEG-encoded here at most
+ * optimization before its next step; and a step that is running when its session's inputs change
+ * is abandoned and started over with them (E21, S23), unless the step before it was abandoned too
+ * (so that a stream of changes — someone painting — cannot stop the optimization). Frames are read back and JPEG-encoded here at most
  * `frameRate` times per second per session.
  */
 import { parentPort, workerData } from 'node:worker_threads';
@@ -19,6 +21,7 @@ import { toTransferParams } from './transfer-params.ts';
 const port = parentPort;
 if (!port) throw new Error('engine-worker must run in a worker thread');
 const init = workerData as WorkerInit;
+const interruptCounters = new Int32Array(init.interruptCounters);
 const post = (m: FromWorker, transfer: ArrayBuffer[] = []) => port.postMessage(m, transfer);
 
 interface Slot {
@@ -37,6 +40,11 @@ interface Slot {
   failed: boolean;
   /** Closed while its step was running: dispose once the step is over. */
   closed: boolean;
+  /** Its counter in `interruptCounters` (−1: none). */
+  interruptSlot: number;
+  /** Whether its last step was abandoned (then the next one runs to the end). */
+  interruptedLast: boolean;
+  unreportedInterrupts: number;
 }
 
 const slots = new Map<string, Slot>();
@@ -96,19 +104,37 @@ async function applyPending(slot: Slot): Promise<void> {
   slot.transfer.update(update);
 }
 
-async function stepOnce(slot: Slot): Promise<void> {
+/** The step's interrupt check: has the session's counter moved since the step began? */
+function interruptCheck(slot: Slot): (() => boolean) | undefined {
+  if (slot.interruptSlot < 0 || slot.interruptedLast) return undefined;
+  const seen = Atomics.load(interruptCounters, slot.interruptSlot);
+  return () => Atomics.load(interruptCounters, slot.interruptSlot) !== seen;
+}
+
+/** Runs one step of `slot`; false when it was abandoned because its inputs changed meanwhile. */
+async function stepOnce(slot: Slot): Promise<boolean> {
   if (!slot.transfer) await build(slot);
   await applyPending(slot);
   const t = slot.transfer!;
-  const r = await t.step();
+  let r: Awaited<ReturnType<StyleTransfer['step']>>;
+  try {
+    r = await t.step({ interrupt: interruptCheck(slot) });
+  } catch (e) {
+    if (!(e instanceof engine.StepInterrupted)) throw e;
+    slot.interruptedLast = true;
+    slot.unreportedInterrupts++;
+    return false;
+  }
+  slot.interruptedLast = false;
   const now = performance.now();
   slot.stepTimes.push(now);
   if (slot.stepTimes.length > 20) slot.stepTimes.shift();
   slot.unreportedSteps++;
   if (now - slot.lastFrameAt >= 1000 / init.frameRate) {
     slot.lastFrameAt = now;
-    post({ type: 'steps', id: slot.id, count: slot.unreportedSteps });
+    post({ type: 'steps', id: slot.id, count: slot.unreportedSteps, interrupted: slot.unreportedInterrupts });
     slot.unreportedSteps = 0;
+    slot.unreportedInterrupts = 0;
     const img = await t.image();
     const jpeg = await encodeImage(img, 'image/jpeg', init.frameQuality);
     const data = new Uint8Array(jpeg.buffer.slice(jpeg.byteOffset, jpeg.byteOffset + jpeg.byteLength));
@@ -119,6 +145,7 @@ async function stepOnce(slot: Slot): Promise<void> {
       [data.buffer as ArrayBuffer],
     );
   }
+  return true;
 }
 
 function nextActive(): Slot | null {
@@ -129,8 +156,11 @@ function nextActive(): Slot | null {
 }
 
 async function loop(): Promise<void> {
+  /** A slot whose step was abandoned goes again at once (its turn is not lost). */
+  let again: Slot | null = null;
   while (!shuttingDown) {
-    const slot = nextActive();
+    const slot: Slot | null = again && slots.get(again.id) === again && again.active && !again.failed ? again : nextActive();
+    again = null;
     if (!slot) {
       await new Promise<void>((resolve) => (wake = resolve));
       wake = null;
@@ -138,7 +168,7 @@ async function loop(): Promise<void> {
     }
     stepping = slot;
     try {
-      await stepOnce(slot);
+      if (!(await stepOnce(slot))) again = slot;
     } catch (e) {
       slot.failed = true;
       if (!slot.closed) post({ type: 'state', id: slot.id, state: 'error', message: `engine failed: ${(e as Error).message}` });
@@ -168,6 +198,9 @@ port.on('message', (m: ToWorker) => {
         unreportedSteps: 0,
         failed: false,
         closed: false,
+        interruptSlot: m.interruptSlot,
+        interruptedLast: false,
+        unreportedInterrupts: 0,
       });
       break;
     case 'update': {

@@ -12,6 +12,12 @@ export interface WorkerInit {
   frameQuality: number;
   /** Test hook: every session uses this network (e.g. `tiny`) whatever params.model says. */
   forceModel?: string;
+  /**
+   * One Int32 counter per open session (its `interruptSlot`), bumped by the main thread right
+   * after it posts that session an update: the running step reads it at every layer and starts
+   * over with the new inputs instead of finishing with the old ones (E21, S23).
+   */
+  interruptCounters: SharedArrayBuffer;
 }
 
 export interface WireInputs {
@@ -21,7 +27,7 @@ export interface WireInputs {
 }
 
 export type ToWorker =
-  | { type: 'open'; id: string; inputs: Required<WireInputs>; initImage?: RgbImage; iterOffset: number }
+  | { type: 'open'; id: string; inputs: Required<WireInputs>; initImage?: RgbImage; iterOffset: number; interruptSlot: number }
   | { type: 'update'; id: string; changes: WireInputs }
   | { type: 'active'; id: string; active: boolean }
   | { type: 'close'; id: string }
@@ -43,5 +49,5 @@ export type FromWorker =
       /** Live tfjs tensors in the worker (tf.memory().numTensors): flat over time, or a leak. */
       tensors: number;
     }
-  | { type: 'steps'; id: string; count: number }
+  | { type: 'steps'; id: string; count: number; interrupted: number }
   | { type: 'closed' };

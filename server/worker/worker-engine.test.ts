@@ -35,3 +35,38 @@ test('S21: the worker engine (tiny network, cpu) streams frames and re-targets w
     await server.close();
   }
 });
+
+test('S23: a change made while a step runs abandons that step, and a stream of changes cannot stall the optimization', async () => {
+  const server = await startTestServer({ idlePauseMs: 60_000 }, { tinyEngine: true });
+  try {
+    assert.ok(server.engineHost instanceof WorkerEngineHost);
+    const host = server.engineHost;
+    await host.ready;
+    const { session, editorToken } = server.sessions.create();
+    // Big enough that a cpu step takes a good fraction of a second: changes land mid-step.
+    session.doc.getMap('params').set('resolution', 160);
+    const c = await connectClient({ url: server.url, session: session.id, token: editorToken });
+    await waitFor(() => c.frames.length >= 2, 120_000, 'frames at 160 px');
+    const params = c.doc.getMap('params');
+    // Alternate the content weight until one change has interrupted a running step; every change
+    // shows in the next frames' content loss (it carries the weight).
+    for (let i = 0; host.interruptedSteps === 0 && i < 6; i++) {
+      const weight = i % 2 === 0 ? 1000 : 1;
+      const last = c.frames.at(-1)!;
+      params.set('contentWeight', weight);
+      await waitFor(() => c.frames.some((f) => f.iter > last.iter && (weight === 1000 ? f.losses.content > 100 * last.losses.content : f.losses.content < last.losses.content / 100)), 60_000, `a frame computed with contentWeight ${weight}`);
+    }
+    assert.ok(host.interruptedSteps >= 1, `steps interrupted: ${host.interruptedSteps}`);
+    // A change every 50 ms for 4 s: at most every other step is abandoned, so frames keep coming.
+    const startIter = c.frames.at(-1)!.iter;
+    const timer = setInterval(() => params.set('tvWeight', 1 + Math.random()), 50);
+    try {
+      await waitFor(() => c.frames.at(-1)!.iter >= startIter + 2, 60_000, 'steps complete while changes stream in');
+    } finally {
+      clearInterval(timer);
+    }
+    c.close();
+  } finally {
+    await server.close();
+  }
+});

@@ -22,8 +22,13 @@ export interface WorkerEngineHostOptions {
   forceModel?: string;
 }
 
+/** Sessions one worker can give interrupt counters to; beyond that, steps are not interrupted. */
+const INTERRUPT_SLOTS = 4096;
+
 export class WorkerEngineHost implements EngineHost {
   private worker: Worker;
+  private interruptCounters = new Int32Array(new SharedArrayBuffer(INTERRUPT_SLOTS * 4));
+  private freeSlots = Array.from({ length: INTERRUPT_SLOTS }, (_, i) => INTERRUPT_SLOTS - 1 - i);
   private sessions = new Map<string, EngineEvents>();
   private backendName = 'pending';
   private fatal: string | null = null;
@@ -32,7 +37,7 @@ export class WorkerEngineHost implements EngineHost {
   readonly ready: Promise<string>;
 
   constructor(opts: WorkerEngineHostOptions) {
-    const data: WorkerInit = { ...opts };
+    const data: WorkerInit = { ...opts, interruptCounters: this.interruptCounters.buffer as SharedArrayBuffer };
     this.worker = new Worker(new URL('./engine-worker-boot.mjs', import.meta.url), { workerData: data });
     let resolveReady!: (b: string) => void;
     let rejectReady!: (e: Error) => void;
@@ -55,6 +60,7 @@ export class WorkerEngineHost implements EngineHost {
         case 'steps': {
           const ev = this.sessions.get(m.id);
           for (let i = 0; i < m.count; i++) ev?.step?.();
+          this.interruptedSteps += m.interrupted;
           break;
         }
         case 'frame':
@@ -91,6 +97,9 @@ export class WorkerEngineHost implements EngineHost {
   /** Live tensors in the engine worker, as of its latest frame. */
   tensorCount: number | undefined = undefined;
 
+  /** Steps abandoned because their session's inputs changed while they ran (E21). */
+  interruptedSteps = 0;
+
   get backend(): string {
     return this.backendName;
   }
@@ -102,16 +111,24 @@ export class WorkerEngineHost implements EngineHost {
   open(sessionId: string, inputs: EngineInputs, options: OpenOptions, events: EngineEvents): SessionEngine {
     this.sessions.set(sessionId, events);
     if (this.fatal) queueMicrotask(() => events.state('error', this.fatal!));
-    this.send({ type: 'open', id: sessionId, inputs, initImage: options.initImage, iterOffset: options.iterOffset ?? 0 });
+    const slot = this.freeSlots.pop() ?? -1;
+    if (slot >= 0) Atomics.store(this.interruptCounters, slot, 0);
+    this.send({ type: 'open', id: sessionId, inputs, initImage: options.initImage, iterOffset: options.iterOffset ?? 0, interruptSlot: slot });
     let disposed = false;
     return {
-      update: (changes) => !disposed && this.send({ type: 'update', id: sessionId, changes }),
+      update: (changes) => {
+        if (disposed) return;
+        this.send({ type: 'update', id: sessionId, changes });
+        // After the post: by the time the interrupted step yields, the update is in its queue.
+        if (slot >= 0) Atomics.add(this.interruptCounters, slot, 1);
+      },
       setActive: (active) => !disposed && this.send({ type: 'active', id: sessionId, active }),
       dispose: () => {
         if (disposed) return;
         disposed = true;
         this.sessions.delete(sessionId);
         this.send({ type: 'close', id: sessionId });
+        if (slot >= 0) this.freeSlots.push(slot);
       },
     };
   }

@@ -19,6 +19,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import './gradients.ts';
+import { interruptionPoint } from '../interrupt.ts';
 
 /** Activations that can be fused into a convolution here (with a gradient for each). */
 export type ConvActivation = 'linear' | 'relu' | 'relu6';
@@ -172,6 +173,7 @@ abstract class ConvBase {
   /** Applies the layer; differentiable w.r.t. `x` in either gradient mode. */
   apply(x: tf.Tensor4D): tf.Tensor4D {
     if (this.disposed) throw new Error('conv layer used after dispose()');
+    interruptionPoint();
     if (gradientMode === 'builtin') return this.builtinForward(x);
     return this.customOp(x);
   }
@@ -217,6 +219,7 @@ abstract class ConvBase {
   }
 
   private inputGradient(dy: tf.Tensor4D, y: tf.Tensor4D, inShape: [number, number, number, number]): tf.Tensor4D {
+    interruptionPoint();
     return tf.tidy(() => {
       const info = tf.backend_util.computeConv2DInfo(
         inShape,
