@@ -209,7 +209,7 @@ export function fanoutSection(r: FanoutResult): string {
       `Phases alternate 0 viewers / ${o.viewers} viewers, ${o.durationS} s each after ${o.settleS} s settling, ${o.rounds} round${o.rounds === 1 ? '' : 's'} and a closing baseline; ` +
       "steps/s from an editor's frames (exact step completions at both ends of each window). " +
       'Viewers are bare socket.io connections in a child process that ack every frame without decoding it. ' +
-      `MAX_CLIENTS_PER_SESSION and MAX_SOCKETS_PER_IP raised to ${o.viewers + 8} and ${o.viewers + 24} (defaults 64 and 256). ${r.machine}.`,
+      `MAX_CLIENTS_PER_SESSION and MAX_SOCKETS_PER_IP set to ${o.viewers + 8} and ${o.viewers + 24} for the run (defaults 256 and 256). ${r.machine}.`,
     '',
     '| round | viewers | steps/s | steps in window | frames/s per viewer | frame bytes out | server process CPU | server main thread busy | viewers process CPU |',
     '|---|---|---|---|---|---|---|---|---|',

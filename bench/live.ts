@@ -43,7 +43,7 @@ export interface LiveServerOptions {
   resolution: number;
   /** FRAME_RATE: most frames per second per session (server default 10). */
   frameRate?: number;
-  /** MAX_CLIENTS_PER_SESSION and MAX_SOCKETS_PER_IP (defaults 64 and 256 would refuse big fan-outs). */
+  /** MAX_CLIENTS_PER_SESSION and MAX_SOCKETS_PER_IP (set for the run so the limits are known whatever the defaults). */
   maxClients?: number;
   /** Extra params written by the editor before the measurement starts. */
   params?: Partial<Params>;

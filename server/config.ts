@@ -26,7 +26,7 @@ export const ConfigSchema = z.object({
   /** Path of the user-supplied VGG19 weights file (only for MODEL/params.model = vgg19). */
   VGG19_WEIGHTS: z.string().min(1).optional(),
   MAX_SESSIONS: intFrom(1, 1_000_000).default(1000),
-  MAX_CLIENTS_PER_SESSION: intFrom(1, 10_000).default(64),
+  MAX_CLIENTS_PER_SESSION: intFrom(1, 10_000).default(256),
   MAX_UPLOAD_BYTES: intFrom(1024, 1024 ** 3).default(15 * 1024 * 1024),
   MAX_IMAGE_PIXELS: intFrom(1024, 1e9).default(40_000_000),
   /** Most frames per second sent to clients (and MJPEG streams) per session. */
