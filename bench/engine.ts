@@ -3,7 +3,8 @@
  * backend × network × size, written to docs/BENCHMARKS.md (engine section).
  *
  *   npm run bench:engine -- [--backends wasm,cpu] [--networks tiny,mobilenet_v2,inception_v3,vgg19]
- *                           [--sizes 128,256,512] [--steps 3] [--budget-s 60] [--out docs/BENCHMARKS.md]
+ *                           [--sizes 128,256,512] [--steps 3] [--budget-s 60] [--wasm-threads N]
+ *                           [--out docs/BENCHMARKS.md]
  *
  * One step = forward through the network to the deepest loss layer, style (Gram), content and TV
  * losses, the gradient to the image and one Adam update (the `default` preset; `tf-tutorial` for
@@ -16,7 +17,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { BACKEND_NAMES, createStyleTransfer, initBackend, loadNetwork, presetSuggestedParams, type BackendName, type NetworkName, type RgbImage } from '../server/engine/index.ts';
+import { BACKEND_NAMES, createStyleTransfer, initBackend, loadNetwork, presetSuggestedParams, wasmThreadCount, type BackendName, type NetworkName, type RgbImage } from '../server/engine/index.ts';
 import { vgg19WeightsPath } from '../server/engine/networks/vgg19.ts';
 import { readImageFile } from '../server/images/codec.ts';
 import { makeVgg19H5 } from '../scripts/make-vgg19-h5.ts';
@@ -29,6 +30,8 @@ const list = (v: string | undefined, d: string) => (v ?? d).split(',').map((s) =
 
 export interface EngineBenchRow {
   backend: BackendName;
+  /** wasm: XNNPACK threads it ran with. */
+  threads?: number;
   network: NetworkName;
   size: number;
   msPerStep: number | null;
@@ -63,12 +66,17 @@ async function benchOne(network: NetworkName, content: RgbImage, style: RgbImage
   }
 }
 
+/** `wasm (2 threads)`, or the backend name. */
+export function backendLabel(r: EngineBenchRow): string {
+  return r.threads ? `${r.backend} (${r.threads} thread${r.threads > 1 ? 's' : ''})` : r.backend;
+}
+
 export function engineTable(rows: EngineBenchRow[]): string {
   const lines = ['| backend | network | size | ms/step | steps/s | note |', '|---|---|---|---|---|---|'];
   for (const r of rows) {
     const ms = r.msPerStep == null ? '—' : r.msPerStep.toFixed(0);
     const sps = r.msPerStep == null ? '—' : (1000 / r.msPerStep).toFixed(2);
-    lines.push(`| ${r.backend} | ${r.network} | ${r.size} | ${ms} | ${sps} | ${r.note ?? ''} |`);
+    lines.push(`| ${backendLabel(r)} | ${r.network} | ${r.size} | ${ms} | ${sps} | ${r.note ?? ''} |`);
   }
   return lines.join('\n');
 }
@@ -94,6 +102,8 @@ export interface EngineBenchOptions {
   cpuAllSizes: boolean;
   steps: number;
   budgetMs: number;
+  /** wasm XNNPACK threads (default: one per core, at most 8). */
+  wasmThreads?: number;
 }
 
 export async function runEngineBench(o: EngineBenchOptions): Promise<EngineBenchRow[]> {
@@ -105,7 +115,7 @@ export async function runEngineBench(o: EngineBenchOptions): Promise<EngineBench
   for (const backend of o.backends) {
     let got: BackendName;
     try {
-      got = await initBackend(backend);
+      got = await initBackend(backend, o.wasmThreads ? { wasmThreads: o.wasmThreads } : {});
     } catch (e) {
       console.log(`${backend}: not available here (${(e as Error).message.split('\n')[0]})`);
       continue;
@@ -120,7 +130,7 @@ export async function runEngineBench(o: EngineBenchOptions): Promise<EngineBench
         const note = [network === 'vgg19' && vgg!.random ? 'random weights, Keras layout' : '', ms != null && ms > o.budgetMs ? 'one step only (over budget)' : '']
           .filter(Boolean)
           .join('; ');
-        rows.push({ backend: got, network, size, msPerStep: ms, note });
+        rows.push({ backend: got, network, size, msPerStep: ms, note, ...(got === 'wasm' ? { threads: wasmThreadCount() } : {}) });
         console.log(`${got}\t${network}\t${size}px\t${ms?.toFixed(0)} ms/step\t(${tf.memory().numTensors} tensors live)`);
       }
     }
@@ -150,6 +160,7 @@ async function main(): Promise<void> {
     cpuAllSizes: arg('sizes') !== undefined,
     steps,
     budgetMs: Number(arg('budget-s') ?? 60) * 1000,
+    wasmThreads: arg('wasm-threads') ? Number(arg('wasm-threads')) : undefined,
   });
   const out = arg('out') ?? 'docs/BENCHMARKS.md';
   writeSection(out, 'engine', engineSection(rows, steps));

@@ -17,7 +17,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { BACKEND_NAMES, type BackendName, type NetworkName } from '../server/engine/index.ts';
-import { engineSection, runEngineBench, writeSection, type EngineBenchRow } from './engine.ts';
+import { backendLabel, engineSection, runEngineBench, writeSection, type EngineBenchRow } from './engine.ts';
 import { fanoutSection, runFanoutBench } from './fanout.ts';
 import { latencySection, runLatencyBench } from './latency.ts';
 
@@ -59,7 +59,7 @@ function comparison(engine: EngineBenchRow[], torch: TorchRow[], note?: string):
   lines.push('| size | engine backend | engine ms/step | PyTorch ms/step (CPU) | engine ÷ PyTorch |', '|---|---|---|---|---|');
   for (const t of torch) {
     for (const e of engine.filter((r) => r.network === 'vgg19' && r.size === t.size && r.msPerStep != null)) {
-      lines.push(`| ${t.size} | ${e.backend} | ${e.msPerStep!.toFixed(0)} | ${t.ms.toFixed(0)} (torch ${t.torch}, ${t.threads} threads) | ${(e.msPerStep! / t.ms).toFixed(2)}× |`);
+      lines.push(`| ${t.size} | ${backendLabel(e)} | ${e.msPerStep!.toFixed(0)} | ${t.ms.toFixed(0)} (torch ${t.torch}, ${t.threads} threads) | ${(e.msPerStep! / t.ms).toFixed(2)}× |`);
     }
   }
   return lines.join('\n');

@@ -22,6 +22,8 @@ export const ConfigSchema = z.object({
   /** Where the SQLite database lives. */
   DATA_DIR: z.string().min(1).default('./data'),
   ENGINE_BACKEND: z.enum(['auto', ...BACKEND_NAMES]).default('auto'),
+  /** XNNPACK threads of the wasm backend; 0 = one per core (at most 8), 1 = single-threaded. */
+  WASM_THREADS: intFrom(0, 8).default(0),
   MODEL: z.enum(MODEL_NAMES).default('mobilenet_v2'),
   /** Path of the user-supplied VGG19 weights file (only for MODEL/params.model = vgg19). */
   VGG19_WEIGHTS: z.string().min(1).optional(),
@@ -77,6 +79,8 @@ export interface Config {
   host: string;
   dataDir: string;
   engineBackend: RawConfig['ENGINE_BACKEND'];
+  /** 0 = auto. */
+  wasmThreads: number;
   model: RawConfig['MODEL'];
   vgg19Weights?: string;
   maxSessions: number;
@@ -159,6 +163,7 @@ function fromRaw(c: RawConfig): Config {
     host: c.HOST,
     dataDir: path.resolve(c.DATA_DIR),
     engineBackend: c.ENGINE_BACKEND,
+    wasmThreads: c.WASM_THREADS,
     model: c.MODEL,
     vgg19Weights: c.VGG19_WEIGHTS,
     maxSessions: c.MAX_SESSIONS,

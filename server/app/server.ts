@@ -59,6 +59,7 @@ export async function createEngineHost(config: Config): Promise<EngineHost> {
   const { WorkerEngineHost } = await import('../worker/worker-host.ts');
   return new WorkerEngineHost({
     backend: config.engineBackend,
+    wasmThreads: config.wasmThreads,
     model: config.model,
     vgg19Weights: config.vgg19Weights,
     frameRate: config.frameRate,

@@ -17,6 +17,7 @@ import { BACKEND_NAMES, type BackendName } from './api.ts';
 import { createLogger } from '../log.ts';
 import './ops/gradients.ts';
 import { installWasmKernelOverrides } from './ops/wasm-kernels.ts';
+import { enableWasmThreads, releaseIdleWasmWorkers } from './wasm-threads.ts';
 
 const log = createLogger('engine');
 
@@ -117,7 +118,23 @@ async function registerWebgpu(mode: 'auto' | 'explicit'): Promise<void> {
   await import('@tensorflow/tfjs-backend-webgpu');
 }
 
-async function registerWasm(): Promise<void> {
+export interface InitBackendOptions {
+  /**
+   * wasm only, and only when it first starts in this thread: XNNPACK threads. Default: one per
+   * core, at most 8; 1 keeps tfjs' single-threaded build. tfjs disables threads in Node; see
+   * wasm-threads.ts for how they are enabled, and for the fallback to 1 when that fails.
+   */
+  wasmThreads?: number;
+}
+
+let wasmThreadsInUse = 1;
+
+/** Threads the wasm backend runs with in this thread (1 until it started multi-threaded). */
+export function wasmThreadCount(): number {
+  return wasmThreadsInUse;
+}
+
+async function registerWasm(_mode: 'auto' | 'explicit', options: InitBackendOptions): Promise<void> {
   const mod = (await import('@tensorflow/tfjs-backend-wasm')) as typeof import('@tensorflow/tfjs-backend-wasm') & {
     default?: typeof import('@tensorflow/tfjs-backend-wasm');
   };
@@ -130,13 +147,14 @@ async function registerWasm(): Promise<void> {
   const dist = path.dirname(main) + path.sep;
   setWasmPaths(dist);
   installWasmKernelOverrides();
+  if (options.wasmThreads !== 1) wasmThreadsInUse = (await enableWasmThreads(options.wasmThreads)).threads;
 }
 
 async function registerCpu(): Promise<void> {
   await import('@tensorflow/tfjs-backend-cpu');
 }
 
-const REGISTER: Record<BackendName, (mode: 'auto' | 'explicit') => Promise<void>> = {
+const REGISTER: Record<BackendName, (mode: 'auto' | 'explicit', options: InitBackendOptions) => Promise<void>> = {
   tensorflow: registerTensorflow,
   webgpu: registerWebgpu,
   wasm: registerWasm,
@@ -144,8 +162,8 @@ const REGISTER: Record<BackendName, (mode: 'auto' | 'explicit') => Promise<void>
 };
 
 /** Registers (once) and activates `name`; throws with the reason when it cannot run. */
-async function tryBackend(name: BackendName, mode: 'auto' | 'explicit'): Promise<void> {
-  if (tf.findBackendFactory(name) == null) await REGISTER[name](mode);
+async function tryBackend(name: BackendName, mode: 'auto' | 'explicit', options: InitBackendOptions): Promise<void> {
+  if (tf.findBackendFactory(name) == null) await REGISTER[name](mode, options);
   let ok: boolean;
   try {
     ok = await tf.setBackend(name);
@@ -153,21 +171,23 @@ async function tryBackend(name: BackendName, mode: 'auto' | 'explicit'): Promise
     throw new Error(`tf.setBackend('${name}') threw: ${errorMessage(err)}`);
   }
   await tf.ready();
+  // The pool keeps the threads it runs on; the spare workers Emscripten pre-spawned go.
+  if (name === 'wasm' && wasmThreadsInUse > 1) releaseIdleWasmWorkers();
   const active = tf.getBackend();
   if (!ok || active !== name) {
     throw new Error(`tf.setBackend('${name}') did not take effect (active backend: ${active ?? 'none'})`);
   }
 }
 
-async function initBackendUncached(requested: BackendName | 'auto'): Promise<BackendName> {
+async function initBackendUncached(requested: BackendName | 'auto', options: InitBackendOptions): Promise<BackendName> {
   const candidates: readonly BackendName[] = requested === 'auto' ? BACKEND_NAMES : [requested];
   for (const name of candidates) {
     const started = Date.now();
     try {
-      await tryBackend(name, requested === 'auto' ? 'auto' : 'explicit');
+      await tryBackend(name, requested === 'auto' ? 'auto' : 'explicit', options);
       failures.delete(name);
       current = name;
-      log.info('tfjs backend selected', { backend: name, requested, ms: Date.now() - started });
+      log.info('tfjs backend selected', { backend: name, requested, ms: Date.now() - started, ...(name === 'wasm' ? { threads: wasmThreadsInUse } : {}) });
       return name;
     } catch (err) {
       const reason = errorMessage(err);
@@ -188,7 +208,7 @@ async function initBackendUncached(requested: BackendName | 'auto'): Promise<Bac
  * a repeated call for the active backend (or `'auto'` once one is chosen) returns at once.
  * Env handling (e.g. `ENGINE_BACKEND`) is the caller's business.
  */
-export async function initBackend(requested: BackendName | 'auto' = 'auto'): Promise<BackendName> {
+export async function initBackend(requested: BackendName | 'auto' = 'auto', options: InitBackendOptions = {}): Promise<BackendName> {
   if (requested !== 'auto' && !(BACKEND_NAMES as readonly string[]).includes(requested)) {
     throw new Error(`unknown tfjs backend '${String(requested)}' (expected one of auto, ${BACKEND_NAMES.join(', ')})`);
   }
@@ -197,7 +217,7 @@ export async function initBackend(requested: BackendName | 'auto' = 'auto'): Pro
   if (current != null && tf.getBackend() === current && (requested === 'auto' || requested === current)) {
     return current;
   }
-  pending = initBackendUncached(requested);
+  pending = initBackendUncached(requested, options);
   try {
     return await pending;
   } finally {

@@ -244,7 +244,7 @@ port.on('message', (m: ToWorker) => {
 });
 
 try {
-  const backend = await engine.initBackend(init.backend);
+  const backend = await engine.initBackend(init.backend, init.wasmThreads ? { wasmThreads: init.wasmThreads } : {});
   post({ type: 'ready', backend });
   await loop();
 } catch (e) {

@@ -5,6 +5,8 @@ import type { Params } from '../../shared/schema.ts';
 
 export interface WorkerInit {
   backend: BackendName | 'auto';
+  /** wasm XNNPACK threads; 0 = one per core (at most 8). */
+  wasmThreads?: number;
   /** The configured default MODEL (new sessions get it in params.model; kept for logs). */
   model: string;
   vgg19Weights?: string;

@@ -14,6 +14,8 @@ const log = createLogger('engine-host');
 
 export interface WorkerEngineHostOptions {
   backend: BackendName | 'auto';
+  /** wasm XNNPACK threads; 0 or absent = one per core (at most 8). */
+  wasmThreads?: number;
   model: string;
   vgg19Weights?: string;
   frameRate: number;
