@@ -35,6 +35,8 @@ export interface EngineBenchRow {
   network: NetworkName;
   size: number;
   msPerStep: number | null;
+  /** Convolution + matMul FLOPs per step (see stepFlops). */
+  flopsPerStep?: number | null;
   note?: string;
 }
 
@@ -46,7 +48,41 @@ async function vggWeights(): Promise<{ file: string; random: boolean }> {
   return { file, random: true };
 }
 
-async function benchOne(network: NetworkName, content: RgbImage, style: RgbImage, size: number, steps: number, budgetMs: number, weightsPath?: string): Promise<number | null> {
+const elements = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
+
+/**
+ * Multiply-add FLOPs (2 per MAC) of the convolutions and matMuls one step actually ran, from a
+ * `tf.profile` of the step: these are nearly all of a step's arithmetic, so FLOPs ÷ step time is
+ * the achieved rate to hold against the device's peak. Elementwise ops are not counted.
+ */
+function stepFlops(kernels: { name: string; inputShapes: number[][]; outputShapes: number[][] }[]): number {
+  let flops = 0;
+  for (const k of kernels) {
+    const out = k.outputShapes[0];
+    const filter = k.inputShapes[1];
+    if (!out || !filter) continue;
+    if (k.name === 'Conv2D' || k.name === 'FusedConv2D') {
+      const [kh, kw, cin] = filter;
+      flops += 2 * elements(out) * kh * kw * cin;
+    } else if (k.name === 'DepthwiseConv2dNative' || k.name === 'FusedDepthwiseConv2D') {
+      const [kh, kw] = filter;
+      flops += 2 * elements(out) * kh * kw;
+    } else if (k.name === 'BatchMatMul' || k.name === '_FusedMatMul') {
+      // out = batch·M·N, a = batch·M·K: K = |a|·N / |out| (whatever the transposes)
+      const n = out[out.length - 1];
+      flops += 2 * elements(out) * ((elements(k.inputShapes[0]) * n) / elements(out));
+    }
+  }
+  return flops;
+}
+
+interface OneResult {
+  ms: number;
+  /** Convolution and matMul FLOPs of one step. */
+  flops: number | null;
+}
+
+async function benchOne(network: NetworkName, content: RgbImage, style: RgbImage, size: number, steps: number, budgetMs: number, weightsPath?: string): Promise<OneResult> {
   const net = await loadNetwork(network, { weightsPath });
   // VGG19 runs the paper's objective (content conv4_2, style conv1_1..conv5_1) with Adam: the same
   // work as bench/torch_gatys_step.py, so the two can be compared as a ratio.
@@ -55,11 +91,13 @@ async function benchOne(network: NetworkName, content: RgbImage, style: RgbImage
   const transfer = createStyleTransfer(net, { content, styles: [{ image: style, weight: 1, scale: 1 }], params });
   try {
     const first = (await transfer.step()).ms; // warm-up: kernels compiled, targets computed
-    if (first > budgetMs) return first;
+    if (first > budgetMs) return { ms: first, flops: null };
     const times: number[] = [];
     for (let i = 0; i < steps; i++) times.push((await transfer.step()).ms);
     times.sort((a, b) => a - b);
-    return times[Math.floor(times.length / 2)];
+    // One more step, profiled (not timed: profiling adds its own overhead), to count its FLOPs.
+    const profile = await tf.profile(async () => void (await transfer.step()));
+    return { ms: times[Math.floor(times.length / 2)], flops: stepFlops(profile.kernels) };
   } finally {
     transfer.dispose();
     net.dispose();
@@ -72,11 +110,13 @@ export function backendLabel(r: EngineBenchRow): string {
 }
 
 export function engineTable(rows: EngineBenchRow[]): string {
-  const lines = ['| backend | network | size | ms/step | steps/s | note |', '|---|---|---|---|---|---|'];
+  const lines = ['| backend | network | size | ms/step | steps/s | GFLOP/step | GFLOP/s | note |', '|---|---|---|---|---|---|---|---|'];
   for (const r of rows) {
     const ms = r.msPerStep == null ? '—' : r.msPerStep.toFixed(0);
     const sps = r.msPerStep == null ? '—' : (1000 / r.msPerStep).toFixed(2);
-    lines.push(`| ${backendLabel(r)} | ${r.network} | ${r.size} | ${ms} | ${sps} | ${r.note ?? ''} |`);
+    const gf = r.flopsPerStep ? (r.flopsPerStep / 1e9).toFixed(2) : '—';
+    const rate = r.flopsPerStep && r.msPerStep ? (r.flopsPerStep / 1e6 / r.msPerStep).toFixed(1) : '—';
+    lines.push(`| ${backendLabel(r)} | ${r.network} | ${r.size} | ${ms} | ${sps} | ${gf} | ${rate} | ${r.note ?? ''} |`);
   }
   return lines.join('\n');
 }
@@ -126,11 +166,11 @@ export async function runEngineBench(o: EngineBenchOptions): Promise<EngineBench
           rows.push({ backend: got, network, size, msPerStep: null, note: 'skipped (cpu backend: 128 px only by default)' });
           continue;
         }
-        const ms = await benchOne(network, content, style, size, o.steps, o.budgetMs, network === 'vgg19' ? vgg!.file : undefined);
+        const { ms, flops } = await benchOne(network, content, style, size, o.steps, o.budgetMs, network === 'vgg19' ? vgg!.file : undefined);
         const note = [network === 'vgg19' && vgg!.random ? 'random weights, Keras layout' : '', ms != null && ms > o.budgetMs ? 'one step only (over budget)' : '']
           .filter(Boolean)
           .join('; ');
-        rows.push({ backend: got, network, size, msPerStep: ms, note, ...(got === 'wasm' ? { threads: wasmThreadCount() } : {}) });
+        rows.push({ backend: got, network, size, msPerStep: ms, flopsPerStep: flops, note, ...(got === 'wasm' ? { threads: wasmThreadCount() } : {}) });
         console.log(`${got}\t${network}\t${size}px\t${ms?.toFixed(0)} ms/step\t(${tf.memory().numTensors} tensors live)`);
       }
     }
@@ -145,6 +185,7 @@ export function engineSection(rows: EngineBenchRow[], steps: number): string {
     `Run ${new Date().toISOString().slice(0, 16)}Z on ${os.cpus()[0]?.model ?? 'unknown CPU'} × ${os.cpus().length}, Node ${process.version}. ` +
       `One step = forward to the deepest loss layer + style/content/TV losses + gradient to the image + Adam update; ` +
       `median of ${steps} after one warm-up step. Square 512² content (astronaut) resized to the size, style starry_night. ` +
+      'GFLOP/step counts the convolutions and matMuls of one profiled step (2 FLOPs per multiply-add; elementwise ops not counted), GFLOP/s = that ÷ ms/step. ' +
       'VGG19 runs the paper objective (content conv4_2, style conv1_1..conv5_1), the embedded networks the `default` preset.',
     '',
     engineTable(rows),
