@@ -21,11 +21,11 @@
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
 import type { BackendName } from '../server/engine/api.ts';
 import type { FromViewers, ToViewers, ViewerStats } from './fanout-viewers.ts';
 import { writeSection } from './engine.ts';
-import { arg, flag, machineLine, sleep, startLiveServer, stepRate } from './live.ts';
+import { arg, flag, machineLine, runIfMain, sleep, startLiveServer, stepRate } from './live.ts';
 
 export interface FanoutOptions {
   viewers: number;
@@ -264,12 +264,4 @@ export async function main(argv: readonly string[] = process.argv): Promise<void
   }
 }
 
-if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
-  main().then(
-    () => process.exit(0),
-    (e) => {
-      console.error(e);
-      process.exit(1);
-    },
-  );
-}
+runIfMain(import.meta.url, () => main());

@@ -21,11 +21,10 @@
  * can state latency − step time however fast the engine is on the day.
  */
 import { performance } from 'node:perf_hooks';
-import { pathToFileURL } from 'node:url';
 import type { BackendName } from '../server/engine/api.ts';
 import { connectClient, waitFor } from '../server/testing/index.ts';
 import { writeSection } from './engine.ts';
-import { arg, flag, machineLine, median, quantile, recordFrames, sleep, startLiveServer, type SeenFrame } from './live.ts';
+import { arg, flag, machineLine, median, quantile, recordFrames, runIfMain, sleep, startLiveServer, type SeenFrame } from './live.ts';
 
 export interface LatencyOptions {
   /** Parameter changes to time (≥ 30 for the section's p90). */
@@ -187,12 +186,4 @@ export async function main(argv: readonly string[] = process.argv): Promise<void
 
 export { optionsFromArgv as latencyOptionsFromArgv };
 
-if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
-  main().then(
-    () => process.exit(0),
-    (e) => {
-      console.error(e);
-      process.exit(1);
-    },
-  );
-}
+runIfMain(import.meta.url, () => main());

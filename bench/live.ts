@@ -5,6 +5,7 @@
  * sees (socket.io → Yjs doc → validator → engine worker → frame channel → socket.io), so they must
  * not take shortcuts through the fake engine or direct engine calls.
  */
+import { pathToFileURL } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import type { BackendName } from '../server/engine/api.ts';
 import { connectClient, createSession, startTestServer, waitFor, type TestClient, type TestServer } from '../server/testing/index.ts';
@@ -149,4 +150,16 @@ export async function machineLine(): Promise<string> {
   const os = await import('node:os');
   const cpus = os.cpus();
   return `${cpus.length} × ${cpus[0]?.model.trim() ?? 'unknown CPU'}, Node ${process.version}`;
+}
+
+/** Runs `main` when `moduleUrl` is the script node was started with: exit 0, or print the error and exit 1. */
+export function runIfMain(moduleUrl: string, main: () => Promise<void>): void {
+  if (moduleUrl !== pathToFileURL(process.argv[1] ?? '').href) return;
+  main().then(
+    () => process.exit(0),
+    (e) => {
+      console.error(e);
+      process.exit(1);
+    },
+  );
 }
