@@ -105,20 +105,20 @@ function assertClose(actual: number[], expected: number[], what: string): void {
 }
 
 describe('enableWasmThreads', () => {
-  test('rejects a thread count that is not a positive integer', () => {
+  test('E22: rejects a thread count that is not a positive integer', () => {
     assert.throws(() => enableWasmThreads(0), /positive integer/);
     assert.throws(() => enableWasmThreads(1.5), /positive integer/);
     assert.throws(() => enableWasmThreads(2, { timeoutMs: -1 }), /timeoutMs/);
   });
 
-  test('asking for one thread stays single-threaded with a reason and installs nothing', async () => {
+  test('E22: asking for one thread stays single-threaded with a reason and installs nothing', async () => {
     const r = await enableWasmThreads(1);
     assert.equal(r.threads, 1);
     assert.match(r.reason ?? '', /1 thread/);
     assert.equal((globalThis as { Worker?: unknown }).Worker, undefined);
   });
 
-  test('a trial start over the time limit falls back with a reason instead of hanging', async () => {
+  test('E22: a trial start over the time limit falls back with a reason instead of hanging', async () => {
     const r = await enableWasmThreads(2, { timeoutMs: 1 });
     assert.equal(r.threads, 1);
     assert.match(r.reason ?? '', /timed out/);
@@ -133,12 +133,12 @@ describe('enableWasmThreads', () => {
       single = await runChild(1, 'main');
     });
 
-    test('the reference child really is single-threaded', () => {
+    test('E22: the reference child really is single-threaded', () => {
       assert.equal(single.threads, 1);
       assert.equal(single.enabled, null);
     });
 
-    test('threaded wasm runs on two threads, matches the single-threaded build and lets the process exit', async () => {
+    test('E22: threaded wasm runs on two threads, matches the single-threaded build and lets the process exit', async () => {
       const threaded = await runChild(2, 'main');
       assert.deepEqual(threaded.enabled, { threads: 2 });
       assert.equal(threaded.threads, 2);
@@ -150,7 +150,7 @@ describe('enableWasmThreads', () => {
       }
     });
 
-    test('threaded wasm also starts inside a worker thread and matches the single-threaded build', async () => {
+    test('E22: threaded wasm also starts inside a worker thread and matches the single-threaded build', async () => {
       const threaded = await runChild(2, 'worker');
       assert.equal(threaded.inWorker, true);
       assert.deepEqual(threaded.enabled, { threads: 2 });
