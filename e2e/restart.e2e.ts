@@ -39,6 +39,11 @@ describe('server crash and restart with browsers attached', { timeout: 240_000 }
 
     await stack.killServer();
     for (const p of [ana, bo]) await waitInPage(p, 'the badge to say reconnecting', () => document.querySelector('.conn')?.getAttribute('data-state') === 'reconnecting');
+    // C91: the engine state no longer claims what the server last said.
+    for (const p of [ana, bo]) {
+      assert.equal(await p.locator('.engine-state').getAttribute('data-state'), 'disconnected');
+      assert.match((await p.locator('.transport .stat').nth(1).textContent()) ?? '', /^— steps\/s$/);
+    }
     await stack.shot(ana, 'x8-reconnecting', { doc: true });
 
     await stack.restartServer();
@@ -47,6 +52,7 @@ describe('server crash and restart with browsers attached', { timeout: 240_000 }
       await waitInPage(p, 'the resync', () => (window as any).atelier.conn.provider.synced && (window as any).atelier.conn.role === 'editor');
       const states = await p.evaluate(() => (window as any).__e2eStates as string[]);
       assert.deepEqual(states, ['connected', 'reconnecting', 'connected']);
+      await waitInPage(p, 'a fresh engine state from the server', () => document.querySelector('.engine-state')?.getAttribute('data-state') !== 'disconnected');
     }
     const server = await readServerDoc(stack.url, s.id, s.viewerToken);
     assert.deepEqual(server, before, 'the server reloaded the same document');

@@ -279,7 +279,10 @@ export async function mountEditor(root: HTMLElement, session: string, token: str
     shareBtn.hidden = !e;
   };
   setEditable(false);
-  conn.stateChanged.on((s) => badge.set(s));
+  conn.stateChanged.on((s) => {
+    badge.set(s);
+    transport.setConnected(s === 'connected');
+  });
   const onStatus = (st: StatusPayload) => {
     transport.setStatus(st);
     const isEditor = st.role === 'editor';

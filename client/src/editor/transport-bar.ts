@@ -32,6 +32,7 @@ export class TransportBar {
   private readonly speed = h('span', { class: 'stat' }, '— steps/s');
   private readonly backend = h('span', { class: 'stat' }, '');
   private readonly message = h('div', { class: 'engine-message', hidden: true });
+  private connected = true;
 
   constructor(actions: TransportActions) {
     this.runBtn.addEventListener('click', () => actions.toggleRun());
@@ -59,6 +60,19 @@ export class TransportBar {
     this.downloadBtn.disabled = !has;
   }
 
+  /**
+   * While the socket is down the last engine state ("Running", its steps/s) would be stale: say
+   * so instead (C91). Reconnecting needs nothing here: the server sends a fresh status on every
+   * connect.
+   */
+  setConnected(connected: boolean): void {
+    this.connected = connected;
+    if (connected) return;
+    this.state.textContent = 'Not connected';
+    this.state.dataset.state = 'disconnected';
+    this.speed.textContent = '— steps/s';
+  }
+
   setStatus(s: StatusPayload): void {
     this.state.textContent = STATE_LABEL[s.state] ?? s.state;
     this.state.dataset.state = s.state;
@@ -70,7 +84,8 @@ export class TransportBar {
 
   setProgress(iter: number, stepsPerSec: number, backend?: string): void {
     this.iter.textContent = `iter ${iter}`;
-    this.speed.textContent = `${stepsPerSec.toFixed(stepsPerSec < 10 ? 1 : 0)} steps/s`;
+    // A frame still queued when the socket dropped: its speed is no longer the engine's now.
+    if (this.connected) this.speed.textContent = `${stepsPerSec.toFixed(stepsPerSec < 10 ? 1 : 0)} steps/s`;
     if (backend && !this.backend.textContent) this.backend.textContent = backend;
   }
 }
