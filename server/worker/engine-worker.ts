@@ -44,6 +44,8 @@ interface Slot {
   interruptSlot: number;
   /** Whether its last step was abandoned (then the next one runs to the end). */
   interruptedLast: boolean;
+  /** `seq` of the newest update received (all of them are applied before each step). */
+  receivedSeq: number;
   unreportedInterrupts: number;
 }
 
@@ -104,11 +106,14 @@ async function applyPending(slot: Slot): Promise<void> {
   slot.transfer.update(update);
 }
 
-/** The step's interrupt check: has the session's counter moved since the step began? */
+/**
+ * The step's interrupt check: has the main thread posted an update this step was not built
+ * from? (Its counter runs ahead of `receivedSeq` while that update is still in the queue.)
+ */
 function interruptCheck(slot: Slot): (() => boolean) | undefined {
   if (slot.interruptSlot < 0 || slot.interruptedLast) return undefined;
-  const seen = Atomics.load(interruptCounters, slot.interruptSlot);
-  return () => Atomics.load(interruptCounters, slot.interruptSlot) !== seen;
+  const built = slot.receivedSeq;
+  return () => Atomics.load(interruptCounters, slot.interruptSlot) > built;
 }
 
 /** Runs one step of `slot`; false when it was abandoned because its inputs changed meanwhile. */
@@ -200,6 +205,7 @@ port.on('message', (m: ToWorker) => {
         closed: false,
         interruptSlot: m.interruptSlot,
         interruptedLast: false,
+        receivedSeq: 0,
         unreportedInterrupts: 0,
       });
       break;
@@ -207,6 +213,7 @@ port.on('message', (m: ToWorker) => {
       const s = slots.get(m.id);
       if (s) {
         s.pending = { ...(s.pending ?? {}), ...m.changes };
+        s.receivedSeq = Math.max(s.receivedSeq, m.seq);
         if (!s.transfer) Object.assign(s.inputs, s.pending), (s.pending = null);
         s.failed = false;
       }

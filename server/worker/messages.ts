@@ -15,9 +15,10 @@ export interface WorkerInit {
   /** Test hook: every session uses this network (e.g. `tiny`) whatever params.model says. */
   forceModel?: string;
   /**
-   * One Int32 counter per open session (its `interruptSlot`), bumped by the main thread right
-   * after it posts that session an update: the running step reads it at every layer and starts
-   * over with the new inputs instead of finishing with the old ones (E21, S23).
+   * One Int32 counter per open session (its `interruptSlot`), set by the main thread to the
+   * update's `seq` right after it posts that session an update: a running step that sees a value
+   * beyond the updates it was built from starts over with the new inputs instead of finishing
+   * with the old ones (E21, S23).
    */
   interruptCounters: SharedArrayBuffer;
 }
@@ -30,7 +31,8 @@ export interface WireInputs {
 
 export type ToWorker =
   | { type: 'open'; id: string; inputs: Required<WireInputs>; initImage?: RgbImage; iterOffset: number; interruptSlot: number }
-  | { type: 'update'; id: string; changes: WireInputs }
+  /** `seq`: the session's update count, which its interrupt counter is set to right after. */
+  | { type: 'update'; id: string; changes: WireInputs; seq: number }
   | { type: 'active'; id: string; active: boolean }
   | { type: 'close'; id: string }
   | { type: 'shutdown' };

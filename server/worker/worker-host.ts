@@ -117,12 +117,14 @@ export class WorkerEngineHost implements EngineHost {
     if (slot >= 0) Atomics.store(this.interruptCounters, slot, 0);
     this.send({ type: 'open', id: sessionId, inputs, initImage: options.initImage, iterOffset: options.iterOffset ?? 0, interruptSlot: slot });
     let disposed = false;
+    let seq = 0;
     return {
       update: (changes) => {
         if (disposed) return;
-        this.send({ type: 'update', id: sessionId, changes });
+        seq += 1;
+        this.send({ type: 'update', id: sessionId, changes, seq });
         // After the post: by the time the interrupted step yields, the update is in its queue.
-        if (slot >= 0) Atomics.add(this.interruptCounters, slot, 1);
+        if (slot >= 0) Atomics.store(this.interruptCounters, slot, seq);
       },
       setActive: (active) => !disposed && this.send({ type: 'active', id: sessionId, active }),
       dispose: () => {
