@@ -7,8 +7,8 @@
  * Messages from the main thread are handled between steps, so a document change reaches the
  * optimization before its next step; and a step that is running when its session's inputs change
  * is abandoned and started over with them (E21, S23), unless the step before it was abandoned too
- * (so that a stream of changes — someone painting — cannot stop the optimization). Frames are read back and JPEG-encoded here at most
- * `frameRate` times per second per session.
+ * (so that a stream of changes — someone painting — cannot stop the optimization). Frames are
+ * read back and JPEG-encoded here at most `frameRate` times per second per session.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import type { FeatureNetwork, RgbImage, StyleTransfer, TransferInputs } from '../engine/api.ts';
