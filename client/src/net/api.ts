@@ -22,7 +22,8 @@ export class ApiError extends Error {
   }
 }
 
-async function parse<T>(res: Response): Promise<T> {
+/** The JSON body of a successful response, or an {@link ApiError} with the server's code and message. */
+export async function parseResponse<T>(res: Response): Promise<T> {
   if (res.ok) return (await res.json()) as T;
   let body: Partial<ErrorResponse> | undefined;
   try {
@@ -34,14 +35,14 @@ async function parse<T>(res: Response): Promise<T> {
 }
 
 export async function createSession(): Promise<CreateSessionResponse> {
-  return parse(await fetch(api.sessions, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' }));
+  return parseResponse(await fetch(api.sessions, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' }));
 }
 
 export async function uploadImage(sessionId: string, token: string, file: Blob): Promise<UploadImageResponse> {
   if (!(ACCEPTED_IMAGE_TYPES as readonly string[]).includes(file.type)) {
     throw new ApiError(415, 'UNSUPPORTED_MEDIA_TYPE', `Only PNG, JPEG and WebP images can be used (got ${file.type || 'unknown type'}).`);
   }
-  return parse(
+  return parseResponse(
     await fetch(api.images(sessionId), {
       method: 'POST',
       headers: { authorization: `Bearer ${token}`, 'content-type': file.type },
@@ -51,7 +52,7 @@ export async function uploadImage(sessionId: string, token: string, file: Blob):
 }
 
 export async function fetchPresets(): Promise<PresetsResponse> {
-  return parse(await fetch(api.presets));
+  return parseResponse(await fetch(api.presets));
 }
 
 export function imageUrl(imageId: string): string {
