@@ -15,11 +15,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from './backend.ts';
 import type { BackendName } from './api.ts';
 import { accurateSum, gramMatrix, totalVariation } from './losses.ts';
-
-function arg(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && process.argv[i + 1] ? process.argv[i + 1] : fallback;
-}
+import { arg } from './ops/bench-timing.ts';
 
 const backend = await initBackend(arg('backend', 'wasm') as BackendName, { wasmThreads: Number(arg('threads', '1')) });
 const rounds = Number(arg('rounds', '8'));

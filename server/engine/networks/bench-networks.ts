@@ -10,27 +10,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../backend.ts';
 import type { BackendName } from '../api.ts';
-import { setConvGradientMode } from '../ops/conv.ts';
+import { arg, timeBuiltinAndCustom, timeMs } from '../ops/bench-timing.ts';
 import { loadNetwork, DEFAULT_LAYERS, NETWORK_NAMES, type NetworkName } from './index.ts';
-
-function arg(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && process.argv[i + 1] ? process.argv[i + 1] : fallback;
-}
-
-async function timeMs(fn: () => tf.Tensor | tf.Tensor[], repeat: number): Promise<number> {
-  const times: number[] = [];
-  for (let i = 0; i <= repeat; i++) {
-    const t0 = performance.now();
-    const out = fn();
-    const list = Array.isArray(out) ? out : [out];
-    await Promise.all(list.map((t) => t.data()));
-    tf.dispose(list);
-    if (i > 0) times.push(performance.now() - t0);
-  }
-  times.sort((a, b) => a - b);
-  return times[Math.floor(times.length / 2)];
-}
 
 const backend = await initBackend(arg('backend', 'wasm') as BackendName);
 const size = Number(arg('size', '256'));
@@ -47,15 +28,7 @@ for (const model of models) {
   const forward = await timeMs(() => [...net.features(image, layers).values()], repeat);
   const loss = (x: tf.Tensor) => tf.addN([...net.features(x as tf.Tensor4D, layers).values()].map((f) => tf.mean(tf.square(f))));
   const withGrad = () => tf.grad(loss)(image);
-  setConvGradientMode('builtin');
-  let builtin: number | null = null;
-  try {
-    builtin = await timeMs(withGrad, repeat);
-  } catch {
-    builtin = null;
-  }
-  setConvGradientMode('custom');
-  const custom = await timeMs(withGrad, repeat);
+  const { builtin, custom } = await timeBuiltinAndCustom(withGrad, repeat);
   const fmt = (v: number | null) => (v == null ? 'n/a' : v.toFixed(0));
   console.log([model, layers.length, fmt(forward), fmt(builtin), fmt(custom)].join('\t'));
   image.dispose();

@@ -11,7 +11,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../backend.ts';
 import type { BackendName } from '../api.ts';
-import { Conv2D, DepthwiseConv2D, setConvGradientMode, type ConvSpec } from './conv.ts';
+import { Conv2D, DepthwiseConv2D, type ConvSpec } from './conv.ts';
+import { arg, timeBuiltinAndCustom, timeMs } from './bench-timing.ts';
 import { pool2d, type PoolKind } from './pool.ts';
 
 interface Case {
@@ -33,24 +34,6 @@ const CASES: Case[] = [
   { name: 'depthwise 3x3 x144 s2 @64', input: [1, 64, 64, 144], kernel: [3, 3, 144, 1], strides: 2, padding: 'same', depthwise: true },
 ];
 
-function arg(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && process.argv[i + 1] ? process.argv[i + 1] : fallback;
-}
-
-async function timeMs(fn: () => tf.Tensor, repeat: number): Promise<number> {
-  const times: number[] = [];
-  for (let i = 0; i <= repeat; i++) {
-    const t0 = performance.now();
-    const out = fn();
-    await out.data();
-    out.dispose();
-    if (i > 0) times.push(performance.now() - t0);
-  }
-  times.sort((a, b) => a - b);
-  return times[Math.floor(times.length / 2)];
-}
-
 const backend = await initBackend(arg('backend', 'wasm') as BackendName);
 const repeat = Number(arg('repeat', '3'));
 console.log(`backend ${backend}, median of ${repeat} after 1 warm-up; ms`);
@@ -71,15 +54,7 @@ for (const c of CASES) {
   y.dispose();
   const forward = await timeMs(() => layer.apply(x), repeat);
   const withGrad = () => tf.grad((t: tf.Tensor) => tf.sum(layer.apply(t as tf.Tensor4D)))(x);
-  setConvGradientMode('builtin');
-  let builtin: number | null = null;
-  try {
-    builtin = await timeMs(withGrad, repeat);
-  } catch {
-    builtin = null;
-  }
-  setConvGradientMode('custom');
-  const custom = await timeMs(withGrad, repeat);
+  const { builtin, custom } = await timeBuiltinAndCustom(withGrad, repeat);
   const fmt = (v: number | null) => (v == null ? 'n/a' : v.toFixed(1));
   console.log([c.name, gflop.toFixed(2), fmt(forward), fmt(builtin), fmt(custom), builtin == null ? '-' : (builtin / custom).toFixed(1) + 'x'].join('\t'));
   x.dispose();
@@ -95,10 +70,7 @@ for (const p of POOLS) {
   const x = tf.randomUniform(p.input) as tf.Tensor4D;
   const forward = await timeMs(() => pool2d(x, p.size, p.strides, p.padding, p.kind), repeat);
   const withGrad = () => tf.grad((t: tf.Tensor) => tf.sum(pool2d(t as tf.Tensor4D, p.size, p.strides, p.padding, p.kind)))(x);
-  setConvGradientMode('builtin');
-  const builtin = await timeMs(withGrad, repeat);
-  setConvGradientMode('custom');
-  const custom = await timeMs(withGrad, repeat);
-  console.log([p.name, '-', forward.toFixed(1), builtin.toFixed(1), custom.toFixed(1), (builtin / custom).toFixed(1) + 'x'].join('\t'));
+  const { builtin, custom } = await timeBuiltinAndCustom(withGrad, repeat);
+  console.log([p.name, '-', forward.toFixed(1), builtin?.toFixed(1) ?? 'n/a', custom.toFixed(1), builtin == null ? '-' : (builtin / custom).toFixed(1) + 'x'].join('\t'));
   x.dispose();
 }
