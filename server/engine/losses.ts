@@ -65,8 +65,6 @@ export function gramMatrix(features: tf.Tensor4D): tf.Tensor2D {
   });
 }
 
-type ExplicitPad4 = [[number, number], [number, number], [number, number], [number, number]];
-
 /**
  * Per-channel neighbour difference `x[i+1] − x[i]` along H (`[2,1,C,1]`) or W (`[1,2,C,1]`);
  * `sign` −1 gives the flipped kernel of the adjoint. Made per call (a few numbers): a cache would
@@ -77,20 +75,14 @@ function differenceKernel(axis: 'h' | 'w', channels: number, sign: 1 | -1): tf.T
   return tf.reshape(tf.tensor2d(taps), axis === 'h' ? [2, 1, channels, 1] : [1, 2, channels, 1]);
 }
 
-function depthwise(x: tf.Tensor4D, kernel: tf.Tensor4D, pad: 'valid' | ExplicitPad4): tf.Tensor4D {
-  const attrs = { strides: [1, 1], pad, dataFormat: 'NHWC', dilations: [1, 1], dimRoundingMode: undefined };
-  return tf.engine().runKernel(tf.DepthwiseConv2dNative, { x, filter: kernel }, attrs as unknown as tf.NamedAttrMap) as tf.Tensor4D;
-}
-
 /**
  * Total variation with its gradient written out: the neighbour differences are depthwise
  * convolutions with `[−1, 1]` kernels, |d| has the subgradient sign(d) (0 at 0, as TensorFlow's
  * `abs`; tfjs' own gives −1 there, which matters for flat 8-bit regions), and the adjoint of a
  * difference is a convolution of the zero-padded signs with the flipped kernel.
  *
- * Why not slices and tfjs' tape: on wasm `Slice` and its gradient (`Pad`) are generic loops, and
- * every saved tensor of a custom gradient is copied; the slice formulation took ~35 ms fwd+bwd at
- * 256² — a tenth of a MobileNetV2 step — against a few ms here.
+ * Why not slices and tfjs' tape: on wasm `Slice` and its gradient (`Pad`) are generic loops; the
+ * slice formulation took 21.5 ms fwd+bwd at 256² against 11.5 ms here (bench-losses.ts).
  */
 const totalVariationOp = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
   const x = args[0] as tf.Tensor4D;
@@ -102,7 +94,7 @@ const totalVariationOp = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFu
   for (const axis of ['h', 'w'] as const) {
     if ((axis === 'h' ? h : w) < 2) continue;
     const kernel = differenceKernel(axis, c, 1);
-    const d = depthwise(x, kernel, 'valid');
+    const d = tf.depthwiseConv2d(x, kernel, 1, 'valid');
     terms.push(accurateSum(tf.abs(d)));
     axes.push(axis);
     signs.push(tf.sign(d));
@@ -115,8 +107,9 @@ const totalVariationOp = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFu
       let g: tf.Tensor = tf.zerosLike(x);
       for (const [i, axis] of axes.entries()) {
         const s = saved[i] as tf.Tensor4D;
-        const pad: ExplicitPad4 = axis === 'h' ? [[0, 0], [1, 1], [0, 0], [0, 0]] : [[0, 0], [0, 0], [1, 1], [0, 0]];
-        g = tf.add(g, depthwise(s, differenceKernel(axis, c, -1), pad));
+        const pad: [[number, number], [number, number], [number, number], [number, number]] =
+          axis === 'h' ? [[0, 0], [1, 1], [0, 0], [0, 0]] : [[0, 0], [0, 0], [1, 1], [0, 0]];
+        g = tf.add(g, tf.depthwiseConv2d(s, differenceKernel(axis, c, -1), 1, pad));
       }
       return tf.mul(g, dy);
     },
