@@ -6,7 +6,7 @@
  * the network, then the gradient back through it); nothing else runs on the engine's thread until
  * it ends. The convolution layers call {@link interruptionPoint} once per layer in each
  * direction, which asks the check installed by {@link runInterruptible} — in the server a read
- * of a shared-memory counter that the main thread bumps when the session's document changes.
+ * of a shared-memory counter that the main thread advances with each update it posts.
  */
 import * as tf from '@tensorflow/tfjs-core';
 
