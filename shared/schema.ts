@@ -56,6 +56,11 @@ export const ParamSchemas = {
   colors: z.enum(['style', 'luminance', 'histogram']),
   init: z.enum(['content', 'noise']),
   seed: z.number().int().min(0).max(2 ** 31 - 1),
+  /**
+   * Restart counter: every change starts the optimization over from `init` (whatever the init
+   * mode), keeping styles, weights and content. The studio's Reset increments it.
+   */
+  restart: z.number().int().min(0).max(2 ** 31 - 1),
   running: z.boolean(),
   model: ModelName,
   preset: PresetName,
@@ -79,6 +84,7 @@ export const DEFAULT_PARAMS: Params = {
   colors: 'style',
   init: 'content',
   seed: 1,
+  restart: 0,
   running: true,
   model: 'mobilenet_v2',
   preset: 'default',

@@ -71,6 +71,11 @@ export interface TransferParams {
   colors: ColorMode;
   init: InitMode;
   seed: number;
+  /**
+   * Restart counter (E11): a change re-initialises the image from `init`, whatever the init mode.
+   * Omitted = 0.
+   */
+  restart?: number;
   /** Overrides of the preset's layers; omitted = the preset's. */
   contentLayers?: LayerWeight[];
   styleLayers?: LayerWeight[];

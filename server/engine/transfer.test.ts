@@ -251,6 +251,23 @@ describe('StyleTransfer', () => {
     net.dispose();
   });
 
+  test('E11: a change of the restart counter restarts the run from the content image', async () => {
+    const net = createRandomNet();
+    const st = createStyleTransfer(net, inputs({ learningRate: 0.2, styleWeight: 50 }));
+    const start = st.snapshot();
+    for (let i = 0; i < 3; i++) await st.step();
+    const moved = tf.tidy(() => tf.max(tf.abs(tf.sub(st.snapshot(), start))).dataSync()[0]);
+    assert.ok(moved > 0.01, `the image moved (${moved})`);
+    st.update({ params: testParams({ learningRate: 0.2, styleWeight: 50, restart: 1 }) });
+    assert.equal(st.iter, 0);
+    assert.equal(st.counters.inits, 2);
+    const back = tf.tidy(() => tf.max(tf.abs(tf.sub(st.snapshot(), start))).dataSync()[0]);
+    assert.equal(back, 0);
+    start.dispose();
+    st.dispose();
+    net.dispose();
+  });
+
   test('E7: Adam keeps the image in [0, 1]; L-BFGS runs unconstrained but image() clamps', async () => {
     const net = createRandomNet();
     const adam = createStyleTransfer(net, inputs({ learningRate: 0.5, styleWeight: 100 }));

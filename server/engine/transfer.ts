@@ -312,6 +312,7 @@ class StyleTransferImpl implements EngineStyleTransfer {
 
     const reinit =
       p1.init !== p0.init ||
+      (p1.restart ?? 0) !== (p0.restart ?? 0) ||
       (p1.init === 'noise' && p1.seed !== p0.seed) ||
       (p1.init === 'image' && (next.initImage && imageId(next.initImage)) !== (prev.initImage && imageId(prev.initImage)));
     if (reinit) {

@@ -23,5 +23,6 @@ export function toTransferParams(p: Params, resolution: number, fromImage: boole
     colors: p.colors,
     init: fromImage ? 'image' : p.init,
     seed: p.seed,
+    restart: p.restart,
   };
 }

@@ -52,7 +52,8 @@ describe('activity feed', () => {
   test('C41: running, seed and enum parameters read naturally', () => {
     assert.equal(describeChange('Bo', { kind: 'param', key: 'running', value: false }), 'Bo paused the optimization');
     assert.equal(describeChange('Bo', { kind: 'param', key: 'running', value: true }), 'Bo started the optimization');
-    assert.equal(describeChange('Bo', { kind: 'param', key: 'seed', value: 99 }), 'Bo reset the image (seed 99)');
+    assert.equal(describeChange('Bo', { kind: 'param', key: 'restart', value: 3 }), 'Bo reset the image');
+    assert.equal(describeChange('Bo', { kind: 'param', key: 'seed', value: 99 }), 'Bo set seed to 99');
     assert.equal(describeChange('You', { kind: 'param', key: 'optimizer', value: 'lbfgs' }), 'You set optimizer to lbfgs');
   });
 

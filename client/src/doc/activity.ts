@@ -33,6 +33,7 @@ export const PARAM_LABELS: Record<ParamKey, string> = {
   colors: 'color mode',
   init: 'init',
   seed: 'seed',
+  restart: 'restart',
   running: 'running',
   model: 'model',
   preset: 'preset',
@@ -112,7 +113,7 @@ export function describeChange(actor: string, c: Change): string {
   switch (c.kind) {
     case 'param':
       if (c.key === 'running') return `${actor} ${c.value ? 'started' : 'paused'} the optimization`;
-      if (c.key === 'seed') return `${actor} reset the image (seed ${String(c.value)})`;
+      if (c.key === 'restart') return `${actor} reset the image`;
       return `${actor} set ${PARAM_LABELS[c.key] ?? c.key} to ${typeof c.value === 'number' ? formatNumber(c.value) : String(c.value)}`;
     case 'style-added':
       return c.count === 1 ? `${actor} added a style` : `${actor} added ${c.count} styles`;

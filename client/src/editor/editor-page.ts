@@ -101,7 +101,7 @@ export async function mountEditor(root: HTMLElement, session: string, token: str
   );
   const transport = new TransportBar({
     toggleRun: () => guard(() => (sdoc.setParam('running', !sdoc.getParam('running')), undo.stopCapturing())),
-    reset: () => guard(() => (sdoc.setParam('seed', Math.floor(Math.random() * 2 ** 31)), undo.stopCapturing())),
+    reset: () => guard(() => (sdoc.setParam('restart', sdoc.getParam('restart') + 1), undo.stopCapturing())),
     download: () => void download(),
   });
   const params = new ParamsPanel(sdoc, () => undo.stopCapturing(), report);

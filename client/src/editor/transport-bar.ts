@@ -1,9 +1,9 @@
 /**
  * Run / pause / reset and the engine's live numbers (state, iteration, steps/s, backend).
  *
- * Reset writes a new random seed: the server restarts the optimization from `init` (content
- * image or noise, chosen in the parameters) whenever the seed changes, so "reset" is an
- * ordinary, undoable, synced document edit rather than a separate command.
+ * Reset increments the `restart` parameter: the server starts the optimization over from `init`
+ * (the content image or noise, chosen in the parameters) whenever it changes, whatever the init
+ * mode, so "reset" is an ordinary, synced document edit rather than a separate command.
  */
 import type { EngineState, StatusPayload } from '../../../shared/protocol.ts';
 import { h } from '../ui/dom.ts';
@@ -25,7 +25,7 @@ const STATE_LABEL: Record<EngineState, string> = {
 export class TransportBar {
   readonly el: HTMLElement;
   private readonly runBtn = h('button', { type: 'button', class: 'btn primary', title: 'Run / pause (Space)' }, 'Run');
-  private readonly resetBtn = h('button', { type: 'button', class: 'btn', title: 'Restart from a new random seed' }, '↻ Reset');
+  private readonly resetBtn = h('button', { type: 'button', class: 'btn', title: 'Start over from the start image (content or noise)' }, '↻ Reset');
   private readonly downloadBtn = h('button', { type: 'button', class: 'btn', title: 'Download the current image as PNG', disabled: true }, '⤓ PNG');
   private readonly state = h('span', { class: 'engine-state' }, '—');
   private readonly iter = h('span', { class: 'stat' }, 'iter —');
