@@ -85,6 +85,12 @@ export interface TransferParams {
    * (`none`). `softmax` is SWAG (Wang, Li & Vasconcelos, CVPR 2021), which helps non-VGG networks.
    */
   featureTransform?: FeatureTransformName;
+  /** How the image is optimized (E23); omitted = the preset's. L-BFGS always optimizes pixels. */
+  parameterization?: 'pixels' | 'pyramid';
+  /** Largest random shift in pixels applied before the network each step (E25); omitted = the preset's. */
+  jitter?: number;
+  /** Multiplier on the preset's palette weight (E26); omitted = 1. */
+  paletteWeight?: number;
 }
 
 export type FeatureTransformName = 'none' | 'softmax';

@@ -209,11 +209,16 @@ export interface Objective {
   tvWeight: number;
   /** Maps the optimized image to what the network sees (e.g. luminance in luminance mode). */
   networkView?: (x: tf.Tensor4D) => tf.Tensor4D;
+  /** Colour statistics of the styles (blended); absent = no palette term. */
+  paletteTarget?: PaletteTarget | null;
+  /** Final multiplier of the palette term (0 or absent switches it off). */
+  paletteWeight?: number;
 }
 
 export interface LossTerms {
   total: tf.Scalar;
   content: tf.Scalar;
+  /** Feature (Gram) style loss plus the palette term, both weighted. */
   style: tf.Scalar;
   tv: tf.Scalar;
 }
@@ -256,6 +261,9 @@ export function transferLoss(x: tf.Tensor4D, o: Objective): LossTerms {
       style = tf.mul(style, o.styleWeight);
     }
   }
+  if (o.paletteTarget && o.paletteWeight) {
+    style = tf.add(style, tf.mul(paletteLoss(x, o.paletteTarget), o.paletteWeight));
+  }
   const tvRaw = totalVariation(x);
   const tv = tf.mul(o.tv === 'mean' ? tf.div(tvRaw, x.size) : tvRaw, o.tvWeight) as tf.Scalar;
   const total = tf.add(tf.add(content, style), tv) as tf.Scalar;
@@ -297,4 +305,100 @@ export function gramTargetsOf(
 /** Disposes every tensor of a map (null-safe). */
 export function disposeMap(m: ReadonlyMap<string, tf.Tensor> | null | undefined): void {
   if (m) for (const t of m.values()) t.dispose();
+}
+
+// ---- palette ------------------------------------------------------------------------------
+
+/** RGB colour statistics of a style, as the palette term compares them. */
+export interface PaletteTarget {
+  /** Mean colour, [3]. */
+  mean: tf.Tensor1D;
+  /** Principal square root of the colour covariance, [3, 3]. */
+  covSqrt: tf.Tensor2D;
+}
+
+/** First and second raw moments of the pixels of `x` ([1, H, W, 3]): mean [3] and E[x xᵀ] [3, 3]. */
+export function colorMoments(x: tf.Tensor4D): { mean: tf.Tensor1D; second: tf.Tensor2D } {
+  return tf.tidy(() => {
+    const flat = tf.reshape(x, [-1, 3]) as tf.Tensor2D;
+    const n = flat.shape[0];
+    return { mean: tf.div(tf.sum(flat, 0), n) as tf.Tensor1D, second: tf.div(tf.matMul(tf.transpose(flat), flat), n) as tf.Tensor2D };
+  });
+}
+
+/** Covariance from raw moments: E[x xᵀ] − μ μᵀ. */
+export function covarianceOf(mean: tf.Tensor1D, second: tf.Tensor2D): tf.Tensor2D {
+  return tf.tidy(() => tf.sub(second, tf.outerProduct(mean, mean)) as tf.Tensor2D);
+}
+
+/** Ridge added to colour covariances before their square root (flat images have singular ones). */
+const COV_RIDGE = 1e-5;
+
+/**
+ * Principal square root of a small symmetric positive (semi)definite matrix by the coupled
+ * Newton–Schulz iteration (Higham 2008, eq. 6.35): only matMuls, so it is differentiable on every
+ * backend (tfjs has no eigendecomposition with a gradient). Converges for ‖I − A/‖A‖_F‖ < 1,
+ * which holds for A + ridge·I; 15 iterations reach float32 precision on 3×3 colour covariances.
+ */
+export function sqrtmSpd(a: tf.Tensor2D, iterations = 15): tf.Tensor2D {
+  return tf.tidy(() => {
+    const n = a.shape[0];
+    const eye = tf.eye(n);
+    const ridged = tf.add(a, tf.mul(eye, COV_RIDGE));
+    const norm = tf.sqrt(tf.sum(tf.square(ridged)));
+    let y: tf.Tensor2D = tf.div(ridged, norm) as tf.Tensor2D;
+    let z: tf.Tensor2D = eye as tf.Tensor2D;
+    for (let i = 0; i < iterations; i++) {
+      const t = tf.mul(tf.sub(tf.mul(eye, 3), tf.matMul(z, y)), 0.5) as tf.Tensor2D;
+      y = tf.matMul(y, t);
+      z = tf.matMul(t, z);
+    }
+    return tf.mul(y, tf.sqrt(norm)) as tf.Tensor2D;
+  });
+}
+
+/** The palette target of a set of images with weights: moments of their mixture. */
+export function paletteTargetOf(moments: { mean: tf.Tensor1D; second: tf.Tensor2D; weight: number }[]): PaletteTarget {
+  return tf.tidy(() => {
+    const total = moments.reduce((s, m) => s + m.weight, 0);
+    let mean: tf.Tensor = tf.zeros([3]);
+    let second: tf.Tensor = tf.zeros([3, 3]);
+    for (const m of moments) {
+      mean = tf.add(mean, tf.mul(m.mean, m.weight / total));
+      second = tf.add(second, tf.mul(m.second, m.weight / total));
+    }
+    return { mean: mean as tf.Tensor1D, covSqrt: sqrtmSpd(covarianceOf(mean as tf.Tensor1D, second as tf.Tensor2D)) };
+  });
+}
+
+/**
+ * Palette loss: the 2-Wasserstein distance between Gaussians fitted to the RGB pixels of `x` and
+ * of the styles, in the commuting form |μx − μs|² + ‖Σx^½ − Σs^½‖²_F (exact when the covariances
+ * commute, an upper bound otherwise). Both parts are in squared pixel values, so mean colour and
+ * colour spread count alike. Why a pixel term at all: Gram matrices of the embedded networks'
+ * features barely move the mean colour within a live budget (docs/STYLIZATION.md).
+ */
+export function paletteLoss(x: tf.Tensor4D, target: PaletteTarget): tf.Scalar {
+  return tf.tidy(() => {
+    const { mean, second } = colorMoments(x);
+    const covSqrt = sqrtmSpd(covarianceOf(mean, second));
+    return tf.add(tf.sum(tf.square(tf.sub(mean, target.mean))), tf.sum(tf.square(tf.sub(covSqrt, target.covSqrt)))) as tf.Scalar;
+  });
+}
+
+// ---- transformation robustness ------------------------------------------------------------
+
+/**
+ * `x` shifted by (dy, dx) pixels with mirrored borders (the image content moves down/right for
+ * positive values), same size. Differentiable (MirrorPad and Slice have gradients).
+ */
+export function shiftImage(x: tf.Tensor4D, dy: number, dx: number): tf.Tensor4D {
+  if (dy === 0 && dx === 0) return x;
+  return tf.tidy(() => {
+    const [, h, w, c] = x.shape;
+    const py = Math.min(Math.abs(dy), h - 1);
+    const px = Math.min(Math.abs(dx), w - 1);
+    const padded = tf.mirrorPad(x, [[0, 0], [py, py], [px, px], [0, 0]], 'reflect');
+    return tf.slice(padded, [0, py - Math.sign(dy) * py, px - Math.sign(dx) * px, 0], [1, h, w, c]) as tf.Tensor4D;
+  });
 }

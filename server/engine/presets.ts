@@ -9,6 +9,7 @@ import type { FeatureNetwork, LayerWeight, OptimizerName, Pooling, InitMode, Tra
 import type { FeatureTransform, LayerAveraging, LayerLossKind, TvKind } from './losses.ts';
 import { assertRgbImage, type Quantize, type SizeRounding } from './tensor-image.ts';
 import { DEFAULT_LAYERS } from './networks/index.ts';
+import { PARAMETERIZATION_NAMES, type ParameterizationName } from './parameterization.ts';
 
 export type PresetName = 'default' | 'tf-tutorial' | 'gatys2015';
 export const PRESET_NAMES: readonly PresetName[] = ['default', 'tf-tutorial', 'gatys2015'];
@@ -30,8 +31,12 @@ export interface Preset {
   styleLoss: LayerLossKind;
   averaging: LayerAveraging;
   tv: TvKind;
-  /** Base weights; TransferParams.contentWeight etc. multiply these. */
-  base: { content: number; style: number; tv: number };
+  /**
+   * Base weights; TransferParams.contentWeight etc. multiply these. `palette` weighs the pixel
+   * palette term (losses.ts paletteLoss) and is multiplied by styleWeight, since it is part of
+   * "the style"; 0 = none.
+   */
+  base: { content: number; style: number; tv: number; palette: number };
   adam: AdamConstants;
   /** L-BFGS step size (torch's `lr`); TransferParams.learningRate is Adam's only. */
   lbfgsLearningRate: number;
@@ -40,6 +45,12 @@ export interface Preset {
   quantize: Quantize;
   /** Feature transform when TransferParams.featureTransform is omitted. */
   featureTransform: FeatureTransform;
+  /**
+   * How the image is optimized (E23–E26): its parameterization (`pyramid` levels), random shifts of
+   * up to `jitter` px before the network sees it (0 = none), and the exponential average of the
+   * iterates that `image()` shows (`average` = its decay per step, 0 = the iterate itself).
+   */
+  image: { parameterization: ParameterizationName; levels: number; jitter: number; average: number };
   /** Run parameters that reproduce the preset's source (for UIs and the CLI). */
   suggested: { optimizer: OptimizerName; learningRate: number; pooling: Pooling; init: InitMode };
 }
@@ -58,12 +69,13 @@ export const PRESETS: Readonly<Record<PresetName, Preset>> = {
     styleLoss: 'mse',
     averaging: 'count',
     tv: 'sum',
-    base: { content: 1e4, style: 1e-2, tv: 30 },
+    base: { content: 1e4, style: 1e-2, tv: 30, palette: 0 },
     adam: { beta1: 0.99, beta2: 0.999, epsilon: 1e-1 },
     lbfgsLearningRate: 1,
     resize: { rounding: 'floor', antialias: false },
     quantize: 'truncate',
     featureTransform: 'none',
+    image: { parameterization: 'pixels', levels: 1, jitter: 0, average: 0 },
     suggested: { optimizer: 'adam', learningRate: 0.02, pooling: 'max', init: 'content' },
   },
   gatys2015: {
@@ -78,12 +90,13 @@ export const PRESETS: Readonly<Record<PresetName, Preset>> = {
     averaging: 'none',
     tv: 'sum',
     // alpha = 1, beta = 1e3 (alpha/beta = 1e-3). The paper has no TV term: tvWeight has no effect.
-    base: { content: 1, style: 1e3, tv: 0 },
+    base: { content: 1, style: 1e3, tv: 0, palette: 0 },
     adam: { beta1: 0.9, beta2: 0.999, epsilon: 1e-8 },
     lbfgsLearningRate: 1,
     resize: { rounding: 'round', antialias: true },
     quantize: 'round',
     featureTransform: 'none',
+    image: { parameterization: 'pixels', levels: 1, jitter: 0, average: 0 },
     suggested: { optimizer: 'lbfgs', learningRate: 0.02, pooling: 'avg', init: 'noise' },
   },
   default: {
@@ -101,12 +114,13 @@ export const PRESETS: Readonly<Record<PresetName, Preset>> = {
     // 128 and 256 px, 60 Adam steps at 0.02, init content): style 10 gives visible stroke texture,
     // TV 30 removes most of the pixel-level colour speckle that style 5-20 with TV 5 left
     // (TV 20+ does not blur the strokes); softmax (SWAG) only added noise on both embedded networks.
-    base: { content: 0.5, style: 10, tv: 30 },
+    base: { content: 0.5, style: 10, tv: 30, palette: 0 },
     adam: { beta1: 0.9, beta2: 0.999, epsilon: 1e-8 },
     lbfgsLearningRate: 1,
     resize: { rounding: 'round', antialias: true },
     quantize: 'round',
     featureTransform: 'none',
+    image: { parameterization: 'pixels', levels: 1, jitter: 0, average: 0 },
     suggested: { optimizer: 'adam', learningRate: 0.02, pooling: 'avg', init: 'content' },
   },
 };
@@ -250,6 +264,12 @@ export function validateInputs(inputs: TransferInputs): void {
   oneOf('init', p.init, INIT_MODES);
   if (p.mode !== undefined) oneOf('mode', p.mode, EXPERIMENT_MODES);
   if (p.featureTransform !== undefined) oneOf('featureTransform', p.featureTransform, FEATURE_TRANSFORMS);
+  if (p.parameterization !== undefined) oneOf('parameterization', p.parameterization, PARAMETERIZATION_NAMES);
+  if (p.jitter !== undefined && !(Number.isInteger(p.jitter) && p.jitter >= 0 && p.jitter <= 64)) {
+    throw new Error(`params.jitter must be an integer in [0, 64] (got ${String(p.jitter)})`);
+  }
+  if (p.paletteWeight !== undefined) finiteAtLeast('params.paletteWeight', p.paletteWeight, 0);
+  if (p.restart !== undefined && !Number.isInteger(p.restart)) throw new Error(`params.restart must be an integer (got ${String(p.restart)})`);
   if (p.init === 'image') {
     if (inputs.initImage == null) throw new Error("params.init is 'image' but no initImage was given");
     assertRgbImage(inputs.initImage, 'initImage');

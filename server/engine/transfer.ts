@@ -8,107 +8,65 @@
  * 64-bit pixel hash, cached per object), so a re-sent copy of an unchanged image costs one hash.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import type {
-  FeatureNetwork,
-  LayerWeight,
-  LossValues,
-  RgbImage,
-  StepOptions,
-  StepResult,
-  StyleInput,
-  StyleTransfer,
-  TransferInputs,
-} from './api.ts';
+import type { FeatureNetwork, LayerWeight, LossValues, RgbImage, StepOptions, StepResult, StyleTransfer, TransferInputs } from './api.ts';
 import { getPreset, resolveLayers, validateInputs, type Preset } from './presets.ts';
-import { contentTargetsOf, disposeMap, gramTargetsOf, transferLoss, type LossTerms, type Objective } from './losses.ts';
-import {
-  colorStats,
-  combineLuminanceAndChroma,
-  luminanceAsRgb,
-  luminanceStats,
-  matchColorHistogram,
-  matchedLuminanceAsRgb,
-  type ColorStats,
-} from './color.ts';
-import { imageFingerprint, noiseImage, resizeImage, rgbToTensor, sizeForLongSide, tensorToRgb } from './tensor-image.ts';
-import { KerasAdam } from './optim/adam.ts';
+import { shiftImage, transferLoss, type LossTerms, type Objective } from './losses.ts';
+import { combineLuminanceAndChroma, luminanceAsRgb } from './color.ts';
+import { noiseImage, resizeImage, rgbToTensor, sizeForLongSide, tensorToRgb } from './tensor-image.ts';
+import { AdamGroup, LbfgsSingle, type VariablesOptimizer } from './optim/group.ts';
 import { runInterruptible } from './interrupt.ts';
-import { Lbfgs } from './optim/lbfgs.ts';
-import type { ImageOptimizer } from './optim/types.ts';
+import { createParameterization, type ImageParameterization, type ParameterizationName } from './parameterization.ts';
+import { imageId, TransferTargets, type TargetCounters } from './targets.ts';
+import { changedFraction, changeMask, NEW_PICTURE_FRACTION } from './write-in.ts';
+import { mulberry32 } from '../../shared/random.ts';
 
 export interface CreateStyleTransferOptions {
   /** L-BFGS curvature pairs kept (each costs two image-sized tensors). Default 100. */
   lbfgsHistory?: number;
 }
 
-/** How often targets were (re)computed: lets tests and logs verify warm updates. */
-export interface TransferCounters {
-  /** Content feature targets computed. */
-  contentTargets: number;
-  /** Per-style Gram sets computed (one per style image that changed). */
-  styleGrams: number;
-  /** Blends of the per-style Grams into the style targets. */
-  styleBlends: number;
+/** How often targets were (re)computed and the image rewritten: lets tests and logs verify warm updates. */
+export interface TransferCounters extends TargetCounters {
   /** Times the image was (re)initialised. */
   inits: number;
+  /** Content changes written into the image where the content changed (E24). */
+  writeIns: number;
 }
 
 /** {@link StyleTransfer} plus read-only views for tests, logs and the coarse-to-fine driver. */
 export interface EngineStyleTransfer extends StyleTransfer {
   readonly counters: Readonly<TransferCounters>;
   /** The optimizer in use (its state carries over across `update`). */
-  readonly optimizer: ImageOptimizer;
+  readonly optimizer: VariablesOptimizer;
+  /** The image parameterization in use (E23). */
+  readonly parameterization: ImageParameterization;
   /** The inputs in effect (after the last applied `update`). */
   readonly inputs: Readonly<TransferInputs>;
-  /** A copy of the optimized image variable, [1, H, W, 3] (the caller disposes it). */
+  /** A copy of the current iterate, [1, H, W, 3] (the caller disposes it). */
   snapshot(): tf.Tensor4D;
   /**
    * The objective as a function of an image of the current size, with targets brought up to
-   * date now: for gradient checks and diagnostics. Call it inside `tf.tidy`/`tf.grad`.
+   * date now (no random shift): for gradient checks and diagnostics. Call it inside `tf.tidy`/`tf.grad`.
    */
   lossFunction(): (x: tf.Tensor4D) => LossTerms;
 }
 
-/** Smallest long side a style image is scaled to, whatever its scale. */
-const MIN_STYLE_SIDE = 16;
-
-/** Images are identified by content (see imageFingerprint), so re-sent copies hit the caches. */
-const imageId = imageFingerprint;
-
-const colorStatsCache = new Map<string, ColorStats>();
-function cachedColorStats(img: RgbImage): ColorStats {
-  const key = imageId(img);
-  let s = colorStatsCache.get(key);
-  if (!s) {
-    s = colorStats(img);
-    if (colorStatsCache.size >= 64) colorStatsCache.delete(colorStatsCache.keys().next().value!);
-    colorStatsCache.set(key, s);
-  }
-  return s;
-}
-
-const layersKey = (ls: readonly LayerWeight[]): string => ls.map((l) => l.layer).join(',');
-
-interface StyleGrams {
-  key: string;
-  grams: Map<string, tf.Tensor2D>;
-}
+/** Length of the seeded shift schedule (E25); content targets are cached per shift, one per entry. */
+const SHIFT_SCHEDULE_LENGTH = 16;
 
 class StyleTransferImpl implements EngineStyleTransfer {
-  readonly counters: TransferCounters = { contentTargets: 0, styleGrams: 0, styleBlends: 0, inits: 0 };
+  private readonly writeIns = { inits: 0, writeIns: 0 };
   private current: TransferInputs;
   private preset: Preset;
   private layers: { content: LayerWeight[]; style: LayerWeight[] };
   private size: { width: number; height: number };
-  private x: tf.Variable<tf.Rank.R4>;
-  private opt: ImageOptimizer;
+  private img: ImageParameterization;
+  /** Exponential average of the iterates that `image()` shows (E26); null when the preset has none. */
+  private average: tf.Tensor4D | null = null;
+  private opt: VariablesOptimizer;
+  private targets: TransferTargets;
   private iterCount = 0;
   private disposed = false;
-
-  private contentImage: { key: string; tensor: tf.Tensor4D } | null = null;
-  private contentTargets: { key: string; map: Map<string, tf.Tensor4D> } | null = null;
-  private styleGrams = new Map<string, StyleGrams>();
-  private styleTargets: { key: string; map: Map<string, tf.Tensor2D> | null } | null = null;
 
   private chain: Promise<unknown> = Promise.resolve();
   private busy = 0;
@@ -124,11 +82,24 @@ class StyleTransferImpl implements EngineStyleTransfer {
     this.preset = getPreset(inputs.params.preset);
     this.layers = resolveLayers(this.preset, network, inputs.params);
     this.size = this.targetSize(this.current);
-    this.x = ownedVariable(this.initialImage());
-    this.counters.inits += 1;
+    this.targets = new TransferTargets(network, () => ({
+      inputs: this.current,
+      preset: this.preset,
+      layers: this.layers,
+      transform: this.transform,
+      size: this.size,
+    }));
+    const init = this.initialImage();
+    this.img = createParameterization(this.parameterizationName(), init, { levels: this.preset.image.levels });
+    this.resetAverage(init);
+    init.dispose();
+    this.writeIns.inits += 1;
     this.opt = this.createOptimizer();
   }
 
+  get counters(): Readonly<TransferCounters> {
+    return { ...this.targets.counters, ...this.writeIns };
+  }
   get iter(): number {
     return this.iterCount;
   }
@@ -138,8 +109,11 @@ class StyleTransferImpl implements EngineStyleTransfer {
   get height(): number {
     return this.size.height;
   }
-  get optimizer(): ImageOptimizer {
+  get optimizer(): VariablesOptimizer {
     return this.opt;
+  }
+  get parameterization(): ImageParameterization {
+    return this.img;
   }
   get inputs(): Readonly<TransferInputs> {
     return this.current;
@@ -147,12 +121,12 @@ class StyleTransferImpl implements EngineStyleTransfer {
 
   snapshot(): tf.Tensor4D {
     this.assertAlive();
-    return tf.clone(this.x);
+    return this.img.render();
   }
 
   lossFunction(): (x: tf.Tensor4D) => LossTerms {
     this.assertAlive();
-    const objective = this.objective();
+    const objective = this.objective(0, 0);
     return (x) => transferLoss(x, objective);
   }
 
@@ -174,21 +148,23 @@ class StyleTransferImpl implements EngineStyleTransfer {
   step(options: StepOptions = {}): Promise<StepResult> {
     return this.exclusive(async () => {
       const started = performance.now();
-      const objective = this.objective();
-      const x = this.x;
+      const [dy, dx] = this.shiftFor(this.iterCount);
+      const objective = this.objective(dy, dx);
+      const vars = this.img.variables;
       let report: tf.Tensor | null = null;
-      let grad: tf.Tensor;
+      let grads: tf.Tensor[];
       try {
         // E21: the gradient computation is the interruptible part; nothing has changed yet.
-        grad = runInterruptible(
+        grads = runInterruptible(
           () =>
             tf.tidy(() => {
-              const { grads } = tf.variableGrads(() => {
-                const terms = transferLoss(x, objective);
+              const { grads: byName } = tf.variableGrads(() => {
+                const seen = shiftImage(this.img.render(), dy, dx);
+                const terms = transferLoss(seen, objective);
                 report = tf.keep(tf.stack([terms.total, terms.style, terms.content, terms.tv]));
                 return terms.total;
-              }, [x]);
-              return grads[x.name];
+              }, vars as tf.Variable[]);
+              return vars.map((v) => byName[v.name]);
             }),
           options.interrupt,
         );
@@ -198,13 +174,14 @@ class StyleTransferImpl implements EngineStyleTransfer {
       }
       let values: Float32Array;
       try {
-        values = await this.opt.step(x, grad, report!);
+        values = await this.opt.step(vars, grads, report!);
       } finally {
-        grad.dispose();
+        tf.dispose(grads);
         (report as tf.Tensor | null)?.dispose();
       }
       // E7: Adam keeps the image a valid image; L-BFGS runs unconstrained (clamped on output).
-      if (this.opt.name === 'adam') this.clipImage();
+      if (this.opt.name === 'adam') this.clampImage();
+      this.advanceAverage();
       this.iterCount += 1;
       return { iter: this.iterCount, losses: lossValues(values), ms: performance.now() - started };
     });
@@ -212,9 +189,9 @@ class StyleTransferImpl implements EngineStyleTransfer {
 
   evaluate(): Promise<LossValues> {
     return this.exclusive(async () => {
-      const objective = this.objective();
+      const objective = this.objective(0, 0);
       const report = tf.tidy(() => {
-        const t = transferLoss(this.x, objective);
+        const t = transferLoss(this.img.render(), objective);
         return tf.stack([t.total, t.style, t.content, t.tv]);
       });
       try {
@@ -228,9 +205,10 @@ class StyleTransferImpl implements EngineStyleTransfer {
   image(): Promise<RgbImage> {
     return this.exclusive(async () => {
       const out = tf.tidy(() => {
-        if (this.current.params.colors !== 'luminance') return tf.clone(this.x);
+        const shown = this.average ? tf.clone(this.average) : this.img.render();
+        if (this.current.params.colors !== 'luminance') return shown;
         // E9: luminance of the result, I/Q chroma of the content.
-        return combineLuminanceAndChroma(this.x, this.ensureContentImage());
+        return combineLuminanceAndChroma(shown, this.targets.contentImage());
       });
       try {
         return await tensorToRgb(out, this.preset.quantize);
@@ -251,14 +229,11 @@ class StyleTransferImpl implements EngineStyleTransfer {
   // ---- internals -------------------------------------------------------------------------
 
   private free(): void {
-    this.x.dispose();
+    this.img.dispose();
+    this.average?.dispose();
+    this.average = null;
     this.opt.dispose();
-    this.contentImage?.tensor.dispose();
-    disposeMap(this.contentTargets?.map);
-    for (const s of this.styleGrams.values()) disposeMap(s.grams);
-    disposeMap(this.styleTargets?.map);
-    this.contentImage = this.contentTargets = this.styleTargets = null;
-    this.styleGrams.clear();
+    this.targets.dispose();
   }
 
   private assertAlive(): void {
@@ -293,45 +268,129 @@ class StyleTransferImpl implements EngineStyleTransfer {
     const next = snapshotInputs(mergeInputs(prev, changes));
     const p0 = prev.params;
     const p1 = next.params;
-    const layers = resolveLayers(getPreset(p1.preset), this.network, p1);
-    this.current = next;
-    const presetChanged = p1.preset !== p0.preset;
-    this.preset = getPreset(p1.preset);
-    this.layers = layers;
+    // The content at the working size before the change (E24 compares it with the new one).
+    const contentChanged = imageId(prev.content) !== imageId(next.content);
+    const oldContent = contentChanged ? tf.clone(this.targets.contentImage()) : null;
+    try {
+      this.current = next;
+      this.preset = getPreset(p1.preset);
+      this.layers = resolveLayers(this.preset, this.network, p1);
+      this.applyChanges(prev, oldContent);
+    } finally {
+      oldContent?.dispose();
+    }
+  }
 
+  private applyChanges(prev: TransferInputs, oldContent: tf.Tensor4D | null): void {
+    const next = this.current;
+    const p0 = prev.params;
+    const p1 = next.params;
+    const presetChanged = p1.preset !== p0.preset;
+    // E24: a new picture (other dimensions, or most pixels changed) starts over from it.
+    const newPicture = oldContent !== null && changedFraction(prev.content, next.content) > NEW_PICTURE_FRACTION;
     const size = this.targetSize(next);
     const resized = size.width !== this.size.width || size.height !== this.size.height;
-    if (resized) {
-      // E10: resolution (or aspect) change: resample the image and the optimizer state.
-      this.size = size;
-      const old = this.x;
-      this.x = ownedVariable(resizeImage(old, size.height, size.width));
-      old.dispose();
-      this.opt.resize(this.x.shape);
-    }
+    this.size = size;
 
     const reinit =
+      newPicture ||
       p1.init !== p0.init ||
       (p1.restart ?? 0) !== (p0.restart ?? 0) ||
       (p1.init === 'noise' && p1.seed !== p0.seed) ||
-      (p1.init === 'image' && (next.initImage && imageId(next.initImage)) !== (prev.initImage && imageId(prev.initImage)));
+      (p1.init === 'image' && (next.initImage && imageId(next.initImage)) !== (prev.initImage && imageId(prev.initImage))) ||
+      this.parameterizationName() !== this.img.name;
     if (reinit) {
-      // E11: a different start image restarts the run (iteration 0, fresh optimizer).
-      const init = this.initialImage();
-      this.x.assign(init);
+      // E11, E24: a different start image restarts the run (iteration 0, fresh optimizer). A new
+      // picture under a resumed run (init 'image') starts from the new content.
+      const init = this.initialImage(newPicture && p1.init === 'image');
+      if (this.parameterizationName() !== this.img.name || resized) {
+        this.img.dispose();
+        this.img = createParameterization(this.parameterizationName(), init, { levels: this.preset.image.levels });
+      } else {
+        this.img.assign(init);
+      }
+      this.resetAverage(init);
       init.dispose();
-      this.counters.inits += 1;
+      this.writeIns.inits += 1;
       this.iterCount = 0;
+    } else if (resized) {
+      // E10: resolution change: resample the image, the optimizer state and the shown average.
+      this.img.resize(size.height, size.width);
+      this.opt.resize(this.img.variables.map((v) => v.shape));
+      if (this.average) {
+        const a = resizeImage(this.average, size.height, size.width);
+        this.average.dispose();
+        this.average = a;
+      }
+    } else if (oldContent) {
+      this.writeIn(oldContent);
     }
 
     if (reinit || p1.optimizer !== p0.optimizer || presetChanged) {
       this.opt.dispose();
       this.opt = this.createOptimizer();
-      if (p1.optimizer === 'adam' && p0.optimizer !== 'adam') this.clipImage();
+      if (p1.optimizer === 'adam' && p0.optimizer !== 'adam') this.clampImage();
     } else {
-      if (p1.learningRate !== p0.learningRate && this.opt instanceof KerasAdam) this.opt.setLearningRate(p1.learningRate);
+      if (p1.learningRate !== p0.learningRate && this.opt instanceof AdamGroup) this.opt.setLearningRate(p1.learningRate);
       if (objectiveKey(prev, this.network) !== objectiveKey(next, this.network) || resized) this.opt.objectiveChanged();
     }
+  }
+
+  /**
+   * E24: writes the content's change into the image where it changed (feathered), forgets the
+   * optimizer's state there and in the shown average, so a stroke shows in the next frame and is
+   * then stylized like the rest.
+   */
+  private writeIn(oldContent: tf.Tensor4D): void {
+    const fresh = this.targets.contentImage();
+    const mask = changeMask(oldContent, fresh);
+    try {
+      tf.tidy(() => this.img.add(tf.mul(tf.sub(fresh, this.img.render()), mask)));
+      const masks = this.img.variableMasks(mask);
+      this.opt.forget(masks);
+      tf.dispose(masks);
+      if (this.average) {
+        const a = tf.tidy(() => tf.add(this.average!, tf.mul(tf.sub(fresh, this.average!), mask)) as tf.Tensor4D);
+        this.average.dispose();
+        this.average = a;
+      }
+      this.writeIns.writeIns += 1;
+    } finally {
+      mask.dispose();
+    }
+  }
+
+  private parameterizationName(): ParameterizationName {
+    const p = this.current.params;
+    // E23: L-BFGS needs one flat vector of unknowns; it always optimizes pixels.
+    if (p.optimizer === 'lbfgs') return 'pixels';
+    return p.parameterization ?? this.preset.image.parameterization;
+  }
+
+  /** E25: the seeded random shift of step `iter` (0, 0 when the preset or params have none). */
+  private shiftFor(iter: number): [number, number] {
+    const max = this.current.params.jitter ?? this.preset.image.jitter;
+    if (max <= 0) return [0, 0];
+    const rand = mulberry32((this.current.params.seed * 7919 + (iter % SHIFT_SCHEDULE_LENGTH)) | 0);
+    const pick = () => Math.floor(rand() * (2 * max + 1)) - max;
+    return [pick(), pick()];
+  }
+
+  private resetAverage(init: tf.Tensor4D): void {
+    this.average?.dispose();
+    this.average = this.preset.image.average > 0 ? tf.clone(init) : null;
+  }
+
+  /** E26: the average shown by `image()` follows the iterate with decay `preset.image.average`. */
+  private advanceAverage(): void {
+    if (!this.average) return;
+    const decay = this.preset.image.average;
+    const a = tf.tidy(() => {
+      const x = this.img.render();
+      return tf.add(this.average!, tf.mul(tf.sub(x, this.average!), 1 - decay)) as tf.Tensor4D;
+    });
+    this.average.dispose();
+    this.average = a;
   }
 
   private targetSize(inputs: TransferInputs): { width: number; height: number } {
@@ -339,17 +398,18 @@ class StyleTransferImpl implements EngineStyleTransfer {
     return sizeForLongSide(content.width, content.height, params.resolution, getPreset(params.preset).resize.rounding);
   }
 
-  private createOptimizer(): ImageOptimizer {
+  private createOptimizer(): VariablesOptimizer {
     const p = this.current.params;
-    if (p.optimizer === 'adam') return new KerasAdam({ ...this.preset.adam, learningRate: p.learningRate });
-    return new Lbfgs({ learningRate: this.preset.lbfgsLearningRate, historySize: this.options.lbfgsHistory ?? 100 });
+    if (p.optimizer === 'adam') return new AdamGroup(this.img.variables.length, { ...this.preset.adam, learningRate: p.learningRate });
+    return new LbfgsSingle({ learningRate: this.preset.lbfgsLearningRate, historySize: this.options.lbfgsHistory ?? 100 });
   }
 
-  private initialImage(): tf.Tensor4D {
+  /** The start image at the working size: `init`'s, or the content when `fromContent`. */
+  private initialImage(fromContent = false): tf.Tensor4D {
     const { params, initImage } = this.current;
     const { width, height } = this.size;
-    if (params.init === 'noise') return noiseImage(height, width, params.seed);
-    if (params.init === 'image') {
+    if (!fromContent && params.init === 'noise') return noiseImage(height, width, params.seed);
+    if (!fromContent && params.init === 'image') {
       const t = rgbToTensor(initImage!);
       try {
         return resizeImage(t, height, width, { antialias: this.preset.resize.antialias });
@@ -357,54 +417,49 @@ class StyleTransferImpl implements EngineStyleTransfer {
         t.dispose();
       }
     }
-    return tf.clone(this.ensureContentImage());
+    return tf.clone(this.targets.contentImage());
   }
 
-  private clipImage(): void {
-    tf.tidy(() => this.x.assign(tf.clipByValue(this.x, 0, 1)));
-  }
-
-  /** The content image at the current size, colour as given. Cached. */
-  private ensureContentImage(): tf.Tensor4D {
-    const { content } = this.current;
-    const { width, height } = this.size;
-    const key = `${imageId(content)}|${width}x${height}|${this.preset.resize.antialias}`;
-    if (this.contentImage?.key === key) return this.contentImage.tensor;
-    const raw = rgbToTensor(content);
-    const tensor = resizeImage(raw, height, width, { antialias: this.preset.resize.antialias });
-    raw.dispose();
-    this.contentImage?.tensor.dispose();
-    this.contentImage = { key, tensor };
-    return tensor;
+  /** E7: the image back into [0, 1]. */
+  private clampImage(): void {
+    tf.tidy(() => {
+      const x = this.img.render();
+      this.img.add(tf.sub(tf.clipByValue(x, 0, 1), x));
+    });
   }
 
   private get transform() {
     return this.current.params.featureTransform ?? this.preset.featureTransform;
   }
 
-  private weights(): { content: number; style: number; tv: number } {
+  private weights(): { content: number; style: number; tv: number; palette: number } {
     const p = this.current.params;
     const mode = p.mode ?? 'transfer';
+    const style = mode === 'reconstruct-content' ? 0 : this.preset.base.style * p.styleWeight;
     return {
       content: mode === 'synthesize-style' ? 0 : this.preset.base.content * p.contentWeight,
-      style: mode === 'reconstruct-content' ? 0 : this.preset.base.style * p.styleWeight,
+      style,
       tv: this.preset.base.tv * p.tvWeight,
+      // E26: part of the style; meaningless in luminance mode, where the output's colours are the content's.
+      palette:
+        mode === 'reconstruct-content' || p.colors === 'luminance' ? 0 : this.preset.base.palette * p.styleWeight * (p.paletteWeight ?? 1),
     };
   }
 
-  /** Brings the needed targets up to date (E3) and returns the objective for this image. */
-  private objective(): Objective {
+  /** Brings the needed targets up to date (E3) and returns the objective for an image shifted by (dy, dx). */
+  private objective(dy: number, dx: number): Objective {
     const w = this.weights();
     const p = this.current.params;
     const luminanceMode = p.colors === 'luminance';
+    const style = w.style !== 0 || w.palette !== 0 ? this.targets.styleTargets() : null;
     return {
       network: this.network,
       pooling: p.pooling,
       transform: this.transform,
       contentLayers: this.layers.content,
       styleLayers: this.layers.style,
-      contentTargets: w.content !== 0 ? this.ensureContentTargets() : null,
-      styleTargets: w.style !== 0 ? this.ensureStyleTargets() : null,
+      contentTargets: w.content !== 0 ? this.targets.contentTargets(dy, dx) : null,
+      styleTargets: w.style !== 0 ? (style?.grams ?? null) : null,
       contentLoss: this.preset.contentLoss,
       styleLoss: this.preset.styleLoss,
       averaging: this.preset.averaging,
@@ -413,108 +468,10 @@ class StyleTransferImpl implements EngineStyleTransfer {
       styleWeight: w.style,
       tvWeight: w.tv,
       networkView: luminanceMode ? luminanceAsRgb : undefined,
+      paletteTarget: w.palette !== 0 ? (style?.palette ?? null) : null,
+      paletteWeight: w.palette,
     };
   }
-
-  private ensureContentTargets(): Map<string, tf.Tensor4D> {
-    const p = this.current.params;
-    const image = this.ensureContentImage();
-    const key = [this.contentImage!.key, p.pooling, this.transform, p.colors === 'luminance', layersKey(this.layers.content)].join('|');
-    if (this.contentTargets?.key === key) return this.contentTargets.map;
-    const seen = p.colors === 'luminance' ? luminanceAsRgb(image) : image;
-    const map = contentTargetsOf(this.network, seen, this.layers.content, p.pooling, this.transform);
-    if (seen !== image) seen.dispose();
-    disposeMap(this.contentTargets?.map);
-    this.contentTargets = { key, map };
-    this.counters.contentTargets += 1;
-    return map;
-  }
-
-  private styleKey(style: StyleInput): string {
-    const { params, content } = this.current;
-    return [
-      imageId(style.image),
-      style.scale,
-      params.resolution,
-      params.pooling,
-      this.transform,
-      params.colors,
-      params.colors === 'style' ? '' : imageId(content), // colour modes match the style to the content
-      this.preset.resize.rounding,
-      this.preset.resize.antialias,
-      layersKey(this.layers.style),
-    ].join('|');
-  }
-
-  private computeStyleGrams(style: StyleInput): Map<string, tf.Tensor2D> {
-    const { params, content } = this.current;
-    const side = Math.max(MIN_STYLE_SIDE, Math.round(style.scale * params.resolution));
-    const size = sizeForLongSide(style.image.width, style.image.height, side, this.preset.resize.rounding);
-    const prepared = tf.tidy(() => {
-      const raw = rgbToTensor(style.image);
-      const resized = resizeImage(raw, size.height, size.width, { antialias: this.preset.resize.antialias });
-      if (params.colors === 'histogram') {
-        return matchColorHistogram(resized, cachedColorStats(style.image), cachedColorStats(content));
-      }
-      if (params.colors === 'luminance') {
-        return matchedLuminanceAsRgb(resized, luminanceStats(style.image), luminanceStats(content));
-      }
-      return resized;
-    });
-    try {
-      this.counters.styleGrams += 1;
-      return gramTargetsOf(this.network, prepared, this.layers.style, params.pooling, this.transform);
-    } finally {
-      prepared.dispose();
-    }
-  }
-
-  /**
-   * E4: blended Gram targets A = sum_i w_i G_i / sum_i w_i over styles with w_i > 0 (the Gram of
-   * the weighted mixture of the styles' feature distributions). Null when no style has weight.
-   */
-  private ensureStyleTargets(): Map<string, tf.Tensor2D> | null {
-    const active = this.current.styles.filter((s) => s.weight > 0);
-    const keys = active.map((s) => this.styleKey(s));
-    const blendKey = active.map((s, i) => `${keys[i]}*${s.weight}`).join(';');
-    if (this.styleTargets?.key === blendKey) return this.styleTargets.map;
-
-    const live = new Map<string, StyleGrams>();
-    active.forEach((s, i) => {
-      const key = keys[i];
-      const cached = this.styleGrams.get(key) ?? live.get(key);
-      live.set(key, cached ?? { key, grams: this.computeStyleGrams(s) });
-    });
-    for (const [key, entry] of this.styleGrams) if (!live.has(key)) disposeMap(entry.grams);
-    this.styleGrams = live;
-
-    let map: Map<string, tf.Tensor2D> | null = null;
-    if (active.length > 0) {
-      const total = active.reduce((sum, s) => sum + s.weight, 0);
-      map = new Map();
-      for (const { layer } of this.layers.style) {
-        if (map.has(layer)) continue;
-        const blended = tf.tidy(() =>
-          active.reduce<tf.Tensor2D>(
-            (acc, s, i) => tf.add(acc, tf.mul(live.get(keys[i])!.grams.get(layer)!, s.weight / total)),
-            tf.zerosLike(live.get(keys[0])!.grams.get(layer)!),
-          ),
-        );
-        map.set(layer, blended);
-      }
-    }
-    disposeMap(this.styleTargets?.map);
-    this.styleTargets = { key: blendKey, map };
-    this.counters.styleBlends += 1;
-    return map;
-  }
-}
-
-/** A trainable variable holding `init`'s values; `init` itself is disposed. */
-function ownedVariable(init: tf.Tensor4D): tf.Variable<tf.Rank.R4> {
-  const v = tf.variable(init, true);
-  init.dispose();
-  return v;
 }
 
 function lossValues(v: Float32Array): LossValues {
@@ -560,6 +517,7 @@ function objectiveKey(i: TransferInputs, network: FeatureNetwork): string {
     p.colors,
     p.mode ?? 'transfer',
     p.featureTransform ?? '',
+    p.paletteWeight ?? 1,
     layers,
   ] satisfies unknown[]);
 }

@@ -26,6 +26,8 @@ export class KerasAdam implements ImageOptimizer {
   private t = 0;
   private m: tf.Tensor | null = null;
   private v: tf.Tensor | null = null;
+  /** beta1^t and beta2^t per coordinate, once {@link forget} made step counts differ; else null. */
+  private powers: { b1: tf.Tensor; b2: tf.Tensor } | null = null;
   private options: AdamOptions;
 
   constructor(options: AdamOptions) {
@@ -62,18 +64,61 @@ export class KerasAdam implements ImageOptimizer {
     const lrT = kerasAlpha(learningRate, beta1, beta2, this.t);
     const m0 = this.m;
     const v0 = this.v;
-    const [m, v] = tf.tidy(() => {
+    const p0 = this.powers;
+    const out = tf.tidy(() => {
       const mPrev = m0 ?? tf.zerosLike(grad);
       const vPrev = v0 ?? tf.zerosLike(grad);
       const mNext = tf.add(mPrev, tf.mul(tf.sub(grad, mPrev), 1 - beta1));
       const vNext = tf.add(vPrev, tf.mul(tf.sub(tf.square(grad), vPrev), 1 - beta2));
-      x.assign(tf.sub(x, tf.div(tf.mul(mNext, lrT), tf.add(tf.sqrt(vNext), epsilon))));
-      return [mNext, vNext];
-    });
+      if (!p0) {
+        x.assign(tf.sub(x, tf.div(tf.mul(mNext, lrT), tf.add(tf.sqrt(vNext), epsilon))));
+        return { m: mNext, v: vNext };
+      }
+      // Per-coordinate step counts (after forget()): the same formula with beta^t per coordinate.
+      const b1 = tf.mul(p0.b1, beta1);
+      const b2 = tf.mul(p0.b2, beta2);
+      const rate = tf.div(tf.mul(tf.sqrt(tf.sub(1, b2)), learningRate), tf.sub(1, b1));
+      x.assign(tf.sub(x, tf.div(tf.mul(mNext, rate), tf.add(tf.sqrt(vNext), epsilon))));
+      return { m: mNext, v: vNext, b1, b2 };
+    }) as { m: tf.Tensor; v: tf.Tensor; b1?: tf.Tensor; b2?: tf.Tensor };
     m0?.dispose();
     v0?.dispose();
+    if (p0) tf.dispose([p0.b1, p0.b2]);
+    this.m = out.m;
+    this.v = out.v;
+    this.powers = out.b1 && out.b2 ? { b1: out.b1, b2: out.b2 } : null;
+  }
+
+  /**
+   * Forgets the moments where `mask` is 1 (blending where it is between 0 and 1), as if those
+   * coordinates had never been stepped: used where the image was overwritten (a stroke, E24).
+   * From then on bias correction runs per coordinate (beta^t kept as tensors), so the fresh
+   * coordinates get Adam's usual first steps and the others keep theirs. `mask` broadcasts
+   * against the variable (e.g. `[1, H, W, 1]` for `[1, H, W, 3]`) and is not disposed.
+   */
+  forget(mask: tf.Tensor): void {
+    if (this.m == null || this.v == null) return;
+    const { beta1, beta2 } = this.options;
+    const m0 = this.m;
+    const v0 = this.v;
+    const p0 = this.powers;
+    const t = this.t;
+    const [m, v, b1, b2] = tf.tidy(() => {
+      const keep = tf.sub(1, mask);
+      const b1Prev = p0?.b1 ?? tf.fill(m0.shape, Math.pow(beta1, t));
+      const b2Prev = p0?.b2 ?? tf.fill(m0.shape, Math.pow(beta2, t));
+      return [
+        tf.mul(m0, keep),
+        tf.mul(v0, keep),
+        tf.add(tf.mul(b1Prev, keep), mask),
+        tf.add(tf.mul(b2Prev, keep), mask),
+      ];
+    });
+    tf.dispose([m0, v0]);
+    if (p0) tf.dispose([p0.b1, p0.b2]);
     this.m = m;
     this.v = v;
+    this.powers = { b1, b2 };
   }
 
   async step(x: tf.Variable, grad: tf.Tensor, report: tf.Tensor): Promise<Float32Array> {
@@ -92,12 +137,14 @@ export class KerasAdam implements ImageOptimizer {
       return;
     }
     const [h, w] = [shape[1], shape[2]];
-    const m = resizeImage(this.m as tf.Tensor4D, h, w);
-    const v = resizeImage(this.v as tf.Tensor4D, h, w);
-    this.m.dispose();
-    this.v.dispose();
-    this.m = m;
-    this.v = v;
+    const resample = (t: tf.Tensor) => {
+      const r = resizeImage(t as tf.Tensor4D, h, w);
+      t.dispose();
+      return r;
+    };
+    this.m = resample(this.m);
+    this.v = resample(this.v);
+    if (this.powers) this.powers = { b1: resample(this.powers.b1), b2: resample(this.powers.b2) };
   }
 
   /** Adam's moments stay meaningful when the objective changes: nothing to drop. */
@@ -106,7 +153,9 @@ export class KerasAdam implements ImageOptimizer {
   reset(): void {
     this.m?.dispose();
     this.v?.dispose();
+    if (this.powers) tf.dispose([this.powers.b1, this.powers.b2]);
     this.m = this.v = null;
+    this.powers = null;
     this.t = 0;
   }
 

@@ -1,0 +1,174 @@
+/**
+ * Image parameterizations: how the optimized image is made of the variables the optimizer moves
+ * (Mordvintsev et al., "Differentiable Image Parameterizations", Distill 2018).
+ *
+ * - `pixels`: one variable, the image itself (Gatys et al.; the TF tutorial).
+ * - `pyramid`: a Laplacian-style pyramid of `levels` variables at full, 1/2, 1/4 … resolution;
+ *   the image is L0 + up(L1 + up(L2 + …)) with 2× bilinear upsampling (nested, so a coarse level
+ *   reaches the image through a smooth B-spline-like kernel rather than one big bilinear tent).
+ *   The image is the same function of fewer, coarser numbers for low frequencies, and Adam
+ *   normalises each level's step separately, so low frequencies (palette, large strokes) move as
+ *   fast per step as fine detail does — pixel-space Adam moves them 4^k times slower. On the
+ *   embedded networks that is the difference between "photo with grain" and a painting within a
+ *   live budget (docs/STYLIZATION.md).
+ *
+ * Whatever the parameterization, the image is a *linear* function of the variables, so writing
+ * into it is exact: {@link ImageParameterization.add} adds a pixel-space delta to the finest
+ * level, and {@link ImageParameterization.assign} puts a whole image there and zeroes the
+ * coarser levels. That is what the engine's content write-in, restart and [0, 1] projection use
+ * (SPEC E23–E25).
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { resizeImage } from './tensor-image.ts';
+
+export const PARAMETERIZATION_NAMES = ['pixels', 'pyramid'] as const;
+export type ParameterizationName = (typeof PARAMETERIZATION_NAMES)[number];
+
+export interface ImageParameterization {
+  readonly name: ParameterizationName;
+  /** What the optimizer updates, finest first. */
+  readonly variables: readonly tf.Variable[];
+  readonly height: number;
+  readonly width: number;
+  /** The image `[1, H, W, 3]`, differentiable w.r.t. {@link variables}. Use inside a tidy/tape. */
+  render(): tf.Tensor4D;
+  /** Makes the image exactly `image` (`[1, H, W, 3]`, not disposed). */
+  assign(image: tf.Tensor4D): void;
+  /** Adds `delta` (`[1, H, W, 3]`, not disposed) to the image, exactly. */
+  add(delta: tf.Tensor4D): void;
+  /**
+   * Where each variable influences the pixels of `mask` (`[1, H, W, 1]` in [0, 1], not disposed):
+   * one mask per variable, shaped like it (channels broadcast), the caller disposes them. Used to
+   * reset optimizer state where the image was overwritten.
+   */
+  variableMasks(mask: tf.Tensor4D): tf.Tensor4D[];
+  /** Resamples every variable to a new image size (bilinear, half-pixel centres). */
+  resize(height: number, width: number): void;
+  dispose(): void;
+}
+
+/** Sizes of the pyramid's levels: each is the previous one halved, rounded up. */
+export function pyramidSizes(height: number, width: number, levels: number): { height: number; width: number }[] {
+  const out = [{ height, width }];
+  for (let k = 1; k < levels; k++) {
+    const prev = out[k - 1];
+    out.push({ height: Math.ceil(prev.height / 2), width: Math.ceil(prev.width / 2) });
+  }
+  return out;
+}
+
+class PixelImage implements ImageParameterization {
+  readonly name = 'pixels' as const;
+  private x: tf.Variable<tf.Rank.R4>;
+
+  constructor(image: tf.Tensor4D) {
+    this.x = tf.variable(image, true);
+  }
+  get variables(): readonly tf.Variable[] {
+    return [this.x];
+  }
+  get height(): number {
+    return this.x.shape[1];
+  }
+  get width(): number {
+    return this.x.shape[2];
+  }
+  render(): tf.Tensor4D {
+    // A copy, not the variable: callers may dispose what they get, and tidy must own it.
+    return tf.clone(this.x);
+  }
+  assign(image: tf.Tensor4D): void {
+    this.x.assign(image);
+  }
+  add(delta: tf.Tensor4D): void {
+    tf.tidy(() => this.x.assign(tf.add(this.x, delta)));
+  }
+  variableMasks(mask: tf.Tensor4D): tf.Tensor4D[] {
+    return [tf.clone(mask)];
+  }
+  resize(height: number, width: number): void {
+    const next = resizeImage(this.x, height, width);
+    this.x.dispose();
+    this.x = tf.variable(next, true);
+    next.dispose();
+  }
+  dispose(): void {
+    this.x.dispose();
+  }
+}
+
+class PyramidImage implements ImageParameterization {
+  readonly name = 'pyramid' as const;
+  private levels: tf.Variable<tf.Rank.R4>[];
+
+  constructor(image: tf.Tensor4D, count: number) {
+    if (!Number.isInteger(count) || count < 1 || count > 8) throw new Error(`pyramid levels must be an integer in [1, 8] (got ${count})`);
+    const [, h, w] = image.shape;
+    this.levels = pyramidSizes(h, w, count).map((s, k) =>
+      k === 0 ? tf.variable(tf.clone(image), true) : tf.variable(tf.zeros([1, s.height, s.width, 3]), true),
+    );
+  }
+  get variables(): readonly tf.Variable[] {
+    return this.levels;
+  }
+  get height(): number {
+    return this.levels[0].shape[1];
+  }
+  get width(): number {
+    return this.levels[0].shape[2];
+  }
+  render(): tf.Tensor4D {
+    return tf.tidy(() => {
+      let acc: tf.Tensor4D = this.levels[this.levels.length - 1];
+      for (let k = this.levels.length - 2; k >= 0; k--) {
+        const [, h, w] = this.levels[k].shape;
+        acc = tf.add(this.levels[k], tf.image.resizeBilinear(acc, [h, w], false, true));
+      }
+      return this.levels.length === 1 ? tf.clone(acc) : acc;
+    });
+  }
+  assign(image: tf.Tensor4D): void {
+    tf.tidy(() => {
+      this.levels[0].assign(image);
+      for (let k = 1; k < this.levels.length; k++) this.levels[k].assign(tf.zerosLike(this.levels[k]));
+    });
+  }
+  add(delta: tf.Tensor4D): void {
+    tf.tidy(() => this.levels[0].assign(tf.add(this.levels[0], delta)));
+  }
+  variableMasks(mask: tf.Tensor4D): tf.Tensor4D[] {
+    // A coarse value touches every pixel its 2× pooled footprint covers: max-pool, rounding up.
+    const out: tf.Tensor4D[] = [tf.clone(mask)];
+    for (let k = 1; k < this.levels.length; k++) out.push(tf.maxPool(out[k - 1], 2, 2, 'same'));
+    return out;
+  }
+  resize(height: number, width: number): void {
+    const sizes = pyramidSizes(height, width, this.levels.length);
+    this.levels = this.levels.map((v, k) => {
+      const next = resizeImage(v, sizes[k].height, sizes[k].width);
+      v.dispose();
+      const nv = tf.variable(next, true);
+      next.dispose();
+      return nv;
+    });
+  }
+  dispose(): void {
+    for (const v of this.levels) v.dispose();
+  }
+}
+
+export interface ParameterizationOptions {
+  /** Pyramid levels (finest included); default 4. */
+  levels?: number;
+}
+
+/** A parameterization of `name` holding `image` (`[1, H, W, 3]`, not disposed). */
+export function createParameterization(
+  name: ParameterizationName,
+  image: tf.Tensor4D,
+  options: ParameterizationOptions = {},
+): ImageParameterization {
+  if (name === 'pixels') return new PixelImage(image);
+  if (name === 'pyramid') return new PyramidImage(image, options.levels ?? 4);
+  throw new Error(`unknown parameterization '${String(name)}' (expected one of ${PARAMETERIZATION_NAMES.join(', ')})`);
+}
