@@ -11,6 +11,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { FeatureNetwork, FeatureTransformName, LayerWeight, Pooling } from './api.ts';
 import './ops/gradients.ts';
+import { mirrorPad2d } from './ops/mirror-pad.ts';
 
 /** Elements summed per level by {@link accurateSum}. */
 const SUM_BLOCK = 256;
@@ -390,7 +391,7 @@ export function paletteLoss(x: tf.Tensor4D, target: PaletteTarget): tf.Scalar {
 
 /**
  * `x` shifted by (dy, dx) pixels with mirrored borders (the image content moves down/right for
- * positive values), same size. Differentiable (MirrorPad and Slice have gradients).
+ * positive values), same size. Differentiable (ops/mirror-pad.ts: tfjs' own MirrorPad gradient is wrong).
  */
 export function shiftImage(x: tf.Tensor4D, dy: number, dx: number): tf.Tensor4D {
   if (dy === 0 && dx === 0) return x;
@@ -398,7 +399,7 @@ export function shiftImage(x: tf.Tensor4D, dy: number, dx: number): tf.Tensor4D 
     const [, h, w, c] = x.shape;
     const py = Math.min(Math.abs(dy), h - 1);
     const px = Math.min(Math.abs(dx), w - 1);
-    const padded = tf.mirrorPad(x, [[0, 0], [py, py], [px, px], [0, 0]], 'reflect');
+    const padded = mirrorPad2d(x, py, px, 'reflect');
     return tf.slice(padded, [0, py - Math.sign(dy) * py, px - Math.sign(dx) * px, 0], [1, h, w, c]) as tf.Tensor4D;
   });
 }

@@ -6,6 +6,9 @@
  * - `pyramid`: a Laplacian-style pyramid of `levels` variables at full, 1/2, 1/4 … resolution;
  *   the image is L0 + up(L1 + up(L2 + …)) with 2× bilinear upsampling (nested, so a coarse level
  *   reaches the image through a smooth B-spline-like kernel rather than one big bilinear tent).
+ *   The upsampling is a transposed convolution ({@link upsample2x}), not tf.image.resizeBilinear:
+ *   tfjs 4.22's ResizeBilinearGrad ignores half-pixel centres and, on cpu, swaps height and width
+ *   of its result, so the gradient of a resize is wrong or fails.
  *   The image is the same function of fewer, coarser numbers for low frequencies, and Adam
  *   normalises each level's step separately, so low frequencies (palette, large strokes) move as
  *   fast per step as fine detail does — pixel-space Adam moves them 4^k times slower. On the
@@ -20,6 +23,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { resizeImage } from './tensor-image.ts';
+import { mirrorPad2d } from './ops/mirror-pad.ts';
 
 export const PARAMETERIZATION_NAMES = ['pixels', 'pyramid'] as const;
 export type ParameterizationName = (typeof PARAMETERIZATION_NAMES)[number];
@@ -45,6 +49,28 @@ export interface ImageParameterization {
   /** Resamples every variable to a new image size (bilinear, half-pixel centres). */
   resize(height: number, width: number): void;
   dispose(): void;
+}
+
+/** Taps of 2× bilinear upsampling with half-pixel centres, as a stride-2 transposed convolution. */
+const UP_TAPS = [0.25, 0.75, 0.75, 0.25];
+
+/**
+ * Bilinear 2× upsampling with half-pixel centres and clamped edges (what
+ * `tf.image.resizeBilinear(x, [2h, 2w], false, true)` computes), cropped to `height`×`width`
+ * (2h or 2h − 1): out[2j] = ¾x[j] + ¼x[j−1], out[2j+1] = ¾x[j] + ¼x[j+1]. Built from a 1-pixel
+ * symmetric pad and a stride-2 transposed convolution with the taps above, so its gradient is an
+ * ordinary strided convolution (exact on every backend; tested against finite differences).
+ */
+export function upsample2x(x: tf.Tensor4D, height: number, width: number): tf.Tensor4D {
+  return tf.tidy(() => {
+    const [, h, w, c] = x.shape;
+    if (height > 2 * h || width > 2 * w) throw new Error(`upsample2x: ${h}x${w} cannot become ${height}x${width}`);
+    const filter = tf.buffer([4, 4, c, c]);
+    for (let ky = 0; ky < 4; ky++) for (let kx = 0; kx < 4; kx++) for (let ch = 0; ch < c; ch++) filter.set(UP_TAPS[ky] * UP_TAPS[kx], ky, kx, ch, ch);
+    const padded = mirrorPad2d(x, 1, 1, 'symmetric');
+    const up = tf.conv2dTranspose(padded, filter.toTensor() as tf.Tensor4D, [1, 2 * h + 6, 2 * w + 6, c], 2, 'valid');
+    return tf.slice(up, [0, 3, 3, 0], [1, height, width, c]);
+  });
 }
 
 /** Sizes of the pyramid's levels: each is the previous one halved, rounded up. */
@@ -122,7 +148,7 @@ class PyramidImage implements ImageParameterization {
       let acc: tf.Tensor4D = this.levels[this.levels.length - 1];
       for (let k = this.levels.length - 2; k >= 0; k--) {
         const [, h, w] = this.levels[k].shape;
-        acc = tf.add(this.levels[k], tf.image.resizeBilinear(acc, [h, w], false, true));
+        acc = tf.add(this.levels[k], upsample2x(acc, h, w));
       }
       return this.levels.length === 1 ? tf.clone(acc) : acc;
     });

@@ -87,6 +87,9 @@ async function applyPending(slot: Slot): Promise<void> {
   const changes = slot.pending;
   slot.pending = null;
   if (!changes || !slot.transfer) return;
+  // Reset (a new `restart`) starts over from the document's start image, not from the keyframe
+  // this engine was resumed from (E11).
+  if (changes.params && changes.params.restart !== slot.inputs.params.restart) slot.initImage = undefined;
   Object.assign(slot.inputs, changes);
   const model = init.forceModel ?? slot.inputs.params.model;
   if (model !== slot.modelInUse) {

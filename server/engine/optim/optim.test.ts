@@ -157,3 +157,37 @@ describe('L-BFGS (torch port, no line search)', () => {
     x.dispose();
   });
 });
+
+describe('Adam forgetting (content write-in)', () => {
+  before(useCpuBackend);
+
+  test('E24: forget() makes masked coordinates take a fresh first step, others keep their state', async () => {
+    const opts = { learningRate: 0.1, beta1: 0.9, beta2: 0.999, epsilon: 1e-8 };
+    const adam = new KerasAdam(opts);
+    const fresh = new KerasAdam(opts);
+    const x = tf.variable(tf.tensor4d([1, 2, 3, 4], [1, 2, 2, 1]));
+    const g = tf.tensor4d([0.5, -1, 2, 0.25], [1, 2, 2, 1]);
+    for (let i = 0; i < 5; i++) adam.apply(x, g);
+    const twin = tf.variable(tf.clone(x));
+    const ref = new KerasAdam(opts);
+    for (let i = 0; i < 5; i++) ref.apply(tf.variable(tf.zeros([1, 2, 2, 1])), g);
+    // forget the first two coordinates entirely
+    adam.forget(tf.tensor4d([1, 1, 0, 0], [1, 2, 2, 1]));
+    const before = Array.from(x.dataSync());
+    adam.apply(x, g);
+    const moved = Array.from(x.dataSync()).map((v, i) => v - before[i]);
+    // a fresh Adam's first step on the same gradient
+    const y = tf.variable(tf.zeros([1, 2, 2, 1]));
+    fresh.apply(y, g);
+    const firstStep = Array.from(y.dataSync());
+    // an Adam that never forgot, sixth step
+    ref.apply(twin, g);
+    const sixth = Array.from(twin.dataSync()).map((v, i) => v - before[i]);
+    for (const i of [0, 1]) assert.ok(Math.abs(moved[i] - firstStep[i]) < 1e-6, `coordinate ${i}: ${moved[i]} vs fresh ${firstStep[i]}`);
+    for (const i of [2, 3]) assert.ok(Math.abs(moved[i] - sixth[i]) < 1e-6, `coordinate ${i}: ${moved[i]} vs kept ${sixth[i]}`);
+    adam.dispose();
+    fresh.dispose();
+    ref.dispose();
+    tf.dispose([x, g, twin, y]);
+  });
+});

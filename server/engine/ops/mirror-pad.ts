@@ -1,0 +1,31 @@
+/**
+ * Mirror padding with a correct gradient. tfjs 4.22's MirrorPad gradient only slices the padded
+ * gradient back to the input's shape (its comment: "Pad introduces values around the original
+ * tensor"), dropping what flows into the mirrored copies, so every border pixel's gradient is
+ * wrong. Built here from slices, reversals and concatenations, whose gradients are exact.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+
+/** Mirrors `p` rows/columns of `x` at both ends of `axis` (1 = H, 2 = W). */
+function mirrorAxis(x: tf.Tensor4D, axis: 1 | 2, p: number, mode: 'reflect' | 'symmetric'): tf.Tensor4D {
+  if (p === 0) return x;
+  const n = x.shape[axis];
+  const skip = mode === 'reflect' ? 1 : 0;
+  if (p + skip > n) throw new Error(`mirror pad of ${p} (${mode}) needs at least ${p + skip} values along axis ${axis}, got ${n}`);
+  const part = (start: number) => {
+    const begin = [0, 0, 0, 0];
+    const size = [...x.shape];
+    begin[axis] = start;
+    size[axis] = p;
+    return tf.reverse(tf.slice(x, begin, size), axis);
+  };
+  return tf.concat([part(skip), x, part(n - p - skip)], axis) as tf.Tensor4D;
+}
+
+/**
+ * `x` padded by `py` rows and `px` columns on each side with mirrored values, like
+ * `tf.mirrorPad(x, [[0,0],[py,py],[px,px],[0,0]], mode)`, with an exact gradient.
+ */
+export function mirrorPad2d(x: tf.Tensor4D, py: number, px: number, mode: 'reflect' | 'symmetric'): tf.Tensor4D {
+  return tf.tidy(() => mirrorAxis(mirrorAxis(x, 1, py, mode), 2, px, mode));
+}
