@@ -86,7 +86,7 @@ export interface TransferParams {
    */
   featureTransform?: FeatureTransformName;
   /** How the image is optimized (E23); omitted = the preset's. L-BFGS always optimizes pixels. */
-  parameterization?: 'pixels' | 'pyramid';
+  parameterization?: 'pixels' | 'pyramid' | 'pyramid-decorrelated';
   /** Largest random shift in pixels applied before the network each step (E25); omitted = the preset's. */
   jitter?: number;
   /** Multiplier on the preset's palette weight (E26); omitted = 1. */

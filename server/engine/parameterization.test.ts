@@ -47,7 +47,8 @@ describe('image parameterizations', () => {
       for (const v of p.variables.slice(1)) v.assign(tf.randomUniform(v.shape, -0.1, 0.1, 'float32', 3));
       p.assign(b);
       const r1 = p.render();
-      assert.equal(maxAbsDiff(r1, b), 0);
+      // exact in RGB; within float32 rounding through the decorrelated colour basis and back
+      assert.ok(maxAbsDiff(r1, b) <= (name === 'pyramid-decorrelated' ? 1e-6 : 0));
       const delta = tf.sub(a, b);
       p.add(delta as tf.Tensor4D);
       const r2 = p.render();
@@ -105,7 +106,7 @@ describe('image parameterizations', () => {
       for (let i = 0; i < 4; i++) await st.step();
       const x = st.snapshot();
       const [lo, hi] = tf.tidy(() => [tf.min(x).dataSync()[0], tf.max(x).dataSync()[0]]);
-      assert.ok(lo >= 0 && hi <= 1, `${parameterization}: [${lo}, ${hi}]`);
+      assert.ok(lo >= -1e-6 && hi <= 1 + 1e-6, `${parameterization}: [${lo}, ${hi}]`);
       x.dispose();
       st.update({ params: testParams({ parameterization, optimizer: 'lbfgs', preset: 'gatys2015' }) });
       assert.equal(st.parameterization.name, 'pixels');

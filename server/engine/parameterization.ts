@@ -15,6 +15,11 @@
  *   embedded networks that is the difference between "photo with grain" and a painting within a
  *   live budget (docs/STYLIZATION.md).
  *
+ * - `pyramid-decorrelated`: the same pyramid in a decorrelated colour basis (ImageNet's colour
+ *   covariance square root, as Mordvintsev et al. do): a step of the same size moves luminance
+ *   4–8× more than chroma, as natural images and paintings vary, instead of moving R, G and B
+ *   independently (which is colour speckle).
+ *
  * Whatever the parameterization, the image is a *linear* function of the variables, so writing
  * into it is exact: {@link ImageParameterization.add} adds a pixel-space delta to the finest
  * level, and {@link ImageParameterization.assign} puts a whole image there and zeroes the
@@ -25,7 +30,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { resizeImage } from './tensor-image.ts';
 import { mirrorPad2d } from './ops/mirror-pad.ts';
 
-export const PARAMETERIZATION_NAMES = ['pixels', 'pyramid'] as const;
+export const PARAMETERIZATION_NAMES = ['pixels', 'pyramid', 'pyramid-decorrelated'] as const;
 export type ParameterizationName = (typeof PARAMETERIZATION_NAMES)[number];
 
 export interface ImageParameterization {
@@ -123,16 +128,62 @@ class PixelImage implements ImageParameterization {
   }
 }
 
-class PyramidImage implements ImageParameterization {
-  readonly name = 'pyramid' as const;
-  private levels: tf.Variable<tf.Rank.R4>[];
+/**
+ * Square root of ImageNet's colour covariance (Mordvintsev et al., lucid's
+ * `color_correlation_svd_sqrt`), columns: a luminance-like axis and two chroma axes. Divided by
+ * its largest column norm below, so the luminance axis keeps unit scale and the chroma axes get
+ * 0.27 and 0.13 of it.
+ */
+const COLOR_SQRT = [
+  [0.26, 0.09, 0.02],
+  [0.27, 0.0, -0.05],
+  [0.27, -0.09, 0.03],
+];
 
-  constructor(image: tf.Tensor4D, count: number) {
+/** rgb = z · Mᵀ with M the normalised matrix above; also Mᵀ's inverse for writing pixels in. */
+function colorBasis(): { toRgb: number[][]; fromRgb: number[][] } {
+  const norm = Math.max(...[0, 1, 2].map((j) => Math.hypot(COLOR_SQRT[0][j], COLOR_SQRT[1][j], COLOR_SQRT[2][j])));
+  const m = COLOR_SQRT.map((row) => row.map((v) => v / norm));
+  const mt = [0, 1, 2].map((i) => [0, 1, 2].map((j) => m[j][i]));
+  return { toRgb: mt, fromRgb: invert3(mt) };
+}
+
+function invert3(a: number[][]): number[][] {
+  const [[a0, a1, a2], [b0, b1, b2], [c0, c1, c2]] = a;
+  const det = a0 * (b1 * c2 - b2 * c1) - a1 * (b0 * c2 - b2 * c0) + a2 * (b0 * c1 - b1 * c0);
+  return [
+    [(b1 * c2 - b2 * c1) / det, (a2 * c1 - a1 * c2) / det, (a1 * b2 - a2 * b1) / det],
+    [(b2 * c0 - b0 * c2) / det, (a0 * c2 - a2 * c0) / det, (a2 * b0 - a0 * b2) / det],
+    [(b0 * c1 - b1 * c0) / det, (a1 * c0 - a0 * c1) / det, (a0 * b1 - a1 * b0) / det],
+  ];
+}
+
+/** `[1, H, W, 3]` times a 3×3 matrix on the colour axis (differentiable, rank ≤ 4). */
+function mixColors(x: tf.Tensor4D, matrix: number[][]): tf.Tensor4D {
+  return tf.tidy(() => {
+    const [, h, w] = x.shape;
+    return tf.reshape(tf.matMul(tf.reshape(x, [h * w, 3]), tf.tensor2d(matrix)), [1, h, w, 3]) as tf.Tensor4D;
+  });
+}
+
+class PyramidImage implements ImageParameterization {
+  readonly name: 'pyramid' | 'pyramid-decorrelated';
+  private levels: tf.Variable<tf.Rank.R4>[];
+  /** Colour basis of the variables (decorrelated variant), else null (RGB). */
+  private readonly basis: { toRgb: number[][]; fromRgb: number[][] } | null;
+
+  constructor(image: tf.Tensor4D, count: number, decorrelated: boolean) {
     if (!Number.isInteger(count) || count < 1 || count > 8) throw new Error(`pyramid levels must be an integer in [1, 8] (got ${count})`);
+    this.name = decorrelated ? 'pyramid-decorrelated' : 'pyramid';
+    this.basis = decorrelated ? colorBasis() : null;
     const [, h, w] = image.shape;
     this.levels = pyramidSizes(h, w, count).map((s, k) =>
-      k === 0 ? tf.variable(tf.clone(image), true) : tf.variable(tf.zeros([1, s.height, s.width, 3]), true),
+      k === 0 ? tf.variable(this.fromRgb(image), true) : tf.variable(tf.zeros([1, s.height, s.width, 3]), true),
     );
+  }
+
+  private fromRgb(x: tf.Tensor4D): tf.Tensor4D {
+    return this.basis ? mixColors(x, this.basis.fromRgb) : tf.clone(x);
   }
   get variables(): readonly tf.Variable[] {
     return this.levels;
@@ -150,17 +201,18 @@ class PyramidImage implements ImageParameterization {
         const [, h, w] = this.levels[k].shape;
         acc = tf.add(this.levels[k], upsample2x(acc, h, w));
       }
+      if (this.basis) return mixColors(acc, this.basis.toRgb);
       return this.levels.length === 1 ? tf.clone(acc) : acc;
     });
   }
   assign(image: tf.Tensor4D): void {
     tf.tidy(() => {
-      this.levels[0].assign(image);
+      this.levels[0].assign(this.fromRgb(image));
       for (let k = 1; k < this.levels.length; k++) this.levels[k].assign(tf.zerosLike(this.levels[k]));
     });
   }
   add(delta: tf.Tensor4D): void {
-    tf.tidy(() => this.levels[0].assign(tf.add(this.levels[0], delta)));
+    tf.tidy(() => this.levels[0].assign(tf.add(this.levels[0], this.fromRgb(delta))));
   }
   variableMasks(mask: tf.Tensor4D): tf.Tensor4D[] {
     // A coarse value touches every pixel its 2× pooled footprint covers: max-pool, rounding up.
@@ -195,6 +247,6 @@ export function createParameterization(
   options: ParameterizationOptions = {},
 ): ImageParameterization {
   if (name === 'pixels') return new PixelImage(image);
-  if (name === 'pyramid') return new PyramidImage(image, options.levels ?? 4);
+  if (name === 'pyramid' || name === 'pyramid-decorrelated') return new PyramidImage(image, options.levels ?? 4, name === 'pyramid-decorrelated');
   throw new Error(`unknown parameterization '${String(name)}' (expected one of ${PARAMETERIZATION_NAMES.join(', ')})`);
 }

@@ -138,7 +138,7 @@ describe('content write-in', () => {
         st.update({ params: testParams({ parameterization: name, resolution: W, learningRate: 0.1, styleWeight: 30, init, seed: 3, restart: 1 }) });
         const a = st.snapshot();
         const b = fresh.snapshot();
-        assert.equal(regionDiff(a, b, 0, 0, W, H), 0, `${init} / ${name}`);
+        assert.ok(regionDiff(a, b, 0, 0, W, H) <= 1e-6, `${init} / ${name}`);
         assert.equal(st.iter, 0);
         tf.dispose([a, b]);
         st.dispose();
