@@ -4,6 +4,7 @@
  */
 import { parseArgs } from 'node:util';
 import { BACKEND_NAMES, type BackendName, type ColorMode, type InitMode, type OptimizerName, type Pooling } from '../engine/api.ts';
+import { PARAMETERIZATION_NAMES } from '../engine/parameterization.ts';
 
 export const CLI_MODES = ['transfer', 'reconstruct-content', 'synthesize-style', 'grid'] as const;
 export type CliMode = (typeof CLI_MODES)[number];
@@ -44,6 +45,12 @@ export interface RenderOptions {
   contentLayers?: string[];
   styleLayers?: string[];
   styleTransform?: 'none' | 'softmax';
+  /** Image parameterization (E23); absent = the preset's. */
+  parameterization?: (typeof PARAMETERIZATION_NAMES)[number];
+  /** Largest random shift in px (E25); absent = the preset's. */
+  jitter?: number;
+  /** Multiplier of the preset's palette weight (E26). */
+  paletteWeight: number;
   /** Save an intermediate image every N iterations (0 = never). */
   saveEvery: number;
   /** Re-render this stored session (content, styles, strokes and params come from it). */
@@ -86,6 +93,9 @@ Optimization
   --content-layers L,L    override the preset's content layers
   --style-layers L,L      override the preset's style layers
   --style-transform T     none | softmax (Wang et al. 2021)
+  --parameterization P    pixels | pyramid | pyramid-decorrelated (default: the preset's)
+  --jitter N              largest random shift in px per step, 0 = none (default: the preset's)
+  --palette-weight X      multiplier on the preset's palette weight (default 1)
   --mode M                transfer | reconstruct-content | synthesize-style | grid
   --save-every N          also write out-<iter>.png every N iterations
 From a stored session (content, styles, strokes and params come from the session)
@@ -156,6 +166,9 @@ export function parseRenderArgs(argv: string[]): RenderOptions | 'help' {
         'content-layers': { type: 'string' },
         'style-layers': { type: 'string' },
         'style-transform': { type: 'string' },
+        parameterization: { type: 'string' },
+        jitter: { type: 'string' },
+        'palette-weight': { type: 'string' },
         'save-every': { type: 'string' },
         'from-session': { type: 'string' },
         at: { type: 'string' },
@@ -230,6 +243,9 @@ export function parseRenderArgs(argv: string[]): RenderOptions | 'help' {
     contentLayers: layerList(v['content-layers']),
     styleLayers: layerList(v['style-layers']),
     styleTransform: transform,
+    parameterization: oneOf('parameterization', v.parameterization, PARAMETERIZATION_NAMES),
+    jitter: num('jitter', v.jitter, { min: 0, max: 64, int: true }),
+    paletteWeight: num('palette-weight', v['palette-weight'], { min: 0, max: 1e12 }) ?? 1,
     saveEvery: num('save-every', v['save-every'], { min: 0, max: 1_000_000, int: true }) ?? 0,
     fromSession,
     at: v.at,
