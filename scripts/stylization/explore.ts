@@ -25,7 +25,7 @@ const { values } = parseArgs({
   },
 });
 
-const SEARCH = ['assets/content', 'assets/style', '/work/eval'];
+const SEARCH = ['assets/content', 'assets/style', '.cache/eval-images', '/work/eval'];
 function find(stem: string): string {
   for (const dir of SEARCH) for (const ext of ['.png', '.jpg', '.webp']) if (existsSync(path.join(dir, stem + ext))) return path.join(dir, stem + ext);
   throw new Error(`no image '${stem}'`);

@@ -16,7 +16,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { RgbImage } from './api.ts';
 
-type Mat3 = number[][];
+export type Mat3 = number[][];
 type Vec3 = [number, number, number];
 
 /** NTSC RGB -> YIQ (rows: Y, I, Q), as used by the paper. */
@@ -29,7 +29,7 @@ export const RGB_TO_YIQ: Mat3 = [
 /** Exact inverse of {@link RGB_TO_YIQ}, so RGB -> YIQ -> RGB is the identity up to float error. */
 export const YIQ_TO_RGB: Mat3 = invert3(RGB_TO_YIQ);
 
-function invert3(m: Mat3): Mat3 {
+export function invert3(m: Mat3): Mat3 {
   const [a, b, c] = m[0];
   const [d, e, f] = m[1];
   const [g, h, i] = m[2];

@@ -12,6 +12,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { FeatureNetwork, FeatureTransformName, LayerWeight, Pooling } from './api.ts';
 import './ops/gradients.ts';
 import { mirrorPad2d } from './ops/mirror-pad.ts';
+import { applyColorTransform, RGB_TO_YIQ } from './color.ts';
 
 /** Elements summed per level by {@link accurateSum}. */
 const SUM_BLOCK = 256;
@@ -210,6 +211,12 @@ export interface Objective {
   tvWeight: number;
   /** Maps the optimized image to what the network sees (e.g. luminance in luminance mode). */
   networkView?: (x: tf.Tensor4D) => tf.Tensor4D;
+  /**
+   * Total variation on YIQ channels weighted (Y, I, Q) instead of on RGB: paintings vary their
+   * chroma far less from pixel to pixel than their luminance, so chroma can be smoothed harder
+   * without blurring strokes. Absent = RGB.
+   */
+  tvColorWeights?: readonly [number, number, number];
   /** Colour statistics of the styles (blended); absent = no palette term. */
   paletteTarget?: PaletteTarget | null;
   /** Final multiplier of the palette term (0 or absent switches it off). */
@@ -265,7 +272,7 @@ export function transferLoss(x: tf.Tensor4D, o: Objective): LossTerms {
   if (o.paletteTarget && o.paletteWeight) {
     style = tf.add(style, tf.mul(paletteLoss(x, o.paletteTarget), o.paletteWeight));
   }
-  const tvRaw = totalVariation(x);
+  const tvRaw = totalVariation(o.tvColorWeights ? weightedYiq(x, o.tvColorWeights) : x);
   const tv = tf.mul(o.tv === 'mean' ? tf.div(tvRaw, x.size) : tvRaw, o.tvWeight) as tf.Scalar;
   const total = tf.add(tf.add(content, style), tv) as tf.Scalar;
   return { total, content: content as tf.Scalar, style: style as tf.Scalar, tv };
@@ -306,6 +313,11 @@ export function gramTargetsOf(
 /** Disposes every tensor of a map (null-safe). */
 export function disposeMap(m: ReadonlyMap<string, tf.Tensor> | null | undefined): void {
   if (m) for (const t of m.values()) t.dispose();
+}
+
+/** YIQ channels of `x` scaled by `weights` (TV of the result = Σ wᵢ TV(channelᵢ)). */
+function weightedYiq(x: tf.Tensor4D, weights: readonly [number, number, number]): tf.Tensor4D {
+  return applyColorTransform(x, RGB_TO_YIQ.map((row, i) => row.map((v) => v * weights[i])), [0, 0, 0]);
 }
 
 // ---- palette ------------------------------------------------------------------------------

@@ -29,6 +29,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { resizeImage } from './tensor-image.ts';
 import { mirrorPad2d } from './ops/mirror-pad.ts';
+import { invert3 } from './color.ts';
 
 export const PARAMETERIZATION_NAMES = ['pixels', 'pyramid', 'pyramid-decorrelated'] as const;
 export type ParameterizationName = (typeof PARAMETERIZATION_NAMES)[number];
@@ -146,16 +147,6 @@ function colorBasis(): { toRgb: number[][]; fromRgb: number[][] } {
   const m = COLOR_SQRT.map((row) => row.map((v) => v / norm));
   const mt = [0, 1, 2].map((i) => [0, 1, 2].map((j) => m[j][i]));
   return { toRgb: mt, fromRgb: invert3(mt) };
-}
-
-function invert3(a: number[][]): number[][] {
-  const [[a0, a1, a2], [b0, b1, b2], [c0, c1, c2]] = a;
-  const det = a0 * (b1 * c2 - b2 * c1) - a1 * (b0 * c2 - b2 * c0) + a2 * (b0 * c1 - b1 * c0);
-  return [
-    [(b1 * c2 - b2 * c1) / det, (a2 * c1 - a1 * c2) / det, (a1 * b2 - a2 * b1) / det],
-    [(b2 * c0 - b0 * c2) / det, (a0 * c2 - a2 * c0) / det, (a2 * b0 - a0 * b2) / det],
-    [(b0 * c1 - b1 * c0) / det, (a1 * c0 - a0 * c1) / det, (a0 * b1 - a1 * b0) / det],
-  ];
 }
 
 /** `[1, H, W, 3]` times a 3×3 matrix on the colour axis (differentiable, rank ≤ 4). */

@@ -31,6 +31,8 @@ export interface Preset {
   styleLoss: LayerLossKind;
   averaging: LayerAveraging;
   tv: TvKind;
+  /** TV on weighted YIQ channels instead of RGB (losses.ts); absent = RGB. */
+  tvColorWeights?: readonly [number, number, number];
   /**
    * Base weights; TransferParams.contentWeight etc. multiply these. `palette` weighs the pixel
    * palette term (losses.ts paletteLoss) and is multiplied by styleWeight, since it is part of

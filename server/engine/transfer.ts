@@ -464,6 +464,7 @@ class StyleTransferImpl implements EngineStyleTransfer {
       styleLoss: this.preset.styleLoss,
       averaging: this.preset.averaging,
       tv: this.preset.tv,
+      tvColorWeights: this.preset.tvColorWeights,
       contentWeight: w.content,
       styleWeight: w.style,
       tvWeight: w.tv,
