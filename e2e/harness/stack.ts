@@ -67,6 +67,19 @@ export function ensureClientBuilt(): void {
   if (r.status !== 0) throw new Error(`npm run build:client failed:\n${r.stderr}`);
 }
 
+export interface DeviceOptions {
+  deviceScaleFactor?: number;
+  /** Phone emulation: meta viewport honoured, touch events, mobile user agent behaviour. */
+  isMobile?: boolean;
+  hasTouch?: boolean;
+}
+
+/** Viewports the HiDPI scenarios use (CSS pixels). */
+export const VIEWPORTS = {
+  desktop: { width: 1280, height: 800 },
+  phone: { width: 390, height: 844 },
+} as const;
+
 export interface Stack {
   /** Base URL of the running server, e.g. http://127.0.0.1:41234 */
   url: string;
@@ -74,8 +87,12 @@ export interface Stack {
   dataDir: string;
   browser: Browser;
   server: ChildServer;
-  /** A page in its own browser context (own localStorage), with this display name. */
-  newPage(name: string, viewport?: { width: number; height: number }): Promise<Page>;
+  /**
+   * A page in its own browser context (own localStorage), with this display name. `viewport`
+   * is in CSS pixels (default 1280×800); `device` sets the device pixel ratio (default 1) and
+   * a phone's touch/mobile emulation.
+   */
+  newPage(name: string, viewport?: { width: number; height: number }, device?: DeviceOptions): Promise<Page>;
   /** POST /api/sessions. */
   createSession(): Promise<CreateSessionResponse>;
   /** Saves a screenshot into test-results/e2e/<label>/ (and docs/screenshots/e2e/ when `doc`). */
@@ -126,8 +143,8 @@ export async function startStack(label: string, env: Record<string, string> = {}
     browser,
     server,
     pageErrors,
-    async newPage(name, viewport = { width: 1280, height: 800 }) {
-      const ctx = await browser.newContext({ viewport, deviceScaleFactor: 1, acceptDownloads: true });
+    async newPage(name, viewport = VIEWPORTS.desktop, device = {}) {
+      const ctx = await browser.newContext({ viewport, deviceScaleFactor: 1, acceptDownloads: true, ...device });
       contexts.push(ctx);
       await ctx.addInitScript((n) => localStorage.setItem('atelier.name', n), name);
       const page = await ctx.newPage();
