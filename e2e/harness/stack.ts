@@ -1,6 +1,7 @@
 /**
- * The e2e harness: a real server process (server/main.ts, fake engine, temp DATA_DIR, free port),
- * the built client it serves, and headless Debian Chromium driven by playwright-core.
+ * The e2e harness: a real server process (server/main.ts, fake engine or the real default engine,
+ * temp DATA_DIR, free port), the built client it serves, and headless Debian Chromium driven by
+ * playwright-core.
  *
  * Why a child process and not the in-process server: scenario X8 kills the server with SIGKILL
  * and restarts it on the same port and data dir, and the browser must see a real outage.
@@ -106,15 +107,27 @@ export interface Stack {
   close(): Promise<void>;
 }
 
+export interface StackOptions {
+  /**
+   * `fake` (default): the in-process fake engine, fast and deterministic. `real`: the engine
+   * `npm start` runs — the embedded default model (mobilenet_v2) on the wasm backend, no GPU and
+   * no download (README "Models"); first frames after ~10 s of model loading on 2 cores.
+   */
+  engine?: 'fake' | 'real';
+}
+
+/** Server variables that select the real default engine (see {@link StackOptions}). */
+export const REAL_ENGINE_ENV = { ATELIER_FAKE_ENGINE: '0', ENGINE_BACKEND: 'wasm', MODEL: 'mobilenet_v2' } as const;
+
 /**
  * Builds the client if needed, starts the server and Chromium. `env` adds server variables
  * (e.g. KEYFRAME_INTERVAL_MS). Call `close()` in an `after` hook.
  */
-export async function startStack(label: string, env: Record<string, string> = {}): Promise<Stack> {
+export async function startStack(label: string, env: Record<string, string> = {}, opts: StackOptions = {}): Promise<Stack> {
   ensureClientBuilt();
   const dataDir = mkdtempSync(path.join(tmpdir(), 'atelier-e2e-'));
   // 5 frames/s instead of 10: software-rendered WebGL in several pages is the costliest part.
-  const serverEnv = { DATA_DIR: dataDir, FRAME_RATE: '5', ...env };
+  const serverEnv = { DATA_DIR: dataDir, FRAME_RATE: '5', ...(opts.engine === 'real' ? REAL_ENGINE_ENV : {}), ...env };
   let server: ChildServer;
   try {
     server = await spawnServer(serverEnv);
