@@ -5,6 +5,7 @@
  * (or removes it if it is already active); up to MAX_STYLES at once.
  */
 import { MAX_STYLES } from '../../../shared/schema.ts';
+import { STYLE_RANGES } from '../../../shared/param-ranges.ts';
 import type { PresetImage } from '../../../shared/protocol.ts';
 import type { SessionDoc, StyleView } from '../doc/session-doc.ts';
 import { h, replaceChildren } from '../ui/dom.ts';
@@ -114,8 +115,8 @@ export class StylesPanel {
   }
 
   private styleRow(s: StyleView, i: number): HTMLElement {
-    const weight = linearSlider(`style-${i}-weight`, 'Weight', { min: 0, max: 10, step: 0.05 }, this.handlers(s.index, 'weight'));
-    const scale = linearSlider(`style-${i}-scale`, 'Scale', { min: 0.1, max: 4, step: 0.05, format: (v) => `${v.toFixed(2)}x` }, this.handlers(s.index, 'scale'));
+    const weight = linearSlider(`style-${i}-weight`, 'Weight', STYLE_RANGES.weight, this.handlers(s.index, 'weight'));
+    const scale = linearSlider(`style-${i}-scale`, 'Scale', { ...STYLE_RANGES.scale, format: (v) => `${v.toFixed(2)}x` }, this.handlers(s.index, 'scale'));
     weight.setDisabled(this.disabled);
     scale.setDisabled(this.disabled);
     this.rows[i] = { weight, scale };
