@@ -36,15 +36,15 @@ export class ParamsPanel {
     };
     const id = (k: string) => `param-${k}`;
     let seed = 0;
-    const { box: seedBox, note: seedNote } = numberBox('Seed', { ...SEED_RANGE, integer: true }, () => seed, (v) => this.commit('seed', v), {
+    const { box: seedBox, note: seedNote, show: showSeed } = numberBox('Seed', { ...SEED_RANGE, integer: true }, () => seed, (v) => this.commit('seed', v), {
       id: id('seed'),
       inputmode: 'numeric',
-    });
+    }, String);
     const seedControl: BoundControl<number> = {
       el: h('div', { class: 'control-row' }, h('label', { for: id('seed') }, 'Seed'), seedBox, seedNote),
       set: (v) => {
         seed = v;
-        if (document.activeElement !== seedBox) seedBox.value = String(v);
+        showSeed(v);
       },
       setDisabled: (d) => (seedBox.disabled = d),
     };

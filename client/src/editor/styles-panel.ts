@@ -33,9 +33,13 @@ export class StylesPanel {
   private activeKey = '';
   private galleryKey = '';
   private rows: Array<{ weight: ReturnType<typeof linearSlider>; scale: ReturnType<typeof linearSlider> }> = [];
+  private readonly picker: { button: HTMLButtonElement; input: HTMLInputElement };
 
   constructor(private readonly deps: StylesPanelDeps) {
     const picker = imagePickerButton('Upload style…', (f) => this.uploadStyle(f), (m) => deps.onError(new Error(m)));
+    picker.button.disabled = true;
+    picker.input.disabled = true;
+    this.picker = picker;
     this.el = h(
       'section',
       { class: 'panel styles-panel', 'aria-label': 'Styles' },
@@ -54,6 +58,8 @@ export class StylesPanel {
 
   setDisabled(disabled: boolean): void {
     this.disabled = disabled;
+    this.picker.button.disabled = disabled;
+    this.picker.input.disabled = disabled;
     this.el.classList.toggle('readonly', disabled);
     this.activeKey = '';
     this.update();

@@ -64,7 +64,8 @@ export function numberBox(
   current: () => number,
   commit: (v: number) => void,
   attrs: Record<string, unknown> = {},
-): { box: HTMLInputElement; note: HTMLElement } {
+  format: (v: number) => string = formatNumber,
+): { box: HTMLInputElement; note: HTMLElement; show(v: number): void } {
   const box = h('input', { type: 'text', class: 'num', inputmode: 'decimal', spellcheck: 'false', autocomplete: 'off', ...attrs });
   const note = h('div', { class: 'field-note', role: 'status', 'aria-live': 'polite', hidden: true });
   let timer: ReturnType<typeof setTimeout> | undefined;
@@ -76,19 +77,32 @@ export function numberBox(
     box.classList.toggle('invalid', kind === 'error' && !!text);
     if (text) timer = setTimeout(() => say(null), NOTE_MS);
   };
+  // Typing in progress (not yet committed with Enter or by leaving the box) is never overwritten
+  // by a value from the document; everything else is, so an undo shows even while focused.
+  let typing = false;
   box.addEventListener('change', () => {
-    const r = checkTypedNumber(box.value, range, label);
+    typing = false;
+    const r = checkTypedNumber(box.value, range, label, format);
     if (r.kind === 'rejected') {
-      box.value = formatNumber(current());
-      say(`${r.note}; kept ${formatNumber(current())}.`, 'error');
+      box.value = format(current());
+      say(`${r.note}; kept ${format(current())}.`, 'error');
       return;
     }
-    box.value = formatNumber(r.value);
+    box.value = format(r.value);
     say(r.kind === 'clamped' ? `${r.note}.` : null);
     commit(r.value);
   });
-  box.addEventListener('input', () => box.classList.remove('invalid'));
-  return { box, note };
+  box.addEventListener('input', () => {
+    typing = true;
+    box.classList.remove('invalid');
+  });
+  return {
+    box,
+    note,
+    show(v: number) {
+      if (!typing) box.value = format(v);
+    },
+  };
 }
 
 /**
@@ -99,7 +113,7 @@ export function logSlider(id: string, label: string, range: SharedLogRange, hs: 
   const r: LogRange = logRange(range.min, range.max, { steps: 1000, zeroAtStart: range.zeroAtStart });
   const slider = h('input', { id, type: 'range', min: '0', max: String(r.steps), step: '1', class: 'slider' });
   let value = 0;
-  const { box, note } = numberBox(label, { min: range.min, max: range.max, zeroAllowed: range.zeroAtStart }, () => value, (v) => hs.onCommit(v), {
+  const { box, note, show } = numberBox(label, { min: range.min, max: range.max, zeroAllowed: range.zeroAtStart }, () => value, (v) => hs.onCommit(v), {
     'aria-label': `${label} value`,
   });
   let dragging = false;
@@ -120,7 +134,7 @@ export function logSlider(id: string, label: string, range: SharedLogRange, hs: 
       value = v;
       if (dragging) return;
       slider.value = String(valueToPosition(r, v));
-      if (document.activeElement !== box) box.value = formatNumber(v);
+      show(v);
     },
     setDisabled(d) {
       slider.disabled = d;

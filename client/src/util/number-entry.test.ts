@@ -28,5 +28,6 @@ describe('typed numbers', () => {
     assert.deepEqual(checkTypedNumber('5e-2', weight, 'Style weight'), { kind: 'ok', value: 0.05 });
     assert.deepEqual(checkTypedNumber('2k', { min: 0, max: 2 ** 31 - 1, integer: true }, 'Seed'), { kind: 'ok', value: 2000 });
     assert.equal(checkTypedNumber('0', { min: 1e-3, max: 0.1 }, 'Learning rate').kind, 'clamped', 'no zero where it is not "off"');
+    assert.deepEqual(checkTypedNumber('3e9', { min: 0, max: 2 ** 31 - 1, integer: true }, 'Seed', String), { kind: 'clamped', value: 2147483647, note: 'Seed goes up to 2147483647: set to 2147483647' });
   });
 });

@@ -19,8 +19,8 @@ export type Entry =
   | { kind: 'clamped'; value: number; note: string }
   | { kind: 'rejected'; note: string };
 
-/** Checks `text` typed for `label` against `range`. */
-export function checkTypedNumber(text: string, range: EntryRange, label: string): Entry {
+/** Checks `text` typed for `label` against `range`; `format` writes numbers in notes. */
+export function checkTypedNumber(text: string, range: EntryRange, label: string, format: (v: number) => string = formatNumber): Entry {
   const typed = text.trim();
   const v = parseNumberInput(typed);
   const shown = typed.length > 24 ? `${typed.slice(0, 24)}…` : typed;
@@ -30,8 +30,8 @@ export function checkTypedNumber(text: string, range: EntryRange, label: string)
   if (v === 0 && range.zeroAllowed) return { kind: 'ok', value: 0 };
   if (v < range.min) {
     const off = range.zeroAllowed ? ' (0 turns it off)' : '';
-    return { kind: 'clamped', value: range.min, note: `${label} starts at ${formatNumber(range.min)}${off}: set to ${formatNumber(range.min)}` };
+    return { kind: 'clamped', value: range.min, note: `${label} starts at ${format(range.min)}${off}: set to ${format(range.min)}` };
   }
-  if (v > range.max) return { kind: 'clamped', value: range.max, note: `${label} goes up to ${formatNumber(range.max)}: set to ${formatNumber(range.max)}` };
+  if (v > range.max) return { kind: 'clamped', value: range.max, note: `${label} goes up to ${format(range.max)}: set to ${format(range.max)}` };
   return { kind: 'ok', value: v };
 }
