@@ -43,7 +43,11 @@ export async function createPixiApp(host: HTMLElement, background: string): Prom
   app.canvas.classList.add('pixi-canvas');
   host.appendChild(app.canvas);
   // Pixi follows window resizes only; panels also change size with the layout.
-  new ResizeObserver(() => app.resize()).observe(host);
+  const observer = new ResizeObserver(() => {
+    if (!app.renderer) return observer.disconnect(); // destroyed
+    app.resize();
+  });
+  observer.observe(host);
   followDevicePixelRatio(app);
   return app;
 }
