@@ -38,12 +38,14 @@ describe('activity feed', () => {
     a.setContent({ imageId: IMG, width: 100, height: 80 });
     const m = a.beginStroke({ author: 'Ana', tool: 'brush', color: '#000000', size: 3, opacity: 1, points: [0, 0] });
     a.setStrokePoints(m, [0, 0, 1, 1]);
+    a.beginStroke({ author: 'Ana', tool: 'brush', color: '#000000', size: 3, opacity: 1, points: [2, 2] });
     a.clearStrokes();
     const texts = seen.flatMap((s) => s.changes.map((c) => describeChange('Ana', c)));
     assert.deepEqual(texts, [
       'Ana added a style',
       'Ana set style 1 weight to 2.5',
       'Ana changed the content photo',
+      'Ana painted a stroke',
       'Ana painted a stroke',
       'Ana cleared the canvas',
     ]);
@@ -131,6 +133,13 @@ describe('activity feed', () => {
     assert.ok(!claimCovers(claimFor(1, removed.slice(0, 10)), removed), 'a partial claim does not cover');
     assert.ok(!claimCovers(claimFor(1, ['stroke:1']), ['stroke:1', 'stroke:2']));
     assert.ok(claimCovers(claimFor(1, ['stroke:1', 'stroke:2']), ['stroke:2']));
+  });
+
+  test('C41: undoing the only stroke reads "removed a stroke", not "cleared the canvas"', () => {
+    const { a, seen } = watched();
+    a.beginStroke({ author: 'Ana', tool: 'brush', color: '#000000', size: 3, opacity: 1, points: [0, 0] });
+    a.strokes.delete(0, 1);
+    assert.equal(describeChange('Ana', seen.at(-1)!.changes[0]), 'Ana removed a stroke');
   });
 
   test('C43: a line written as "Someone" is renamed when the claim arrives later', () => {

@@ -75,7 +75,9 @@ export function changesFromEvents(events: Y.YEvent<Y.AbstractType<unknown>>[], r
         if (removed) out.push({ kind: 'style-removed', count: removed });
       } else {
         for (const tool of addedTools) out.push({ kind: 'stroke-added', tool });
-        if (removed) out.push({ kind: 'strokes-removed', count: removed, cleared: roots.strokes.length === 0 });
+        // "Cleared the canvas" when several strokes went and none is left; undoing the only
+        // stroke there was is not a clear.
+        if (removed) out.push({ kind: 'strokes-removed', count: removed, cleared: removed > 1 && roots.strokes.length === 0 });
       }
     } else if (t === roots.content) {
       const keys = (ev as Y.YMapEvent<unknown>).changes.keys;
