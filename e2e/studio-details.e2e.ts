@@ -12,6 +12,7 @@ import { PARAM_RANGES } from '../shared/param-ranges.ts';
 import { startStack, VIEWPORTS, type Stack } from './harness/stack.ts';
 import { drawStroke, line, openSynced, waitInPage } from './harness/page.ts';
 import { readServerDoc, waitForServerDoc } from './harness/server-doc.ts';
+import { boxError, boxWhere, containBox, decode, fmtBox, notColor, scaleBox } from './harness/pixels.ts';
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
 describe('studio details in a real browser', { timeout: 300_000 }, () => {
@@ -165,6 +166,11 @@ describe('studio details in a real browser', { timeout: 300_000 }, () => {
   });
 
   test('X13: the replay page does not overlap at phone width and its timeline answers the keyboard', async () => {
+    // An edit to step to, and keyframes after it (every 300 ms here).
+    const n0 = (await readServerDoc(stack.url, s.id, s.viewerToken)).strokes.length;
+    await drawStroke(ana, line(0.6));
+    await waitForServerDoc(stack.url, s.id, s.viewerToken, 'a stroke for the replay', (d) => d.strokes.length === n0 + 1);
+    await ana.waitForTimeout(700);
     await withPage(
       'Rae',
       async (p) => {
@@ -187,6 +193,16 @@ describe('studio details in a real browser', { timeout: 300_000 }, () => {
         });
         await stack.shot(p, 'x13-replay-phone', { doc: true });
         assert.deepEqual(problems, []);
+
+        // The replay canvas (intrinsic content pixels, CSS object-fit) at DPR 3: drawn where it belongs.
+        const content = (await readServerDoc(stack.url, s.id, s.viewerToken)).content as { width: number; height: number };
+        const el = p.locator('.replay-canvas');
+        const box = (await el.boundingBox())!;
+        const img = await decode(await el.screenshot());
+        const k = img.width / box.width;
+        const want = scaleBox(containBox(content.width, content.height, box.width, box.height), k);
+        const got = boxWhere(img, notColor('#0c0d10', 24));
+        assert.ok(got && boxError(got, want) / k <= 3, `replay canvas drawn at ${fmtBox(got)}, expected ${fmtBox(want)}`);
 
         const track = p.locator('.replay-track');
         assert.equal(await track.getAttribute('role'), 'slider');
