@@ -13,9 +13,10 @@ import path from 'node:path';
 import sharp from 'sharp';
 import type { Page } from 'playwright-core';
 import type { CreateSessionResponse } from '../shared/protocol.ts';
-import { repoRoot, startStack, VIEWPORTS, type Stack } from './harness/stack.ts';
+import { repoRoot, startStack, type Stack } from './harness/stack.ts';
 import { framesBetween, lastFrameBefore, lastMark, openSynced, pageNow, recordFrameBytes, waitInPage, type RecordedFrame } from './harness/page.ts';
 import { waitForServerDoc } from './harness/server-doc.ts';
+import { PARAM_RANGES } from '../shared/param-ranges.ts';
 import { containBox, correlation, decode, decodeResized, hexRgb, luminance, meanAbsDiff, meanColor, scaleBox, type Box } from './harness/pixels.ts';
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
@@ -28,6 +29,7 @@ const OUTPUT_PAD = 8;
 /** Side of the luminance grid the layout correlation is computed on. */
 const GRID = 32;
 const NEW_PHOTO = path.join(repoRoot, 'assets/content/rocket.jpg');
+const VIEWPORT = { width: 960, height: 640 };
 
 const dist = (a: readonly number[], b: readonly number[]) => Math.hypot(a[0] - b[0], a[1] - b[1], a[2] - b[2]);
 
@@ -41,14 +43,18 @@ describe('the real engine: strokes, new photos and reset reach the picture', { t
   before(async () => {
     stack = await startStack('real-engine', {}, { engine: 'real' });
     s = await stack.createSession();
-    ana = await stack.newPage('Ana', VIEWPORTS.desktop, { deviceScaleFactor: 1 });
-    bo = await stack.newPage('Bo', VIEWPORTS.desktop, { deviceScaleFactor: 2 });
+    // Smaller than the usual desktop viewport: every frame is re-rendered in both pages with
+    // software WebGL, on the same 2 cores as the engine (at 1280×800 and DPR 2 that rendering
+    // delayed frames by more than a second on a loaded machine).
+    ana = await stack.newPage('Ana', VIEWPORT, { deviceScaleFactor: 1 });
+    bo = await stack.newPage('Bo', VIEWPORT, { deviceScaleFactor: 2 });
     for (const p of [ana, bo]) {
       await openSynced(p, `${stack.url}/s/${s.id}?token=${s.editorToken}`);
       await recordFrameBytes(p);
     }
-    // The model loads on first use (~10 s on 2 cores); then frames come at the engine's pace.
-    for (const p of [ana, bo]) await waitInPage(p, 'frames from the real engine', () => (window as any).__e2eFrameBytes.length >= 3, undefined, 120_000);
+    // The model loads on first use (~10 s on 2 cores) and the first steps are slow (wasm
+    // compilation, first allocations): wait for a steady stream before timing anything.
+    for (const p of [ana, bo]) await waitInPage(p, 'frames from the real engine', () => (window as any).__e2eFrameBytes.length >= 8, undefined, 120_000);
     content = await ana.evaluate(() => (window as any).atelier.sdoc.getContent());
   });
   after(async () => {
@@ -160,8 +166,14 @@ describe('the real engine: strokes, new photos and reset reach the picture', { t
   });
 
   test('X16: reset shows the start image (the content photo) within 2 s (DPR 1 and 2)', async (t: TestContext) => {
-    // Let the optimization move away from the start image first.
-    await ana.waitForTimeout(6000);
+    // Move the image well away from the start image first, so "back at the start" is unmistakable:
+    // 3 s at the top learning rate (coloured noise within a few steps), then the default again
+    // (the first steps after the reset move pixels by about the learning rate).
+    const lr = await ana.evaluate(() => (window as any).atelier.sdoc.getParam('learningRate') as number);
+    await ana.evaluate((v) => (window as any).atelier.sdoc.setParam('learningRate', v), PARAM_RANGES.learningRate.max);
+    await ana.waitForTimeout(3000);
+    await ana.evaluate((v) => (window as any).atelier.sdoc.setParam('learningRate', v), lr);
+    await ana.waitForTimeout(1000);
     const { w, h } = (await framesBetween(ana, (await pageNow(ana)) - 1000)).at(-1)!;
     const imageId = await ana.evaluate(() => (window as any).atelier.sdoc.getContent().imageId as string);
     const photo = Buffer.from(await (await fetch(`${stack.url}/api/images/${imageId}`)).arrayBuffer());
@@ -171,14 +183,16 @@ describe('the real engine: strokes, new photos and reset reach the picture', { t
     const t0 = (await lastMark(ana, 'restart'))!;
     const before = (await lastFrameBefore(ana, t0))!;
     const dBefore = meanAbsDiff(await decodeResized(before.jpeg, w, h), start);
+    assert.ok(dBefore >= 20, `the image had not moved away from the start image before the reset (mean difference ${dBefore.toFixed(1)})`);
     const frames = await framesWithin(ana, t0);
     const scored = await Promise.all(frames.map(async (f) => ({ f, d: meanAbsDiff(await decodeResized(f.jpeg, w, h), start) })));
     t.diagnostic(`difference to the start image before reset: ${dBefore.toFixed(1)} (iter ${before.iter}); frames within ${WITHIN_MS} ms: ${scored.map((x) => `+${Math.round(x.f.t - t0)}ms iter ${x.f.iter} d=${x.d.toFixed(1)}`).join(', ')}`);
     assert.ok(frames.length > 0, `no frame arrived within ${WITHIN_MS} ms of the reset`);
-    // JPEG at quality 80 and a step or two of Adam (lr 0.02) keep the first frames a few levels off.
-    const isStart = (d: number) => d <= Math.max(6, 0.4 * dBefore);
-    const hit = scored.find((x) => isStart(x.d));
-    assert.ok(hit, `no frame within ${WITHIN_MS} ms is the start image: mean difference ${Math.min(...scored.map((x) => x.d)).toFixed(1)} at best, ${dBefore.toFixed(1)} before the reset (wanted ≤ ${Math.max(6, 0.4 * dBefore).toFixed(1)})`);
+    // JPEG at quality 80, the server's own resize and a few Adam steps at lr 0.02 keep the first
+    // frames 5–8 levels off (measured: 5.2 at iter 1, 6.5 at iter 2).
+    const limit = Math.max(9, 0.4 * dBefore);
+    const hit = scored.find((x) => x.d <= limit);
+    assert.ok(hit, `no frame within ${WITHIN_MS} ms is the start image: mean difference ${Math.min(...scored.map((x) => x.d)).toFixed(1)} at best, ${dBefore.toFixed(1)} before the reset (wanted ≤ ${limit.toFixed(1)})`);
 
     for (const [name, page] of [['Ana (DPR 1)', ana], ['Bo (DPR 2)', bo]] as const) {
       const d = meanAbsDiff(await decode(await outputAsFrame(page, w, h)), start);
