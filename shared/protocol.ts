@@ -92,6 +92,13 @@ export interface StatusPayload {
   stepsPerSec: number;
   clients: number;
   message?: string;
+  /**
+   * Editors only: the session's view-only token, so every editor — also one who joined by link —
+   * can share a view-only link or put the projector on a wall without the editor token. Absent
+   * for viewers, and for sessions created before the viewer token was derived from the editor
+   * token (server SPEC S3).
+   */
+  viewerToken?: string;
 }
 
 /** Events the server emits. */
@@ -267,6 +274,8 @@ export const api = {
   exportTimelapse: (sessionId: string) => `/api/sessions/${encodeURIComponent(sessionId)}/export`,
   exportJob: (jobId: string) => `/api/exports/${encodeURIComponent(jobId)}`,
   exportFile: (jobId: string) => `/api/exports/${encodeURIComponent(jobId)}/file`,
+  editorPage: (sessionId: string, token: string) => `/s/${encodeURIComponent(sessionId)}?token=${encodeURIComponent(token)}`,
+  projectorPage: (sessionId: string, token: string) => `/s/${encodeURIComponent(sessionId)}/view?token=${encodeURIComponent(token)}`,
   replayPage: (sessionId: string, token: string) => `/s/${encodeURIComponent(sessionId)}/replay?token=${encodeURIComponent(token)}`,
   health: '/healthz',
   metrics: '/metrics',

@@ -136,9 +136,26 @@ export interface SessionState {
   strokes: Stroke[];
 }
 
+/** Most ids a {@link RemovalClaim} lists. */
+export const MAX_CLAIM_IDS = 32;
+
+/**
+ * "I removed these": a client's claim for its latest removal of strokes or styles, published in
+ * its awareness state. Yjs records no author for a deletion (a deletion-only update advances no
+ * clock), so this is how the others can name who undid a stroke (client SPEC C43). `n` counts
+ * the claims (each one differs from the last); `ids` are `stroke:<id>` and `style:<imageId>`.
+ */
+export const RemovalClaim = z.object({
+  n: z.number().int().min(0),
+  ids: z.array(z.string().max(80)).max(MAX_CLAIM_IDS),
+});
+export type RemovalClaim = z.infer<typeof RemovalClaim>;
+
 /** Presence state published through y-protocols awareness. */
 export const AwarenessState = z.object({
   user: z.object({ name: z.string().max(64), color: HexColor }),
   cursor: z.object({ x: finite(), y: finite() }).nullable().optional(),
+  /** A malformed claim is ignored, not the whole presence. */
+  removed: RemovalClaim.optional().catch(undefined),
 });
 export type AwarenessState = z.infer<typeof AwarenessState>;

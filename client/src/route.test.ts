@@ -29,9 +29,18 @@ describe('routes', () => {
     assert.equal(joinPathFromInput('join me: http://localhost:3000/s/q1?token=k please'), '/s/q1?token=k');
     assert.equal(joinPathFromInput('/s/q1?token=k'), '/s/q1?token=k');
   });
+  test('C2: a link inside a sentence, in angle brackets or without scheme or host is found', () => {
+    assert.equal(joinPathFromInput('hey join me: <http://10.0.0.5:3000/s/q1?token=k-_9>'), '/s/q1?token=k-_9');
+    assert.equal(joinPathFromInput('hey join me: http://10.0.0.5:3000/s/q1?token=k.'), '/s/q1?token=k');
+    assert.equal(joinPathFromInput('(see localhost:3000/s/q1/view?token=k&overlay=1)'), '/s/q1/view?token=k&overlay=1');
+    assert.equal(joinPathFromInput('s/q1?token=k'), '/s/q1?token=k');
+    assert.equal(joinPathFromInput('"/s/q1/replay?token=k"'), '/s/q1/replay?token=k');
+  });
   test('C2: text that is not a session link is rejected', () => {
     assert.equal(joinPathFromInput(''), null);
     assert.equal(joinPathFromInput('hello'), null);
     assert.equal(joinPathFromInput('https://x.org/s/q1'), null);
+    assert.equal(joinPathFromInput('join me at s/q1 please'), null, 'no token, no link');
+    assert.equal(joinPathFromInput('https://x.org/docs/s/q1?token=k'), null, '/s/ deeper in another path is not a session link');
   });
 });

@@ -30,17 +30,28 @@ export function parseRoute(pathname: string, search: string): Route {
 }
 
 /**
- * Turns whatever a person pasted to join (a full URL, a path, or a URL with surrounding text)
- * into an in-app path with its query, or null if it is not a session link. Only the path and
- * query are kept, so a link copied from another host still opens on this server.
+ * Turns whatever a person pasted to join (a full URL, a path, a URL without scheme or host, or
+ * any of these inside a sentence such as "hey join me: <link>") into an in-app path with its
+ * query, or null if it is not a session link. Only the path and query are kept, so a link copied
+ * from another host still opens on this server. Punctuation right after the link (a closing `>`
+ * or `)`, a full stop) is not part of it: tokens are base64url.
  */
 export function joinPathFromInput(input: string): string | null {
-  const text = input.trim();
-  if (!text) return null;
-  const found = /(?:https?:\/\/[^\s/]+)?(\/s\/[^\s?#]+(?:\?[^\s#]*)?)/.exec(text);
-  if (!found) return null;
-  const url = new URL(found[1], 'http://x');
-  const route = parseRoute(url.pathname, url.search);
-  if (route.page === 'start' || route.page === 'not-found') return null;
-  return url.pathname + url.search;
+  // Words of the text, without the brackets and quotes a link is often wrapped in.
+  for (const word of input.split(/[\s<>()"'\[\]{}]+/)) {
+    const candidate = word.replace(/[.,;:!?]+$/, '');
+    if (!/(^|\/)s\//.test(candidate)) continue;
+    let url: URL;
+    try {
+      if (/^https?:\/\//i.test(candidate)) url = new URL(candidate);
+      else if (candidate.startsWith('/')) url = new URL(candidate, 'http://x');
+      else if (candidate.startsWith('s/')) url = new URL(`/${candidate}`, 'http://x');
+      else url = new URL(`http://${candidate}`); // host without scheme: "localhost:3000/s/…"
+    } catch {
+      continue;
+    }
+    const route = parseRoute(url.pathname, url.search);
+    if (route.page !== 'start' && route.page !== 'not-found') return url.pathname + url.search;
+  }
+  return null;
 }

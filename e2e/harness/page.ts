@@ -107,3 +107,70 @@ export async function meanBrightness(png: Buffer): Promise<number> {
   for (let i = 0; i < data.length; i++) sum += data[i];
   return sum / data.length;
 }
+
+/** A frame as a page received it: arrival time (page clock, ms), iteration, size and JPEG bytes. */
+export interface RecordedFrame {
+  t: number;
+  iter: number;
+  w: number;
+  h: number;
+  jpeg: Buffer;
+}
+
+/**
+ * Keeps every frame the page's connection receives, with its bytes and arrival time, in
+ * `window.__e2eFrameBytes`, and the page time of marks (`pointerup`, local changes of the content
+ * photo and of `params.restart`) in `window.__e2eMarks`, so checks can ask "which frames arrived
+ * within 2 s of that change" on the page's own clock.
+ */
+export async function recordFrameBytes(page: Page): Promise<void> {
+  await page.evaluate(() => {
+    const w = window as any;
+    w.__e2eFrameBytes = [];
+    w.__e2eMarks = [];
+    w.atelier.conn.frames.on(({ frame }: any) => w.__e2eFrameBytes.push({ t: performance.now(), iter: frame.iter, w: frame.w, h: frame.h, data: frame.data }));
+    window.addEventListener('pointerup', () => w.__e2eMarks.push({ what: 'pointerup', t: performance.now() }), true);
+    const sdoc = w.atelier.sdoc;
+    sdoc.content.observe((ev: any) => {
+      if (ev.keysChanged.has('imageId')) w.__e2eMarks.push({ what: 'content-photo', t: performance.now() });
+    });
+    sdoc.params.observe((ev: any) => {
+      if (ev.keysChanged.has('restart')) w.__e2eMarks.push({ what: 'restart', t: performance.now() });
+    });
+  });
+}
+
+/** The page clock now (ms). */
+export const pageNow = (page: Page): Promise<number> => page.evaluate(() => performance.now());
+
+/** The page time of the newest mark `what` (see {@link recordFrameBytes}), or null. */
+export function lastMark(page: Page, what: 'pointerup' | 'content-photo' | 'restart'): Promise<number | null> {
+  return page.evaluate((wh) => {
+    const m = ((window as any).__e2eMarks as Array<{ what: string; t: number }>).filter((x) => x.what === wh).at(-1);
+    return m ? m.t : null;
+  }, what);
+}
+
+/** Frames recorded by {@link recordFrameBytes} that arrived in [from, to] (page clock), with their JPEG bytes. */
+export async function framesBetween(page: Page, from: number, to = Infinity): Promise<RecordedFrame[]> {
+  const list = await page.evaluate(
+    ([a, b]) =>
+      ((window as any).__e2eFrameBytes as Array<{ t: number; iter: number; w: number; h: number; data: Uint8Array }>)
+        .filter((f) => f.t >= a && f.t <= b)
+        .map((f) => {
+          let bin = '';
+          for (let i = 0; i < f.data.length; i += 0x8000) bin += String.fromCharCode(...f.data.subarray(i, i + 0x8000));
+          return { t: f.t, iter: f.iter, w: f.w, h: f.h, b64: btoa(bin) };
+        }),
+    [from, to === Infinity ? Number.MAX_VALUE : to] as const,
+  );
+  return list.map((f) => ({ t: f.t, iter: f.iter, w: f.w, h: f.h, jpeg: Buffer.from(f.b64, 'base64') }));
+}
+
+/** The newest recorded frame that arrived before page time `t`. */
+export async function lastFrameBefore(page: Page, t: number): Promise<RecordedFrame | null> {
+  const idx = await page.evaluate((tt) => ((window as any).__e2eFrameBytes as Array<{ t: number }>).filter((f) => f.t < tt).length - 1, t);
+  if (idx < 0) return null;
+  const all = await page.evaluate((i) => (window as any).__e2eFrameBytes[i].t as number, idx);
+  return (await framesBetween(page, all, all))[0] ?? null;
+}

@@ -1,6 +1,7 @@
 /**
- * The e2e harness: a real server process (server/main.ts, fake engine, temp DATA_DIR, free port),
- * the built client it serves, and headless Debian Chromium driven by playwright-core.
+ * The e2e harness: a real server process (server/main.ts, fake engine or the real default engine,
+ * temp DATA_DIR, free port), the built client it serves, and headless Debian Chromium driven by
+ * playwright-core.
  *
  * Why a child process and not the in-process server: scenario X8 kills the server with SIGKILL
  * and restarts it on the same port and data dir, and the browser must see a real outage.
@@ -67,6 +68,19 @@ export function ensureClientBuilt(): void {
   if (r.status !== 0) throw new Error(`npm run build:client failed:\n${r.stderr}`);
 }
 
+export interface DeviceOptions {
+  deviceScaleFactor?: number;
+  /** Phone emulation: meta viewport honoured, touch events, mobile user agent behaviour. */
+  isMobile?: boolean;
+  hasTouch?: boolean;
+}
+
+/** Viewports the HiDPI scenarios use (CSS pixels). */
+export const VIEWPORTS = {
+  desktop: { width: 1280, height: 800 },
+  phone: { width: 390, height: 844 },
+} as const;
+
 export interface Stack {
   /** Base URL of the running server, e.g. http://127.0.0.1:41234 */
   url: string;
@@ -74,8 +88,12 @@ export interface Stack {
   dataDir: string;
   browser: Browser;
   server: ChildServer;
-  /** A page in its own browser context (own localStorage), with this display name. */
-  newPage(name: string, viewport?: { width: number; height: number }): Promise<Page>;
+  /**
+   * A page in its own browser context (own localStorage), with this display name. `viewport`
+   * is in CSS pixels (default 1280×800); `device` sets the device pixel ratio (default 1) and
+   * a phone's touch/mobile emulation.
+   */
+  newPage(name: string, viewport?: { width: number; height: number }, device?: DeviceOptions): Promise<Page>;
   /** POST /api/sessions. */
   createSession(): Promise<CreateSessionResponse>;
   /** Saves a screenshot into test-results/e2e/<label>/ (and docs/screenshots/e2e/ when `doc`). */
@@ -89,15 +107,27 @@ export interface Stack {
   close(): Promise<void>;
 }
 
+export interface StackOptions {
+  /**
+   * `fake` (default): the in-process fake engine, fast and deterministic. `real`: the engine
+   * `npm start` runs — the embedded default model (mobilenet_v2) on the wasm backend, no GPU and
+   * no download (README "Models"); first frames after ~10 s of model loading on 2 cores.
+   */
+  engine?: 'fake' | 'real';
+}
+
+/** Server variables that select the real default engine (see {@link StackOptions}). */
+export const REAL_ENGINE_ENV = { ATELIER_FAKE_ENGINE: '0', ENGINE_BACKEND: 'wasm', MODEL: 'mobilenet_v2' } as const;
+
 /**
  * Builds the client if needed, starts the server and Chromium. `env` adds server variables
  * (e.g. KEYFRAME_INTERVAL_MS). Call `close()` in an `after` hook.
  */
-export async function startStack(label: string, env: Record<string, string> = {}): Promise<Stack> {
+export async function startStack(label: string, env: Record<string, string> = {}, opts: StackOptions = {}): Promise<Stack> {
   ensureClientBuilt();
   const dataDir = mkdtempSync(path.join(tmpdir(), 'atelier-e2e-'));
   // 5 frames/s instead of 10: software-rendered WebGL in several pages is the costliest part.
-  const serverEnv = { DATA_DIR: dataDir, FRAME_RATE: '5', ...env };
+  const serverEnv = { DATA_DIR: dataDir, FRAME_RATE: '5', ...(opts.engine === 'real' ? REAL_ENGINE_ENV : {}), ...env };
   let server: ChildServer;
   try {
     server = await spawnServer(serverEnv);
@@ -126,8 +156,8 @@ export async function startStack(label: string, env: Record<string, string> = {}
     browser,
     server,
     pageErrors,
-    async newPage(name, viewport = { width: 1280, height: 800 }) {
-      const ctx = await browser.newContext({ viewport, deviceScaleFactor: 1, acceptDownloads: true });
+    async newPage(name, viewport = VIEWPORTS.desktop, device = {}) {
+      const ctx = await browser.newContext({ viewport, deviceScaleFactor: 1, acceptDownloads: true, ...device });
       contexts.push(ctx);
       await ctx.addInitScript((n) => localStorage.setItem('atelier.name', n), name);
       const page = await ctx.newPage();

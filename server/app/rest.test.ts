@@ -59,7 +59,7 @@ describe('REST API', () => {
     });
   const errorOf = async (res: Response) => ((await res.json()) as ErrorResponse).error;
 
-  test('S2: POST /api/sessions creates a session with distinct random tokens and absolute URLs', async () => {
+  test('S2: POST /api/sessions creates a session with distinct tokens (random editor token, derived viewer token, S3) and absolute URLs', async () => {
     const s = await createSession(server.url);
     assert.match(s.id, /^[A-Za-z0-9_-]{8,}$/);
     assert.notEqual(s.editorToken, s.viewerToken);

@@ -6,6 +6,7 @@ import * as encoding from 'lib0/encoding';
 import * as syncProtocol from 'y-protocols/sync';
 import { ErrorCode } from '../../shared/protocol.ts';
 import { connectClient, createSession, docJson, startTestServer, waitFor, type TestClient, type TestServer } from '../testing/index.ts';
+import { viewerTokenFor } from '../session/session-manager.ts';
 import { isDeepStrictEqual } from 'node:util';
 
 describe('realtime sync', () => {
@@ -83,6 +84,22 @@ describe('realtime sync', () => {
     // The server's copy is the same too.
     const live = server.sessions.get(s.id)!;
     assert.deepEqual(docJson(live.doc), docJson(cs[0].doc));
+  });
+
+  test('S3: the viewer token is derived from the editor token; every editor gets it in status, viewers do not', async () => {
+    const s = await createSession(server.url);
+    assert.equal(s.viewerToken, viewerTokenFor(s.editorToken));
+    assert.notEqual(s.viewerToken, s.editorToken);
+    const ed = await connect({ url: server.url, session: s.id, token: s.editorToken, name: 'co-editor' });
+    const viewer = await connect({ url: server.url, session: s.id, token: s.viewerToken, name: 'v' });
+    assert.equal(ed.statuses[0]?.viewerToken, s.viewerToken);
+    assert.equal(viewer.statuses[0]?.role, 'viewer');
+    assert.equal(viewer.statuses[0]?.viewerToken, undefined, 'a viewer is not told any token');
+    // Status broadcasts (engine state changes) carry it too.
+    ed.doc.getMap('params').set('running', false);
+    await waitFor(() => ed.statuses.at(-1)?.state === 'paused');
+    assert.equal(ed.statuses.at(-1)?.viewerToken, s.viewerToken);
+    assert.equal(viewer.statuses.at(-1)?.viewerToken, undefined);
   });
 
   test('S7: a viewer receives the document and frames but its writes are dropped with READ_ONLY', async () => {

@@ -60,6 +60,8 @@ interface SocketData {
   session: Session;
   role: Role;
   name: string;
+  /** Editors only: the session's view-only token, when the server can know it (S3). */
+  viewerToken?: string;
 }
 
 type AtelierSocket = Socket<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketData>;
@@ -136,7 +138,7 @@ class SessionRoom {
         for (const ch of this.channels.values()) ch.offer(frame);
       },
       status: () => {
-        for (const o of this.origins.values()) o.socket.emit('status', statusFor(session, o.socket.data.role));
+        for (const o of this.origins.values()) o.socket.emit('status', statusFor(session, o.socket.data.role, o.socket.data.viewerToken));
       },
       invalid: (origin, errors) => {
         if (!(origin instanceof ClientOrigin) || !this.origins.has(origin.socket.id)) return;
@@ -196,12 +198,13 @@ class SessionRoom {
   }
 }
 
-/** The status a socket of `role` sees. */
-export function statusFor(session: Session, role: Role): StatusPayload {
+/** The status a socket of `role` sees; `viewerToken` goes to editors only. */
+export function statusFor(session: Session, role: Role, viewerToken?: string): StatusPayload {
   return {
     protocol: PROTOCOL_VERSION,
     session: session.id,
     role,
+    ...(role === 'editor' && viewerToken ? { viewerToken } : {}),
     state: session.state,
     backend: session.backend,
     model: session.validator.state().params.model,
@@ -253,7 +256,7 @@ export function attachRealtime(httpServer: HttpServer, sessions: SessionManager,
         return next(refusal(ErrorCode.TooManyClients, `your address already has its maximum of ${opts.maxSocketsPerIp} connections`));
       }
     }
-    socket.data = { session: auth.session, role: auth.role, name: name ?? '' };
+    socket.data = { session: auth.session, role: auth.role, name: name ?? '', ...(auth.role === 'editor' && auth.viewerToken ? { viewerToken: auth.viewerToken } : {}) };
     next();
   });
 
@@ -304,7 +307,7 @@ export function attachRealtime(httpServer: HttpServer, sessions: SessionManager,
       if (event !== 'y:sync' && event !== 'y:awareness') refuse(guard.reject(ErrorCode.BadMessage, `unknown event '${String(event).slice(0, 40)}'`));
     });
 
-    socket.emit('status', statusFor(session, role));
+    socket.emit('status', statusFor(session, role, socket.data.viewerToken));
     if (role === 'editor') {
       const enc = encoding.createEncoder();
       syncProtocol.writeSyncStep1(enc, session.doc);

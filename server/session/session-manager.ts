@@ -4,8 +4,10 @@
  *
  * Tokens: 24 random bytes (192 bits) in base64url. Only their sha256 is stored; a presented token
  * is hashed and compared with `crypto.timingSafeEqual` (equal-length digests), against both roles.
+ * The viewer token is derived from the editor token (HMAC), so the server can hand it to any
+ * editor without storing it (S3): a co-editor who joined by link can share a view-only link.
  */
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Role } from '../../shared/protocol.ts';
 import type { ContentEntry, Params, StyleEntry } from '../../shared/schema.ts';
 import { Session, type SessionDeps } from './session.ts';
@@ -15,6 +17,15 @@ export const SESSION_ID_RE = /^[A-Za-z0-9_-]{8,64}$/;
 
 export function newToken(): string {
   return randomBytes(24).toString('base64url');
+}
+
+/**
+ * The viewer token of a session whose editor token is `editorToken`: HMAC-SHA256 keyed with the
+ * editor token, first 24 bytes in base64url (same length as a random token). One-way: the viewer
+ * token does not reveal the editor token.
+ */
+export function viewerTokenFor(editorToken: string): string {
+  return createHmac('sha256', editorToken).update('atelier viewer token v1').digest().subarray(0, 24).toString('base64url');
 }
 
 export function hashToken(token: string): Buffer {
@@ -56,7 +67,7 @@ export class SessionManager {
   create(): CreatedSession {
     this.checkCapacity();
     const editorToken = newToken();
-    const viewerToken = newToken();
+    const viewerToken = viewerTokenFor(editorToken);
     const record = {
       id: randomBytes(9).toString('base64url'),
       editorTokenHash: hashToken(editorToken),
@@ -100,11 +111,15 @@ export class SessionManager {
     return session;
   }
 
-  /** The role `token` grants in session `id`, or undefined (unknown session or wrong token). */
+  /**
+   * The role `token` grants in session `id`, or why none. For an editor also the session's viewer
+   * token, when it is derived from this editor token (sessions created before the derivation
+   * have an unrelated random one, which is not known here).
+   */
   authorize(
     id: string,
     token: string | undefined,
-  ): { session: Session; role: Role } | { error: 'unknown-session' | 'bad-token' | 'too-many-sessions' } {
+  ): { session: Session; role: Role; viewerToken?: string } | { error: 'unknown-session' | 'bad-token' | 'too-many-sessions' } {
     if (!SESSION_ID_RE.test(id)) return { error: 'unknown-session' };
     const record = this.live.get(id)?.record ?? this.deps.storage.getSession(id);
     if (!record) return { error: 'unknown-session' };
@@ -120,7 +135,9 @@ export class SessionManager {
       throw e;
     }
     if (!session) return { error: 'unknown-session' };
-    return { session, role: editor ? 'editor' : 'viewer' };
+    if (!editor) return { session, role: 'viewer' };
+    const derived = viewerTokenFor(t);
+    return tokenMatches(derived, record.viewerTokenHash) ? { session, role: 'editor', viewerToken: derived } : { session, role: 'editor' };
   }
 
   private unload(s: Session): void {

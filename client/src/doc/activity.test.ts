@@ -2,7 +2,8 @@ import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import * as Y from 'yjs';
 import { SessionDoc, LOCAL_ORIGIN } from './session-doc.ts';
-import { changesFromEvents, authorsOf, describeChange, ActivityFeed, type Change } from './activity.ts';
+import { changesFromEvents, authorsOf, describeChange, ActivityFeed, RemovalTracker, RemovalClaims, claimFor, claimCovers, type Change } from './activity.ts';
+import { MAX_CLAIM_IDS } from '../../../shared/schema.ts';
 
 const IMG = 'c'.repeat(64);
 
@@ -37,12 +38,14 @@ describe('activity feed', () => {
     a.setContent({ imageId: IMG, width: 100, height: 80 });
     const m = a.beginStroke({ author: 'Ana', tool: 'brush', color: '#000000', size: 3, opacity: 1, points: [0, 0] });
     a.setStrokePoints(m, [0, 0, 1, 1]);
+    a.beginStroke({ author: 'Ana', tool: 'brush', color: '#000000', size: 3, opacity: 1, points: [2, 2] });
     a.clearStrokes();
     const texts = seen.flatMap((s) => s.changes.map((c) => describeChange('Ana', c)));
     assert.deepEqual(texts, [
       'Ana added a style',
       'Ana set style 1 weight to 2.5',
       'Ana changed the content photo',
+      'Ana painted a stroke',
       'Ana painted a stroke',
       'Ana cleared the canvas',
     ]);
@@ -75,5 +78,76 @@ describe('activity feed', () => {
     const feed = new ActivityFeed(3, 0);
     for (let i = 0; i < 5; i++) feed.add(`P${i}`, { kind: 'style-added', count: 1 }, i * 10);
     assert.deepEqual(feed.items.map((i) => i.actor), ['P4', 'P3', 'P2']);
+  });
+
+  test('C43: a removal names nobody in Yjs, but the remover\'s claim names it for the others', () => {
+    const { a, b } = watched();
+    const bTracker = new RemovalTracker(b);
+    const aTracker = new RemovalTracker(a);
+    const m = a.beginStroke({ author: 'Ana', tool: 'brush', color: '#000000', size: 3, opacity: 1, points: [0, 0, 5, 5] });
+    const strokeId = String(m.get('id'));
+    assert.deepEqual(bTracker.next(), []);
+    assert.deepEqual(aTracker.next(), []);
+    // Ana undoes her stroke: a deletion-only transaction.
+    let authors: number[] | null = null;
+    b.strokes.observe((_e, tr) => (authors = authorsOf(tr)));
+    a.doc.transact(() => a.strokes.delete(0, 1), 'undo');
+    assert.deepEqual(authors, [], 'Yjs cannot tell who deleted');
+    const mine = aTracker.next();
+    assert.deepEqual(mine, [`stroke:${strokeId}`], 'the remover knows what it removed');
+    const seen = bTracker.next();
+    assert.deepEqual(seen, mine, 'the others see the same ids disappear');
+    // Ana publishes her claim in awareness; Bo finds the claimant.
+    const claims = new RemovalClaims();
+    claims.update(new Map<number, unknown>([[a.doc.clientID, { user: { name: 'Ana', color: '#000000' }, removed: claimFor(1, mine) }], [b.doc.clientID, { user: { name: 'Bo', color: '#000000' } }]]), 1000);
+    assert.equal(claims.claimant(seen, b.doc.clientID), a.doc.clientID);
+    assert.equal(claims.claimant(['stroke:other'], b.doc.clientID), null, 'a claim for something else names nobody');
+    assert.equal(claims.claimant(seen, a.doc.clientID), null, 'my own claim is never someone else');
+  });
+
+  test('C43: of two claims naming the same removal the newer one wins; malformed claims are ignored', () => {
+    const claims = new RemovalClaims();
+    const user = { name: 'x', color: '#000000' };
+    const states = new Map<number, unknown>([[1, { user, removed: claimFor(1, ['stroke:X']) }]]);
+    claims.update(states, 100);
+    states.set(2, { user, removed: claimFor(1, ['stroke:X', 'stroke:Y']) });
+    claims.update(states, 200);
+    assert.equal(claims.claimant(['stroke:X'], 9), 2, 'Bo cleared X and Y after Ana had once undone X');
+    assert.equal(claims.claimant(['stroke:X', 'stroke:Y'], 9), 2);
+    states.set(1, { user, removed: claimFor(2, ['stroke:X']) });
+    claims.update(states, 300);
+    assert.equal(claims.claimant(['stroke:X'], 9), 1, 'a new claim (n changed) is newer');
+    states.set(2, { user, removed: { n: 'two', ids: 5 } });
+    claims.update(states, 400);
+    assert.equal(claims.claimant(['stroke:Y'], 9), null, 'a malformed claim names nobody');
+    states.delete(1);
+    claims.update(states, 500);
+    assert.equal(claims.claimant(['stroke:X'], 9), null, 'a client that left claims nothing');
+  });
+
+  test('C43: a claim for a big removal (a busy canvas cleared) lists as many ids as it may', () => {
+    const removed = Array.from({ length: 100 }, (_, i) => `stroke:${i}`);
+    const claim = claimFor(1, removed);
+    assert.equal(claim.ids.length, MAX_CLAIM_IDS);
+    assert.ok(claimCovers(claim, removed));
+    assert.ok(!claimCovers(claimFor(1, removed.slice(0, 10)), removed), 'a partial claim does not cover');
+    assert.ok(!claimCovers(claimFor(1, ['stroke:1']), ['stroke:1', 'stroke:2']));
+    assert.ok(claimCovers(claimFor(1, ['stroke:1', 'stroke:2']), ['stroke:2']));
+  });
+
+  test('C41: undoing the only stroke reads "removed a stroke", not "cleared the canvas"', () => {
+    const { a, seen } = watched();
+    a.beginStroke({ author: 'Ana', tool: 'brush', color: '#000000', size: 3, opacity: 1, points: [0, 0] });
+    a.strokes.delete(0, 1);
+    assert.equal(describeChange('Ana', seen.at(-1)!.changes[0]), 'Ana removed a stroke');
+  });
+
+  test('C43: a line written as "Someone" is renamed when the claim arrives later', () => {
+    const feed = new ActivityFeed();
+    const change: Change = { kind: 'strokes-removed', count: 1, cleared: false };
+    const item = feed.add('Someone', change, 0);
+    assert.equal(item.text, 'Someone removed a stroke');
+    assert.ok(feed.rename(item, 'Ana', change));
+    assert.equal(feed.items[0].text, 'Ana removed a stroke');
   });
 });

@@ -2,11 +2,13 @@
  * The activity feed: short sentences ("Ana set style weight to 3e4") derived from observed
  * document changes plus awareness names. Yjs does not record who made a change, but a remote
  * transaction advances the clock of the client that wrote it, and awareness maps client ids to
- * names; deletions create no new items, so a pure deletion by someone else reads "Someone".
+ * names. Deletions create no new items, so a pure deletion (an undone stroke, a removed style)
+ * names nobody: for those the remover publishes a {@link RemovalClaim} in its awareness state
+ * ("I removed stroke:abc") and the others match it against what they saw disappear (C43).
  * Pure Yjs, no DOM, unit tested.
  */
 import * as Y from 'yjs';
-import type { ParamKey } from '../../../shared/schema.ts';
+import { MAX_CLAIM_IDS, RemovalClaim, type ParamKey } from '../../../shared/schema.ts';
 import { formatNumber } from '../util/log-scale.ts';
 
 /** What changed, independent of wording. */
@@ -73,7 +75,9 @@ export function changesFromEvents(events: Y.YEvent<Y.AbstractType<unknown>>[], r
         if (removed) out.push({ kind: 'style-removed', count: removed });
       } else {
         for (const tool of addedTools) out.push({ kind: 'stroke-added', tool });
-        if (removed) out.push({ kind: 'strokes-removed', count: removed, cleared: roots.strokes.length === 0 });
+        // "Cleared the canvas" when several strokes went and none is left; undoing the only
+        // stroke there was is not a clear.
+        if (removed) out.push({ kind: 'strokes-removed', count: removed, cleared: removed > 1 && roots.strokes.length === 0 });
       }
     } else if (t === roots.content) {
       const keys = (ev as Y.YMapEvent<unknown>).changes.keys;
@@ -106,6 +110,89 @@ export function authorsOf(tr: Y.Transaction): number[] {
     if ((tr.beforeState.get(client) ?? 0) < clock) out.push(client);
   }
   return out;
+}
+
+type Roots = {
+  styles: Y.Array<Y.Map<unknown>>;
+  strokes: Y.Array<Y.Map<unknown>>;
+};
+
+/** Ids of what can be removed, as claims name them: `stroke:<id>` and `style:<imageId>`. */
+export function removableIds(roots: Roots): Set<string> {
+  const out = new Set<string>();
+  for (const m of roots.strokes) out.add(`stroke:${String(m.get('id'))}`);
+  for (const m of roots.styles) out.add(`style:${String(m.get('imageId'))}`);
+  return out;
+}
+
+/**
+ * Follows which strokes and styles exist, so a transaction's removals can be named by id (by the
+ * time observers run, a deleted Y.Map's content is gone). Call {@link next} after every
+ * transaction that touched `strokes` or `styles`, whoever made it.
+ */
+export class RemovalTracker {
+  private ids: Set<string>;
+  constructor(private readonly roots: Roots) {
+    this.ids = removableIds(roots);
+  }
+  /** The ids that disappeared since the last call, in document order. */
+  next(): string[] {
+    const now = removableIds(this.roots);
+    const removed = [...this.ids].filter((id) => !now.has(id));
+    this.ids = now;
+    return removed;
+  }
+}
+
+/** The claim a client publishes for its removal of `removed` (its `n`-th). */
+export function claimFor(n: number, removed: readonly string[]): RemovalClaim {
+  return { n, ids: removed.slice(0, MAX_CLAIM_IDS) };
+}
+
+/**
+ * Whether `claim` names the removal of `removed`: it lists every removed id (a claim is capped at
+ * MAX_CLAIM_IDS, so for a bigger removal, e.g. clearing a busy canvas, a full claim whose ids
+ * were all removed).
+ */
+export function claimCovers(claim: RemovalClaim, removed: readonly string[]): boolean {
+  if (!removed.length || !claim.ids.length) return false;
+  if (removed.length <= MAX_CLAIM_IDS) {
+    const listed = new Set(claim.ids);
+    return removed.every((id) => listed.has(id));
+  }
+  const gone = new Set(removed);
+  return claim.ids.length === MAX_CLAIM_IDS && claim.ids.every((id) => gone.has(id));
+}
+
+/**
+ * The removal claims in awareness, with when each was first seen, so that of two claims naming
+ * the same ids (a stroke undone by Ana, redone, then cleared by Bo) the newer one wins.
+ */
+export class RemovalClaims {
+  private seen = new Map<number, { claim: RemovalClaim; at: number }>();
+
+  /** Records the claims in awareness `states` (call on every awareness change). */
+  update(states: Map<number, unknown>, now: number): void {
+    for (const id of this.seen.keys()) if (!states.has(id)) this.seen.delete(id);
+    for (const [client, state] of states) {
+      const r = RemovalClaim.safeParse((state as { removed?: unknown } | null)?.removed);
+      if (!r.success) {
+        this.seen.delete(client);
+        continue;
+      }
+      if (this.seen.get(client)?.claim.n !== r.data.n) this.seen.set(client, { claim: r.data, at: now });
+    }
+  }
+
+  /** The client that claims `removed` (the newest claim if several do), never `exclude` (me). */
+  claimant(removed: readonly string[], exclude: number): number | null {
+    let best: { client: number; at: number } | null = null;
+    for (const [client, { claim, at }] of this.seen) {
+      if (client === exclude || !claimCovers(claim, removed)) continue;
+      if (!best || at > best.at) best = { client, at };
+    }
+    return best?.client ?? null;
+  }
 }
 
 /** One sentence for one change by `actor` ("You", a name, or "Someone"). */
@@ -165,6 +252,17 @@ export class ActivityFeed {
     readonly maxItems = 40,
     readonly coalesceMs = 4000,
   ) {}
+
+  /**
+   * Names the author of a line added as "Someone" once a removal claim arrives (the claim may
+   * come after the removal itself). False when the line is gone or was merged with others.
+   */
+  rename(item: ActivityItem, actor: string, change: Change): boolean {
+    if (!this.items.includes(item) || item.count !== 1) return false;
+    item.actor = actor;
+    item.text = describeChange(actor, change);
+    return true;
+  }
 
   add(actor: string, change: Change, now: number): ActivityItem {
     const key = coalesceKey(change);

@@ -6,7 +6,7 @@
 import { Container, Graphics, Text, type Application } from 'pixi.js';
 import type { ContentEntry, Stroke } from '../../../shared/schema.ts';
 import { ArtworkLayer } from './artwork-layer.ts';
-import { createPixiApp, containRect, RenderScheduler } from '../ui/pixi-app.ts';
+import { createPixiApp, containRect, RenderScheduler, viewSize } from '../ui/pixi-app.ts';
 import { hexToNumber, contrastText } from '../util/color.ts';
 
 export interface RemoteCursor {
@@ -156,8 +156,7 @@ export class ContentCanvas {
 
   private layout(): void {
     this.needsLayout = false;
-    const W = this.app.renderer.width / this.app.renderer.resolution;
-    const H = this.app.renderer.height / this.app.renderer.resolution;
+    const { width: W, height: H } = viewSize(this.app);
     this.fit = containRect(this.artwork.width, this.artwork.height, W, H, 12);
     this.world.position.set(this.fit.x, this.fit.y);
     this.world.scale.set(this.fit.scale);

@@ -4,13 +4,14 @@
  * token the whole UI stays read-only and the connection sends no writes.
  */
 import * as Y from 'yjs';
-import type { PresetImage, FramePayload, StatusPayload, ErrorPayload } from '../../../shared/protocol.ts';
+import { api, type PresetImage, type FramePayload, type StatusPayload, type ErrorPayload } from '../../../shared/protocol.ts';
 import { Connection } from '../net/connection.ts';
+import { viewOnlyToken } from '../net/links.ts';
 import { uploadImage, fetchPresets, ApiError } from '../net/api.ts';
 import { LatestFrameQueue } from '../net/frame-queue.ts';
 import { SessionDoc, LOCAL_ORIGIN } from '../doc/session-doc.ts';
 import { createUndoManager, holdUndoGroup } from '../doc/undo.ts';
-import { ActivityFeed, authorsOf, changesFromEvents } from '../doc/activity.ts';
+import { ActivityLog } from './activity-log.ts';
 import { ContentCanvas } from './canvas.ts';
 import { OutputView } from './output-view.ts';
 import { Painter } from './painter.ts';
@@ -28,6 +29,7 @@ import { bindImageDrop } from '../ui/file-drop.ts';
 import { decodeImage } from '../ui/pixi-app.ts';
 import { myUser } from '../util/identity.ts';
 import { rememberSession } from '../start/recent-sessions.ts';
+import { showFatalError } from '../ui/fatal-error.ts';
 
 const CURSOR_INTERVAL_MS = 50;
 
@@ -42,26 +44,46 @@ export async function mountEditor(root: HTMLElement, session: string, token: str
   const conn = new Connection({ session, token, presence: { user, cursor: null } });
   const sdoc = new SessionDoc(conn.doc);
   const undo = createUndoManager(sdoc);
-  const feed = new ActivityFeed();
   const report = (e: unknown) => toast(errorText(e), 'error');
   let editable = false;
+  /** The page gave up (a link that cannot work): nothing renders any more. */
+  let closed = false;
   let lastIter = 0;
 
   // ── layout ───────────────────────────────────────────────────────────────
   const badge = connectionBadge();
   const roleBadge = h('span', { class: 'role-badge', hidden: true }, 'View only');
-  const projectorPath = `/s/${encodeURIComponent(session)}/view?token=${encodeURIComponent(token)}`;
-  const viewerPath = localStorage.getItem(`atelier.viewer.${session}`);
-  const shareBtn = h('button', { type: 'button', class: 'btn' }, 'Copy link');
+  const viewerStoreKey = `atelier.viewer.${session}`;
+  const shareBtn = h('button', { type: 'button', class: 'btn', hidden: true }, 'Copy link');
   shareBtn.addEventListener('click', async () => {
     const ok = await copyText(location.href);
     toast(ok ? 'Editor link copied: anyone with it can edit.' : location.href);
   });
-  const viewerBtn = viewerPath ? h('button', { type: 'button', class: 'btn' }, 'Copy view-only link') : null;
-  viewerBtn?.addEventListener('click', async () => {
-    const url = new URL(viewerPath!, location.origin).href;
-    toast((await copyText(url)) ? 'View-only link copied.' : url);
+  // The view-only link (C93) and the projector (C87) need the view-only token: known from the
+  // server's status (editors), from this browser (it created the session), or the own token
+  // (viewers). Until it is known the projector button stays disabled rather than handing the
+  // editor token to a wall.
+  const viewerBtn = h('button', { type: 'button', class: 'btn', hidden: true }, 'Copy view-only link');
+  const projectorBtn = h('a', { class: 'btn projector-link', target: '_blank', rel: 'noopener', 'aria-disabled': 'true' }, 'Projector ↗');
+  let viewOnlyUrl: string | null = null;
+  viewerBtn.addEventListener('click', async () => {
+    if (!viewOnlyUrl) return;
+    toast((await copyText(viewOnlyUrl)) ? 'View-only link copied: it shows the studio without editing.' : viewOnlyUrl);
   });
+  const updateLinks = (st: StatusPayload | null) => {
+    const viewToken = viewOnlyToken({ session, ownToken: token, role: st?.role ?? null, statusViewerToken: st?.viewerToken, storedViewerPath: localStorage.getItem(viewerStoreKey) });
+    viewOnlyUrl = viewToken ? location.origin + api.editorPage(session, viewToken) : null;
+    viewerBtn.hidden = !viewOnlyUrl;
+    if (viewToken) {
+      projectorBtn.href = api.projectorPage(session, viewToken);
+      projectorBtn.removeAttribute('aria-disabled');
+      projectorBtn.title = 'Open the live image for a wall or projector (view-only; its QR code offers the view-only link)';
+    } else {
+      projectorBtn.removeAttribute('href');
+      projectorBtn.setAttribute('aria-disabled', 'true');
+      projectorBtn.title = st ? 'This session’s view-only link is not known here (it was created before view-only links could be shared): ask its creator for it' : 'Connecting…';
+    }
+  };
   const header = h(
     'header',
     { class: 'topbar' },
@@ -73,9 +95,10 @@ export async function mountEditor(root: HTMLElement, session: string, token: str
     h('span', { class: 'me', title: 'Your name (change it on the start page)' }, h('i', { class: 'swatch', style: { background: user.color } }), user.name),
     shareBtn,
     viewerBtn,
-    h('a', { class: 'btn', href: projectorPath, target: '_blank', rel: 'noopener' }, 'Projector ↗'),
-    h('a', { class: 'btn', href: `/s/${encodeURIComponent(session)}/replay?token=${encodeURIComponent(token)}`, title: 'Scrub through the session history' }, 'Replay'),
+    projectorBtn,
+    h('a', { class: 'btn', href: api.replayPage(session, token), title: 'Scrub through the session history' }, 'Replay'),
   );
+  updateLinks(null);
 
   const canvasHost = h('div', { class: 'stage canvas-stage', 'aria-label': 'Content canvas' });
   const outputHost = h('div', { class: 'stage output-stage', 'aria-label': 'Live output' });
@@ -199,6 +222,7 @@ export async function mountEditor(root: HTMLElement, session: string, token: str
     refreshScheduled = true;
     requestAnimationFrame(() => {
       refreshScheduled = false;
+      if (closed) return;
       if (dirty.has('params')) {
         const p = sdoc.getParams();
         params.update(p);
@@ -220,28 +244,19 @@ export async function mountEditor(root: HTMLElement, session: string, token: str
     });
   };
   const roots = { params: sdoc.params, styles: sdoc.styles, content: sdoc.content, strokes: sdoc.strokes };
-  const onDeep = (which: 'params' | 'styles' | 'content' | 'strokes', events: Y.YEvent<Y.AbstractType<unknown>>[], tr: Y.Transaction) => {
-    refresh(which);
-    if (!conn.provider.synced && tr.origin === conn.provider) return; // initial/resync load is not news
-    const changes = changesFromEvents(events, roots);
-    if (!changes.length) return;
-    let actor = 'Someone';
-    if (tr.origin === LOCAL_ORIGIN || tr.origin === undo) actor = 'You';
-    else {
-      for (const c of authorsOf(tr)) {
-        const n = nameOf(conn.awareness, c) ?? knownNames.get(c);
-        if (n) {
-          actor = n;
-          break;
-        }
-      }
-    }
-    const now = Date.now();
-    for (const c of changes) feed.add(actor, c, now);
-    presence.setActivity(feed.items);
-  };
+  const activity = new ActivityLog({
+    roots,
+    awareness: conn.awareness,
+    isLocal: (tr) => tr.origin === LOCAL_ORIGIN || tr.origin === undo,
+    isLoad: (tr) => !conn.provider.synced && tr.origin === conn.provider,
+    nameOf: (c) => nameOf(conn.awareness, c) ?? knownNames.get(c),
+    changed: (items) => presence.setActivity(items),
+  });
   for (const [which, r] of Object.entries(roots) as Array<[keyof typeof roots, Y.AbstractType<unknown>]>) {
-    r.observeDeep((events, tr) => onDeep(which, events, tr));
+    r.observeDeep((events, tr) => {
+      refresh(which);
+      activity.observe(which, events, tr);
+    });
   }
 
   const updateUndoButtons = () => toolbar.setUndoState(undo.canUndo(), undo.canRedo(), editable);
@@ -254,6 +269,7 @@ export async function mountEditor(root: HTMLElement, session: string, token: str
   // presence does is still attributed.
   const knownNames = new Map<number, string>();
   const renderPresence = () => {
+    if (closed) return;
     const people = participantsOf(conn.awareness);
     for (const p of people) knownNames.set(p.clientId, p.name);
     const clients = conn.status?.clients ?? people.length;
@@ -288,6 +304,7 @@ export async function mountEditor(root: HTMLElement, session: string, token: str
     const isEditor = st.role === 'editor';
     roleBadge.hidden = isEditor;
     if (isEditor !== editable) setEditable(isEditor);
+    updateLinks(st);
     rememberSession(localStorage, { id: session, path: location.pathname + location.search, role: st.role, lastOpened: Date.now() });
     renderPresence();
   };
@@ -295,7 +312,17 @@ export async function mountEditor(root: HTMLElement, session: string, token: str
   // The socket may have connected while the canvases were being created.
   badge.set(conn.state);
   if (conn.status) onStatus(conn.status);
-  const showError = (e: ErrorPayload) => toast(`${e.message}${e.path ? ` (${e.path})` : ''}`, 'error', 6000);
+  const showError = (e: ErrorPayload) => {
+    // A link that cannot work gets a lasting screen with what to do (C94), not a toast.
+    if (!closed && showFatalError(root, e, session, 'editor')) {
+      closed = true;
+      conn.close();
+      canvas.destroy();
+      output.destroy();
+      return;
+    }
+    toast(`${e.message}${e.path ? ` (${e.path})` : ''}`, 'error', 6000);
+  };
   conn.errors.on(showError);
   if (conn.lastError) showError(conn.lastError);
   const frames = new LatestFrameQueue<FramePayload, ImageBitmap>(
@@ -340,7 +367,8 @@ export async function mountEditor(root: HTMLElement, session: string, token: str
     .catch((e) => toast(`Could not load the built-in images: ${errorText(e)}`, 'error'));
   refresh();
   renderPresence();
-  rememberSession(localStorage, { id: session, path: location.pathname + location.search, role: 'unknown', lastOpened: Date.now() });
+  // Recent sessions learn this link once the server accepted it (onStatus): a wrong token is
+  // not remembered.
   // Test and debugging hook: lets automated browser checks read state without scraping pixels.
   (window as unknown as { atelier?: unknown }).atelier = { conn, sdoc, undo, output };
 }

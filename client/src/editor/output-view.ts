@@ -6,7 +6,7 @@
 import { Container, Graphics, Sprite, type Application, type Texture } from 'pixi.js';
 import type { ContentEntry, Stroke } from '../../../shared/schema.ts';
 import { ArtworkLayer } from './artwork-layer.ts';
-import { createPixiApp, containRect, textureFromBitmap, RenderScheduler, TextureTrash } from '../ui/pixi-app.ts';
+import { createPixiApp, containRect, textureFromBitmap, RenderScheduler, TextureTrash, viewSize } from '../ui/pixi-app.ts';
 
 export class OutputView {
   private readonly before: ArtworkLayer;
@@ -16,7 +16,7 @@ export class OutputView {
   private readonly root = new Container();
   private texture: Texture | null = null;
   private bitmap: ImageBitmap | null = null;
-  private frameSize: { w: number; h: number } | null = null;
+  private frameDims: { w: number; h: number } | null = null;
   /** 0 = all result, 1 = all before. */
   private split = 0;
   private needsLayout = true;
@@ -49,6 +49,11 @@ export class OutputView {
     return new OutputView(await createPixiApp(host, '#0d0e11'));
   }
 
+  /** Size of the frame shown (the optimizer's resolution), or null before the first frame. */
+  get frameSize(): { w: number; h: number } | null {
+    return this.frameDims;
+  }
+
   get hasFrame(): boolean {
     return this.bitmap !== null;
   }
@@ -60,8 +65,8 @@ export class OutputView {
     this.texture = textureFromBitmap(bitmap);
     this.bitmap = bitmap;
     this.result.texture = this.texture;
-    if (!this.frameSize || this.frameSize.w !== bitmap.width || this.frameSize.h !== bitmap.height) {
-      this.frameSize = { w: bitmap.width, h: bitmap.height };
+    if (!this.frameDims || this.frameDims.w !== bitmap.width || this.frameDims.h !== bitmap.height) {
+      this.frameDims = { w: bitmap.width, h: bitmap.height };
     }
     this.invalidate();
     if (old && oldBitmap) old.once('destroy', () => oldBitmap.close());
@@ -109,10 +114,9 @@ export class OutputView {
 
   private layout(): void {
     this.needsLayout = false;
-    const W = this.app.renderer.width / this.app.renderer.resolution;
-    const H = this.app.renderer.height / this.app.renderer.resolution;
-    const aspectW = this.frameSize?.w ?? this.before.width;
-    const aspectH = this.frameSize?.h ?? this.before.height;
+    const { width: W, height: H } = viewSize(this.app);
+    const aspectW = this.frameDims?.w ?? this.before.width;
+    const aspectH = this.frameDims?.h ?? this.before.height;
     const fit = containRect(aspectW, aspectH, W, H, 8);
     const dw = aspectW * fit.scale;
     const dh = aspectH * fit.scale;

@@ -4,9 +4,10 @@
  * seed. Every control follows remote changes live; writes are validated by SessionDoc.
  */
 import { MODEL_NAMES, PRESET_NAMES, type ParamKey, type Params } from '../../../shared/schema.ts';
+import { PARAM_RANGES, SEED_RANGE } from '../../../shared/param-ranges.ts';
 import type { SessionDoc } from '../doc/session-doc.ts';
 import { h } from '../ui/dom.ts';
-import { logSlider, linearSlider, selectControl, type BoundControl } from '../ui/controls.ts';
+import { logSlider, linearSlider, numberBox, selectControl, type BoundControl } from '../ui/controls.ts';
 import { PARAM_LABELS } from '../doc/activity.ts';
 
 const cap = (s: string) => s.charAt(0).toUpperCase() + s.slice(1);
@@ -34,16 +35,16 @@ export class ParamsPanel {
       return c.el;
     };
     const id = (k: string) => `param-${k}`;
-    const seedBox = h('input', { id: id('seed'), type: 'number', min: '0', max: String(2 ** 31 - 1), step: '1', class: 'num' });
-    seedBox.addEventListener('change', () => {
-      const v = Number(seedBox.value);
-      this.write('seed', v);
-      this.stopUndoCapture();
-    });
+    let seed = 0;
+    const { box: seedBox, note: seedNote, show: showSeed } = numberBox('Seed', { ...SEED_RANGE, integer: true }, () => seed, (v) => this.commit('seed', v), {
+      id: id('seed'),
+      inputmode: 'numeric',
+    }, String);
     const seedControl: BoundControl<number> = {
-      el: h('div', { class: 'control-row' }, h('label', { for: id('seed') }, 'Seed'), seedBox),
+      el: h('div', { class: 'control-row' }, h('label', { for: id('seed') }, 'Seed'), seedBox, seedNote),
       set: (v) => {
-        if (document.activeElement !== seedBox) seedBox.value = String(v);
+        seed = v;
+        showSeed(v);
       },
       setDisabled: (d) => (seedBox.disabled = d),
     };
@@ -55,16 +56,16 @@ export class ParamsPanel {
       h(
         'div',
         { class: 'group' },
-        add('contentWeight', logSlider(id('contentWeight'), cap(PARAM_LABELS.contentWeight), { min: 1e-3, max: 1e6, zeroAtStart: true }, write('contentWeight'))),
-        add('styleWeight', logSlider(id('styleWeight'), cap(PARAM_LABELS.styleWeight), { min: 1e-3, max: 1e10, zeroAtStart: true }, write('styleWeight'))),
-        add('tvWeight', logSlider(id('tvWeight'), PARAM_LABELS.tvWeight, { min: 1e-4, max: 1e6, zeroAtStart: true }, write('tvWeight'))),
+        add('contentWeight', logSlider(id('contentWeight'), cap(PARAM_LABELS.contentWeight), PARAM_RANGES.contentWeight, write('contentWeight'))),
+        add('styleWeight', logSlider(id('styleWeight'), cap(PARAM_LABELS.styleWeight), PARAM_RANGES.styleWeight, write('styleWeight'))),
+        add('tvWeight', logSlider(id('tvWeight'), PARAM_LABELS.tvWeight, PARAM_RANGES.tvWeight, write('tvWeight'))),
       ),
       h(
         'div',
         { class: 'group' },
         add('optimizer', selectControl(id('optimizer'), 'Optimizer', opts(['adam', 'lbfgs'] as const, { adam: 'Adam', lbfgs: 'L-BFGS' }), (v) => this.commit('optimizer', v))),
-        add('learningRate', logSlider(id('learningRate'), 'Learning rate', { min: 1e-4, max: 10 }, write('learningRate'))),
-        add('resolution', linearSlider(id('resolution'), 'Resolution', { min: 64, max: 1024, step: 32, format: (v) => `${v}px` }, write('resolution'))),
+        add('learningRate', logSlider(id('learningRate'), 'Learning rate', PARAM_RANGES.learningRate, write('learningRate'))),
+        add('resolution', linearSlider(id('resolution'), 'Resolution', { ...PARAM_RANGES.resolution, format: (v) => `${v}px` }, write('resolution'))),
         add('pooling', selectControl(id('pooling'), 'Pooling', opts(['avg', 'max'] as const, { avg: 'Average', max: 'Max' }), (v) => this.commit('pooling', v))),
         add(
           'colors',

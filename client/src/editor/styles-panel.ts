@@ -5,6 +5,7 @@
  * (or removes it if it is already active); up to MAX_STYLES at once.
  */
 import { MAX_STYLES } from '../../../shared/schema.ts';
+import { STYLE_RANGES } from '../../../shared/param-ranges.ts';
 import type { PresetImage } from '../../../shared/protocol.ts';
 import type { SessionDoc, StyleView } from '../doc/session-doc.ts';
 import { h, replaceChildren } from '../ui/dom.ts';
@@ -32,9 +33,13 @@ export class StylesPanel {
   private activeKey = '';
   private galleryKey = '';
   private rows: Array<{ weight: ReturnType<typeof linearSlider>; scale: ReturnType<typeof linearSlider> }> = [];
+  private readonly picker: { button: HTMLButtonElement; input: HTMLInputElement };
 
   constructor(private readonly deps: StylesPanelDeps) {
     const picker = imagePickerButton('Upload style…', (f) => this.uploadStyle(f), (m) => deps.onError(new Error(m)));
+    picker.button.disabled = true;
+    picker.input.disabled = true;
+    this.picker = picker;
     this.el = h(
       'section',
       { class: 'panel styles-panel', 'aria-label': 'Styles' },
@@ -53,6 +58,8 @@ export class StylesPanel {
 
   setDisabled(disabled: boolean): void {
     this.disabled = disabled;
+    this.picker.button.disabled = disabled;
+    this.picker.input.disabled = disabled;
     this.el.classList.toggle('readonly', disabled);
     this.activeKey = '';
     this.update();
@@ -114,8 +121,8 @@ export class StylesPanel {
   }
 
   private styleRow(s: StyleView, i: number): HTMLElement {
-    const weight = linearSlider(`style-${i}-weight`, 'Weight', { min: 0, max: 10, step: 0.05 }, this.handlers(s.index, 'weight'));
-    const scale = linearSlider(`style-${i}-scale`, 'Scale', { min: 0.1, max: 4, step: 0.05, format: (v) => `${v.toFixed(2)}x` }, this.handlers(s.index, 'scale'));
+    const weight = linearSlider(`style-${i}-weight`, 'Weight', STYLE_RANGES.weight, this.handlers(s.index, 'weight'));
+    const scale = linearSlider(`style-${i}-scale`, 'Scale', { ...STYLE_RANGES.scale, format: (v) => `${v.toFixed(2)}x` }, this.handlers(s.index, 'scale'));
     weight.setDisabled(this.disabled);
     scale.setDisabled(this.disabled);
     this.rows[i] = { weight, scale };

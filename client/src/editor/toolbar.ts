@@ -36,6 +36,8 @@ export class Toolbar {
   private readonly background = h('input', { type: 'color', value: '#ffffff', 'aria-label': 'Background color', title: 'Blank canvas background' });
   private readonly blankBtn = h('button', { type: 'button', class: 'btn', title: 'Blank canvas of the background color' }, 'Blank');
   private readonly uploadBtn: HTMLButtonElement;
+  /** Read-only (a viewer, or not yet confirmed as editor): also applies to presets that arrive later. */
+  private disabled = false;
 
   constructor(initial: BrushSettings, private readonly actions: ToolbarActions) {
     this.brush = { ...initial };
@@ -90,8 +92,8 @@ export class Toolbar {
       ...presets
         .filter((p) => p.kind === 'content')
         .map((p) => {
-          const b = h('button', { type: 'button', class: 'chip', title: p.credit || p.name }, shortPresetName(p.name, 'content'));
-          b.addEventListener('click', () => this.actions.useContentPreset(p));
+          const b = h('button', { type: 'button', class: 'chip', title: p.credit || p.name, disabled: this.disabled }, shortPresetName(p.name, 'content'));
+          b.addEventListener('click', () => !this.disabled && this.actions.useContentPreset(p));
           return b;
         }),
     );
@@ -107,6 +109,8 @@ export class Toolbar {
   }
 
   setDisabled(disabled: boolean): void {
+    this.disabled = disabled;
+    this.contentBar.classList.toggle('readonly', disabled);
     for (const el of this.el.querySelectorAll('button, input')) (el as HTMLInputElement).disabled = disabled;
     for (const el of this.contentBar.querySelectorAll('button, input')) (el as HTMLInputElement).disabled = disabled;
   }

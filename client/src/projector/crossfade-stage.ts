@@ -4,7 +4,7 @@
  * mid-fade finishes the running fade at once, so the newest image is never delayed.
  */
 import { Sprite, type Application, type Texture } from 'pixi.js';
-import { containRect, createPixiApp, textureFromBitmap, RenderScheduler, TextureTrash } from '../ui/pixi-app.ts';
+import { containRect, createPixiApp, textureFromBitmap, RenderScheduler, TextureTrash, viewSize } from '../ui/pixi-app.ts';
 
 export const CROSSFADE_MS = 350;
 
@@ -86,8 +86,7 @@ export class CrossfadeStage {
   }
 
   private layout(): void {
-    const W = this.app.renderer.width / this.app.renderer.resolution;
-    const H = this.app.renderer.height / this.app.renderer.resolution;
+    const { width: W, height: H } = viewSize(this.app);
     for (const s of [this.back, this.front]) {
       const tw = s.texture.width || this.size.w;
       const th = s.texture.height || this.size.h;

@@ -2,7 +2,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { HistoryEdit } from '../../../shared/protocol.ts';
 import { colorForName } from '../util/color.ts';
-import { PlaybackClock, authorColor, authorName, describeChange, formatDuration, groupActivity, lastIndexAtOrBefore } from './replay-model.ts';
+import { PlaybackClock, authorColor, authorName, describeChange, formatDuration, groupActivity, lastIndexAtOrBefore, timelineKeyTarget, type ActivityItem } from './replay-model.ts';
 
 const edit = (seq: number, time: number, author: string, changes: HistoryEdit['changes']): HistoryEdit => ({ seq, time, author, changes });
 
@@ -66,5 +66,20 @@ describe('replay model', () => {
     assert.equal(c.t, 1000);
     c.seek(5000);
     assert.equal(c.t, 2000);
+  });
+
+  test('C97: the timeline slider moves with Home/End, PageUp/PageDown and the arrows (line by line)', () => {
+    const item = (time: number, endTime: number): ActivityItem => ({ index: 0, lastIndex: 0, time, endTime, author: 'Ana#1', text: 'x' });
+    const items = [item(100, 150), item(300, 320), item(600, 700)];
+    const key = (k: string, t: number) => timelineKeyTarget(k, t, items, 0, 1000);
+    assert.deepEqual(key('Home', 500), { t: 0 });
+    assert.deepEqual(key('End', 500), { t: 1000 });
+    assert.deepEqual(key('PageUp', 500), { t: 600 });
+    assert.deepEqual(key('PageDown', 50), { t: 0 }, 'clamped to the start');
+    assert.deepEqual(key('ArrowRight', 150), { t: 320, item: items[1] }, 'the next line after the one shown');
+    assert.deepEqual(key('ArrowLeft', 320), { t: 150, item: items[0] });
+    assert.deepEqual(key('ArrowLeft', 100), { t: 0 }, 'before the first line: the start');
+    assert.deepEqual(key('ArrowRight', 700), { t: 1000 }, 'after the last line: the end');
+    assert.equal(key('a', 10), null);
   });
 });

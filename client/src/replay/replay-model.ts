@@ -160,3 +160,42 @@ export class PlaybackClock {
     this.playing = !this.playing;
   }
 }
+
+/**
+ * Where a key pressed on the timeline (a `role=slider`, C97) goes: Home/End the start/end,
+ * PageUp/PageDown a tenth of the span, arrows the previous/next activity line (its end, as a
+ * click on the line does; before the first or after the last one, the start or the end).
+ * Null for other keys.
+ */
+export function timelineKeyTarget(
+  key: string,
+  t: number,
+  items: readonly ActivityItem[],
+  start: number,
+  end: number,
+): { t: number; item?: ActivityItem } | null {
+  const clamp = (x: number) => Math.min(end, Math.max(start, x));
+  const page = (end - start) / 10;
+  switch (key) {
+    case 'Home':
+      return { t: start };
+    case 'End':
+      return { t: end };
+    case 'PageUp':
+      return { t: clamp(t + page) };
+    case 'PageDown':
+      return { t: clamp(t - page) };
+    case 'ArrowRight':
+    case 'ArrowUp': {
+      const item = items.find((i) => i.endTime > t);
+      return item ? { t: clamp(item.endTime), item } : { t: end };
+    }
+    case 'ArrowLeft':
+    case 'ArrowDown': {
+      const item = [...items].reverse().find((i) => i.endTime < t);
+      return item ? { t: clamp(item.endTime), item } : { t: start };
+    }
+    default:
+      return null;
+  }
+}

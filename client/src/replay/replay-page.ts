@@ -10,6 +10,7 @@ import { api, EXPORT_FORMATS, type ExportFormat, type HistoryResponse, type Hist
 import { PARAM_LABELS } from '../doc/activity.ts';
 import { ApiError } from '../net/api.ts';
 import { h, toast } from '../ui/dom.ts';
+import { showFatalError } from '../ui/fatal-error.ts';
 import { formatNumber } from '../util/log-scale.ts';
 import { ReplayCanvas } from './canvas-view.ts';
 import { exportStatus, fetchHistory, fetchStateAt, forkAt, keyframeSrc, startExport } from './replay-api.ts';
@@ -44,7 +45,14 @@ export async function mountReplay(root: HTMLElement, session: string, token: str
   const debug: ReplayDebug = { ready: false, t: 0, shownSeq: -1, keyframeId: null, edits: 0 };
   (window as unknown as { atelierReplay: ReplayDebug }).atelierReplay = debug;
 
-  const history: HistoryResponse = await fetchHistory(session, token);
+  let history: HistoryResponse;
+  try {
+    history = await fetchHistory(session, token);
+  } catch (e) {
+    // A wrong token or unknown session gets the same lasting screen as the studio (C94).
+    if (e instanceof ApiError && showFatalError(root, { code: e.code, message: e.message }, session, 'replay')) return;
+    throw e;
+  }
   const items: ActivityItem[] = groupActivity(history.edits);
   debug.edits = history.edits.length;
   const playback = new PlaybackClock(history.start, history.end);

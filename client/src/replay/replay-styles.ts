@@ -46,8 +46,27 @@ const CSS = `
 .replay-export select { background: #20232a; border: 1px solid var(--line); border-radius: 6px; padding: 5px 6px; }
 .replay-export progress { width: 90px; }
 .replay-export a { color: var(--accent); }
-@media (max-width: 1100px) { .replay-main { grid-template-columns: 1fr 1fr; } .replay-side { grid-column: 1 / 3; } }
-@media (max-width: 700px) { .replay-main { grid-template-columns: 1fr; } .replay-side { grid-column: auto; } }
+.replay-track:focus-visible { outline: 2px solid var(--accent); outline-offset: 2px; }
+.replay-controls { flex-wrap: wrap; }
+/* Narrower than three columns: the page scrolls as a document (in a screen-high page the boxes
+   were squeezed below their content and overlapped), the views get a share of the width, and
+   the transport with the timeline moves up under the header, next to the canvas it scrubs. */
+@media (max-width: 1100px) {
+  .replay { height: auto; min-height: 100vh; }
+  .replay-main { flex: none; grid-template-columns: 1fr 1fr; }
+  .replay-side { grid-column: 1 / 3; min-height: auto; }
+  .replay-view { flex: none; height: clamp(200px, 34vw, 460px); }
+  .replay-box, .replay-box.grow { flex: none; min-height: auto; }
+  .replay-activity { flex: none; max-height: 320px; }
+  .replay-transport { order: 1; border-top: 0; border-bottom: 1px solid var(--line); }
+  .replay-main { order: 2; }
+}
+@media (max-width: 700px) {
+  .replay-main { grid-template-columns: 1fr; }
+  .replay-side { grid-column: auto; }
+  .replay-view { height: clamp(200px, 64vw, 460px); }
+  .replay-export select { max-width: 46vw; }
+}
 `;
 
 let injected = false;

@@ -2,9 +2,11 @@
  * The replay scrubber: one canvas with the session's time on x. Top lane: a tick per activity
  * line in its author's colour; middle: the total loss (log scale) as a faint curve; bottom lane:
  * keyframes. Dragging anywhere seeks; a click within a few pixels of an edit tick jumps to it.
+ * It is a `role=slider` (C97): focusable, Home/End, PageUp/PageDown and the arrow keys (line by
+ * line) move it, and it says its value (time, and the activity line there) to assistive tech.
  */
 import type { HistoryResponse } from '../../../shared/protocol.ts';
-import { authorColor, type ActivityItem } from './replay-model.ts';
+import { authorColor, formatDuration, timelineKeyTarget, type ActivityItem } from './replay-model.ts';
 
 const HEIGHT = 76;
 const EDIT_LANE = [4, 26] as const;
@@ -35,6 +37,17 @@ export class TimelineTrack {
     this.el.setAttribute('role', 'slider');
     this.el.setAttribute('aria-label', 'Replay time');
     this.el.tabIndex = 0;
+    this.el.addEventListener('keydown', (e) => {
+      const h = this.history;
+      if (!h || e.altKey || e.ctrlKey || e.metaKey) return;
+      const [a, b] = this.span;
+      const target = timelineKeyTarget(e.key, this.t, this.items, a, b);
+      if (!target) return;
+      e.preventDefault();
+      e.stopPropagation(); // the page's own arrow keys would move it a second time
+      if (target.item) this.events.pick(target.item);
+      else this.events.seek(target.t);
+    });
     this.el.addEventListener('pointerdown', (e) => {
       this.el.setPointerCapture(e.pointerId);
       this.dragging = true;
@@ -67,6 +80,12 @@ export class TimelineTrack {
   setTime(t: number, currentItem: number): void {
     this.t = t;
     this.current = currentItem;
+    const [a, b] = this.span;
+    this.el.setAttribute('aria-valuemin', '0');
+    this.el.setAttribute('aria-valuemax', String(Math.round(b - a)));
+    this.el.setAttribute('aria-valuenow', String(Math.round(t - a)));
+    const line = this.items[currentItem];
+    this.el.setAttribute('aria-valuetext', `${formatDuration(t - a)} of ${formatDuration(b - a)}${line ? `: ${line.text}` : ''}`);
     this.draw();
   }
 

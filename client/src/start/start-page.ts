@@ -37,7 +37,9 @@ export function mountStart(root: HTMLElement): void {
     }
   });
 
-  const joinInput = h('input', { id: 'join', type: 'url', placeholder: 'Paste a session link…', autocomplete: 'off', spellcheck: 'false' });
+  // type=text, not url: the browser's URL check would refuse "hey join me: <link>" and links
+  // without a host, which C2 accepts.
+  const joinInput = h('input', { id: 'join', type: 'text', inputmode: 'url', placeholder: 'Paste a session link…', autocomplete: 'off', spellcheck: 'false', 'aria-label': 'Session link' });
   const joinForm = h('form', { class: 'join-form' }, joinInput, h('button', { type: 'submit', class: 'btn' }, 'Join'));
   joinForm.addEventListener('submit', (e) => {
     e.preventDefault();

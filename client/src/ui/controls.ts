@@ -5,7 +5,12 @@
  * (throttled while dragging) and `onCommit` (drag finished: one undo step).
  */
 import { h } from './dom.ts';
-import { logRange, positionToValue, valueToPosition, formatNumber, parseNumberInput, type LogRange } from '../util/log-scale.ts';
+import type { LogRange as SharedLogRange, LinearRange } from '../../../shared/param-ranges.ts';
+import { logRange, positionToValue, valueToPosition, formatNumber, type LogRange } from '../util/log-scale.ts';
+import { checkTypedNumber, type EntryRange } from '../util/number-entry.ts';
+
+/** How long a note under a number box stays (it also goes with the next accepted entry). */
+const NOTE_MS = 6000;
 
 export interface BoundControl<T> {
   el: HTMLElement;
@@ -47,11 +52,70 @@ function row(label: string, id: string, ...children: HTMLElement[]): HTMLElement
   return h('div', { class: 'control-row' }, h('label', { for: id }, label), ...children);
 }
 
-/** A slider on a log scale (see util/log-scale.ts) plus a text box that accepts `3e4`, `2.5k`. */
-export function logSlider(id: string, label: string, range: { min: number; max: number; zeroAtStart?: boolean }, hs: Handlers<number>): BoundControl<number> {
+/**
+ * A text box for one number (C14): the typed value is checked against `range`; an accepted one
+ * is committed, one beyond the range is clamped and committed, a rejected one is not. Either way
+ * the box then shows the value that holds (never the rejected text) and a note under the row
+ * says what happened.
+ */
+export function numberBox(
+  label: string,
+  range: EntryRange,
+  current: () => number,
+  commit: (v: number) => void,
+  attrs: Record<string, unknown> = {},
+  format: (v: number) => string = formatNumber,
+): { box: HTMLInputElement; note: HTMLElement; show(v: number): void } {
+  const box = h('input', { type: 'text', class: 'num', inputmode: 'decimal', spellcheck: 'false', autocomplete: 'off', ...attrs });
+  const note = h('div', { class: 'field-note', role: 'status', 'aria-live': 'polite', hidden: true });
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const say = (text: string | null, kind: 'error' | 'info' = 'info') => {
+    clearTimeout(timer);
+    note.textContent = text ?? '';
+    note.hidden = !text;
+    note.classList.toggle('error', kind === 'error');
+    box.classList.toggle('invalid', kind === 'error' && !!text);
+    if (text) timer = setTimeout(() => say(null), NOTE_MS);
+  };
+  // Typing in progress (not yet committed with Enter or by leaving the box) is never overwritten
+  // by a value from the document; everything else is, so an undo shows even while focused.
+  let typing = false;
+  box.addEventListener('change', () => {
+    typing = false;
+    const r = checkTypedNumber(box.value, range, label, format);
+    if (r.kind === 'rejected') {
+      box.value = format(current());
+      say(`${r.note}; kept ${format(current())}.`, 'error');
+      return;
+    }
+    box.value = format(r.value);
+    say(r.kind === 'clamped' ? `${r.note}.` : null);
+    commit(r.value);
+  });
+  box.addEventListener('input', () => {
+    typing = true;
+    box.classList.remove('invalid');
+  });
+  return {
+    box,
+    note,
+    show(v: number) {
+      if (!typing) box.value = format(v);
+    },
+  };
+}
+
+/**
+ * A slider on a log scale (see util/log-scale.ts) over `range` (shared/param-ranges.ts) plus a
+ * text box that accepts `3e4`, `2.5k` (C10, C14).
+ */
+export function logSlider(id: string, label: string, range: SharedLogRange, hs: Handlers<number>): BoundControl<number> {
   const r: LogRange = logRange(range.min, range.max, { steps: 1000, zeroAtStart: range.zeroAtStart });
   const slider = h('input', { id, type: 'range', min: '0', max: String(r.steps), step: '1', class: 'slider' });
-  const box = h('input', { type: 'text', class: 'num', inputmode: 'decimal', 'aria-label': `${label} value`, spellcheck: 'false' });
+  let value = 0;
+  const { box, note, show } = numberBox(label, { min: range.min, max: range.max, zeroAllowed: range.zeroAtStart }, () => value, (v) => hs.onCommit(v), {
+    'aria-label': `${label} value`,
+  });
   let dragging = false;
   const input = throttled(hs.onInput);
   slider.addEventListener('pointerdown', () => (dragging = true));
@@ -64,21 +128,13 @@ export function logSlider(id: string, label: string, range: { min: number; max: 
     dragging = false;
     hs.onCommit(positionToValue(r, Number(slider.value)));
   });
-  box.addEventListener('change', () => {
-    const v = parseNumberInput(box.value);
-    if (v === null || v < 0) {
-      box.classList.add('invalid');
-      return;
-    }
-    box.classList.remove('invalid');
-    hs.onCommit(v);
-  });
   return {
-    el: row(label, id, slider, box),
+    el: row(label, id, slider, box, note),
     set(v) {
+      value = v;
       if (dragging) return;
       slider.value = String(valueToPosition(r, v));
-      if (document.activeElement !== box) box.value = formatNumber(v);
+      show(v);
     },
     setDisabled(d) {
       slider.disabled = d;
@@ -91,7 +147,7 @@ export function logSlider(id: string, label: string, range: { min: number; max: 
 export function linearSlider(
   id: string,
   label: string,
-  opts: { min: number; max: number; step: number; format?: (v: number) => string },
+  opts: Pick<LinearRange, 'min' | 'max' | 'step'> & { format?: (v: number) => string },
   hs: Handlers<number>,
 ): BoundControl<number> {
   const slider = h('input', { id, type: 'range', min: String(opts.min), max: String(opts.max), step: String(opts.step), class: 'slider' });

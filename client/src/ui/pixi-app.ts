@@ -2,9 +2,29 @@
  * PixiJS application setup shared by the content canvas, the output view and the projector:
  * WebGL (the most widely available renderer; WebGPU is opt-in in Pixi 8), sized to its host
  * element, crisp on high-DPI screens. Also the two image helpers every view needs.
+ *
+ * Units (C92): everything the views lay out is in CSS pixels. Pixi 8 with `autoDensity` keeps the
+ * canvas backing store at CSS size × `resolution` and maps stage coordinates 1:1 to CSS pixels,
+ * so a view's size is {@link viewSize} (`app.screen`, CSS pixels) and never
+ * `renderer.width / resolution` (`renderer.width` is already in CSS pixels in Pixi 8: dividing
+ * again drew the artwork at half size in the top-left corner at device pixel ratio 2).
  */
 import 'pixi.js/unsafe-eval'; // the server's CSP forbids eval; Pixi then needs its no-eval shader/uniform code
 import { Application, Texture, ImageSource } from 'pixi.js';
+
+/**
+ * Backing-store pixels per CSS pixel: the device pixel ratio, capped at 2. At 3 (many phones)
+ * a full-resolution canvas costs 2.25× the fill of 2 for no visible gain here: frames are at
+ * most 2048 px and usually 256–512 px, so they are upscaled on a phone either way.
+ */
+export function renderResolution(dpr = window.devicePixelRatio || 1): number {
+  return Math.min(2, Math.max(1, dpr));
+}
+
+/** The view's size in CSS pixels: the coordinate space of the stage and of pointer events. */
+export function viewSize(app: Application): { width: number; height: number } {
+  return { width: app.screen.width, height: app.screen.height };
+}
 
 export async function createPixiApp(host: HTMLElement, background: string): Promise<Application> {
   const app = new Application();
@@ -13,7 +33,7 @@ export async function createPixiApp(host: HTMLElement, background: string): Prom
     background,
     antialias: true,
     autoDensity: true,
-    resolution: Math.min(2, window.devicePixelRatio || 1),
+    resolution: renderResolution(),
     resizeTo: host,
     preserveDrawingBuffer: false,
     // Rendering is on demand (see RenderScheduler): an idle studio costs no CPU/GPU.
@@ -23,8 +43,38 @@ export async function createPixiApp(host: HTMLElement, background: string): Prom
   app.canvas.classList.add('pixi-canvas');
   host.appendChild(app.canvas);
   // Pixi follows window resizes only; panels also change size with the layout.
-  new ResizeObserver(() => app.resize()).observe(host);
+  const observer = new ResizeObserver(() => {
+    if (!app.renderer) return observer.disconnect(); // destroyed
+    app.resize();
+  });
+  observer.observe(host);
+  followDevicePixelRatio(app);
   return app;
+}
+
+/**
+ * The device pixel ratio changes when the window moves to another screen or the page is zoomed;
+ * the backing store follows (the layout, in CSS pixels, does not change).
+ */
+function followDevicePixelRatio(app: Application): void {
+  const watch = () => {
+    const dpr = window.devicePixelRatio || 1;
+    const mq = window.matchMedia(`(resolution: ${dpr}dppx)`);
+    mq.addEventListener(
+      'change',
+      () => {
+        if (!app.renderer) return; // destroyed meanwhile
+        const r = renderResolution();
+        if (r !== app.renderer.resolution) {
+          app.renderer.resolution = r;
+          app.resize();
+        }
+        watch();
+      },
+      { once: true },
+    );
+  };
+  watch();
 }
 
 /**

@@ -1,7 +1,8 @@
 /**
- * Logarithmic slider mapping. Loss weights span many orders of magnitude (style weight 1…1e9),
- * so a linear range input is useless; positions map to `min·(max/min)^t`. Position 0 can mean
- * "off" (value 0) for weights where zero is meaningful. Pure, unit tested.
+ * Logarithmic slider mapping. Loss weights and the learning rate span orders of magnitude
+ * (shared/param-ranges.ts), so a linear range input is useless; positions map to
+ * `min·(max/min)^t`. Position 0 can mean "off" (value 0) for weights where zero is meaningful.
+ * Pure, unit tested.
  */
 export interface LogRange {
   min: number;
