@@ -1,418 +1,301 @@
 /**
- * Side-by-side comparison of stylization setups for the embedded networks (not a test): renders
- * every candidate (model x layers x per-layer weights x feature transform x base weights) on a few
- * content/style pairs with the same Adam budget and writes, per candidate, one labelled sheet
- * (content | style | result per pair) plus an overview sheet (candidates x pairs). Used to choose
- * the `default` preset and the embedded default layers; see docs/STYLIZATION.md for the results.
+ * The stylization comparison behind the `default` preset (docs/STYLIZATION.md); not a test.
+ * Every candidate runs on every pair (the sample pairs it was tuned on and held-out pairs from
+ * scripts/stylization/eval-images.ts) for the same number of Adam steps; snapshots at given
+ * steps get the three metrics of scripts/stylization/metrics.ts. Writes one sheet per candidate
+ * (rows: pairs; columns: content, painting, the snapshots), an overview (pairs × candidates at
+ * one step) and a JSON of every number.
  *
- *   node --import tsx scripts/compare-stylization.ts [--size 256] [--iters 60] [--only M0,I0]
- *     [--pairs chelsea:starry_night,astronaut:the_scream] [--out docs/stylization] [--backend auto]
- *     [--overview overview.jpg] [--list] [--cached-only]
+ *   node --import tsx scripts/compare-stylization.ts [--only P0,P3] [--pairs tuned|held-out|all|c:s,…]
+ *     [--size 256] [--steps 50,150,300] [--out docs/stylization] [--overview-step 150]
+ *   node --import tsx scripts/compare-stylization.ts --setup '{"preset":{…},"params":{…}}' --pairs c:s --out /tmp/x
  *
- * Candidates give *absolute* base weights; they are turned into TransferParams multipliers of the
- * current `default` preset, so a candidate means the same thing after the preset is retuned.
- * Renders are cached (by candidate, pair, size and iterations) under `.cache/compare-stylization`
- * so sheets can be re-laid out without optimizing again.
+ * A candidate is a patch of the `default` preset plus parameter overrides, applied for its runs
+ * only (this process's copy of PRESETS), so it means the same thing after the preset changes.
+ * Renders are cached under .cache/compare-stylization by setup, pair, size and steps.
  */
 import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import sharp from 'sharp';
+import { parseArgs } from 'node:util';
+import sharp, { type OverlayOptions } from 'sharp';
 import {
   createStyleTransfer,
   initBackend,
   loadNetwork,
   PRESETS,
-  resolveLayers,
-  getPreset,
-  type BackendName,
+  presetSuggestedParams,
   type FeatureNetwork,
-  type FeatureTransformName,
-  type LayerWeight,
+  type Preset,
   type RgbImage,
   type TransferParams,
 } from '../server/engine/index.ts';
 import { decodeImage, encodeImage, readImageFile } from '../server/images/codec.ts';
+import { stylizationMetrics, type StylizationMetrics } from './stylization/metrics.ts';
+import { EVAL_DIR, ensureEvalImages } from './stylization/eval-images.ts';
 
-type EmbeddedModel = 'mobilenet_v2' | 'inception_v3';
+type PresetPatch = Partial<Omit<Preset, 'image' | 'base'>> & { image?: Partial<Preset['image']>; base?: Partial<Preset['base']> };
 
-/** One setup to compare. Layers omitted = the network's current suggestion (NSFWJS_DEFAULTS). */
 export interface Candidate {
   id: string;
-  /** What is different about it, shown on the sheets. */
   label: string;
-  model: EmbeddedModel;
-  contentLayers?: LayerWeight[];
-  styleLayers?: LayerWeight[];
-  featureTransform: FeatureTransformName;
-  /** Absolute base weights (the `default` preset's are content 0.5, style 5, TV 5 before tuning). */
-  base: { content: number; style: number; tv: number };
-  learningRate?: number;
-  /** Pooling (only InceptionV3 has pools); default 'avg', the session default. */
-  pooling?: 'max' | 'avg';
+  preset: PresetPatch;
+  params: Partial<TransferParams>;
 }
 
-const w = (layers: string[], weights?: number[]): LayerWeight[] => layers.map((layer, i) => ({ layer, weight: weights?.[i] ?? 1 }));
+/** The default as it was before this comparison (pixels, no shift, no palette term). */
+const BEFORE: PresetPatch = {
+  image: { parameterization: 'pixels', levels: 1, jitter: 0, average: 0 },
+  base: { content: 0.5, style: 10, tv: 30, palette: 0 },
+  tvColorWeights: undefined,
+};
 
-/** The layer sets tried, named so the doc can refer to them. */
-export const LAYER_SETS = {
-  /** Until this comparison: expansions at 1/2 … 1/16, plus the first conv. */
-  mobilenetExpand: ['Conv1_relu', 'block_1_expand_relu', 'block_3_expand_relu', 'block_6_expand_relu', 'block_13_expand_relu'],
-  /** The same resolutions without the 1/16 layer (less large-scale structure from the painting). */
-  mobilenetExpandShallow: ['Conv1_relu', 'block_1_expand_relu', 'block_3_expand_relu', 'block_6_expand_relu'],
-  /** Depthwise ReLU outputs (spatially filtered, not only channel-mixed). */
-  mobilenetDepthwise: ['expanded_conv_depthwise_relu', 'block_2_depthwise_relu', 'block_4_depthwise_relu', 'block_7_depthwise_relu', 'block_14_depthwise_relu'],
-  inceptionStem: ['activation_1', 'activation_3', 'activation_5', 'mixed0', 'mixed1', 'mixed3'],
-  /** Inception without the two stride-2 'valid' stem convolutions' outputs. */
-  inceptionNoStride2: ['activation_2', 'activation_3', 'activation_5', 'mixed0', 'mixed1'],
-} as const;
-
-const BASE0 = { content: 0.5, style: 5, tv: 5 };
-
-/** Every candidate the script knows; `--only` picks some. */
 export const CANDIDATES: Candidate[] = [
-  { id: 'M0', label: 'mobilenet_v2, expand layers (old default), none, c0.5 s5 tv5', model: 'mobilenet_v2', styleLayers: w([...LAYER_SETS.mobilenetExpand]), contentLayers: w(['block_6_expand_relu']), featureTransform: 'none', base: BASE0 },
-  { id: 'M1', label: 'M0 + softmax', model: 'mobilenet_v2', styleLayers: w([...LAYER_SETS.mobilenetExpand]), contentLayers: w(['block_6_expand_relu']), featureTransform: 'softmax', base: BASE0 },
-  { id: 'M2', label: 'M0, style x4 (s20)', model: 'mobilenet_v2', styleLayers: w([...LAYER_SETS.mobilenetExpand]), contentLayers: w(['block_6_expand_relu']), featureTransform: 'none', base: { ...BASE0, style: 20 } },
-  { id: 'M3', label: 'M0, early-layer weights 4,4,2,1,1', model: 'mobilenet_v2', styleLayers: w([...LAYER_SETS.mobilenetExpand], [4, 4, 2, 1, 1]), contentLayers: w(['block_6_expand_relu']), featureTransform: 'none', base: BASE0 },
-  { id: 'M4', label: 'M0, depthwise layers', model: 'mobilenet_v2', styleLayers: w([...LAYER_SETS.mobilenetDepthwise]), contentLayers: w(['block_6_expand_relu']), featureTransform: 'none', base: BASE0 },
-  { id: 'M5', label: 'M0, content block_13_expand_relu', model: 'mobilenet_v2', styleLayers: w([...LAYER_SETS.mobilenetExpand]), contentLayers: w(['block_13_expand_relu']), featureTransform: 'none', base: BASE0 },
-  { id: 'I0', label: 'inception_v3, stem+mixed0,1,3 (old default), none, c0.5 s5 tv5', model: 'inception_v3', styleLayers: w([...LAYER_SETS.inceptionStem]), contentLayers: w(['mixed2']), featureTransform: 'none', base: BASE0 },
-  { id: 'I1', label: 'I0 + softmax', model: 'inception_v3', styleLayers: w([...LAYER_SETS.inceptionStem]), contentLayers: w(['mixed2']), featureTransform: 'softmax', base: BASE0 },
-  { id: 'I2', label: 'I0, TV x4 (tv20)', model: 'inception_v3', styleLayers: w([...LAYER_SETS.inceptionStem]), contentLayers: w(['mixed2']), featureTransform: 'none', base: { ...BASE0, tv: 20 } },
-  { id: 'I3', label: 'I0, no stride-2 stem layers', model: 'inception_v3', styleLayers: w([...LAYER_SETS.inceptionNoStride2]), contentLayers: w(['mixed2']), featureTransform: 'none', base: BASE0 },
-  { id: 'M7', label: 'M0, tv x4 (tv20)', model: 'mobilenet_v2', styleLayers: w([...LAYER_SETS.mobilenetExpand]), contentLayers: w(['block_6_expand_relu']), featureTransform: 'none', base: { ...BASE0, tv: 20 } },
-  { id: 'M8', label: 'deep style block_3,6,10,13,16 expand, s10 tv15', model: 'mobilenet_v2', styleLayers: w(['block_3_expand_relu', 'block_6_expand_relu', 'block_10_expand_relu', 'block_13_expand_relu', 'block_16_expand_relu']), contentLayers: w(['block_6_expand_relu']), featureTransform: 'none', base: { content: 0.5, style: 10, tv: 15 } },
-  { id: 'I4', label: 'I0 without mixed3, tv x4 (tv20)', model: 'inception_v3', styleLayers: w(['activation_1', 'activation_3', 'activation_5', 'mixed0', 'mixed1']), contentLayers: w(['mixed2']), featureTransform: 'none', base: { ...BASE0, tv: 20 } },
-  { id: 'I5', label: 'I0, early-layer weights 4,4,2,1,1,1, tv x2 (tv10)', model: 'inception_v3', styleLayers: w([...LAYER_SETS.inceptionStem], [4, 4, 2, 1, 1, 1]), contentLayers: w(['mixed2']), featureTransform: 'none', base: { ...BASE0, tv: 10 } },
-  { id: 'I6', label: 'inception style activation_1,3,5 + mixed0 only, tv x2 (tv10)', model: 'inception_v3', styleLayers: w(['activation_1', 'activation_3', 'activation_5', 'mixed0']), contentLayers: w(['mixed2']), featureTransform: 'none', base: { ...BASE0, tv: 10 } },
-  { id: 'I7', label: 'I0 with max pooling (as trained)', model: 'inception_v3', styleLayers: w([...LAYER_SETS.inceptionStem]), contentLayers: w(['mixed2']), featureTransform: 'none', base: BASE0, pooling: 'max' },
-  { id: 'I8', label: 'inception stem only (activation_1..3, no pools), content activation_5', model: 'inception_v3', styleLayers: w(['activation_1', 'activation_2', 'activation_3']), contentLayers: w(['activation_5']), featureTransform: 'none', base: BASE0 },
-  { id: 'M9', label: 'M0 layers, s10 tv20', model: 'mobilenet_v2', styleLayers: w([...LAYER_SETS.mobilenetExpand]), contentLayers: w(['block_6_expand_relu']), featureTransform: 'none', base: { content: 0.5, style: 10, tv: 20 } },
-  { id: 'M10', label: 'block_3,6,10,13,16 expand, s10 tv30 (new default)', model: 'mobilenet_v2', styleLayers: w(['block_3_expand_relu', 'block_6_expand_relu', 'block_10_expand_relu', 'block_13_expand_relu', 'block_16_expand_relu']), contentLayers: w(['block_6_expand_relu']), featureTransform: 'none', base: { content: 0.5, style: 10, tv: 30 } },
-  { id: 'M11', label: 'M10 with content x0.5 (c0.25 s10 tv30)', model: 'mobilenet_v2', styleLayers: w(['block_3_expand_relu', 'block_6_expand_relu', 'block_10_expand_relu', 'block_13_expand_relu', 'block_16_expand_relu']), contentLayers: w(['block_6_expand_relu']), featureTransform: 'none', base: { content: 0.25, style: 10, tv: 30 } },
-  { id: 'M12', label: 'block_1,3,6,10,13,16 expand, s10 tv30', model: 'mobilenet_v2', styleLayers: w(['block_1_expand_relu', 'block_3_expand_relu', 'block_6_expand_relu', 'block_10_expand_relu', 'block_13_expand_relu', 'block_16_expand_relu']), contentLayers: w(['block_6_expand_relu']), featureTransform: 'none', base: { content: 0.5, style: 10, tv: 30 } },
+  { id: 'P0', label: 'before: pixels, Adam 0.02, RGB TV', preset: BEFORE, params: { learningRate: 0.02 } },
+  {
+    id: 'P1',
+    label: 'the probe: 4-level pyramid, Adam 0.01, shifts ±8, palette 100, content 1',
+    preset: { image: { parameterization: 'pyramid', levels: 4, jitter: 8, average: 0 }, base: { content: 1, style: 10, tv: 30, palette: 100 }, tvColorWeights: undefined },
+    params: { learningRate: 0.01 },
+  },
+  {
+    id: 'P2',
+    label: 'P1 in a decorrelated colour basis, TV on YIQ (1, 4, 4), content 2',
+    preset: { image: { parameterization: 'pyramid-decorrelated', levels: 4, jitter: 8, average: 0 }, base: { content: 2, style: 10, tv: 30, palette: 100 }, tvColorWeights: [1, 4, 4] },
+    params: { learningRate: 0.01 },
+  },
 ];
 
-/** Content/style pairs (file stems under assets/content and assets/style). */
-const DEFAULT_PAIRS = 'chelsea:starry_night,astronaut:the_scream,coffee:woman-with-hat-matisse';
+export const TUNED_PAIRS = ['chelsea:starry_night', 'astronaut:the_scream', 'coffee:woman-with-hat-matisse'];
+export const HELD_OUT_PAIRS = [
+  'giraffe:GreatWave',
+  'chambord:kandinky',
+  'petra:gogh_auvert',
+  'hedgehog:renoir-moulin_de_la_galette',
+  'cow:HokusaiBridge',
+  'pontdugard:cassat_summertime',
+];
 
-interface Options {
-  size: number;
-  iters: number;
-  only: string[] | null;
-  pairs: { content: string; style: string }[];
-  out: string;
-  backend: BackendName | 'auto';
-  overview: string;
-  list: boolean;
-  /** Only lay out renders already in the cache (skip the others): re-draw sheets without optimizing. */
-  cachedOnly: boolean;
+const { values: argv } = parseArgs({
+  options: {
+    only: { type: 'string' },
+    setup: { type: 'string' },
+    pairs: { type: 'string', default: 'all' },
+    size: { type: 'string', default: '256' },
+    steps: { type: 'string', default: '50,150,300' },
+    out: { type: 'string', default: 'docs/stylization' },
+    'overview-step': { type: 'string', default: '150' },
+    model: { type: 'string', default: 'mobilenet_v2' },
+    list: { type: 'boolean', default: false },
+  },
+});
+
+function pairList(spec: string): string[] {
+  if (spec === 'tuned') return TUNED_PAIRS;
+  if (spec === 'held-out') return HELD_OUT_PAIRS;
+  if (spec === 'all') return [...TUNED_PAIRS, ...HELD_OUT_PAIRS];
+  return spec.split(',');
 }
 
-function parseArgs(argv: string[]): Options {
-  const get = (name: string): string | undefined => {
-    const i = argv.indexOf(`--${name}`);
-    if (i < 0) return undefined;
-    const v = argv[i + 1];
-    if (v === undefined || v.startsWith('--')) throw new Error(`--${name} needs a value`);
-    return v;
-  };
-  const int = (name: string, fallback: number) => {
-    const v = Number(get(name) ?? fallback);
-    if (!Number.isInteger(v) || v < 1) throw new Error(`--${name} must be a positive integer`);
-    return v;
-  };
-  const pairs = (get('pairs') ?? DEFAULT_PAIRS).split(',').map((p) => {
-    const [content, style] = p.split(':');
-    if (!content || !style) throw new Error(`--pairs entries are content:style (got '${p}')`);
-    return { content, style };
-  });
-  const only = get('only')?.split(',') ?? null;
-  for (const id of only ?? []) if (!CANDIDATES.some((c) => c.id === id)) throw new Error(`unknown candidate '${id}' (see --list)`);
-  return {
-    size: int('size', 256),
-    iters: int('iters', 60),
-    only,
-    pairs,
-    out: get('out') ?? 'docs/stylization',
-    backend: (get('backend') ?? 'auto') as BackendName | 'auto',
-    overview: get('overview') ?? 'overview.jpg',
-    list: argv.includes('--list'),
-    cachedOnly: argv.includes('--cached-only'),
-  };
-}
-
-async function findAsset(dir: string, stem: string): Promise<string> {
-  for (const ext of ['.png', '.jpg', '.jpeg']) {
-    const file = path.join('assets', dir, stem + ext);
-    try {
-      await readFile(file);
-      return file;
-    } catch {
-      /* next extension */
-    }
+function findImage(stem: string): string {
+  for (const dir of ['assets/content', 'assets/style', EVAL_DIR]) {
+    for (const ext of ['.png', '.jpg', '.webp']) if (existsSync(path.join(dir, stem + ext))) return path.join(dir, stem + ext);
   }
-  throw new Error(`no assets/${dir}/${stem}.png|jpg`);
+  throw new Error(`no image named '${stem}' in assets/ or ${EVAL_DIR}`);
 }
 
-/** TransferParams for a candidate: its absolute base weights as multipliers of the current preset. */
-export function candidateParams(c: Candidate, size: number): TransferParams {
-  const base = PRESETS.default.base;
-  return {
-    preset: 'default',
-    contentWeight: c.base.content / base.content,
-    styleWeight: c.base.style / base.style,
-    tvWeight: c.base.tv / base.tv,
-    optimizer: 'adam',
-    learningRate: c.learningRate ?? 0.02,
-    resolution: size,
-    pooling: c.pooling ?? 'avg',
-    colors: 'style',
-    init: 'content',
-    seed: 1,
-    featureTransform: c.featureTransform,
-    ...(c.contentLayers ? { contentLayers: c.contentLayers } : {}),
-    ...(c.styleLayers ? { styleLayers: c.styleLayers } : {}),
-  };
+async function resized(img: RgbImage, width: number, height?: number): Promise<RgbImage> {
+  const { data, info } = await sharp(img.data, { raw: { width: img.width, height: img.height, channels: 3 } })
+    .resize(width, height ?? null, { fit: 'fill' })
+    .raw()
+    .toBuffer({ resolveWithObject: true });
+  return { width: info.width, height: info.height, data: new Uint8Array(data) };
 }
 
-interface RenderRecord {
-  candidate: string;
+/** Applies `patch` to the default preset for the duration of `fn`. */
+async function withPreset<T>(patch: PresetPatch, fn: () => Promise<T>): Promise<T> {
+  const target = PRESETS.default as unknown as Record<string, unknown>;
+  const saved = { ...target, image: { ...PRESETS.default.image }, base: { ...PRESETS.default.base } };
+  for (const [k, v] of Object.entries(patch)) {
+    target[k] = v && typeof v === 'object' && !Array.isArray(v) ? { ...(target[k] as object), ...v } : v;
+  }
+  try {
+    return await fn();
+  } finally {
+    for (const k of Object.keys(target)) delete target[k];
+    Object.assign(target, saved);
+  }
+}
+
+interface Snapshot {
+  step: number;
+  image: RgbImage;
+  metrics: StylizationMetrics;
+}
+
+interface RenderResult {
   pair: string;
   width: number;
   height: number;
   /** Median wall time of steps 2..n (step 1 also computes the targets). */
   msPerStep: number;
-  losses: { total: number; style: number; content: number; tv: number };
-  cached: boolean;
+  snapshots: Snapshot[];
 }
 
-function cacheKey(c: Candidate, pair: string, size: number, iters: number): string {
-  const { id: _id, label: _label, ...setup } = c;
-  return createHash('sha256').update(JSON.stringify({ setup, pair, size, iters, ...(process.env.ENGINE_CONV_GRAD ? { convGrad: process.env.ENGINE_CONV_GRAD } : {}) })).digest('hex').slice(0, 16);
-}
-
-async function render(
-  network: FeatureNetwork,
-  c: Candidate,
-  content: RgbImage,
-  style: RgbImage,
-  o: Options,
-  pair: string,
-): Promise<{ image: RgbImage; record: RenderRecord } | null> {
-  const cacheDir = path.join('.cache', 'compare-stylization');
-  const key = cacheKey(c, pair, o.size, o.iters);
+async function render(network: FeatureNetwork, c: Candidate, pair: string, size: number, steps: number[]): Promise<RenderResult> {
+  const key = createHash('sha256').update(JSON.stringify({ preset: c.preset, params: c.params, pair, size, steps, model: network.name })).digest('hex').slice(0, 16);
+  const dir = path.join('.cache', 'compare-stylization');
+  const [contentName, styleName] = pair.split(':');
+  const content = await readImageFile(findImage(contentName));
+  const style = await readImageFile(findImage(styleName));
+  let meta: { msPerStep: number; width: number; height: number } | null = null;
+  const images: RgbImage[] = [];
   try {
-    const meta = JSON.parse(await readFile(path.join(cacheDir, key + '.json'), 'utf8')) as RenderRecord;
-    const image = await decodeImage(await readFile(path.join(cacheDir, key + '.png')));
-    return { image, record: { ...meta, candidate: c.id, cached: true } };
+    meta = JSON.parse(await readFile(path.join(dir, `${key}.json`), 'utf8'));
+    for (const s of steps) images.push(await decodeImage(await readFile(path.join(dir, `${key}-${s}.png`))));
   } catch {
-    if (o.cachedOnly) return null;
+    meta = null;
+    images.length = 0;
   }
-  const params = candidateParams(c, o.size);
-  const transfer = createStyleTransfer(network, { content, styles: [{ image: style, weight: 1, scale: 1 }], params });
-  const times: number[] = [];
-  let losses = { total: NaN, style: NaN, content: NaN, tv: NaN };
-  try {
-    for (let i = 0; i < o.iters; i++) {
-      const r = await transfer.step();
-      if (i > 0) times.push(r.ms);
-      losses = r.losses;
-      if (!Number.isFinite(r.losses.total)) throw new Error(`${c.id} ${pair}: loss became ${r.losses.total} at step ${i + 1}`);
-    }
-    const image = await transfer.image();
+  if (!meta) {
+    const times: number[] = [];
+    await withPreset(c.preset, async () => {
+      const params: TransferParams = { ...presetSuggestedParams('default'), resolution: size, ...c.params };
+      const st = createStyleTransfer(network, { content, styles: [{ image: style, weight: 1, scale: 1 }], params });
+      try {
+        for (let i = 1; i <= Math.max(...steps); i++) {
+          const r = await st.step();
+          if (!Number.isFinite(r.losses.total)) throw new Error(`${c.id} ${pair}: loss became ${r.losses.total} at step ${i}`);
+          if (i > 1) times.push(r.ms);
+          if (steps.includes(i)) images.push(await st.image());
+        }
+      } finally {
+        st.dispose();
+      }
+    });
     times.sort((a, b) => a - b);
-    const record: RenderRecord = {
-      candidate: c.id,
-      pair,
-      width: image.width,
-      height: image.height,
-      msPerStep: times.length ? times[Math.floor(times.length / 2)] : NaN,
-      losses,
-      cached: false,
-    };
-    await mkdir(cacheDir, { recursive: true });
-    await writeFile(path.join(cacheDir, key + '.png'), await encodeImage(image, 'image/png'));
-    await writeFile(path.join(cacheDir, key + '.json'), JSON.stringify(record));
-    return { image, record };
-  } finally {
-    transfer.dispose();
+    meta = { msPerStep: times[Math.floor(times.length / 2)] ?? NaN, width: images[0].width, height: images[0].height };
+    await mkdir(dir, { recursive: true });
+    await writeFile(path.join(dir, `${key}.json`), JSON.stringify(meta));
+    for (const [i, s] of steps.entries()) await writeFile(path.join(dir, `${key}-${s}.png`), await encodeImage(images[i], 'image/png'));
   }
+  const contentAt = await resized(content, meta.width, meta.height);
+  const paintingAtWidth = await resized(style, meta.width);
+  const painting = await resized(style, 256);
+  return {
+    pair,
+    ...meta,
+    snapshots: steps.map((step, i) => ({ step, image: images[i], metrics: stylizationMetrics(images[i], contentAt, paintingAtWidth, painting) })),
+  };
 }
 
-// ---------- sheets ----------
+// ---- sheets -------------------------------------------------------------------------------
 
-const FONT = 'DejaVu Sans, sans-serif';
+const GAP = 4;
+const CAPTION = 30;
 
-function escapeXml(s: string): string {
-  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+function textSvg(width: number, height: number, lines: string[], size = 12): Buffer {
+  const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;');
+  const body = lines.map((l, i) => `<text x="4" y="${(i + 1) * (size + 2)}" font-family="DejaVu Sans" font-size="${size}" fill="#eee">${esc(l)}</text>`).join('');
+  return Buffer.from(`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}">${body}</svg>`);
 }
 
-/** Greedy word wrap to lines of at most `maxChars` characters (for SVG text, which does not wrap). */
-function wrap(text: string, maxChars: number): string[] {
-  const lines: string[] = [];
-  let line = '';
-  for (const word of text.split(' ')) {
-    if (line && line.length + 1 + word.length > maxChars) {
-      lines.push(line);
-      line = word;
-    } else line = line ? `${line} ${word}` : word;
-  }
-  if (line) lines.push(line);
-  return lines;
-}
-
-/** An SVG text strip (for sharp.composite) of the given size, left-aligned lines. */
-function textStrip(width: number, height: number, lines: string[], fontSize = 13): Buffer {
-  const texts = lines
-    .map((l, i) => `<text x="6" y="${(i + 1) * (fontSize + 3)}" font-family="${FONT}" font-size="${fontSize}" fill="#111">${escapeXml(l)}</text>`)
-    .join('');
-  return Buffer.from(`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}">${texts}</svg>`);
-}
-
-/** PNG of `img` fitted inside cell x cell (aspect kept, centred on white). */
-async function fitted(img: RgbImage, cellW: number, cellH: number): Promise<Buffer> {
-  return sharp(Buffer.from(img.data.buffer, img.data.byteOffset, img.data.byteLength), {
-    raw: { width: img.width, height: img.height, channels: 3 },
-  })
-    .resize(cellW, cellH, { fit: 'contain', background: '#ffffff', kernel: 'lanczos3' })
+async function tile(img: RgbImage, cell: number): Promise<Buffer> {
+  return sharp(img.data, { raw: { width: img.width, height: img.height, channels: 3 } })
+    .resize(cell, cell, { fit: 'contain', background: '#202020' })
     .png()
     .toBuffer();
 }
 
-interface Tile {
-  input: Buffer;
-  left: number;
-  top: number;
-}
+const fmt = (m: StylizationMetrics) => `pal ${m.palette.toFixed(2)} spk ${m.speckle.toFixed(2)} lay ${m.layout.toFixed(2)}`;
 
-async function writeSheet(file: string, width: number, height: number, tiles: Tile[]): Promise<void> {
-  const s = sharp({ create: { width, height, channels: 3, background: '#ffffff' } }).composite(tiles);
-  await writeFile(file, file.endsWith('.png') ? await s.png().toBuffer() : await s.jpeg({ quality: 85 }).toBuffer());
-}
-
-const GAP = 6;
-const TITLE_H = 40;
-const CAPTION_H = 20;
-
-/** content | style | result, one row per pair, titled with the candidate. */
-async function candidateSheet(
-  file: string,
-  c: Candidate,
-  rows: { pair: string; content: RgbImage; style: RgbImage; result: RgbImage; record: RenderRecord }[],
-  o: Options,
-): Promise<void> {
-  const cell = o.size;
-  const width = 3 * cell + 4 * GAP;
-  const rowH = CAPTION_H + cell + GAP;
-  const title = [...wrap(`${c.id}: ${c.label}`, Math.floor(width / 8)), `${o.size}px, ${o.iters} Adam steps, lr ${c.learningRate ?? 0.02}, pooling ${c.pooling ?? 'avg'}`];
-  const titleH = title.length * 16 + 8;
-  const height = titleH + rows.length * rowH + GAP;
-  const tiles: Tile[] = [{ input: textStrip(width, titleH, title, 13), left: 0, top: 0 }];
-  for (const [i, r] of rows.entries()) {
-    const top = titleH + i * rowH;
-    const l = r.record.losses;
-    const caption = `${r.pair}  ${r.record.msPerStep.toFixed(0)} ms/step  style ${l.style.toFixed(3)} content ${l.content.toFixed(3)} tv ${l.tv.toFixed(3)}`;
-    tiles.push({
-      input: textStrip(width, CAPTION_H, [caption.length > width / 7 ? `${r.pair}  ${r.record.msPerStep.toFixed(0)} ms/step` : caption], 12),
-      left: 0,
-      top,
-    });
-    for (const [k, img] of [r.content, r.style, r.result].entries()) {
-      tiles.push({ input: await fitted(img, cell, cell), left: GAP + k * (cell + GAP), top: top + CAPTION_H });
+async function candidateSheet(file: string, c: Candidate, rows: RenderResult[], size: number): Promise<void> {
+  const cols = 2 + rows[0].snapshots.length;
+  const width = cols * (size + GAP) + GAP;
+  const rowH = size + CAPTION + GAP;
+  const height = 40 + rows.length * rowH;
+  const parts: OverlayOptions[] = [{ input: textSvg(width, 40, [`${c.id}: ${c.label}`, `${size}px, ms/step per row; metrics: palette (≤0.5), speckle (≤1), layout (≥0.85)`], 13), left: 0, top: 0 }];
+  for (const [r, row] of rows.entries()) {
+    const top = 40 + r * rowH;
+    const [cn, sn] = row.pair.split(':');
+    const inputs = [await readImageFile(findImage(cn)), await readImageFile(findImage(sn))];
+    const captions = [`${cn}`, `${sn}  ${row.msPerStep.toFixed(0)} ms/step`, ...row.snapshots.map((s) => `@${s.step}: ${fmt(s.metrics)}`)];
+    const images = [...inputs, ...row.snapshots.map((s) => s.image)];
+    for (const [k, img] of images.entries()) {
+      const left = GAP + k * (size + GAP);
+      parts.push({ input: textSvg(size, CAPTION, [captions[k]], 10), left, top });
+      parts.push({ input: await tile(img, size), left, top: top + CAPTION });
     }
   }
-  await writeSheet(file, width, height, tiles);
+  await sharp({ create: { width, height, channels: 3, background: '#202020' } }).composite(parts).jpeg({ quality: 88 }).toFile(file);
 }
 
-const LABEL_W = 150;
-
-/** Candidates x pairs, results only, a header row of content+style thumbnails. */
-async function overviewSheet(
-  file: string,
-  candidates: Candidate[],
-  pairs: { pair: string; content: RgbImage; style: RgbImage }[],
-  results: Map<string, RgbImage>,
-  o: Options,
-): Promise<void> {
-  const cell = o.size;
-  const width = LABEL_W + pairs.length * (cell + GAP) + GAP;
-  const headerH = Math.round(cell / 2) + CAPTION_H;
-  const height = TITLE_H + headerH + candidates.length * (cell + GAP) + GAP;
-  const title = wrap(`Stylization candidates: ${o.size}px, ${o.iters} Adam steps (lr 0.02), init content`, Math.floor(width / 8));
-  const tiles: Tile[] = [{ input: textStrip(width, TITLE_H, title.slice(0, 2), 13), left: 0, top: 0 }];
-  const half = Math.floor((cell - GAP) / 2);
-  for (const [j, p] of pairs.entries()) {
-    const left = LABEL_W + GAP + j * (cell + GAP);
-    tiles.push({ input: textStrip(cell, CAPTION_H, [p.pair], 12), left, top: TITLE_H });
-    tiles.push({ input: await fitted(p.content, half, half), left, top: TITLE_H + CAPTION_H });
-    tiles.push({ input: await fitted(p.style, half, half), left: left + half + GAP, top: TITLE_H + CAPTION_H });
-  }
-  for (const [i, c] of candidates.entries()) {
-    const top = TITLE_H + headerH + i * (cell + GAP);
-    tiles.push({ input: textStrip(LABEL_W, cell, [c.id, ...wrap(c.label, 24)], 11), left: 0, top });
-    for (const [j, p] of pairs.entries()) {
-      const img = results.get(`${c.id}|${p.pair}`);
-      if (img) tiles.push({ input: await fitted(img, cell, cell), left: LABEL_W + GAP + j * (cell + GAP), top });
-    }
-  }
-  await writeSheet(file, width, height, tiles);
-}
-
-// ---------- main ----------
-
-async function main(argv: string[]): Promise<void> {
-  const o = parseArgs(argv);
-  if (o.list) {
-    for (const c of CANDIDATES) console.log(`${c.id}\t${c.label}`);
-    return;
-  }
-  const candidates = o.only ? o.only.map((id) => CANDIDATES.find((c) => c.id === id)!) : CANDIDATES;
-  const backend = await initBackend(o.backend);
-  const pairs: { pair: string; content: RgbImage; style: RgbImage }[] = [];
-  for (const p of o.pairs) {
-    const content = await readImageFile(await findAsset('content', p.content));
-    const style = await readImageFile(await findAsset('style', p.style));
-    pairs.push({ pair: `${p.content} x ${p.style}`, content, style });
-  }
-  await mkdir(o.out, { recursive: true });
-  const results = new Map<string, RgbImage>();
-  const records: RenderRecord[] = [];
-  const networks = new Map<EmbeddedModel, FeatureNetwork>();
-  try {
+async function overviewSheet(file: string, results: Map<string, RenderResult[]>, candidates: Candidate[], step: number, size: number): Promise<void> {
+  const pairs = results.get(candidates[0].id)!.map((r) => r.pair);
+  const cell = Math.round(size * 0.75);
+  const width = (2 + candidates.length) * (cell + GAP) + GAP;
+  const rowH = cell + CAPTION + GAP;
+  const height = 24 + pairs.length * rowH;
+  const parts: OverlayOptions[] = [{ input: textSvg(width, 24, [`after ${step} steps: ${candidates.map((c) => c.id).join(', ')}`], 13), left: 0, top: 0 }];
+  for (const [r, pair] of pairs.entries()) {
+    const top = 24 + r * rowH;
+    const [cn, sn] = pair.split(':');
+    const images: [string, RgbImage][] = [
+      [cn, await readImageFile(findImage(cn))],
+      [sn, await readImageFile(findImage(sn))],
+    ];
     for (const c of candidates) {
-      let network = networks.get(c.model);
-      if (!network) {
-        network = await loadNetwork(c.model);
-        networks.set(c.model, network);
-      }
-      const layers = resolveLayers(getPreset('default'), network, { contentLayers: c.contentLayers, styleLayers: c.styleLayers });
-      const rows = [];
-      for (const p of pairs) {
-        const rendered = await render(network, c, p.content, p.style, o, p.pair);
-        if (!rendered) continue;
-        const { image, record } = rendered;
-        results.set(`${c.id}|${p.pair}`, image);
-        records.push(record);
-        rows.push({ ...p, result: image, record });
-        console.error(`${c.id} ${p.pair}: ${record.msPerStep.toFixed(0)} ms/step${record.cached ? ' (cached)' : ''}, losses ${JSON.stringify(record.losses)}`);
-      }
-      console.error(`${c.id}: content ${layers.content.map((l) => l.layer).join(',')}; style ${layers.style.map((l) => `${l.layer}:${l.weight}`).join(',')}`);
-      if (rows.length > 0) await candidateSheet(path.join(o.out, `${c.id}-${o.size}.jpg`), c, rows, o);
+      const snap = results.get(c.id)!.find((x) => x.pair === pair)!.snapshots.find((s) => s.step === step)!;
+      images.push([`${c.id} ${fmt(snap.metrics)}`, snap.image]);
     }
-  } finally {
-    for (const n of networks.values()) n.dispose();
+    for (const [k, [caption, img]] of images.entries()) {
+      const left = GAP + k * (cell + GAP);
+      parts.push({ input: textSvg(cell, CAPTION, [caption], 9), left, top });
+      parts.push({ input: await tile(img, cell), left, top: top + CAPTION });
+    }
   }
-  const shown = candidates.filter((c) => pairs.some((p) => results.has(`${c.id}|${p.pair}`)));
-  await overviewSheet(path.join(o.out, o.overview), shown, pairs, results, o);
-  await writeFile(path.join(o.out, `${path.parse(o.overview).name}.json`), JSON.stringify({ backend, size: o.size, iters: o.iters, records }, null, 1) + '\n');
-  console.error(`wrote ${shown.length} candidate sheets and ${path.join(o.out, o.overview)} (backend ${backend})`);
+  await sharp({ create: { width, height, channels: 3, background: '#202020' } }).composite(parts).jpeg({ quality: 88 }).toFile(file);
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
-  main(process.argv.slice(2)).catch((e: unknown) => {
-    console.error(`compare-stylization: ${(e as Error).message}`);
-    process.exit(1);
-  });
+// ---- main ---------------------------------------------------------------------------------
+
+if (argv.list) {
+  for (const c of CANDIDATES) console.log(`${c.id}\t${c.label}`);
+  process.exit(0);
 }
+await ensureEvalImages();
+const size = Number(argv.size);
+const steps = argv.steps!.split(',').map(Number);
+const candidates: Candidate[] = argv.setup
+  ? [{ id: 'setup', label: argv.setup, ...{ preset: {}, params: {} }, ...JSON.parse(argv.setup) }]
+  : argv.only
+    ? argv.only.split(',').map((id) => CANDIDATES.find((c) => c.id === id) ?? (() => { throw new Error(`unknown candidate ${id} (see --list)`); })())
+    : CANDIDATES;
+const backend = await initBackend('auto');
+const network = await loadNetwork(argv.model as 'mobilenet_v2');
+await mkdir(argv.out!, { recursive: true });
+const results = new Map<string, RenderResult[]>();
+for (const c of candidates) {
+  const rows: RenderResult[] = [];
+  for (const pair of pairList(argv.pairs!)) {
+    const r = await render(network, c, pair, size, steps);
+    rows.push(r);
+    console.log(`${c.id} ${pair} ${r.msPerStep.toFixed(0)} ms/step  ${r.snapshots.map((s) => `@${s.step} ${fmt(s.metrics)}`).join(' | ')}`);
+  }
+  results.set(c.id, rows);
+  await candidateSheet(path.join(argv.out!, `${c.id}-${size}.jpg`), c, rows, size);
+}
+const overviewStep = Number(argv['overview-step']);
+if (steps.includes(overviewStep)) await overviewSheet(path.join(argv.out!, `overview-${size}-${overviewStep}.jpg`), results, candidates, overviewStep, size);
+const json = {
+  backend,
+  size,
+  steps,
+  candidates: candidates.map((c) => ({
+    ...c,
+    results: results.get(c.id)!.map((r) => ({ pair: r.pair, msPerStep: r.msPerStep, width: r.width, height: r.height, metrics: Object.fromEntries(r.snapshots.map((s) => [s.step, s.metrics])) })),
+  })),
+};
+await writeFile(path.join(argv.out!, `comparison-${size}.json`), JSON.stringify(json, null, 1) + '\n');
+network.dispose();

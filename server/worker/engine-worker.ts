@@ -29,7 +29,7 @@ interface Slot {
   inputs: Required<WireInputs>;
   initImage?: RgbImage;
   iterOffset: number;
-  transfer: StyleTransfer | null;
+  transfer: engine.EngineStyleTransfer | null;
   modelInUse: string;
   /** Changes received since the last step, applied just before the next one. */
   pending: WireInputs | null;
@@ -47,7 +47,11 @@ interface Slot {
   /** `seq` of the newest update received (all of them are applied before each step). */
   receivedSeq: number;
   unreportedInterrupts: number;
+  /** Loss terms of the last completed step (sent with a frame posted between steps). */
+  lastLosses: StepResultLosses;
 }
+
+type StepResultLosses = engine.LossValues;
 
 const slots = new Map<string, Slot>();
 const networks = new Map<string, Promise<FeatureNetwork>>();
@@ -83,10 +87,14 @@ async function build(slot: Slot): Promise<void> {
   post({ type: 'state', id: slot.id, state: slot.active ? 'running' : 'paused' });
 }
 
-async function applyPending(slot: Slot): Promise<void> {
+/**
+ * Applies the changes received since the last step. Returns true when they rewrote the image
+ * itself (content written in, restart, new picture: E11, E24), which people should see at once.
+ */
+async function applyPending(slot: Slot): Promise<boolean> {
   const changes = slot.pending;
   slot.pending = null;
-  if (!changes || !slot.transfer) return;
+  if (!changes || !slot.transfer) return false;
   // Reset (a new `restart`) starts over from the document's start image, not from the keyframe
   // this engine was resumed from (E11).
   if (changes.params && changes.params.restart !== slot.inputs.params.restart) slot.initImage = undefined;
@@ -100,13 +108,30 @@ async function applyPending(slot: Slot): Promise<void> {
     slot.transfer = null;
     slot.initImage = current;
     await build(slot);
-    return;
+    return false;
   }
   const update: Partial<TransferInputs> = {};
   if (changes.content) update.content = changes.content;
   if (changes.styles) update.styles = changes.styles;
   if (changes.params) update.params = toTransferParams(changes.params, changes.params.resolution, !!slot.initImage);
+  const rewrites = () => slot.transfer!.counters.inits + slot.transfer!.counters.writeIns;
+  const before = rewrites();
   slot.transfer.update(update);
+  return rewrites() !== before;
+}
+
+/** Reads the current image back and posts it as a frame (JPEG). */
+async function postFrame(slot: Slot, losses: StepResultLosses): Promise<void> {
+  const t = slot.transfer!;
+  const img = await t.image();
+  const jpeg = await encodeImage(img, 'image/jpeg', init.frameQuality);
+  const data = new Uint8Array(jpeg.buffer.slice(jpeg.byteOffset, jpeg.byteOffset + jpeg.byteLength));
+  const st = slot.stepTimes;
+  const stepsPerSec = st.length > 1 ? ((st.length - 1) * 1000) / (st[st.length - 1] - st[0]) : 0;
+  post(
+    { type: 'frame', id: slot.id, iter: slot.iterOffset + t.iter, width: img.width, height: img.height, data, losses, stepsPerSec, tensors: tf.memory().numTensors },
+    [data.buffer as ArrayBuffer],
+  );
 }
 
 /**
@@ -122,7 +147,12 @@ function interruptCheck(slot: Slot): (() => boolean) | undefined {
 /** Runs one step of `slot`; false when it was abandoned because its inputs changed meanwhile. */
 async function stepOnce(slot: Slot): Promise<boolean> {
   if (!slot.transfer) await build(slot);
-  await applyPending(slot);
+  if (await applyPending(slot)) {
+    // The change is in the image now: show it before the step (a step can take seconds on big
+    // models or a busy machine; E24 makes a stroke visible without waiting for one).
+    slot.lastFrameAt = performance.now();
+    await postFrame(slot, slot.lastLosses);
+  }
   const t = slot.transfer!;
   let r: Awaited<ReturnType<StyleTransfer['step']>>;
   try {
@@ -143,16 +173,9 @@ async function stepOnce(slot: Slot): Promise<boolean> {
     post({ type: 'steps', id: slot.id, count: slot.unreportedSteps, interrupted: slot.unreportedInterrupts });
     slot.unreportedSteps = 0;
     slot.unreportedInterrupts = 0;
-    const img = await t.image();
-    const jpeg = await encodeImage(img, 'image/jpeg', init.frameQuality);
-    const data = new Uint8Array(jpeg.buffer.slice(jpeg.byteOffset, jpeg.byteOffset + jpeg.byteLength));
-    const st = slot.stepTimes;
-    const stepsPerSec = st.length > 1 ? ((st.length - 1) * 1000) / (st[st.length - 1] - st[0]) : 0;
-    post(
-      { type: 'frame', id: slot.id, iter: slot.iterOffset + r.iter, width: img.width, height: img.height, data, losses: r.losses, stepsPerSec, tensors: tf.memory().numTensors },
-      [data.buffer as ArrayBuffer],
-    );
+    await postFrame(slot, r.losses);
   }
+  slot.lastLosses = r.losses;
   return true;
 }
 
@@ -210,6 +233,7 @@ port.on('message', (m: ToWorker) => {
         interruptedLast: false,
         receivedSeq: 0,
         unreportedInterrupts: 0,
+        lastLosses: { total: 0, style: 0, content: 0, tv: 0 },
       });
       break;
     case 'update': {
