@@ -100,7 +100,9 @@ describe('the real engine: strokes, new photos and reset reach the picture', { t
     const t0 = (await lastMark(ana, 'pointerup'))!;
     await waitForServerDoc(stack.url, s.id, s.viewerToken, 'the stroke on the server', (d) => d.strokes.length === 1);
 
-    const before = (await lastFrameBefore(ana, t0))!;
+    // The stroke is synced (and written into the image) while it is drawn, so frames before the
+    // pointer is released may show it already: compare with the last frame before it went down.
+    const before = (await lastFrameBefore(ana, (await lastMark(ana, 'pointerdown'))!))!;
     const beforeRaw = await decode(before.jpeg);
     const beforeBand = meanColor(beforeRaw, bandIn(beforeRaw.width, beforeRaw.height));
     const blue = hexRgb(BLUE);

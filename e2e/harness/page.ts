@@ -119,7 +119,7 @@ export interface RecordedFrame {
 
 /**
  * Keeps every frame the page's connection receives, with its bytes and arrival time, in
- * `window.__e2eFrameBytes`, and the page time of marks (`pointerup`, local changes of the content
+ * `window.__e2eFrameBytes`, and the page time of marks (`pointerdown`/`pointerup`, local changes of the content
  * photo and of `params.restart`) in `window.__e2eMarks`, so checks can ask "which frames arrived
  * within 2 s of that change" on the page's own clock.
  */
@@ -129,6 +129,7 @@ export async function recordFrameBytes(page: Page): Promise<void> {
     w.__e2eFrameBytes = [];
     w.__e2eMarks = [];
     w.atelier.conn.frames.on(({ frame }: any) => w.__e2eFrameBytes.push({ t: performance.now(), iter: frame.iter, w: frame.w, h: frame.h, data: frame.data }));
+    window.addEventListener('pointerdown', () => w.__e2eMarks.push({ what: 'pointerdown', t: performance.now() }), true);
     window.addEventListener('pointerup', () => w.__e2eMarks.push({ what: 'pointerup', t: performance.now() }), true);
     const sdoc = w.atelier.sdoc;
     sdoc.content.observe((ev: any) => {
@@ -144,7 +145,7 @@ export async function recordFrameBytes(page: Page): Promise<void> {
 export const pageNow = (page: Page): Promise<number> => page.evaluate(() => performance.now());
 
 /** The page time of the newest mark `what` (see {@link recordFrameBytes}), or null. */
-export function lastMark(page: Page, what: 'pointerup' | 'content-photo' | 'restart'): Promise<number | null> {
+export function lastMark(page: Page, what: 'pointerdown' | 'pointerup' | 'content-photo' | 'restart'): Promise<number | null> {
   return page.evaluate((wh) => {
     const m = ((window as any).__e2eMarks as Array<{ what: string; t: number }>).filter((x) => x.what === wh).at(-1);
     return m ? m.t : null;
