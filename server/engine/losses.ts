@@ -221,10 +221,15 @@ export interface Objective {
   paletteTarget?: PaletteTarget | null;
   /** Final multiplier of the palette term (0 or absent switches it off). */
   paletteWeight?: number;
+  /** The content's coarse luminance layout ({@link layoutOf}); absent = no layout term. */
+  layoutTarget?: tf.Tensor4D | null;
+  /** Final multiplier of the layout term (0 or absent switches it off). */
+  layoutWeight?: number;
 }
 
 export interface LossTerms {
   total: tf.Scalar;
+  /** Feature content loss plus the layout term, both weighted. */
   content: tf.Scalar;
   /** Feature (Gram) style loss plus the palette term, both weighted. */
   style: tf.Scalar;
@@ -233,9 +238,11 @@ export interface LossTerms {
 
 /**
  * The weighted loss terms of image `x` ([1, H, W, 3]); `total` = content + style + tv. The TV term
- * is always part of the graph (even with weight 0) so `total` always depends on `x`.
+ * is always part of the graph (even with weight 0) so `total` always depends on `x`. The network
+ * sees `x`; the pixel-space terms (TV, palette, layout) are taken on `image`, which differs from
+ * `x` when the network is shown a shifted copy (E25).
  */
-export function transferLoss(x: tf.Tensor4D, o: Objective): LossTerms {
+export function transferLoss(x: tf.Tensor4D, o: Objective, image: tf.Tensor4D = x): LossTerms {
   const useContent = o.contentWeight !== 0 && o.contentTargets != null && o.contentLayers.length > 0;
   const useStyle = o.styleWeight !== 0 && o.styleTargets != null && o.styleLayers.length > 0;
   const wanted = new Set<string>();
@@ -270,10 +277,13 @@ export function transferLoss(x: tf.Tensor4D, o: Objective): LossTerms {
     }
   }
   if (o.paletteTarget && o.paletteWeight) {
-    style = tf.add(style, tf.mul(paletteLoss(x, o.paletteTarget), o.paletteWeight));
+    style = tf.add(style, tf.mul(paletteLoss(image, o.paletteTarget), o.paletteWeight));
   }
-  const tvRaw = totalVariation(o.tvColorWeights ? weightedYiq(x, o.tvColorWeights) : x);
-  const tv = tf.mul(o.tv === 'mean' ? tf.div(tvRaw, x.size) : tvRaw, o.tvWeight) as tf.Scalar;
+  if (o.layoutTarget && o.layoutWeight) {
+    content = tf.add(content, tf.mul(layoutLoss(image, o.layoutTarget), o.layoutWeight));
+  }
+  const tvRaw = totalVariation(o.tvColorWeights ? weightedYiq(image, o.tvColorWeights) : image);
+  const tv = tf.mul(o.tv === 'mean' ? tf.div(tvRaw, image.size) : tvRaw, o.tvWeight) as tf.Scalar;
   const total = tf.add(tf.add(content, style), tv) as tf.Scalar;
   return { total, content: content as tf.Scalar, style: style as tf.Scalar, tv };
 }
@@ -397,6 +407,37 @@ export function paletteLoss(x: tf.Tensor4D, target: PaletteTarget): tf.Scalar {
     const covSqrt = sqrtmSpd(covarianceOf(mean, second));
     return tf.add(tf.sum(tf.square(tf.sub(mean, target.mean))), tf.sum(tf.square(tf.sub(covSqrt, target.covSqrt)))) as tf.Scalar;
   });
+}
+
+// ---- layout --------------------------------------------------------------------------------
+
+/** Side in pixels of the cells the layout term averages luminance over. */
+export const LAYOUT_CELL = 8;
+
+/**
+ * The composition of an image: its luminance averaged over {@link LAYOUT_CELL}-pixel cells,
+ * standardised (mean 0, variance 1), `[1, h, w, 1]`. Standardised, so a darker or more contrasted
+ * palette is not a change of layout.
+ */
+export function layoutOf(x: tf.Tensor4D): tf.Tensor4D {
+  return tf.tidy(() => {
+    const [, h, w] = x.shape;
+    const y = tf.reshape(tf.matMul(tf.reshape(x, [h * w, 3]), tf.tensor2d(RGB_TO_YIQ[0], [3, 1])), [1, h, w, 1]) as tf.Tensor4D;
+    const cell = Math.max(1, Math.min(LAYOUT_CELL, h, w));
+    const cells = tf.avgPool(y, cell, cell, 'valid');
+    const { mean, variance } = tf.moments(cells);
+    return tf.div(tf.sub(cells, mean), tf.sqrt(tf.add(variance, 1e-8))) as tf.Tensor4D;
+  });
+}
+
+/**
+ * Layout term: mean squared difference of the standardised coarse luminance of `x` and of the
+ * content, which is 2 (1 − r) with r their correlation. The feature content loss barely sees
+ * low-frequency luminance (ReLU features of one deep layer), so under a strong palette term the
+ * pyramid's coarse levels could repaint the composition; this keeps it (docs/STYLIZATION.md).
+ */
+export function layoutLoss(x: tf.Tensor4D, target: tf.Tensor4D): tf.Scalar {
+  return tf.tidy(() => tf.mean(tf.square(tf.sub(layoutOf(x), target))) as tf.Scalar);
 }
 
 // ---- transformation robustness ------------------------------------------------------------

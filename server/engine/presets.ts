@@ -36,9 +36,10 @@ export interface Preset {
   /**
    * Base weights; TransferParams.contentWeight etc. multiply these. `palette` weighs the pixel
    * palette term (losses.ts paletteLoss) and is multiplied by styleWeight, since it is part of
-   * "the style"; 0 = none.
+   * "the style"; `layout` the coarse-luminance layout term (losses.ts layoutLoss), multiplied by
+   * contentWeight; 0 = none.
    */
-  base: { content: number; style: number; tv: number; palette: number };
+  base: { content: number; style: number; tv: number; palette: number; layout: number };
   adam: AdamConstants;
   /** L-BFGS step size (torch's `lr`); TransferParams.learningRate is Adam's only. */
   lbfgsLearningRate: number;
@@ -71,7 +72,7 @@ export const PRESETS: Readonly<Record<PresetName, Preset>> = {
     styleLoss: 'mse',
     averaging: 'count',
     tv: 'sum',
-    base: { content: 1e4, style: 1e-2, tv: 30, palette: 0 },
+    base: { content: 1e4, style: 1e-2, tv: 30, palette: 0, layout: 0 },
     adam: { beta1: 0.99, beta2: 0.999, epsilon: 1e-1 },
     lbfgsLearningRate: 1,
     resize: { rounding: 'floor', antialias: false },
@@ -92,7 +93,7 @@ export const PRESETS: Readonly<Record<PresetName, Preset>> = {
     averaging: 'none',
     tv: 'sum',
     // alpha = 1, beta = 1e3 (alpha/beta = 1e-3). The paper has no TV term: tvWeight has no effect.
-    base: { content: 1, style: 1e3, tv: 0, palette: 0 },
+    base: { content: 1, style: 1e3, tv: 0, palette: 0, layout: 0 },
     adam: { beta1: 0.9, beta2: 0.999, epsilon: 1e-8 },
     lbfgsLearningRate: 1,
     resize: { rounding: 'round', antialias: true },
@@ -116,7 +117,7 @@ export const PRESETS: Readonly<Record<PresetName, Preset>> = {
     // 128 and 256 px, 60 Adam steps at 0.02, init content): style 10 gives visible stroke texture,
     // TV 30 removes most of the pixel-level colour speckle that style 5-20 with TV 5 left
     // (TV 20+ does not blur the strokes); softmax (SWAG) only added noise on both embedded networks.
-    base: { content: 0.5, style: 10, tv: 30, palette: 0 },
+    base: { content: 0.5, style: 10, tv: 30, palette: 0, layout: 0 },
     adam: { beta1: 0.9, beta2: 0.999, epsilon: 1e-8 },
     lbfgsLearningRate: 1,
     resize: { rounding: 'round', antialias: true },

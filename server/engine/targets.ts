@@ -10,6 +10,7 @@ import type { Preset } from './presets.ts';
 import {
   colorMoments,
   contentTargetsOf,
+  layoutOf,
   disposeMap,
   gramTargetsOf,
   paletteTargetOf,
@@ -76,6 +77,7 @@ export interface StyleTargets {
 export class TransferTargets {
   readonly counters: TargetCounters = { contentTargets: 0, styleGrams: 0, styleBlends: 0 };
   private content: { key: string; tensor: tf.Tensor4D } | null = null;
+  private layout: { key: string; tensor: tf.Tensor4D } | null = null;
   /** Content features per shift ("dy,dx"), all under the same `contentKey`. */
   private contentSets: { key: string; byShift: Map<string, Map<string, tf.Tensor4D>> } | null = null;
   private styles = new Map<string, StyleEntry>();
@@ -95,6 +97,15 @@ export class TransferTargets {
     this.content?.tensor.dispose();
     this.content = { key, tensor };
     return tensor;
+  }
+
+  /** The content's coarse luminance layout (losses.ts layoutOf), owned here. */
+  layoutTarget(): tf.Tensor4D {
+    const image = this.contentImage();
+    if (this.layout?.key === this.content!.key) return this.layout.tensor;
+    this.layout?.tensor.dispose();
+    this.layout = { key: this.content!.key, tensor: layoutOf(image) };
+    return this.layout.tensor;
   }
 
   /** Content feature targets of the content image shifted by (dy, dx) (E25). Owned here. */
@@ -173,6 +184,8 @@ export class TransferTargets {
   dispose(): void {
     this.content?.tensor.dispose();
     this.content = null;
+    this.layout?.tensor.dispose();
+    this.layout = null;
     this.disposeContentSets();
     for (const s of this.styles.values()) disposeStyle(s);
     this.styles.clear();

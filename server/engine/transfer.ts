@@ -159,8 +159,8 @@ class StyleTransferImpl implements EngineStyleTransfer {
           () =>
             tf.tidy(() => {
               const { grads: byName } = tf.variableGrads(() => {
-                const seen = shiftImage(this.img.render(), dy, dx);
-                const terms = transferLoss(seen, objective);
+                const image = this.img.render();
+                const terms = transferLoss(shiftImage(image, dy, dx), objective, image);
                 report = tf.keep(tf.stack([terms.total, terms.style, terms.content, terms.tv]));
                 return terms.total;
               }, vars as tf.Variable[]);
@@ -432,12 +432,14 @@ class StyleTransferImpl implements EngineStyleTransfer {
     return this.current.params.featureTransform ?? this.preset.featureTransform;
   }
 
-  private weights(): { content: number; style: number; tv: number; palette: number } {
+  private weights(): { content: number; style: number; tv: number; palette: number; layout: number } {
     const p = this.current.params;
     const mode = p.mode ?? 'transfer';
     const style = mode === 'reconstruct-content' ? 0 : this.preset.base.style * p.styleWeight;
     return {
       content: mode === 'synthesize-style' ? 0 : this.preset.base.content * p.contentWeight,
+      // E27: part of the content, as the content loss a photo reconstruction does not need.
+      layout: mode !== 'transfer' ? 0 : this.preset.base.layout * p.contentWeight,
       style,
       tv: this.preset.base.tv * p.tvWeight,
       // E26: part of the style; meaningless in luminance mode, where the output's colours are the content's.
@@ -471,6 +473,8 @@ class StyleTransferImpl implements EngineStyleTransfer {
       networkView: luminanceMode ? luminanceAsRgb : undefined,
       paletteTarget: w.palette !== 0 ? (style?.palette ?? null) : null,
       paletteWeight: w.palette,
+      layoutTarget: w.layout !== 0 ? this.targets.layoutTarget() : null,
+      layoutWeight: w.layout,
     };
   }
 }

@@ -1,0 +1,115 @@
+import { test, describe, before } from 'node:test';
+import assert from 'node:assert/strict';
+import * as tf from '@tensorflow/tfjs-core';
+import { colorMoments, covarianceOf, layoutLoss, layoutOf, paletteLoss, paletteTargetOf, sqrtmSpd } from './losses.ts';
+import { createStyleTransfer } from './transfer.ts';
+import { createRandomNet } from './testing/random-net.ts';
+import { syntheticImage, testParams, useCpuBackend } from './testing/helpers.ts';
+import { rgbToTensor } from './tensor-image.ts';
+
+const value = (t: tf.Tensor) => {
+  const v = t.dataSync()[0];
+  t.dispose();
+  return v;
+};
+
+describe('pixel-space terms: palette and layout', () => {
+  before(useCpuBackend);
+
+  test('E26: sqrtmSpd is the principal square root of a covariance', () => {
+    const a = tf.tensor2d([
+      [0.04, 0.01, -0.005],
+      [0.01, 0.03, 0.002],
+      [-0.005, 0.002, 0.02],
+    ]);
+    const r = sqrtmSpd(a);
+    const back = tf.matMul(r, r);
+    const err = value(tf.max(tf.abs(tf.sub(back, a))));
+    assert.ok(err < 2e-5, `sqrt(A)^2 - A = ${err}`);
+    const asym = value(tf.max(tf.abs(tf.sub(r, tf.transpose(r)))));
+    assert.ok(asym < 1e-6);
+    tf.dispose([a, r, back]);
+  });
+
+  test('E26: the palette loss is ~0 for the style itself, grows with a colour cast, and its gradient is exact', () => {
+    const style = rgbToTensor(syntheticImage(20, 16, 2));
+    const moments = colorMoments(style);
+    const target = paletteTargetOf([{ ...moments, weight: 1 }]);
+    assert.ok(value(paletteLoss(style, target)) < 1e-5);
+    const cast = tf.clipByValue(tf.add(style, tf.tensor1d([0.1, 0, -0.1])), 0, 1) as tf.Tensor4D;
+    assert.ok(value(paletteLoss(cast, target)) > 0.005);
+    const x = rgbToTensor(syntheticImage(6, 5, 4));
+    const g = tf.grad((t: tf.Tensor) => paletteLoss(t as tf.Tensor4D, target))(x);
+    const gv = g.dataSync();
+    const base = x.dataSync();
+    const h = 1e-2;
+    for (const i of [0, 7, 44, 89]) {
+      const at = (d: number) => {
+        const v = Float32Array.from(base);
+        v[i] += d;
+        const t = tf.tensor4d(v, x.shape as [number, number, number, number]);
+        const out = value(paletteLoss(t, target));
+        t.dispose();
+        return out;
+      };
+      const numeric = (at(h) - at(-h)) / (2 * h);
+      assert.ok(Math.abs(numeric - gv[i]) < 2e-3 + 0.05 * Math.abs(numeric), `[${i}] ${gv[i]} vs ${numeric}`);
+    }
+    tf.dispose([style, moments.mean, moments.second, target.mean, target.covSqrt, cast, x, g]);
+  });
+
+  test('E26: the palette target of several styles is the moments of their mixture', () => {
+    const a = tf.fill([1, 4, 4, 3], 0.2) as tf.Tensor4D;
+    const b = tf.fill([1, 4, 4, 3], 0.8) as tf.Tensor4D;
+    const [ma, mb] = [colorMoments(a), colorMoments(b)];
+    const t = paletteTargetOf([
+      { ...ma, weight: 1 },
+      { ...mb, weight: 3 },
+    ]);
+    // mixture mean 0.65, variance 0.25·0.75·0.6² = 0.0675 per channel, fully correlated channels
+    const mean = Array.from(t.mean.dataSync());
+    for (const m of mean) assert.ok(Math.abs(m - 0.65) < 1e-6);
+    const cov = covarianceOf(tf.div(tf.add(tf.mul(ma.mean, 1), tf.mul(mb.mean, 3)), 4) as tf.Tensor1D, tf.div(tf.add(ma.second, tf.mul(mb.second, 3)), 4) as tf.Tensor2D);
+    const back = tf.matMul(t.covSqrt, t.covSqrt);
+    assert.ok(value(tf.max(tf.abs(tf.sub(back, cov)))) < 1e-4);
+    tf.dispose([a, b, ma.mean, ma.second, mb.mean, mb.second, t.mean, t.covSqrt, cov, back]);
+  });
+
+  test('E27: the layout loss is 2 (1 − r) of the coarse luminance and ignores a change of brightness or contrast', () => {
+    const c = rgbToTensor(syntheticImage(64, 48, 1));
+    const target = layoutOf(c);
+    assert.deepEqual(target.shape, [1, 6, 8, 1]);
+    assert.ok(value(layoutLoss(c, target)) < 1e-6);
+    const toned = tf.add(tf.mul(c, 0.5), 0.2) as tf.Tensor4D;
+    assert.ok(value(layoutLoss(toned, target)) < 1e-5);
+    const other = rgbToTensor(syntheticImage(64, 48, 7));
+    const a = Array.from(layoutOf(other).dataSync());
+    const b = Array.from(target.dataSync());
+    const r = a.reduce((s, v, i) => s + v * b[i], 0) / a.length;
+    assert.ok(Math.abs(value(layoutLoss(other, target)) - 2 * (1 - r)) < 1e-4);
+    tf.dispose([c, target, toned, other]);
+  });
+
+  test('E25: shifts are seeded: the same seed repeats a run exactly, content targets stay within the 16 shifts', async () => {
+    const net = createRandomNet();
+    const run = async (seed: number) => {
+      const st = createStyleTransfer(net, {
+        content: syntheticImage(32, 24, 1),
+        styles: [{ image: syntheticImage(24, 24, 2), weight: 1, scale: 1 }],
+        params: testParams({ parameterization: 'pyramid', jitter: 4, seed, learningRate: 0.05 }),
+      });
+      const losses: number[] = [];
+      for (let i = 0; i < 20; i++) losses.push((await st.step()).losses.total);
+      const targets = st.counters.contentTargets;
+      st.dispose();
+      return { losses, targets };
+    };
+    const a = await run(1);
+    const b = await run(1);
+    const c = await run(2);
+    assert.deepEqual(a.losses, b.losses);
+    assert.notDeepEqual(a.losses, c.losses);
+    assert.ok(a.targets > 1 && a.targets <= 16, `${a.targets} content target sets`);
+    net.dispose();
+  });
+});
