@@ -171,15 +171,20 @@ describe('the real engine: strokes, new photos and reset reach the picture', { t
     // Move the image well away from the start image first, so "back at the start" is unmistakable:
     // 3 s at the top learning rate (coloured noise within a few steps), then the default again
     // (the first steps after the reset move pixels by about the learning rate).
-    const lr = await ana.evaluate(() => (window as any).atelier.sdoc.getParam('learningRate') as number);
-    await ana.evaluate((v) => (window as any).atelier.sdoc.setParam('learningRate', v), PARAM_RANGES.learningRate.max);
-    await ana.waitForTimeout(3000);
-    await ana.evaluate((v) => (window as any).atelier.sdoc.setParam('learningRate', v), lr);
-    await ana.waitForTimeout(1000);
-    const { w, h } = (await framesBetween(ana, (await pageNow(ana)) - 1000)).at(-1)!;
+    // The move is awaited on the frames (not a fixed time): on a loaded machine steps are slow.
+    const { w, h } = (await lastFrameBefore(ana, await pageNow(ana)))!;
     const imageId = await ana.evaluate(() => (window as any).atelier.sdoc.getContent().imageId as string);
     const photo = Buffer.from(await (await fetch(`${stack.url}/api/images/${imageId}`)).arrayBuffer());
     const start = await decodeResized(photo, w, h);
+    const lr = await ana.evaluate(() => (window as any).atelier.sdoc.getParam('learningRate') as number);
+    await ana.evaluate((v) => (window as any).atelier.sdoc.setParam('learningRate', v), PARAM_RANGES.learningRate.max);
+    for (let waited = 0; waited < 60_000; waited += 500) {
+      await ana.waitForTimeout(500);
+      const last = (await lastFrameBefore(ana, await pageNow(ana)))!;
+      if (last.w === w && last.h === h && meanAbsDiff(await decodeResized(last.jpeg, w, h), start) >= 25) break;
+    }
+    await ana.evaluate((v) => (window as any).atelier.sdoc.setParam('learningRate', v), lr);
+    await ana.waitForTimeout(1000);
     await ana.getByRole('button', { name: /Reset/ }).click();
     await waitInPage(ana, 'the restart in the document', () => (window as any).atelier.sdoc.getParam('restart') > 0);
     const t0 = (await lastMark(ana, 'restart'))!;

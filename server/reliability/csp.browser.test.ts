@@ -44,11 +44,12 @@ describe('client under the CSP', () => {
             ((window as unknown as { __csp: string[] }).__csp ??= []).push(`${e.violatedDirective} ${e.blockedURI}`);
           });
         });
+        // Counted before the page loads: it may open its socket before the load event.
+        const session = server.sessions.get(s.id)!;
+        const before = session.clientCount;
         const res = await page.goto(url, { waitUntil: 'load' });
         assert.match(res?.headers()['content-security-policy'] ?? '', /default-src 'self'/);
         // Wait until the page has its socket open (it counts as a client), then for frames and images.
-        const session = server.sessions.get(s.id)!;
-        const before = session.clientCount;
         for (let i = 0; i < 900 && session.clientCount <= before; i++) await page.waitForTimeout(100);
         assert.ok(session.clientCount > before, `${which}: the page connected over ws: to its own host`);
         await page.waitForTimeout(1500);
