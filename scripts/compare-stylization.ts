@@ -47,7 +47,7 @@ export interface Candidate {
 /** The default as it was before this comparison (pixels, no shift, no palette term). */
 const BEFORE: PresetPatch = {
   image: { parameterization: 'pixels', levels: 1, jitter: 0, average: 0 },
-  base: { content: 0.5, style: 10, tv: 30, palette: 0 },
+  base: { content: 0.5, style: 10, tv: 30, palette: 0, layout: 0 },
   tvColorWeights: undefined,
 };
 
@@ -56,13 +56,19 @@ export const CANDIDATES: Candidate[] = [
   {
     id: 'P1',
     label: 'the probe: 4-level pyramid, Adam 0.01, shifts ±8, palette 100, content 1',
-    preset: { image: { parameterization: 'pyramid', levels: 4, jitter: 8, average: 0 }, base: { content: 1, style: 10, tv: 30, palette: 100 }, tvColorWeights: undefined },
+    preset: { image: { parameterization: 'pyramid', levels: 4, jitter: 8, average: 0 }, base: { content: 1, style: 10, tv: 30, palette: 100, layout: 0 }, tvColorWeights: undefined },
     params: { learningRate: 0.01 },
   },
   {
     id: 'P2',
     label: 'P1 in a decorrelated colour basis, TV on YIQ (1, 4, 4), content 2',
-    preset: { image: { parameterization: 'pyramid-decorrelated', levels: 4, jitter: 8, average: 0 }, base: { content: 2, style: 10, tv: 30, palette: 100 }, tvColorWeights: [1, 4, 4] },
+    preset: { image: { parameterization: 'pyramid-decorrelated', levels: 4, jitter: 8, average: 0 }, base: { content: 2, style: 10, tv: 30, palette: 100, layout: 0 }, tvColorWeights: [1, 4, 4] },
+    params: { learningRate: 0.01 },
+  },
+  {
+    id: 'P3',
+    label: 'P2 + layout term 1, TV on YIQ (1, 6, 6): the new default',
+    preset: { image: { parameterization: 'pyramid-decorrelated', levels: 4, jitter: 8, average: 0 }, base: { content: 2, style: 10, tv: 30, palette: 100, layout: 1 }, tvColorWeights: [1, 6, 6] },
     params: { learningRate: 0.01 },
   },
 ];

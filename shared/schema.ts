@@ -78,7 +78,7 @@ export const DEFAULT_PARAMS: Params = {
   styleWeight: 1,
   tvWeight: 1,
   optimizer: 'adam',
-  learningRate: 0.02,
+  learningRate: 0.01,
   resolution: 256,
   pooling: 'avg',
   colors: 'style',

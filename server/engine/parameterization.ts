@@ -47,11 +47,12 @@ export interface ImageParameterization {
   /** Adds `delta` (`[1, H, W, 3]`, not disposed) to the image, exactly. */
   add(delta: tf.Tensor4D): void;
   /**
-   * Where each variable influences the pixels of `mask` (`[1, H, W, 1]` in [0, 1], not disposed):
-   * one mask per variable, shaped like it (channels broadcast), the caller disposes them. Used to
-   * reset optimizer state where the image was overwritten.
+   * Which values of each variable {@link add} overwrote when it wrote into the pixels of `mask`
+   * (`[1, H, W, 1]` in [0, 1], not disposed): one mask per variable, shaped like it (channels
+   * broadcast), or null for a variable `add` does not touch. The caller disposes them. Used to
+   * forget optimizer state where the image was overwritten (E24).
    */
-  variableMasks(mask: tf.Tensor4D): tf.Tensor4D[];
+  variableMasks(mask: tf.Tensor4D): (tf.Tensor4D | null)[];
   /** Resamples every variable to a new image size (bilinear, half-pixel centres). */
   resize(height: number, width: number): void;
   dispose(): void;
@@ -115,7 +116,7 @@ class PixelImage implements ImageParameterization {
   add(delta: tf.Tensor4D): void {
     tf.tidy(() => this.x.assign(tf.add(this.x, delta)));
   }
-  variableMasks(mask: tf.Tensor4D): tf.Tensor4D[] {
+  variableMasks(mask: tf.Tensor4D): (tf.Tensor4D | null)[] {
     return [tf.clone(mask)];
   }
   resize(height: number, width: number): void {
@@ -205,11 +206,11 @@ class PyramidImage implements ImageParameterization {
   add(delta: tf.Tensor4D): void {
     tf.tidy(() => this.levels[0].assign(tf.add(this.levels[0], this.fromRgb(delta))));
   }
-  variableMasks(mask: tf.Tensor4D): tf.Tensor4D[] {
-    // A coarse value touches every pixel its 2× pooled footprint covers: max-pool, rounding up.
-    const out: tf.Tensor4D[] = [tf.clone(mask)];
-    for (let k = 1; k < this.levels.length; k++) out.push(tf.maxPool(out[k - 1], 2, 2, 'same'));
-    return out;
+  variableMasks(mask: tf.Tensor4D): (tf.Tensor4D | null)[] {
+    // add() writes into L0 only: the coarser levels still hold the low frequencies of the painting
+    // around and under the change, and keep their state (forgetting them too made the first steps
+    // after a stroke move every level by a full learning rate: a visible blotch).
+    return this.levels.map((_, k) => (k === 0 ? tf.clone(mask) : null));
   }
   resize(height: number, width: number): void {
     const sizes = pyramidSizes(height, width, this.levels.length);

@@ -106,25 +106,31 @@ export const PRESETS: Readonly<Record<PresetName, Preset>> = {
     name: 'default',
     description:
       "For the embedded networks: the network's suggested layers, errors relative to the target's energy " +
-      '(scale free across networks), weights normalised over layers, mean TV, Adam.',
+      '(scale free across networks), weights normalised over layers, a 4-level pyramid in a decorrelated ' +
+      'colour basis under random shifts, palette and layout terms, TV on YIQ, Adam.',
     contentLayers: null,
     styleLayers: null,
     contentLoss: 'relative',
     styleLoss: 'relative',
     averaging: 'weight-sum',
     tv: 'mean',
-    // Chosen by eye on mobilenet_v2 with its deep style layers (docs/STYLIZATION.md, candidate M10:
-    // 128 and 256 px, 60 Adam steps at 0.02, init content): style 10 gives visible stroke texture,
-    // TV 30 removes most of the pixel-level colour speckle that style 5-20 with TV 5 left
-    // (TV 20+ does not blur the strokes); softmax (SWAG) only added noise on both embedded networks.
-    base: { content: 0.5, style: 10, tv: 30, palette: 0, layout: 0 },
+    // Chosen by the comparison in docs/STYLIZATION.md (candidate P3; 9 content/style pairs, 6 of
+    // them held out, 256 px, 50/150/300 Adam steps at 0.01): pixel-space Adam on these networks
+    // gave "photo with grain" (palette distance 1.02 on chelsea x The Starry Night); the
+    // decorrelated pyramid with ±8 px shifts and the palette term paints (0.25), TV on YIQ with
+    // chroma x6 keeps colour speckle below the paintings' own (0.83 on astronaut x The Scream,
+    // 1.26 with chroma x4 and the layout term), and the layout term keeps the composition
+    // (layout 0.93-0.98; 0.74-0.82 without it).
+    tvColorWeights: [1, 6, 6],
+    base: { content: 2, style: 10, tv: 30, palette: 100, layout: 1 },
     adam: { beta1: 0.9, beta2: 0.999, epsilon: 1e-8 },
     lbfgsLearningRate: 1,
     resize: { rounding: 'round', antialias: true },
     quantize: 'round',
     featureTransform: 'none',
-    image: { parameterization: 'pixels', levels: 1, jitter: 0, average: 0 },
-    suggested: { optimizer: 'adam', learningRate: 0.02, pooling: 'avg', init: 'content' },
+    // Per-level Adam 0.01: 0.05 diverged to saturated blotches (issue probe), 0.02 speckles.
+    image: { parameterization: 'pyramid-decorrelated', levels: 4, jitter: 8, average: 0 },
+    suggested: { optimizer: 'adam', learningRate: 0.01, pooling: 'avg', init: 'content' },
   },
 };
 

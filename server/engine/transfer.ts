@@ -348,7 +348,7 @@ class StyleTransferImpl implements EngineStyleTransfer {
       tf.tidy(() => this.img.add(tf.mul(tf.sub(fresh, this.img.render()), mask)));
       const masks = this.img.variableMasks(mask);
       this.opt.forget(masks);
-      tf.dispose(masks);
+      tf.dispose(masks.filter((m): m is tf.Tensor4D => m !== null));
       if (this.average) {
         const a = tf.tidy(() => tf.add(this.average!, tf.mul(tf.sub(fresh, this.average!), mask)) as tf.Tensor4D);
         this.average.dispose();

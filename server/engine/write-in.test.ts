@@ -73,10 +73,14 @@ describe('content write-in', () => {
       const outside = tf.tidy(() => tf.max(tf.abs(tf.slice(m!, [0, 0, 0, 0], [1, 24, 6, 3]))).dataSync()[0]);
       assert.equal(inside, 0);
       assert.ok(outside > 0);
-      // the next steps run normally and the stroke stays (its colour is what the content wants)
+      // the next step runs normally and the stroke stays (its colour is what the content wants):
+      // one Adam step moves each of the 4 pyramid levels by about the learning rate
       await st.step();
       const stepped = st.snapshot();
-      assert.ok(regionDiff(stepped, target, 12, 10, 20, 14) < 0.25);
+      const original = rgbToTensor(photo);
+      const meanIn = (a: tf.Tensor4D) => tf.tidy(() => tf.mean(tf.abs(tf.sub(tf.slice(a, [0, 10, 12, 0], [1, 4, 8, 3]), tf.slice(target, [0, 10, 12, 0], [1, 4, 8, 3])))).dataSync()[0]);
+      assert.ok(meanIn(stepped) < 0.35 * meanIn(original), `after a step: ${meanIn(stepped)} from the stroke colour, the photo is ${meanIn(original)}`);
+      original.dispose();
       tf.dispose([before, after, target, stepped]);
       st.dispose();
     });

@@ -24,8 +24,8 @@ export interface VariablesOptimizer {
   resize(shapes: readonly (readonly number[])[]): void;
   /** The objective changed: drop state that describes the old one. */
   objectiveChanged(): void;
-  /** The variables were overwritten where `masks[i]` is 1: forget the state there. */
-  forget(masks: readonly tf.Tensor[]): void;
+  /** The variables were overwritten where `masks[i]` is 1: forget the state there (null: keep it). */
+  forget(masks: readonly (tf.Tensor | null)[]): void;
   dispose(): void;
 }
 
@@ -63,8 +63,8 @@ export class AdamGroup implements VariablesOptimizer {
 
   objectiveChanged(): void {}
 
-  forget(masks: readonly tf.Tensor[]): void {
-    masks.forEach((mask, i) => this.members[i].forget(mask));
+  forget(masks: readonly (tf.Tensor | null)[]): void {
+    masks.forEach((mask, i) => mask && this.members[i].forget(mask));
   }
 
   dispose(): void {

@@ -34,7 +34,11 @@ export function syntheticImage(width: number, height: number, seed: number): Rgb
   return { width, height, data };
 }
 
-/** TransferParams for tests: default preset, Adam, 32 px, content init. */
+/**
+ * TransferParams for tests: default preset, Adam, 32 px, content init, on pixels without random
+ * shifts (so a step's reported losses are those `evaluate()` gives, E13); tests of the
+ * parameterizations and shifts (E23–E25) ask for them explicitly.
+ */
 export function testParams(overrides: Partial<TransferParams> = {}): TransferParams {
   return {
     preset: 'default',
@@ -48,6 +52,8 @@ export function testParams(overrides: Partial<TransferParams> = {}): TransferPar
     colors: 'style',
     init: 'content',
     seed: 1,
+    parameterization: 'pixels',
+    jitter: 0,
     ...overrides,
   };
 }
