@@ -21,6 +21,8 @@ import { TooManySessionsError, type SessionManager } from '../session/session-ma
 import type { ServerMetrics } from './metrics.ts';
 import { createLogger } from '../log.ts';
 import { perIpLimit } from '../reliability/http-guards.ts';
+import type { KeyedRateLimiter } from '../reliability/rate-limit.ts';
+import type { ConnectionCounter } from '../reliability/client-address.ts';
 
 const log = createLogger('http');
 
@@ -49,6 +51,12 @@ function tokenOf(req: Request): string | undefined {
 
 export interface RouteDeps {
   config: Config;
+  /** Session creations and forks per client address (SESSION_CREATES_PER_MIN). */
+  creations: KeyedRateLimiter;
+  /** Sockets and media streams per client address (MAX_SOCKETS_PER_IP). */
+  connections: ConnectionCounter;
+  /** Absolute base URL of links (PUBLIC_URL, or http://localhost:PORT). */
+  publicUrl: () => string;
   sessions: SessionManager;
   images: ImageStore;
   metrics: ServerMetrics;
@@ -84,18 +92,10 @@ export function apiRouter(deps: RouteDeps): express.Router {
     res.send(await deps.metrics.registry.metrics());
   });
 
-  r.post(api.sessions, perIpLimit('new sessions', deps.config.sessionCreatesPerMin), (req, res) => {
+  r.post(api.sessions, perIpLimit('new sessions and forks', deps.config.sessionCreatesPerMin, deps.creations), (req, res) => {
     try {
-      const { session, editorToken, viewerToken } = deps.sessions.create();
-      const base = `${req.protocol}://${req.get('host')}`;
-      const body: CreateSessionResponse = {
-        id: session.id,
-        editorToken,
-        viewerToken,
-        editorUrl: `${base}/s/${session.id}?token=${editorToken}`,
-        viewerUrl: `${base}/s/${session.id}/view?token=${viewerToken}`,
-      };
-      res.status(201).json(body);
+      const { session, editorToken, viewerToken } = deps.sessions.create(req.ip);
+      res.status(201).json(createdBody(deps.publicUrl(), session.id, editorToken, viewerToken));
     } catch (e) {
       if (e instanceof TooManySessionsError) return sendError(res, 503, ErrorCode.TooManySessions, e.message);
       throw e;
@@ -153,7 +153,20 @@ export function apiRouter(deps: RouteDeps): express.Router {
 
   r.get('/api/sessions/:id/stream.mjpg', (req, res) => {
     const session = authorize(deps, req, 'viewer');
-    const release = session.attach('stream');
+    // R2/S17: a stream is a long-lived connection like a socket: same per-address and per-session limits.
+    if (session.watcherCount >= deps.config.maxClientsPerSession) {
+      throw new HttpError(503, ErrorCode.TooManyClients, `session '${session.id}' already has its maximum of ${deps.config.maxClientsPerSession} clients and streams (MAX_CLIENTS_PER_SESSION)`);
+    }
+    const address = req.ip ?? 'unknown';
+    const releaseSlot = deps.connections.acquire(address);
+    if (!releaseSlot) {
+      throw new HttpError(429, ErrorCode.TooManyClients, `your address already has its maximum of ${deps.connections.maxPerAddress} connections and streams (MAX_SOCKETS_PER_IP)`);
+    }
+    const releaseWatch = session.attach('stream', address);
+    const release = () => {
+      releaseWatch();
+      releaseSlot();
+    };
     res.writeHead(200, {
       'Content-Type': `multipart/x-mixed-replace; boundary=${boundary}`,
       'Cache-Control': 'no-store',
@@ -211,6 +224,17 @@ export function apiRouter(deps: RouteDeps): express.Router {
   return r;
 }
 
+/** The 201 body of a new session or fork, its links built from the configured public URL (never the Host header). */
+export function createdBody(base: string, id: string, editorToken: string, viewerToken: string): CreateSessionResponse {
+  return {
+    id,
+    editorToken,
+    viewerToken,
+    editorUrl: `${base}/s/${encodeURIComponent(id)}?token=${encodeURIComponent(editorToken)}`,
+    viewerUrl: `${base}/s/${encodeURIComponent(id)}/view?token=${encodeURIComponent(viewerToken)}`,
+  };
+}
+
 function frameOf(f: NonNullable<Session['latestFrame']>): Buffer {
   const head = Buffer.from(`--${boundary}\r\nContent-Type: ${f.mime}\r\nContent-Length: ${f.data.byteLength}\r\nX-Atelier-Iter: ${f.iter}\r\n\r\n`);
   return Buffer.concat([head, Buffer.from(f.data.buffer, f.data.byteOffset, f.data.byteLength), Buffer.from('\r\n')]);
@@ -246,6 +270,7 @@ export function errorHandler(err: unknown, req: Request, res: Response, _next: N
     return;
   }
   if (err instanceof HttpError || err instanceof ImageRejection) return sendError(res, err.status, err.code, err.message);
+  if (err instanceof URIError) return sendError(res, 400, ErrorCode.BadRequest, 'the request has malformed percent-encoding');
   const e = err as { type?: string; status?: number; message?: string };
   if (e.type === 'entity.parse.failed') return sendError(res, 400, ErrorCode.BadRequest, 'the body is not valid JSON');
   if (e.status === 413) return sendError(res, 413, ErrorCode.PayloadTooLarge, 'the body is too large');

@@ -18,6 +18,7 @@ import type { SessionState } from '../../shared/schema.ts';
 import type { HistoryEdit } from '../../shared/protocol.ts';
 import type { StoredUpdate } from '../storage/types.ts';
 import { DocReplayer } from './doc-replayer.ts';
+import type { PaintBudget } from '../session/doc-state.ts';
 
 /** Updates between checkpoints. */
 export const CHECKPOINT_EVERY = 64;
@@ -54,8 +55,9 @@ export class SessionTimeline {
   constructor(
     readonly sessionId: string,
     private imageExists: (id: string) => boolean,
+    private paintBudget?: PaintBudget,
   ) {
-    this.live = new DocReplayer(imageExists);
+    this.live = new DocReplayer(imageExists, { paintBudget });
     this.checkpoints.push({ count: 0, doc: this.live.encode(), state: this.live.state(), exact: true });
   }
 
@@ -118,7 +120,7 @@ export class SessionTimeline {
       const cp = this.checkpoints[i];
       if (!cp || cp.count > count) continue;
       if (cp.count === count) return cp.state;
-      const replayer = new DocReplayer(this.imageExists, { describe: false });
+      const replayer = new DocReplayer(this.imageExists, { describe: false, paintBudget: this.paintBudget });
       try {
         if (cp.count > 0) replayer.apply(cp.doc);
         if (cp.exact === undefined) cp.exact = sameState(replayer.state(), cp.state);

@@ -401,6 +401,10 @@ export class Session {
   get clientCount(): number {
     return this.sockets;
   }
+  /** Sockets and media streams attached (MAX_CLIENTS_PER_SESSION counts both). */
+  get watcherCount(): number {
+    return this.holders;
+  }
   get backend(): string {
     return this.deps.engineHost.backend;
   }

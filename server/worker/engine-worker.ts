@@ -1,9 +1,11 @@
 /**
  * The engine worker thread: runs every session's optimization off the main event loop.
  *
- * Scheduling: one worker per server process owns the device (one tfjs backend); it steps the
- * active sessions round-robin, one optimizer step per session per turn, so sessions sharing the
- * device get equal turns and a big session slows the others proportionally, never starves them.
+ * Scheduling (S26): one worker per server process owns the device (one tfjs backend); it steps
+ * the active sessions one step at a time, choosing the next by engine *time* used
+ * (fair-scheduler.ts: between owner addresses first, then their sessions), so a session with
+ * 1-second steps cannot starve one with 50 ms steps. A step still running after
+ * `stepTimeLimitMs` is preempted at its next layer and its session stopped with an error.
  * Messages from the main thread are handled between steps, so a document change reaches the
  * optimization before its next step; and a step that is running when its session's inputs change
  * is abandoned and started over with them (E21, S23), unless the step before it was abandoned too
@@ -17,6 +19,7 @@ import * as engine from '../engine/index.ts';
 import { encodeImage } from '../images/codec.ts';
 import type { FromWorker, ToWorker, WireInputs, WorkerInit } from './messages.ts';
 import { toTransferParams } from './transfer-params.ts';
+import { FairScheduler } from './fair-scheduler.ts';
 
 const port = parentPort;
 if (!port) throw new Error('engine-worker must run in a worker thread');
@@ -47,13 +50,16 @@ interface Slot {
   /** `seq` of the newest update received (all of them are applied before each step). */
   receivedSeq: number;
   unreportedInterrupts: number;
+  /** Engine ms of the completed steps not reported yet. */
+  unreportedMs: number;
 }
 
 const slots = new Map<string, Slot>();
 const networks = new Map<string, Promise<FeatureNetwork>>();
 let shuttingDown = false;
 let wake: (() => void) | null = null;
-let turn = 0;
+const scheduler = new FairScheduler<Slot>();
+const runnable = (s: Slot) => scheduler.setRunnable(s, s.active && !s.failed && !s.closed);
 /** The slot whose step is running now (its tensors must not be disposed under it). */
 let stepping: Slot | null = null;
 
@@ -122,24 +128,46 @@ async function stepOnce(slot: Slot): Promise<boolean> {
   await applyPending(slot);
   const t = slot.transfer!;
   let r: Awaited<ReturnType<StyleTransfer['step']>>;
+  const started = performance.now();
+  const changed = interruptCheck(slot);
+  let timedOut = false;
+  const interrupt = () => {
+    if (changed?.()) return true;
+    if (performance.now() - started > init.stepTimeLimitMs) return (timedOut = true);
+    return false;
+  };
   try {
-    r = await t.step({ interrupt: interruptCheck(slot) });
+    r = await t.step({ interrupt });
   } catch (e) {
     if (!(e instanceof engine.StepInterrupted)) throw e;
+    if (timedOut) {
+      // S26: preempted. Stopped until its inputs change (an update clears `failed`).
+      slot.failed = true;
+      runnable(slot);
+      post({
+        type: 'state',
+        id: slot.id,
+        state: 'error',
+        message: `one optimization step of this session took over ${init.stepTimeLimitMs} ms and was stopped (ENGINE_STEP_TIME_LIMIT_MS); lower params.resolution or choose a lighter model`,
+      });
+      return true;
+    }
     slot.interruptedLast = true;
     slot.unreportedInterrupts++;
     return false;
   }
   slot.interruptedLast = false;
   const now = performance.now();
+  slot.unreportedMs += r.ms;
   slot.stepTimes.push(now);
   if (slot.stepTimes.length > 20) slot.stepTimes.shift();
   slot.unreportedSteps++;
   if (now - slot.lastFrameAt >= 1000 / init.frameRate) {
     slot.lastFrameAt = now;
-    post({ type: 'steps', id: slot.id, count: slot.unreportedSteps, interrupted: slot.unreportedInterrupts });
+    post({ type: 'steps', id: slot.id, count: slot.unreportedSteps, interrupted: slot.unreportedInterrupts, ms: slot.unreportedMs, pixels: t.width * t.height, model: slot.modelInUse });
     slot.unreportedSteps = 0;
     slot.unreportedInterrupts = 0;
+    slot.unreportedMs = 0;
     const img = await t.image();
     const jpeg = await encodeImage(img, 'image/jpeg', init.frameQuality);
     const data = new Uint8Array(jpeg.buffer.slice(jpeg.byteOffset, jpeg.byteOffset + jpeg.byteLength));
@@ -154,10 +182,7 @@ async function stepOnce(slot: Slot): Promise<boolean> {
 }
 
 function nextActive(): Slot | null {
-  const list = [...slots.values()].filter((s) => s.active && !s.failed);
-  if (!list.length) return null;
-  turn = (turn + 1) % list.length;
-  return list[turn];
+  return scheduler.next() ?? null;
 }
 
 async function loop(): Promise<void> {
@@ -172,12 +197,16 @@ async function loop(): Promise<void> {
       continue;
     }
     stepping = slot;
+    const t0 = performance.now();
     try {
       if (!(await stepOnce(slot))) again = slot;
     } catch (e) {
       slot.failed = true;
+      runnable(slot);
       if (!slot.closed) post({ type: 'state', id: slot.id, state: 'error', message: `engine failed: ${(e as Error).message}` });
     } finally {
+      // Everything this turn cost (build, step, readback, JPEG) is charged to the session and its group.
+      scheduler.charge(slot, performance.now() - t0);
       stepping = null;
       if (slot.closed) slot.transfer?.dispose();
     }
@@ -207,7 +236,9 @@ port.on('message', (m: ToWorker) => {
         interruptedLast: false,
         receivedSeq: 0,
         unreportedInterrupts: 0,
+        unreportedMs: 0,
       });
+      scheduler.add(slots.get(m.id)!, m.group);
       break;
     case 'update': {
       const s = slots.get(m.id);
@@ -216,6 +247,7 @@ port.on('message', (m: ToWorker) => {
         s.receivedSeq = Math.max(s.receivedSeq, m.seq);
         if (!s.transfer) Object.assign(s.inputs, s.pending), (s.pending = null);
         s.failed = false;
+        runnable(s);
       }
       break;
     }
@@ -223,6 +255,7 @@ port.on('message', (m: ToWorker) => {
       const s = slots.get(m.id);
       if (s && s.active !== m.active) {
         s.active = m.active;
+        runnable(s);
         s.stepTimes = [];
         post({ type: 'state', id: m.id, state: m.active ? (s.transfer ? 'running' : 'loading') : 'paused' });
       }
@@ -233,6 +266,7 @@ port.on('message', (m: ToWorker) => {
       slots.delete(m.id);
       if (s) {
         s.closed = true;
+        scheduler.remove(s);
         if (s !== stepping) s.transfer?.dispose();
       }
       break;
@@ -241,6 +275,7 @@ port.on('message', (m: ToWorker) => {
       shuttingDown = true;
       for (const s of slots.values()) {
         s.closed = true;
+        scheduler.remove(s);
         if (s !== stepping) s.transfer?.dispose();
       }
       slots.clear();
