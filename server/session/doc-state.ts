@@ -288,7 +288,8 @@ export class DocValidator {
   private strokeCost(stroke: Stroke, size: { width: number; height: number; scale: number }, key: string): number {
     const hit = this.costs.get(stroke);
     if (hit?.key === key) return hit.cost;
-    const cost = strokePaintCost(stroke, size.width, size.height, size.scale);
+    // Counting stops past the per-stroke budget: such a stroke is refused whatever its exact cost.
+    const cost = strokePaintCost(stroke, size.width, size.height, size.scale, this.paintBudget.maxStrokeCost);
     this.costs.set(stroke, { key, cost });
     return cost;
   }
@@ -322,7 +323,7 @@ export class DocValidator {
           const cost = this.strokeCost(r.data, size, sizeKey);
           const added = Math.max(0, cost - (prev ? this.strokeCost(prev, size, sizeKey) : 0));
           if (cost > budget.maxStrokeCost) {
-            tell(key, overBudget(`strokes[${i}].points`, `this stroke would cost ${cost} pixels to paint, over the per-stroke budget of ${budget.maxStrokeCost} (PAINT_MAX_STROKE_COST); draw shorter strokes or use a smaller brush${prev ? '; it is drawn as it was before' : '; it is not drawn'}`));
+            tell(key, overBudget(`strokes[${i}].points`, `this stroke would cost over ${budget.maxStrokeCost} pixels to paint (at least ${cost}), over the per-stroke budget of ${budget.maxStrokeCost} (PAINT_MAX_STROKE_COST); draw shorter strokes or use a smaller brush${prev ? '; it is drawn as it was before' : '; it is not drawn'}`));
           } else if (updateCost + added > budget.maxUpdateCost) {
             tell(key, overBudget(`strokes[${i}]`, `this update's strokes would cost more than ${budget.maxUpdateCost} pixels to paint (PAINT_MAX_UPDATE_COST); send them in several updates`));
           } else {
