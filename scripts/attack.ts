@@ -87,7 +87,8 @@ class ServerChild {
   static start(engine: string): Promise<ServerChild> {
     const proc = fork(fileURLToPath(import.meta.url), ['--serve', '--engine', engine], {
       cwd: repoRoot,
-      execArgv: ['--import', 'tsx'],
+      // ATTACK_SERVER_NODE_ARGS="--cpu-prof" profiles the server (a .cpuprofile lands in the repo root).
+      execArgv: ['--import', 'tsx', ...(process.env.ATTACK_SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean)],
       env: { ...process.env, ATELIER_LOG: process.env.ATELIER_LOG ?? 'error' },
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
@@ -297,9 +298,8 @@ const ATTACKS: Attack[] = [
       });
       await sleep(15_000);
       c.notes.push(`attacker got ${codes(a.errors)}: "${firstMessage(a.errors, 'OVER_BUDGET') ?? ''}"`);
-      a.doc.transact(() => {
-        a.doc.getMap('params').set('resolution', 256);
-      });
+      a.doc.getMap('params').set('resolution', 256);
+      await sleep(1000);
       a.close();
     },
   },
@@ -326,29 +326,6 @@ const ATTACKS: Attack[] = [
       await sleep(15_000);
       c.notes.push(`attacker got ${codes(a.errors)}: "${firstMessage(a.errors, 'OVER_BUDGET') ?? ''}"`);
       a.close();
-    },
-  },
-  {
-    name: 'forks',
-    what: '100 forks with one editor token as fast as possible, then one MJPEG stream per fork',
-    run: async (c) => {
-      const made: CreateSessionResponse[] = [];
-      let refused = 0;
-      let lastRefusal = '';
-      for (let i = 0; i < 100; i++) {
-        const r = await request(c.url + api.fork(c.session.id), { method: 'POST', ip: ATTACKER, headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${c.session.editorToken}` }, body: JSON.stringify({ t: Date.now() }) });
-        if (r.status === 201) made.push(r.body);
-        else (refused++, (lastRefusal = `${r.status} ${r.body?.error?.code}: ${r.body?.error?.message}`));
-      }
-      const streams: http.ClientRequest[] = [];
-      for (const f of made) {
-        const req = http.get(c.url + api.stream(f.id) + `?token=${f.viewerToken}`, { headers: xff(ATTACKER) }, (res) => res.resume());
-        req.on('error', () => {});
-        streams.push(req);
-      }
-      c.notes.push(`${made.length} forks made, ${refused} refused (${lastRefusal.slice(0, 140)})`);
-      await sleep(15_000);
-      for (const s of streams) s.destroy();
     },
   },
   {
@@ -470,6 +447,29 @@ const ATTACKS: Attack[] = [
       );
     },
   },
+  {
+    name: 'forks',
+    what: '100 forks with one editor token as fast as possible, then one MJPEG stream per fork',
+    run: async (c) => {
+      const made: CreateSessionResponse[] = [];
+      let refused = 0;
+      let lastRefusal = '';
+      for (let i = 0; i < 100; i++) {
+        const r = await request(c.url + api.fork(c.session.id), { method: 'POST', ip: ATTACKER, headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${c.session.editorToken}` }, body: JSON.stringify({ t: Date.now() }) });
+        if (r.status === 201) made.push(r.body);
+        else (refused++, (lastRefusal = `${r.status} ${r.body?.error?.code}: ${r.body?.error?.message}`));
+      }
+      const streams: http.ClientRequest[] = [];
+      for (const f of made) {
+        const req = http.get(c.url + api.stream(f.id) + `?token=${f.viewerToken}`, { headers: xff(ATTACKER) }, (res) => res.resume());
+        req.on('error', () => {});
+        streams.push(req);
+      }
+      c.notes.push(`${made.length} forks made, ${refused} refused (${lastRefusal.slice(0, 140)})`);
+      await sleep(15_000);
+      for (const s of streams) s.destroy();
+    },
+  },
 ];
 
 // ─── run ────────────────────────────────────────────────────────────────────────────────────────
@@ -504,8 +504,6 @@ async function main(): Promise<void> {
   const rows: Row[] = [];
   try {
     const { b: bystander, s: bySession } = await Bystander.start(server.url);
-    const session = await newSession(server.url, ATTACKER);
-    const keep = await rawSocket(server.url, session.id, session.viewerToken, ATTACKER); // keeps the attacker's session loaded
     const rssStart = (await server.sample())!.rss;
     for (const attack of ATTACKS) {
       if (only && !only.includes(attack.name)) continue;
@@ -514,6 +512,9 @@ async function main(): Promise<void> {
         continue;
       }
       console.error(`[attack] ${attack.name}: ${attack.what}`);
+      // A fresh attacker session, running honestly (default document) during the baseline.
+      const session = await newSession(server.url, ATTACKER);
+      const keep = await rawSocket(server.url, session.id, session.viewerToken, ATTACKER);
       await sleep(3000);
       const b0 = performance.now();
       await sleep(6000);
@@ -538,6 +539,7 @@ async function main(): Promise<void> {
         ctx.notes.push(`attack error: ${(e as Error).message}`);
       }
       const during = bystander.stepsPerSec(t0, performance.now());
+      keep.close();
       const healthzMaxMs = await probe.stop();
       sampling = false;
       await sampler;
@@ -550,7 +552,6 @@ async function main(): Promise<void> {
         `[attack] ${attack.name}: healthz max ${Math.round(healthzMaxMs)} ms, bystander ${r.baseline.toFixed(2)} → ${r.during.toFixed(2)} steps/s, RSS ${(r.rssBefore / MB).toFixed(0)} / ${(r.rssPeak / MB).toFixed(0)} / ${(r.rssAfter / MB).toFixed(0)} MB; ${ctx.notes.join('; ')}`,
       );
     }
-    keep.close();
     const table = report(rows, engine, server.backend, started, rssStart);
     console.log(table);
     if (args.includes('--write')) writeResults(table);

@@ -93,6 +93,8 @@ export const ConfigSchema = z.object({
   ENGINE_MAX_STEP_MS: intFrom(10, 3_600_000).default(2_000),
   /** A step still running after this long is preempted and its session stopped with an error (S26). */
   ENGINE_STEP_TIME_LIMIT_MS: intFrom(100, 3_600_000).default(20_000),
+  /** Optimizations run at once for the sessions one client address owns; the others wait (S26). */
+  ENGINE_MAX_SESSIONS_PER_IP: intFrom(1, 10_000).default(4),
   /** Largest document update (sync step2/update) accepted (S27). */
   DOC_MAX_UPDATE_BYTES: intFrom(1024, 1024 ** 3).default(2 * 1024 * 1024),
   /** Stored document bytes per session (all its updates); beyond it edits are refused (S27). */
@@ -157,6 +159,7 @@ export interface Config {
   sessionMaxStylePixels: number;
   engineMaxStepMs: number;
   engineStepTimeLimitMs: number;
+  engineMaxSessionsPerIp: number;
   docMaxUpdateBytes: number;
   sessionMaxDocBytes: number;
   exportMaxJobsPerSession: number;
@@ -257,6 +260,7 @@ function fromRaw(c: RawConfig): Config {
     sessionMaxStylePixels: c.SESSION_MAX_STYLE_PIXELS,
     engineMaxStepMs: c.ENGINE_MAX_STEP_MS,
     engineStepTimeLimitMs: c.ENGINE_STEP_TIME_LIMIT_MS,
+    engineMaxSessionsPerIp: c.ENGINE_MAX_SESSIONS_PER_IP,
     docMaxUpdateBytes: c.DOC_MAX_UPDATE_BYTES,
     sessionMaxDocBytes: c.SESSION_MAX_DOC_BYTES,
     exportMaxJobsPerSession: c.EXPORT_MAX_JOBS_PER_SESSION,

@@ -235,7 +235,16 @@ export function createdBody(base: string, id: string, editorToken: string, viewe
   };
 }
 
+/** Multipart parts by frame: built once per frame however many streams send it. */
+const parts = new WeakMap<object, Buffer>();
+
 function frameOf(f: NonNullable<Session['latestFrame']>): Buffer {
+  let part = parts.get(f);
+  if (!part) parts.set(f, (part = buildPart(f)));
+  return part;
+}
+
+function buildPart(f: NonNullable<Session['latestFrame']>): Buffer {
   const head = Buffer.from(`--${boundary}\r\nContent-Type: ${f.mime}\r\nContent-Length: ${f.data.byteLength}\r\nX-Atelier-Iter: ${f.iter}\r\n\r\n`);
   return Buffer.concat([head, Buffer.from(f.data.buffer, f.data.byteOffset, f.data.byteLength), Buffer.from('\r\n')]);
 }

@@ -67,6 +67,7 @@ export async function createEngineHost(config: Config): Promise<EngineHost> {
     frameRate: config.frameRate,
     frameQuality: config.frameQuality,
     stepTimeLimitMs: config.engineStepTimeLimitMs,
+    maxSessionsPerGroup: config.engineMaxSessionsPerIp,
   });
 }
 

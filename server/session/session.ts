@@ -259,8 +259,8 @@ export class Session {
     const fromClient = tr.origin !== STORAGE_ORIGIN && tr.origin !== REMOTE_ORIGIN;
     const after = this.validator.state();
     const resized = before.params.resolution !== after.params.resolution;
-    if (changes.styles || resized) errors.push(...this.admitStyles());
     if (changes.params || changes.canvas) errors.push(...this.admitEngine(before.params.resolution !== after.params.resolution || before.params.model !== after.params.model));
+    if (changes.styles || resized) errors.push(...this.admitStyles());
     if (errors.length && fromClient) this.emit('invalid', tr.origin, errors);
     // S27: unknown keys are answered and then removed from the document (never kept: they would
     // be stored, relayed and re-encoded forever). Removed in the next microtask, by the server.
@@ -283,20 +283,23 @@ export class Session {
    * out and reported.
    */
   private admitStyles(): ErrorPayload[] {
-    const { styles, params } = this.validator.state();
+    const { styles } = this.validator.state();
+    const resolution = this.engineParams().resolution;
     const errors: ErrorPayload[] = [];
     const admitted: StyleEntry[] = [];
     let total = 0;
     styles.forEach((s, i) => {
-      const dims = this.deps.images.dims(s.imageId);
-      const side = styleSide(s.scale, params.resolution);
-      const used = dims ? fitInside(dims.width, dims.height, side) : { width: side, height: side };
+      // The engine resizes a style so its long side is scale × resolution, enlarging if need be.
+      const dims = this.deps.images.dims(s.imageId) ?? { width: 1, height: 1 };
+      const side = styleSide(s.scale, resolution);
+      const k = side / Math.max(dims.width, dims.height);
+      const used = { width: Math.max(1, Math.round(dims.width * k)), height: Math.max(1, Math.round(dims.height * k)) };
       const px = used.width * used.height;
       if (total + px > this.budgets.maxStylePixels) {
         errors.push({
           code: ErrorCode.OverBudget,
           path: `styles[${i}]`,
-          message: `this style would add ${px} pixels (${used.width}x${used.height} at scale ${s.scale}), over the session's style budget of ${this.budgets.maxStylePixels} pixels (SESSION_MAX_STYLE_PIXELS); it is not used — lower its scale or remove a style`,
+          message: `this style would add ${px} pixels (used at ${used.width}x${used.height}: scale ${s.scale} × resolution ${resolution}), over the session's style budget of ${this.budgets.maxStylePixels} pixels (SESSION_MAX_STYLE_PIXELS); it is not used — lower its scale or remove a style`,
         });
         return;
       }
@@ -364,7 +367,7 @@ export class Session {
   private async rebuildStyles(): Promise<void> {
     if (this.closed) return; // a rebuild queued before close() must not touch closed storage
     if (!this.admittedStyles.length && this.validator.state().styles.length) this.admitStyles();
-    const styles = await this.canvas.styles(this.admittedStyles, this.validator.state().params.resolution);
+    const styles = await this.canvas.styles(this.admittedStyles, this.engineParams().resolution);
     if (this.closed) return;
     this.builtStyles = styles;
     this.engine?.update({ styles });
@@ -372,8 +375,9 @@ export class Session {
 
   private async rebuildCanvas(): Promise<void> {
     if (this.closed) return;
-    const { content, strokes, params } = this.validator.state();
-    const canvas = await this.canvas.build(content, strokes, params.resolution, () => this.closed);
+    const { content, strokes } = this.validator.state();
+    // At the resolution the engine runs at (S26), which may be below params.resolution.
+    const canvas = await this.canvas.build(content, strokes, this.engineParams().resolution, () => this.closed);
     if (!canvas || this.closed) return;
     this.builtCanvas = canvas;
     this.engine?.update({ content: canvas });

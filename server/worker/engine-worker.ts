@@ -52,6 +52,9 @@ interface Slot {
   unreportedInterrupts: number;
   /** Engine ms of the completed steps not reported yet. */
   unreportedMs: number;
+  group: string;
+  /** Not built because its group already runs its maximum of optimizations (S26). */
+  waiting: boolean;
 }
 
 const slots = new Map<string, Slot>();
@@ -59,7 +62,24 @@ const networks = new Map<string, Promise<FeatureNetwork>>();
 let shuttingDown = false;
 let wake: (() => void) | null = null;
 const scheduler = new FairScheduler<Slot>();
-const runnable = (s: Slot) => scheduler.setRunnable(s, s.active && !s.failed && !s.closed);
+const runnable = (s: Slot) => scheduler.setRunnable(s, s.active && !s.failed && !s.closed && !s.waiting);
+
+/** S26: whether `slot`'s group already has its maximum of built optimizations (then it waits). */
+function groupFull(slot: Slot): boolean {
+  let built = 0;
+  for (const s of slots.values()) if (s !== slot && s.group === slot.group && s.transfer && !s.closed) built++;
+  return built >= init.maxSessionsPerGroup;
+}
+
+/** A group's optimization was freed: its waiting sessions may be built now. */
+function releaseWaiting(group: string): void {
+  for (const s of slots.values()) {
+    if (s.group === group && s.waiting) {
+      s.waiting = false;
+      runnable(s);
+    }
+  }
+}
 /** The slot whose step is running now (its tensors must not be disposed under it). */
 let stepping: Slot | null = null;
 
@@ -124,6 +144,17 @@ function interruptCheck(slot: Slot): (() => boolean) | undefined {
 
 /** Runs one step of `slot`; false when it was abandoned because its inputs changed meanwhile. */
 async function stepOnce(slot: Slot): Promise<boolean> {
+  if (!slot.transfer && groupFull(slot)) {
+    slot.waiting = true;
+    runnable(slot);
+    post({
+      type: 'state',
+      id: slot.id,
+      state: 'loading',
+      message: `waiting: the address that owns this session already runs ${init.maxSessionsPerGroup} optimizations at once (ENGINE_MAX_SESSIONS_PER_IP); it starts when one of them stops`,
+    });
+    return true;
+  }
   if (!slot.transfer) await build(slot);
   await applyPending(slot);
   const t = slot.transfer!;
@@ -237,6 +268,8 @@ port.on('message', (m: ToWorker) => {
         receivedSeq: 0,
         unreportedInterrupts: 0,
         unreportedMs: 0,
+        group: m.group,
+        waiting: false,
       });
       scheduler.add(slots.get(m.id)!, m.group);
       break;
@@ -268,6 +301,7 @@ port.on('message', (m: ToWorker) => {
         s.closed = true;
         scheduler.remove(s);
         if (s !== stepping) s.transfer?.dispose();
+        releaseWaiting(s.group);
       }
       break;
     }

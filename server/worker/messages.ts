@@ -23,6 +23,8 @@ export interface WorkerInit {
   interruptCounters: SharedArrayBuffer;
   /** A step still running after this long is preempted and its session stopped (S26, ENGINE_STEP_TIME_LIMIT_MS). */
   stepTimeLimitMs: number;
+  /** Optimizations built at once per scheduling group (owner address); the others wait (S26, ENGINE_MAX_SESSIONS_PER_IP). */
+  maxSessionsPerGroup: number;
 }
 
 export interface WireInputs {

@@ -25,6 +25,8 @@ export interface WorkerEngineHostOptions {
   forceModel?: string;
   /** Steps running longer are preempted (ENGINE_STEP_TIME_LIMIT_MS, default 20 s). */
   stepTimeLimitMs?: number;
+  /** Optimizations built at once per owner address (ENGINE_MAX_SESSIONS_PER_IP, default 4). */
+  maxSessionsPerGroup?: number;
 }
 
 /** Sessions one worker can give interrupt counters to; beyond that, steps are not interrupted. */
@@ -44,7 +46,7 @@ export class WorkerEngineHost implements EngineHost {
   readonly ready: Promise<string>;
 
   constructor(opts: WorkerEngineHostOptions) {
-    const data: WorkerInit = { ...opts, stepTimeLimitMs: opts.stepTimeLimitMs ?? 20_000, interruptCounters: this.interruptCounters.buffer as SharedArrayBuffer };
+    const data: WorkerInit = { ...opts, stepTimeLimitMs: opts.stepTimeLimitMs ?? 20_000, maxSessionsPerGroup: opts.maxSessionsPerGroup ?? 4, interruptCounters: this.interruptCounters.buffer as SharedArrayBuffer };
     this.forceModel = opts.forceModel;
     this.worker = new Worker(new URL('./engine-worker-boot.mjs', import.meta.url), { workerData: data });
     let resolveReady!: (b: string) => void;
