@@ -381,6 +381,8 @@ export function attachRealtime(httpServer: HttpServer, sessions: SessionManager,
         if (guard.bytesAvailable <= 0) {
           return sendError({ code: ErrorCode.RateLimited, message: `too many document requests: each costs the document's size against ${limits.byteRate} bytes/s per connection; retry later` });
         }
+        // Charged now (not after the commit wait below), so a burst of step1s cannot all pass the check.
+        guard.chargeAnswer(session.encodeStateAsUpdate(msg.payload).length + 8);
         // Answer with durable state only: wait until queued updates are committed.
         await opts.commits.idle();
         if (session.isClosed || socket.disconnected) return;
@@ -404,7 +406,6 @@ export function attachRealtime(httpServer: HttpServer, sessions: SessionManager,
       try {
         if (msg.type === SYNC_STEP1) {
           const update = session.encodeStateAsUpdate(msg.payload);
-          guard.chargeAnswer(update.length + 8);
           const enc = encoding.createEncoder();
           encoding.writeVarUint(enc, syncProtocol.messageYjsSyncStep2);
           encoding.writeVarUint8Array(enc, update);
