@@ -129,6 +129,9 @@ export const DEFAULT_SOCKET_LIMITS: SocketLimits = {
   strikeForgiveSec: 5,
 };
 
+/** Durable updates are relayed in batches this often (one 60 Hz frame: well within "a frame or two"). */
+const RELAY_INTERVAL_MS = 16;
+
 /** After an editor's update was dropped by a rate limit, ask it for a resync this much later. */
 const RESYNC_AFTER_DROP_MS = 1000;
 
@@ -154,11 +157,11 @@ class SessionRoom {
   ) {
     this.unsubscribe = session.subscribe({
       durableUpdate: (update, origin) => {
-        const enc = encoding.createEncoder();
-        syncProtocol.writeUpdate(enc, update);
-        const msg = encoding.toUint8Array(enc);
-        const target = this.io.to(session.id);
-        (origin instanceof ClientOrigin ? target.except(origin.socket.id) : target).emit('y:sync', msg);
+        this.pending.push({ update, from: origin instanceof ClientOrigin ? origin : null });
+        if (!this.relayTimer) {
+          this.relayTimer = setTimeout(() => this.relay(), RELAY_INTERVAL_MS);
+          this.relayTimer.unref();
+        }
       },
       frame: (frame) => {
         for (const ch of this.channels.values()) ch.offer(frame);
@@ -194,6 +197,36 @@ class SessionRoom {
     session.awareness.on('update', this.onAwareness);
   }
 
+  /** Durable updates waiting for the next relay (S5: batched, at most one message per socket per interval). */
+  private pending: { update: Uint8Array; from: ClientOrigin | null }[] = [];
+  private relayTimer: NodeJS.Timeout | null = null;
+
+  /**
+   * Relays the durable updates of the last interval as one merged update per socket: everyone
+   * gets all of them, except that a socket whose own updates are in the batch gets the others'
+   * (never its own, S5). With 20 editors painting at 20 Hz that is ~60 messages/s per socket
+   * instead of 400 — the socket writes, not the Yjs work, were the relay's cost.
+   */
+  private relay(): void {
+    this.relayTimer = null;
+    const batch = this.pending;
+    this.pending = [];
+    if (!batch.length || this.session.isClosed) return;
+    const message = (updates: Uint8Array[]) => {
+      const enc = encoding.createEncoder();
+      syncProtocol.writeUpdate(enc, updates.length === 1 ? updates[0] : Y.mergeUpdates(updates));
+      return encoding.toUint8Array(enc);
+    };
+    const senders = new Set<ClientOrigin>();
+    for (const b of batch) if (b.from) senders.add(b.from);
+    const target = this.io.to(this.session.id);
+    (senders.size ? target.except([...senders].map((o) => o.socket.id)) : target).emit('y:sync', message(batch.map((b) => b.update)));
+    for (const sender of senders) {
+      const others = batch.filter((b) => b.from !== sender).map((b) => b.update);
+      if (others.length && sender.socket.connected) sender.socket.emit('y:sync', message(others));
+    }
+  }
+
   add(origin: ClientOrigin): FrameChannel {
     const socket = origin.socket;
     this.origins.set(socket.id, origin);
@@ -227,6 +260,8 @@ class SessionRoom {
   }
 
   dispose(): void {
+    if (this.relayTimer) clearTimeout(this.relayTimer);
+    this.relay();
     this.unsubscribe();
     this.session.awareness.off('update', this.onAwareness);
   }
