@@ -21,9 +21,9 @@ import type { ImageStore } from '../images/store.ts';
 import { createLogger, type Logger } from '../log.ts';
 import type { GroupCommit } from '../storage/group-commit.ts';
 import { StaleFencingTokenError, type SessionRecord, type Storage } from '../storage/types.ts';
-import { CanvasBuilder, Coalescer, styleSide } from './canvas-builder.ts';
+import { CanvasBuilder, Coalescer } from './canvas-builder.ts';
+import { admitResolution, admitStyles } from './admission.ts';
 import { DocValidator, seedDocument, type PaintBudget } from './doc-state.ts';
-import { fitInside } from '../images/store.ts';
 import { archiveKeyframe, recordLossSample } from '../history/recorder.ts';
 import type { EngineFrame, EngineHost, SessionEngine } from './engine-host.ts';
 
@@ -277,70 +277,20 @@ export class Session {
     }, 'server');
   }
 
-  /**
-   * S25: styles in document order while their pixels at the size the engine uses them (scale ×
-   * resolution, never more than the image's own) fit SESSION_MAX_STYLE_PIXELS; the rest are left
-   * out and reported.
-   */
+  /** S25: the styles that fit SESSION_MAX_STYLE_PIXELS at the engine's resolution (admission.ts). */
   private admitStyles(): ErrorPayload[] {
-    const { styles } = this.validator.state();
-    const resolution = this.engineParams().resolution;
-    const errors: ErrorPayload[] = [];
-    const admitted: StyleEntry[] = [];
-    let total = 0;
-    styles.forEach((s, i) => {
-      // The engine resizes a style so its long side is scale × resolution, enlarging if need be.
-      const dims = this.deps.images.dims(s.imageId) ?? { width: 1, height: 1 };
-      const side = styleSide(s.scale, resolution);
-      const k = side / Math.max(dims.width, dims.height);
-      const used = { width: Math.max(1, Math.round(dims.width * k)), height: Math.max(1, Math.round(dims.height * k)) };
-      const px = used.width * used.height;
-      if (total + px > this.budgets.maxStylePixels) {
-        errors.push({
-          code: ErrorCode.OverBudget,
-          path: `styles[${i}]`,
-          message: `this style would add ${px} pixels (used at ${used.width}x${used.height}: scale ${s.scale} × resolution ${resolution}), over the session's style budget of ${this.budgets.maxStylePixels} pixels (SESSION_MAX_STYLE_PIXELS); it is not used — lower its scale or remove a style`,
-        });
-        return;
-      }
-      total += px;
-      admitted.push(s);
-    });
-    this.admittedStyles = admitted;
-    return errors;
+    const r = admitStyles(this.validator.state().styles, this.engineParams().resolution, (id) => this.deps.images.dims(id), this.budgets.maxStylePixels);
+    this.admittedStyles = r.admitted;
+    return r.errors;
   }
 
-  /**
-   * S26: the engine runs at params.resolution when one step of the session's model at that size is
-   * estimated within ENGINE_MAX_STEP_MS on this backend, else at the largest resolution that is.
-   * Reported to the writer when a change of resolution or model was lowered.
-   */
+  /** S26: the resolution one step fits ENGINE_MAX_STEP_MS at (admission.ts); `report` = tell the writer. */
   private admitEngine(report: boolean): ErrorPayload[] {
     const { params, content } = this.validator.state();
-    const estimate = this.deps.engineHost.estimateStepMs?.bind(this.deps.engineHost);
-    let res = params.resolution;
-    if (estimate) {
-      const px = (r: number) => {
-        const s = fitInside(content.width, content.height, r);
-        const k = r / Math.max(s.width, s.height);
-        return Math.round(s.width * k) * Math.round(s.height * k);
-      };
-      const ms = estimate(params.model, px(res));
-      if (ms > this.budgets.engineMaxStepMs) {
-        res = Math.max(32, Math.floor(res * Math.sqrt(this.budgets.engineMaxStepMs / ms)));
-        while (res > 32 && estimate(params.model, px(res)) > this.budgets.engineMaxStepMs) res--;
-      }
-    }
-    const lowered = res < params.resolution;
-    this.engineResolution = res;
-    if (!lowered || !report) return [];
-    return [
-      {
-        code: ErrorCode.OverBudget,
-        path: 'params.resolution',
-        message: `one ${params.model} step at ${params.resolution} px is estimated at ${Math.round(estimate!(params.model, params.resolution ** 2))} ms on ${this.backend}, over the engine budget of ${this.budgets.engineMaxStepMs} ms per step (ENGINE_MAX_STEP_MS); the optimization runs at ${res} px`,
-      },
-    ];
+    const host = this.deps.engineHost;
+    const r = admitResolution(params, content, host.estimateStepMs?.bind(host), this.budgets.engineMaxStepMs, this.backend);
+    this.engineResolution = r.resolution;
+    return report && r.error ? [r.error] : [];
   }
 
   /** The params the engine gets: the validated ones with the admitted resolution. */
