@@ -190,32 +190,52 @@ class Bystander {
   }
 }
 
-/** Polls /healthz back to back (one request at a time) and keeps the slowest answer. */
-class HealthProbe {
-  max = 0;
-  failures = 0;
-  private stopped = false;
-  private done: Promise<void>;
-  constructor(url: string) {
-    this.done = (async () => {
-      while (!this.stopped) {
-        const t = performance.now();
-        try {
-          const res = await fetch(url + api.health, { signal: AbortSignal.timeout(30_000) });
-          await res.text();
-          if (!res.ok) this.failures++;
-        } catch {
-          this.failures++;
-        }
-        this.max = Math.max(this.max, performance.now() - t);
-        await sleep(50);
+/**
+ * Polls /healthz back to back (one request at a time) from its own process — so what it measures
+ * is the server, not this process's event loop, busy with the attacker's hundreds of streams —
+ * and reports the slowest answer since the last `take`.
+ */
+function probeMain(url: string): void {
+  let max = 0;
+  let failures = 0;
+  process.on('message', (m: { type: string }) => {
+    if (m.type === 'take') {
+      process.send!({ type: 'probe', max, failures });
+      max = 0;
+      failures = 0;
+    }
+  });
+  process.on('disconnect', () => process.exit(0));
+  void (async () => {
+    for (;;) {
+      const t = performance.now();
+      try {
+        const res = await fetch(url + api.health, { signal: AbortSignal.timeout(30_000) });
+        await res.text();
+        if (!res.ok) failures++;
+      } catch {
+        failures++;
       }
-    })();
+      max = Math.max(max, performance.now() - t);
+      await sleep(50);
+    }
+  })();
+}
+
+class HealthProbe {
+  private proc: ChildProcess;
+  constructor(url: string) {
+    this.proc = fork(fileURLToPath(import.meta.url), ['--probe', url], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   }
-  async stop(): Promise<number> {
-    this.stopped = true;
-    await this.done;
-    return this.max;
+  /** The slowest answer since the previous call (ms). */
+  take(): Promise<number> {
+    return new Promise((resolve) => {
+      this.proc.once('message', (m: { max: number }) => resolve(m.max));
+      this.proc.send({ type: 'take' });
+    });
+  }
+  stop(): void {
+    this.proc.kill();
   }
 }
 
@@ -495,6 +515,7 @@ async function main(): Promise<void> {
   };
   const engine = flag('--engine') ?? 'real';
   if (args.includes('--serve')) return serve(engine);
+  if (flag('--probe')) return probeMain(flag('--probe')!);
   const only = flag('--only')?.split(',');
   const maxMinutes = Number(flag('--max-minutes') ?? 10);
   const deadline = Date.now() + maxMinutes * 60_000;
@@ -502,6 +523,7 @@ async function main(): Promise<void> {
   console.error(`[attack] starting the server (engine ${engine}) …`);
   const server = await ServerChild.start(engine);
   const rows: Row[] = [];
+  const probe = new HealthProbe(server.url);
   try {
     const { b: bystander, s: bySession } = await Bystander.start(server.url);
     const rssStart = (await server.sample())!.rss;
@@ -521,7 +543,7 @@ async function main(): Promise<void> {
       const baseline = bystander.stepsPerSec(b0, performance.now());
       const before = (await server.sample())!;
       const ctx = { url: server.url, server, session, notes: [], bystander: bySession } as Ctx & { bystander: CreateSessionResponse };
-      const probe = new HealthProbe(server.url);
+      await probe.take(); // starts a fresh maximum
       let peak = before.rss;
       let loopMax = 0;
       let sampling = true;
@@ -540,7 +562,7 @@ async function main(): Promise<void> {
       }
       const during = bystander.stepsPerSec(t0, performance.now());
       keep.close();
-      const healthzMaxMs = await probe.stop();
+      const healthzMaxMs = await probe.take();
       sampling = false;
       await sampler;
       // After: the attacker's extra sessions unload (IDLE_PAUSE_MS 4 s) and the caches settle.
@@ -556,6 +578,7 @@ async function main(): Promise<void> {
     console.log(table);
     if (args.includes('--write')) writeResults(table);
   } finally {
+    probe.stop();
     await server.stop();
   }
 }
@@ -596,4 +619,4 @@ function writeResults(table: string): void {
 }
 
 await main();
-if (!process.argv.includes('--serve')) process.exit(0);
+if (!process.argv.includes('--serve') && !process.argv.includes('--probe')) process.exit(0);

@@ -87,8 +87,12 @@ export const ConfigSchema = z.object({
   PAINT_COST_PER_SEC: intFrom(1000, 1e12).default(50_000_000),
   /** Bytes of decoded image pixels kept in the cache (S25). */
   DECODED_CACHE_BYTES: intFrom(0, 64 * 1024 ** 3).default(128 * 1024 * 1024),
-  /** Style pixels per session at the size the engine uses them (S25). */
-  SESSION_MAX_STYLE_PIXELS: intFrom(1024, 1e10).default(16_000_000),
+  /**
+   * Style pixels per session at the size the engine uses them (S25). Their Gram targets cost about a
+   * forward pass each, in one uninterruptible turn of the engine: eight 1024² styles (8 M pixels)
+   * held the device for ~10 s in `npm run attack`; 2 M is two 1024² styles or thirty 256² ones.
+   */
+  SESSION_MAX_STYLE_PIXELS: intFrom(1024, 1e10).default(2_000_000),
   /** Estimated engine time of one optimization step of one session; resolution is admitted against it (S26). */
   ENGINE_MAX_STEP_MS: intFrom(10, 3_600_000).default(2_000),
   /** A step still running after this long is preempted and its session stopped with an error (S26). */
@@ -108,6 +112,11 @@ export const ConfigSchema = z.object({
   EXPORT_CONCURRENCY: intFrom(1, 64).default(2),
   /** Pixels of all frames of one export (decoded frames are what a job holds in memory) (S28). */
   EXPORT_MAX_PIXELS: intFrom(1024, 1e10).default(16_000_000),
+  /**
+   * Export pixels per minute per client address (S28): encoding competes with the optimization for
+   * the cores, so the work rate is bounded, not only the number of jobs.
+   */
+  EXPORT_PIXELS_PER_MIN: intFrom(1024, 1e12).default(16_000_000),
   /** Several processes (docs/DEPLOY.md): Redis for the socket.io adapter, the doc bus and engine leases. */
   REDIS_URL: z.string().regex(/^rediss?:\/\//, 'must start with redis:// or rediss://').optional(),
   /** PostgreSQL as the shared store instead of SQLite under DATA_DIR (postgres://user:pass@host:5432/db). */
@@ -167,6 +176,7 @@ export interface Config {
   exportMaxJobs: number;
   exportConcurrency: number;
   exportMaxPixels: number;
+  exportPixelsPerMin: number;
   redisUrl?: string;
   databaseUrl?: string;
   instanceId: string;
@@ -268,6 +278,7 @@ function fromRaw(c: RawConfig): Config {
     exportMaxJobs: c.EXPORT_MAX_JOBS,
     exportConcurrency: c.EXPORT_CONCURRENCY,
     exportMaxPixels: c.EXPORT_MAX_PIXELS,
+    exportPixelsPerMin: c.EXPORT_PIXELS_PER_MIN,
     redisUrl: c.REDIS_URL,
     databaseUrl: c.DATABASE_URL,
     instanceId: c.INSTANCE_ID ?? `${hostname()}-${process.pid}`.replace(/[^A-Za-z0-9._-]/g, '_'),

@@ -175,6 +175,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       maxJobs: config.exportMaxJobs,
       concurrency: config.exportConcurrency,
       maxPixels: config.exportMaxPixels,
+      pixelsPerMin: config.exportPixelsPerMin,
     },
   });
   app.use(history);

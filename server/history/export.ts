@@ -21,6 +21,7 @@ import sharp from 'sharp';
 import { api, EXPORT_FORMATS, type ExportFormat, type ExportStatus } from '../../shared/protocol.ts';
 import type { KeyframeMeta, KeyframeRecord } from '../storage/types.ts';
 import { createLogger } from '../log.ts';
+import { KeyedRateLimiter } from '../reliability/rate-limit.ts';
 
 const log = createLogger('export');
 
@@ -64,9 +65,11 @@ export interface ExportLimits {
   maxJobs: number;
   concurrency: number;
   maxPixels: number;
+  /** Export pixels (frames × width × height) per minute per client address. */
+  pixelsPerMin: number;
 }
 
-export const DEFAULT_EXPORT_LIMITS: Omit<ExportLimits, 'dir'> = { maxPerSession: 2, maxPerAddress: 3, maxJobs: 32, concurrency: 2, maxPixels: MAX_EXPORT_PIXELS };
+export const DEFAULT_EXPORT_LIMITS: Omit<ExportLimits, 'dir'> = { maxPerSession: 2, maxPerAddress: 3, maxJobs: 32, concurrency: 2, maxPixels: MAX_EXPORT_PIXELS, pixelsPerMin: MAX_EXPORT_PIXELS };
 
 /** Parses and checks a request body. */
 export function parseExportRequest(body: unknown): ExportOptions {
@@ -95,6 +98,21 @@ export function sampleEvenly<T>(items: readonly T[], max: number): T[] {
   return Array.from({ length: max }, (_, i) => items[Math.round((i * (items.length - 1)) / (max - 1))]);
 }
 
+/** Size and frames an export will encode (the same computation as the job itself). */
+export function planExport(all: readonly KeyframeMeta[], o: ExportOptions, maxPixels: number): { width: number; height: number; metas: KeyframeMeta[]; pixels: number } {
+  const last = all[all.length - 1];
+  const longSide = o.size ?? Math.max(...all.map((k) => Math.max(k.width, k.height)));
+  const scale = longSide / Math.max(last.width, last.height);
+  let width = Math.max(1, Math.round(last.width * scale));
+  let height = Math.max(1, Math.round(last.height * scale));
+  if (o.format === 'mp4') {
+    width += width % 2; // yuv420p needs even sides
+    height += height % 2;
+  }
+  const metas = o.format === 'png' ? [last] : sampleEvenly(all, Math.min(MAX_EXPORT_FRAMES, Math.max(1, Math.floor(maxPixels / (width * height)))));
+  return { width, height, metas, pixels: metas.length * width * height };
+}
+
 interface Job {
   status: ExportStatus;
   sessionId: string;
@@ -120,9 +138,12 @@ export class ExportJobs {
   private running = new Set<Job>();
   private idleWaiters: (() => void)[] = [];
   readonly limits: ExportLimits;
+  private pixelRate: KeyedRateLimiter;
 
   constructor(limits: Partial<ExportLimits> = {}) {
     this.limits = { ...DEFAULT_EXPORT_LIMITS, dir: limits.dir ?? path.join(tmpdir(), `atelier-exports-${process.pid}`), ...limits };
+    const perMin = this.limits.pixelsPerMin;
+    this.pixelRate = new KeyedRateLimiter({ capacity: Math.max(perMin, this.limits.maxPixels), refillPerSec: perMin / 60 });
     rmSync(this.limits.dir, { recursive: true, force: true });
     mkdirSync(this.limits.dir, { recursive: true });
   }
@@ -147,6 +168,14 @@ export class ExportJobs {
     busy(this.active((j) => j.sessionId === sessionId), L.maxPerSession, 'this session', 'EXPORT_MAX_JOBS_PER_SESSION');
     busy(this.active((j) => j.address === address), L.maxPerAddress, 'your address', 'EXPORT_MAX_JOBS_PER_IP');
     busy(this.queue.length + this.running.size, L.maxJobs, 'the server', 'EXPORT_MAX_JOBS');
+    const plan = planExport(frames, options, L.maxPixels);
+    if (!this.pixelRate.take(address, plan.pixels)) {
+      throw new ExportRequestError(
+        429,
+        `this export would encode ${plan.pixels} pixels; your address may export ${L.pixelsPerMin} pixels per minute (EXPORT_PIXELS_PER_MIN): retry in ${this.pixelRate.retryAfterSec(address, plan.pixels)} s or ask for a smaller size`,
+        'RATE_LIMITED',
+      );
+    }
     this.prune();
     const jobId = randomBytes(16).toString('base64url');
     const job: Job = {
@@ -216,16 +245,7 @@ export class ExportJobs {
     const st = job.status;
     st.state = 'running';
     try {
-      const last = all[all.length - 1];
-      const longSide = o.size ?? Math.max(...all.map((k) => Math.max(k.width, k.height)));
-      const scale = longSide / Math.max(last.width, last.height);
-      let width = Math.max(1, Math.round(last.width * scale));
-      let height = Math.max(1, Math.round(last.height * scale));
-      if (o.format === 'mp4') {
-        width += width % 2; // yuv420p needs even sides
-        height += height % 2;
-      }
-      const metas = o.format === 'png' ? [last] : sampleEvenly(all, Math.min(MAX_EXPORT_FRAMES, Math.max(1, Math.floor(this.limits.maxPixels / (width * height)))));
+      const { width, height, metas } = planExport(all, o, this.limits.maxPixels);
       st.frames = metas.length;
       const raw: Buffer[] = [];
       for (const [i, meta] of metas.entries()) {

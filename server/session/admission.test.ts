@@ -12,8 +12,8 @@ test('S26: the resolution is lowered to the largest whose estimated step fits EN
   assert.equal(r.error?.code, ErrorCode.OverBudget);
   assert.match(r.error!.message, /16777 ms on wasm.*ENGINE_MAX_STEP_MS.*runs at 707 px/);
   // A wide canvas has fewer pixels at the same long side: more resolution fits.
-  assert.ok(admitResolution({ resolution: 2048, model: 'x' }, { width: 4096, height: 512 }, estimate, 2000, 'wasm').resolution > r.resolution);
-  assert.deepEqual(admitResolution({ resolution: 2048, model: 'x' }, square, undefined, 2000, 'fake'), { resolution: 2048 }, 'no estimate (fake engine): no engine budget');
+  assert.ok(admitResolution({ resolution: 2048, model: 'mobilenet_v2' }, { width: 4096, height: 512 }, estimate, 2000, 'wasm').resolution > r.resolution);
+  assert.deepEqual(admitResolution({ resolution: 2048, model: 'mobilenet_v2' }, square, undefined, 2000, 'fake'), { resolution: 2048 }, 'no estimate (fake engine): no engine budget');
 });
 
 test('S25: styles are admitted in order while their pixels at scale × resolution fit SESSION_MAX_STYLE_PIXELS', () => {

@@ -75,7 +75,7 @@ export interface SessionBudgets {
 export const DEFAULT_SESSION_BUDGETS: SessionBudgets = {
   paint: { maxStrokeCost: 16_000_000, maxUpdateCost: 32_000_000, maxSessionCost: 128_000_000 },
   paintCostPerSec: 50_000_000,
-  maxStylePixels: 16_000_000,
+  maxStylePixels: 2_000_000,
   engineMaxStepMs: 2_000,
   maxDocBytes: 32 * 1024 * 1024,
 };
