@@ -5,7 +5,7 @@
  * Flags win over env: `--port 0`, `--host 127.0.0.1`, `--data-dir /tmp/x`, `--engine-backend cpu`,
  * `--model mobilenet_v2`, … (the env name in kebab case, with or without `=`).
  */
-import { hostname } from 'node:os';
+import { availableParallelism, hostname } from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
 import { MODEL_NAMES } from '../shared/schema.ts';
@@ -22,7 +22,12 @@ export const ConfigSchema = z.object({
   /** Where the SQLite database lives. */
   DATA_DIR: z.string().min(1).default('./data'),
   ENGINE_BACKEND: z.enum(['auto', ...BACKEND_NAMES]).default('auto'),
-  /** XNNPACK threads of the wasm backend; 0 = one per core (at most 8), 1 = single-threaded. */
+  /**
+   * XNNPACK threads of the wasm backend; 0 = one per core but one, which is left to the main event
+   * loop (at least 1, at most 8); 1 = single-threaded. With a thread on every core, the main thread
+   * competed with the engine: `/healthz` max 276 ms and event-loop max 308 ms in `npm run attack
+   * --only canvas`, against 80 / 113 ms with one core left, at no loss of steps/s on 2 cores.
+   */
   WASM_THREADS: intFrom(0, 8).default(0),
   MODEL: z.enum(MODEL_NAMES).default('mobilenet_v2'),
   /** Path of the user-supplied VGG19 weights file (only for MODEL/params.model = vgg19). */
@@ -135,7 +140,7 @@ export interface Config {
   host: string;
   dataDir: string;
   engineBackend: RawConfig['ENGINE_BACKEND'];
-  /** 0 = auto. */
+  /** Resolved: WASM_THREADS, or one per core but one when it is 0. */
   wasmThreads: number;
   model: RawConfig['MODEL'];
   vgg19Weights?: string;
@@ -181,6 +186,11 @@ export interface Config {
   databaseUrl?: string;
   instanceId: string;
   leaseTtlMs: number;
+}
+
+/** WASM_THREADS=0 in the server: one thread per core but one (kept for the event loop), 1..8. */
+export function serverWasmThreads(cores = availableParallelism()): number {
+  return Math.min(8, Math.max(1, cores - 1));
 }
 
 /** Thrown for bad configuration; `main.ts` prints `message` and exits with code 2. */
@@ -238,7 +248,7 @@ function fromRaw(c: RawConfig): Config {
     host: c.HOST,
     dataDir: path.resolve(c.DATA_DIR),
     engineBackend: c.ENGINE_BACKEND,
-    wasmThreads: c.WASM_THREADS,
+    wasmThreads: c.WASM_THREADS || serverWasmThreads(),
     model: c.MODEL,
     vgg19Weights: c.VGG19_WEIGHTS,
     maxSessions: c.MAX_SESSIONS,
