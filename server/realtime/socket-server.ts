@@ -129,9 +129,6 @@ export const DEFAULT_SOCKET_LIMITS: SocketLimits = {
   strikeForgiveSec: 5,
 };
 
-/** Durable updates are relayed in batches this often (one 60 Hz frame: well within "a frame or two"). */
-const RELAY_INTERVAL_MS = 16;
-
 /** After an editor's update was dropped by a rate limit, ask it for a resync this much later. */
 const RESYNC_AFTER_DROP_MS = 1000;
 
@@ -158,10 +155,8 @@ class SessionRoom {
     this.unsubscribe = session.subscribe({
       durableUpdate: (update, origin) => {
         this.pending.push({ update, from: origin instanceof ClientOrigin ? origin : null });
-        if (!this.relayTimer) {
-          this.relayTimer = setTimeout(() => this.relay(), RELAY_INTERVAL_MS);
-          this.relayTimer.unref();
-        }
+        // A committed batch calls this once per update, synchronously: relay them together.
+        if (!this.relayTimer) this.relayTimer = setImmediate(() => this.relay());
       },
       frame: (frame) => {
         for (const ch of this.channels.values()) ch.offer(frame);
@@ -199,10 +194,10 @@ class SessionRoom {
 
   /** Durable updates waiting for the next relay (S5: batched, at most one message per socket per interval). */
   private pending: { update: Uint8Array; from: ClientOrigin | null }[] = [];
-  private relayTimer: NodeJS.Timeout | null = null;
+  private relayTimer: NodeJS.Immediate | null = null;
 
   /**
-   * Relays the durable updates of the last interval as one merged update per socket: everyone
+   * Relays the durable updates of one group commit (a 16 ms window, S6) as one merged update per socket: everyone
    * gets all of them, except that a socket whose own updates are in the batch gets the others'
    * (never its own, S5). With 20 editors painting at 20 Hz that is ~60 messages/s per socket
    * instead of 400 — the socket writes, not the Yjs work, were the relay's cost.
@@ -260,7 +255,7 @@ class SessionRoom {
   }
 
   dispose(): void {
-    if (this.relayTimer) clearTimeout(this.relayTimer);
+    if (this.relayTimer) clearImmediate(this.relayTimer);
     this.relay();
     this.unsubscribe();
     this.session.awareness.off('update', this.onAwareness);
