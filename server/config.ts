@@ -93,6 +93,11 @@ export const ConfigSchema = z.object({
   /** Bytes of decoded image pixels kept in the cache (S25). */
   DECODED_CACHE_BYTES: intFrom(0, 64 * 1024 ** 3).default(128 * 1024 * 1024),
   /**
+   * Uploaded pixels per minute per client address (S25): an upload is decoded whole to check it,
+   * ~1 s of CPU for a 6300² PNG, so the rate of pixels is bounded, not only of uploads.
+   */
+  UPLOAD_PIXELS_PER_MIN: intFrom(1024, 1e12).default(120_000_000),
+  /**
    * Style pixels per session at the size the engine uses them (S25). Their Gram targets cost about a
    * forward pass each, in one uninterruptible turn of the engine: eight 1024² styles (8 M pixels)
    * held the device for ~10 s in `npm run attack`; 2 M is two 1024² styles or thirty 256² ones.
@@ -171,6 +176,7 @@ export interface Config {
   paintCostPerSec: number;
   decodedCacheBytes: number;
   sessionMaxStylePixels: number;
+  uploadPixelsPerMin: number;
   engineMaxStepMs: number;
   engineStepTimeLimitMs: number;
   engineMaxSessionsPerIp: number;
@@ -278,6 +284,7 @@ function fromRaw(c: RawConfig): Config {
     paintCostPerSec: c.PAINT_COST_PER_SEC,
     decodedCacheBytes: c.DECODED_CACHE_BYTES,
     sessionMaxStylePixels: c.SESSION_MAX_STYLE_PIXELS,
+    uploadPixelsPerMin: c.UPLOAD_PIXELS_PER_MIN,
     engineMaxStepMs: c.ENGINE_MAX_STEP_MS,
     engineStepTimeLimitMs: c.ENGINE_STEP_TIME_LIMIT_MS,
     engineMaxSessionsPerIp: c.ENGINE_MAX_SESSIONS_PER_IP,

@@ -21,7 +21,7 @@ import { TooManySessionsError, type SessionManager } from '../session/session-ma
 import type { ServerMetrics } from './metrics.ts';
 import { createLogger } from '../log.ts';
 import { perIpLimit } from '../reliability/http-guards.ts';
-import type { KeyedRateLimiter } from '../reliability/rate-limit.ts';
+import { KeyedRateLimiter } from '../reliability/rate-limit.ts';
 import type { ConnectionCounter } from '../reliability/client-address.ts';
 
 const log = createLogger('http');
@@ -82,6 +82,8 @@ const boundary = 'atelierframe';
 
 export function apiRouter(deps: RouteDeps): express.Router {
   const r = express.Router();
+  const perMin = deps.config.uploadPixelsPerMin;
+  const uploadPixels = new KeyedRateLimiter({ capacity: Math.max(perMin, deps.config.maxImagePixels), refillPerSec: perMin / 60 });
 
   r.get(api.health, (_req, res) => {
     res.json({ ok: true, backend: deps.backend(), sessions: deps.sessions.loaded().length });
@@ -114,7 +116,16 @@ export function apiRouter(deps: RouteDeps): express.Router {
       throw new HttpError(413, ErrorCode.PayloadTooLarge, `image is ${declared} bytes; the limit is ${deps.config.maxUploadBytes}`);
     }
     const bytes = await readBody(req, deps.config.maxUploadBytes);
-    const v = await validateImage(bytes, type, { maxBytes: deps.config.maxUploadBytes, maxPixels: deps.config.maxImagePixels });
+    const address = req.ip ?? 'unknown';
+    const v = await validateImage(bytes, type, {
+      maxBytes: deps.config.maxUploadBytes,
+      maxPixels: deps.config.maxImagePixels,
+      // S25: checking an upload decodes it whole; its pixels are a CPU cost, budgeted per address.
+      admitDecode: (px) =>
+        uploadPixels.take(address, px)
+          ? null
+          : `this image has ${px} pixels; your address may upload ${deps.config.uploadPixelsPerMin} pixels per minute (UPLOAD_PIXELS_PER_MIN): retry in ${uploadPixels.retryAfterSec(address, px)} s`,
+    });
     const imageId = deps.images.put(bytes, v.mime, v.width, v.height);
     const body: UploadImageResponse = { imageId, width: v.width, height: v.height };
     res.status(201).json(body);

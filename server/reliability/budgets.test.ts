@@ -57,6 +57,8 @@ describe('budgets over the wire', () => {
       docMaxUpdateBytes: 64 * 1024,
       sessionMaxDocBytes: 256 * 1024,
       publicUrl: 'https://atelier.example.org',
+      uploadPixelsPerMin: 100_000,
+      maxImagePixels: 200_000,
     });
   });
   after(async () => {
@@ -69,6 +71,21 @@ describe('budgets over the wire', () => {
     const body = (await res.json()) as CreateSessionResponse;
     assert.match(body.editorUrl, /^https:\/\/atelier\.example\.org\/s\/[\w-]+\?token=/);
     assert.match(body.viewerUrl, /^https:\/\/atelier\.example\.org\/s\/[\w-]+\/view\?token=/);
+  });
+
+  test('S25: uploaded pixels are budgeted per address (UPLOAD_PIXELS_PER_MIN), from the header before the decode', async () => {
+    const s = await createSession(server.url, xff('10.1.3.1'));
+    const upload = async (seed: number) => {
+      const png = await sharp({ create: { width: 300, height: 300, channels: 3, background: { r: seed, g: 0, b: 0 } } }).png().toBuffer();
+      return fetch(server.url + api.images(s.id), { method: 'POST', headers: { 'Content-Type': 'image/png', Authorization: `Bearer ${s.editorToken}`, ...xff('10.1.3.1') }, body: new Uint8Array(png) });
+    };
+    assert.equal((await upload(1)).status, 201);
+    assert.equal((await upload(2)).status, 201, '180 000 of the 200 000-pixel burst');
+    const refused = await upload(3);
+    assert.equal(refused.status, 429);
+    const err = await errorOf(refused);
+    assert.equal(err.code, ErrorCode.RateLimited);
+    assert.match(err.message, /UPLOAD_PIXELS_PER_MIN/);
   });
 
   test('R3: malformed percent-encoding in a path is 400 BAD_REQUEST, not 500', async () => {
