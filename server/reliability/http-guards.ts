@@ -5,7 +5,7 @@
  */
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { ErrorCode } from '../../shared/protocol.ts';
-import { createLogger } from '../log.ts';
+import { createLogger, logs } from '../log.ts';
 import { KeyedRateLimiter } from './rate-limit.ts';
 
 const log = createLogger('http');
@@ -65,6 +65,8 @@ export function redactTokens(text: string): string {
 /** Logs one debug line per request (method, URL with tokens redacted, status, ms). */
 export function requestLogger(): RequestHandler {
   return (req: Request, res: Response, next: NextFunction) => {
+    // Only at debug level: redacting every URL of a 1000-request burst cost 220 ms of main thread.
+    if (!logs('debug')) return next();
     const start = performance.now();
     res.on('finish', () => {
       log.debug(`${req.method} ${redactTokens(req.originalUrl)} ${res.statusCode}`, { ms: Math.round(performance.now() - start), ip: req.ip });
