@@ -328,7 +328,15 @@ const ATTACKS: Attack[] = [
     what: 'eight 6300×6300 PNGs (~100 KB each, within the upload and pixel limits) as styles, at scale 4',
     run: async (c) => {
       const ids: string[] = [];
-      for (let i = 0; i < 8; i++) ids.push((await upload(c, c.session, await pngOf(6300, 6300, 10 + i))).imageId);
+      let refused = '';
+      for (let i = 0; i < 8; i++) {
+        try {
+          ids.push((await upload(c, c.session, await pngOf(6300, 6300, 10 + i))).imageId);
+        } catch (e) {
+          refused ||= (e as Error).message.slice(0, 160);
+        }
+      }
+      c.notes.push(`${ids.length} of 8 uploads accepted${refused ? ` (then ${refused})` : ''}`);
       const a = await editor(c.url, c.session, ATTACKER);
       a.doc.transact(() => {
         const styles = a.doc.getArray<Y.Map<unknown>>('styles');
