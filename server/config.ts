@@ -5,7 +5,7 @@
  * Flags win over env: `--port 0`, `--host 127.0.0.1`, `--data-dir /tmp/x`, `--engine-backend cpu`,
  * `--model mobilenet_v2`, … (the env name in kebab case, with or without `=`).
  */
-import { hostname } from 'node:os';
+import { availableParallelism, hostname } from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
 import { MODEL_NAMES } from '../shared/schema.ts';
@@ -22,7 +22,12 @@ export const ConfigSchema = z.object({
   /** Where the SQLite database lives. */
   DATA_DIR: z.string().min(1).default('./data'),
   ENGINE_BACKEND: z.enum(['auto', ...BACKEND_NAMES]).default('auto'),
-  /** XNNPACK threads of the wasm backend; 0 = one per core (at most 8), 1 = single-threaded. */
+  /**
+   * XNNPACK threads of the wasm backend; 0 = one per core but one, which is left to the main event
+   * loop (at least 1, at most 8); 1 = single-threaded. With a thread on every core, the main thread
+   * competed with the engine: `/healthz` max 276 ms and event-loop max 308 ms in `npm run attack
+   * --only canvas`, against 80 / 113 ms with one core left, at no loss of steps/s on 2 cores.
+   */
   WASM_THREADS: intFrom(0, 8).default(0),
   MODEL: z.enum(MODEL_NAMES).default('mobilenet_v2'),
   /** Path of the user-supplied VGG19 weights file (only for MODEL/params.model = vgg19). */
@@ -61,6 +66,67 @@ export const ConfigSchema = z.object({
   SESSION_CREATES_PER_MIN: intFrom(1, 1e6).default(30),
   /** Per client IP: image uploads per minute (burst and sustained). */
   UPLOADS_PER_MIN: intFrom(1, 1e6).default(60),
+  /**
+   * Absolute base URL of this server as users reach it (e.g. https://atelier.example.org); the
+   * editor/viewer links of new sessions and forks start with it. Unset: http://localhost:PORT.
+   * Never taken from a request's Host header (which a client chooses).
+   */
+  PUBLIC_URL: z
+    .string()
+    .regex(/^https?:\/\/[^\s/?#]+(\/[^\s?#]*)?$/, 'must be an absolute http(s) URL without query or fragment')
+    .transform((u) => u.replace(/\/+$/, ''))
+    .optional(),
+  /**
+   * Which proxies may name the client address in X-Forwarded-For, for the HTTP and socket limits
+   * alike (express 'trust proxy' syntax: loopback, a CIDR list, or a hop count).
+   */
+  TRUST_PROXY: z.string().min(1).default('loopback'),
+  // ── Budgets (server/SPEC.md S24–S29): every costly input is admitted by the work it causes. ──
+  /** Paint cost (pixels evaluated: stroke segments' boxes at working size) of one stroke (S24). */
+  PAINT_MAX_STROKE_COST: intFrom(1000, 1e12).default(16_000_000),
+  /** Paint cost one document update may add (S24). */
+  PAINT_MAX_UPDATE_COST: intFrom(1000, 1e12).default(32_000_000),
+  /** Paint cost of all of a session's strokes, i.e. of a full repaint (S24). */
+  PAINT_MAX_SESSION_COST: intFrom(1000, 1e13).default(128_000_000),
+  /** Paint work per second per session: after a repaint of cost C, the next waits C / this (S24). */
+  PAINT_COST_PER_SEC: intFrom(1000, 1e12).default(50_000_000),
+  /** Bytes of decoded image pixels kept in the cache (S25). */
+  DECODED_CACHE_BYTES: intFrom(0, 64 * 1024 ** 3).default(128 * 1024 * 1024),
+  /**
+   * Uploaded pixels per minute per client address (S25): an upload is decoded whole to check it,
+   * ~1 s of CPU for a 6300² PNG, so the rate of pixels is bounded, not only of uploads.
+   */
+  UPLOAD_PIXELS_PER_MIN: intFrom(1024, 1e12).default(120_000_000),
+  /**
+   * Style pixels per session at the size the engine uses them (S25). Their Gram targets cost about a
+   * forward pass each, in one uninterruptible turn of the engine: eight 1024² styles (8 M pixels)
+   * held the device for ~10 s in `npm run attack`; 2 M is two 1024² styles or thirty 256² ones.
+   */
+  SESSION_MAX_STYLE_PIXELS: intFrom(1024, 1e10).default(2_000_000),
+  /** Estimated engine time of one optimization step of one session; resolution is admitted against it (S26). */
+  ENGINE_MAX_STEP_MS: intFrom(10, 3_600_000).default(2_000),
+  /** A step still running after this long is preempted and its session stopped with an error (S26). */
+  ENGINE_STEP_TIME_LIMIT_MS: intFrom(100, 3_600_000).default(20_000),
+  /** Optimizations run at once for the sessions one client address owns; the others wait (S26). */
+  ENGINE_MAX_SESSIONS_PER_IP: intFrom(1, 10_000).default(4),
+  /** Largest document update (sync step2/update) accepted (S27). */
+  DOC_MAX_UPDATE_BYTES: intFrom(1024, 1024 ** 3).default(2 * 1024 * 1024),
+  /** Stored document bytes per session (all its updates); beyond it edits are refused (S27). */
+  SESSION_MAX_DOC_BYTES: intFrom(1024, 64 * 1024 ** 3).default(32 * 1024 * 1024),
+  /** Export jobs queued or running per session and per client address (S28). */
+  EXPORT_MAX_JOBS_PER_SESSION: intFrom(1, 1000).default(2),
+  EXPORT_MAX_JOBS_PER_IP: intFrom(1, 1000).default(3),
+  /** Export jobs queued or running in all (S28). */
+  EXPORT_MAX_JOBS: intFrom(1, 100_000).default(32),
+  /** Export jobs run at once (S28). */
+  EXPORT_CONCURRENCY: intFrom(1, 64).default(2),
+  /** Pixels of all frames of one export (decoded frames are what a job holds in memory) (S28). */
+  EXPORT_MAX_PIXELS: intFrom(1024, 1e10).default(16_000_000),
+  /**
+   * Export pixels per minute per client address (S28): encoding competes with the optimization for
+   * the cores, so the work rate is bounded, not only the number of jobs.
+   */
+  EXPORT_PIXELS_PER_MIN: intFrom(1024, 1e12).default(16_000_000),
   /** Several processes (docs/DEPLOY.md): Redis for the socket.io adapter, the doc bus and engine leases. */
   REDIS_URL: z.string().regex(/^rediss?:\/\//, 'must start with redis:// or rediss://').optional(),
   /** PostgreSQL as the shared store instead of SQLite under DATA_DIR (postgres://user:pass@host:5432/db). */
@@ -79,7 +145,7 @@ export interface Config {
   host: string;
   dataDir: string;
   engineBackend: RawConfig['ENGINE_BACKEND'];
-  /** 0 = auto. */
+  /** Resolved: WASM_THREADS, or one per core but one when it is 0. */
   wasmThreads: number;
   model: RawConfig['MODEL'];
   vgg19Weights?: string;
@@ -102,10 +168,35 @@ export interface Config {
   maxSocketsPerIp: number;
   sessionCreatesPerMin: number;
   uploadsPerMin: number;
+  publicUrl?: string;
+  trustProxy: string;
+  paintMaxStrokeCost: number;
+  paintMaxUpdateCost: number;
+  paintMaxSessionCost: number;
+  paintCostPerSec: number;
+  decodedCacheBytes: number;
+  sessionMaxStylePixels: number;
+  uploadPixelsPerMin: number;
+  engineMaxStepMs: number;
+  engineStepTimeLimitMs: number;
+  engineMaxSessionsPerIp: number;
+  docMaxUpdateBytes: number;
+  sessionMaxDocBytes: number;
+  exportMaxJobsPerSession: number;
+  exportMaxJobsPerIp: number;
+  exportMaxJobs: number;
+  exportConcurrency: number;
+  exportMaxPixels: number;
+  exportPixelsPerMin: number;
   redisUrl?: string;
   databaseUrl?: string;
   instanceId: string;
   leaseTtlMs: number;
+}
+
+/** WASM_THREADS=0 in the server: one thread per core but one (kept for the event loop), 1..8. */
+export function serverWasmThreads(cores = availableParallelism()): number {
+  return Math.min(8, Math.max(1, cores - 1));
 }
 
 /** Thrown for bad configuration; `main.ts` prints `message` and exits with code 2. */
@@ -163,7 +254,7 @@ function fromRaw(c: RawConfig): Config {
     host: c.HOST,
     dataDir: path.resolve(c.DATA_DIR),
     engineBackend: c.ENGINE_BACKEND,
-    wasmThreads: c.WASM_THREADS,
+    wasmThreads: c.WASM_THREADS || serverWasmThreads(),
     model: c.MODEL,
     vgg19Weights: c.VGG19_WEIGHTS,
     maxSessions: c.MAX_SESSIONS,
@@ -185,6 +276,26 @@ function fromRaw(c: RawConfig): Config {
     maxSocketsPerIp: c.MAX_SOCKETS_PER_IP,
     sessionCreatesPerMin: c.SESSION_CREATES_PER_MIN,
     uploadsPerMin: c.UPLOADS_PER_MIN,
+    publicUrl: c.PUBLIC_URL,
+    trustProxy: c.TRUST_PROXY,
+    paintMaxStrokeCost: c.PAINT_MAX_STROKE_COST,
+    paintMaxUpdateCost: c.PAINT_MAX_UPDATE_COST,
+    paintMaxSessionCost: c.PAINT_MAX_SESSION_COST,
+    paintCostPerSec: c.PAINT_COST_PER_SEC,
+    decodedCacheBytes: c.DECODED_CACHE_BYTES,
+    sessionMaxStylePixels: c.SESSION_MAX_STYLE_PIXELS,
+    uploadPixelsPerMin: c.UPLOAD_PIXELS_PER_MIN,
+    engineMaxStepMs: c.ENGINE_MAX_STEP_MS,
+    engineStepTimeLimitMs: c.ENGINE_STEP_TIME_LIMIT_MS,
+    engineMaxSessionsPerIp: c.ENGINE_MAX_SESSIONS_PER_IP,
+    docMaxUpdateBytes: c.DOC_MAX_UPDATE_BYTES,
+    sessionMaxDocBytes: c.SESSION_MAX_DOC_BYTES,
+    exportMaxJobsPerSession: c.EXPORT_MAX_JOBS_PER_SESSION,
+    exportMaxJobsPerIp: c.EXPORT_MAX_JOBS_PER_IP,
+    exportMaxJobs: c.EXPORT_MAX_JOBS,
+    exportConcurrency: c.EXPORT_CONCURRENCY,
+    exportMaxPixels: c.EXPORT_MAX_PIXELS,
+    exportPixelsPerMin: c.EXPORT_PIXELS_PER_MIN,
     redisUrl: c.REDIS_URL,
     databaseUrl: c.DATABASE_URL,
     instanceId: c.INSTANCE_ID ?? `${hostname()}-${process.pid}`.replace(/[^A-Za-z0-9._-]/g, '_'),

@@ -17,6 +17,11 @@ function emit(level: Exclude<Level, 'silent'>, scope: string, msg: string, field
   process.stderr.write(`${new Date().toISOString()} ${level.toUpperCase().padEnd(5)} [${scope}] ${msg}${extra}\n`);
 }
 
+/** Whether `level` lines are written now (to skip building a message nobody will read). */
+export function logs(level: Exclude<Level, 'silent'>): boolean {
+  return LEVELS[level] >= threshold();
+}
+
 export interface Logger {
   debug(msg: string, fields?: Record<string, unknown>): void;
   info(msg: string, fields?: Record<string, unknown>): void;

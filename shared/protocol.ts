@@ -36,6 +36,8 @@ export const ErrorCode = {
   ImageTooLarge: 'IMAGE_TOO_LARGE',
   ImageDecodeFailed: 'IMAGE_DECODE_FAILED',
   EngineFailed: 'ENGINE_FAILED',
+  /** A cost budget (paint, engine, images, document bytes, exports) refused the input; the message names the limit. */
+  OverBudget: 'OVER_BUDGET',
   Internal: 'INTERNAL',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
@@ -117,6 +119,14 @@ export interface ClientToServerEvents {
 }
 
 export const SOCKET_PATH = '/socket.io';
+
+/**
+ * Awareness (presence) limits, shared so clients throttle below them: one message carries at most
+ * `maxEntries` states, each at most `maxStateBytes` of JSON matching `AwarenessState`
+ * (shared/schema.ts); a connection may send `ratePerSec` messages per second (burst `burst`).
+ * The studio publishes its cursor every 50 ms (20/s).
+ */
+export const AWARENESS_LIMITS = { maxEntries: 8, maxStateBytes: 1024, ratePerSec: 30, burst: 60 } as const;
 
 /** `POST /api/sessions` → 201. */
 export interface CreateSessionResponse {

@@ -11,17 +11,30 @@
 import express, { type Request } from 'express';
 import { ErrorCode, api, type CreateSessionResponse, type ExportAccepted, type ForkRequest, type Role } from '../../shared/protocol.ts';
 import type { ImageStore } from '../images/store.ts';
-import { ExportJobs, ExportRequestError, parseExportRequest } from '../history/export.ts';
+import { ExportJobs, ExportRequestError, parseExportRequest, type ExportLimits } from '../history/export.ts';
+import { createReadStream } from 'node:fs';
 import { forkSession } from '../history/fork.ts';
 import { HistoryService } from '../history/history-service.ts';
 import { SESSION_ID_RE, TooManySessionsError, tokenMatches, type SessionManager } from '../session/session-manager.ts';
 import { historyStoreOf, type SessionRecord, type Storage } from '../storage/types.ts';
-import { HttpError } from './routes.ts';
+import { HttpError, createdBody } from './routes.ts';
+import { perIpLimit } from '../reliability/http-guards.ts';
+import type { KeyedRateLimiter } from '../reliability/rate-limit.ts';
+import type { PaintBudget } from '../session/doc-state.ts';
 
 export interface HistoryRouteDeps {
   sessions: SessionManager;
   storage: Storage;
   images: ImageStore;
+  /** Forks spend the session-creation allowance of the client address (SESSION_CREATES_PER_MIN). */
+  creations?: KeyedRateLimiter;
+  sessionCreatesPerMin?: number;
+  /** Base of absolute links (PUBLIC_URL). */
+  publicUrl?: () => string;
+  /** Export budgets (S28). */
+  exportLimits?: Partial<ExportLimits>;
+  /** The session's paint budget, so a replayed state is what the engine saw (S24). */
+  paintBudget?: PaintBudget;
 }
 
 function tokenOf(req: Request): string | undefined {
@@ -54,8 +67,9 @@ function timeParam(v: unknown): number {
 /** The history router; `exports` is exposed for tests (waiting for jobs). */
 export function historyRouter(deps: HistoryRouteDeps): express.Router & { exports: ExportJobs; history: HistoryService | null } {
   const r = express.Router() as express.Router & { exports: ExportJobs; history: HistoryService | null };
-  const history = historyStoreOf(deps.storage) ? new HistoryService(deps.storage, (id) => deps.images.has(id)) : null;
-  const jobs = new ExportJobs();
+  const history = historyStoreOf(deps.storage) ? new HistoryService(deps.storage, (id) => deps.images.has(id), deps.paintBudget) : null;
+  const jobs = new ExportJobs(deps.exportLimits);
+  const forkLimit = deps.creations && deps.sessionCreatesPerMin ? perIpLimit('new sessions and forks', deps.sessionCreatesPerMin, deps.creations) : (_req: unknown, _res: unknown, next: () => void) => next();
   r.exports = jobs;
   r.history = history;
   const json = express.json({ limit: '4kb' });
@@ -89,7 +103,7 @@ export function historyRouter(deps: HistoryRouteDeps): express.Router & { export
     res.end(kf.data);
   });
 
-  r.post('/api/sessions/:id/fork', json, (req, res) => {
+  r.post('/api/sessions/:id/fork', forkLimit, json, (req, res) => {
     const rec = authorizeStored(deps.storage, req, 'editor');
     const t = timeParam((req.body as Partial<ForkRequest> | undefined)?.t);
     const h = need();
@@ -97,20 +111,13 @@ export function historyRouter(deps: HistoryRouteDeps): express.Router & { export
     const keyframe = at.keyframe ? h.keyframe(rec.id, at.keyframe.id) : undefined;
     let created;
     try {
-      created = forkSession(deps.sessions, h.store, { sessionId: rec.id, t, state: at.state, keyframe });
+      created = forkSession(deps.sessions, h.store, { sessionId: rec.id, t, state: at.state, keyframe }, req.ip);
     } catch (e) {
       if (e instanceof TooManySessionsError) throw new HttpError(503, ErrorCode.TooManySessions, e.message);
       throw e;
     }
-    const base = `${req.protocol}://${req.get('host')}`;
-    const id = created.session.id;
-    const body: CreateSessionResponse = {
-      id,
-      editorToken: created.editorToken,
-      viewerToken: created.viewerToken,
-      editorUrl: `${base}/s/${id}?token=${created.editorToken}`,
-      viewerUrl: `${base}/s/${id}/view?token=${created.viewerToken}`,
-    };
+    const base = deps.publicUrl?.() ?? 'http://localhost';
+    const body: CreateSessionResponse = createdBody(base, created.session.id, created.editorToken, created.viewerToken);
     res.status(201).json(body);
   });
 
@@ -119,11 +126,11 @@ export function historyRouter(deps: HistoryRouteDeps): express.Router & { export
     const h = need();
     try {
       const options = parseExportRequest(req.body);
-      const status = jobs.start(rec.id, { list: () => h.keyframes(rec.id), get: (id) => h.keyframe(rec.id, id) }, options);
+      const status = jobs.start(rec.id, { list: () => h.keyframes(rec.id), get: (id) => h.keyframe(rec.id, id) }, options, req.ip);
       const body: ExportAccepted = { jobId: status.jobId, statusUrl: api.exportJob(status.jobId) };
       res.status(202).json(body);
     } catch (e) {
-      if (e instanceof ExportRequestError) throw new HttpError(e.status, ErrorCode.BadRequest, e.message);
+      if (e instanceof ExportRequestError) throw new HttpError(e.status, e.code === 'RATE_LIMITED' ? ErrorCode.RateLimited : ErrorCode.BadRequest, e.message);
       throw e;
     }
   });
@@ -139,12 +146,14 @@ export function historyRouter(deps: HistoryRouteDeps): express.Router & { export
     if (!file) throw new HttpError(404, ErrorCode.NotFound, 'no finished export with this id');
     res.set({
       'Content-Type': file.mime,
-      'Content-Length': String(file.bytes.length),
+      'Content-Length': String(file.bytes),
       'Content-Disposition': `attachment; filename="${file.name}"`,
       'Cache-Control': 'private, max-age=900',
       'X-Content-Type-Options': 'nosniff',
     });
-    res.end(file.bytes);
+    const stream = createReadStream(file.path);
+    stream.on('error', () => res.destroy());
+    stream.pipe(res);
   });
 
   return r;

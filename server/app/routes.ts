@@ -21,6 +21,8 @@ import { TooManySessionsError, type SessionManager } from '../session/session-ma
 import type { ServerMetrics } from './metrics.ts';
 import { createLogger } from '../log.ts';
 import { perIpLimit } from '../reliability/http-guards.ts';
+import { KeyedRateLimiter } from '../reliability/rate-limit.ts';
+import type { ConnectionCounter } from '../reliability/client-address.ts';
 
 const log = createLogger('http');
 
@@ -49,6 +51,12 @@ function tokenOf(req: Request): string | undefined {
 
 export interface RouteDeps {
   config: Config;
+  /** Session creations and forks per client address (SESSION_CREATES_PER_MIN). */
+  creations: KeyedRateLimiter;
+  /** Sockets and media streams per client address (MAX_SOCKETS_PER_IP). */
+  connections: ConnectionCounter;
+  /** Absolute base URL of links (PUBLIC_URL, or http://localhost:PORT). */
+  publicUrl: () => string;
   sessions: SessionManager;
   images: ImageStore;
   metrics: ServerMetrics;
@@ -74,6 +82,8 @@ const boundary = 'atelierframe';
 
 export function apiRouter(deps: RouteDeps): express.Router {
   const r = express.Router();
+  const perMin = deps.config.uploadPixelsPerMin;
+  const uploadPixels = new KeyedRateLimiter({ capacity: Math.max(perMin, deps.config.maxImagePixels), refillPerSec: perMin / 60 });
 
   r.get(api.health, (_req, res) => {
     res.json({ ok: true, backend: deps.backend(), sessions: deps.sessions.loaded().length });
@@ -84,18 +94,10 @@ export function apiRouter(deps: RouteDeps): express.Router {
     res.send(await deps.metrics.registry.metrics());
   });
 
-  r.post(api.sessions, perIpLimit('new sessions', deps.config.sessionCreatesPerMin), (req, res) => {
+  r.post(api.sessions, perIpLimit('new sessions and forks', deps.config.sessionCreatesPerMin, deps.creations), (req, res) => {
     try {
-      const { session, editorToken, viewerToken } = deps.sessions.create();
-      const base = `${req.protocol}://${req.get('host')}`;
-      const body: CreateSessionResponse = {
-        id: session.id,
-        editorToken,
-        viewerToken,
-        editorUrl: `${base}/s/${session.id}?token=${editorToken}`,
-        viewerUrl: `${base}/s/${session.id}/view?token=${viewerToken}`,
-      };
-      res.status(201).json(body);
+      const { session, editorToken, viewerToken } = deps.sessions.create(req.ip);
+      res.status(201).json(createdBody(deps.publicUrl(), session.id, editorToken, viewerToken));
     } catch (e) {
       if (e instanceof TooManySessionsError) return sendError(res, 503, ErrorCode.TooManySessions, e.message);
       throw e;
@@ -114,7 +116,16 @@ export function apiRouter(deps: RouteDeps): express.Router {
       throw new HttpError(413, ErrorCode.PayloadTooLarge, `image is ${declared} bytes; the limit is ${deps.config.maxUploadBytes}`);
     }
     const bytes = await readBody(req, deps.config.maxUploadBytes);
-    const v = await validateImage(bytes, type, { maxBytes: deps.config.maxUploadBytes, maxPixels: deps.config.maxImagePixels });
+    const address = req.ip ?? 'unknown';
+    const v = await validateImage(bytes, type, {
+      maxBytes: deps.config.maxUploadBytes,
+      maxPixels: deps.config.maxImagePixels,
+      // S25: checking an upload decodes it whole; its pixels are a CPU cost, budgeted per address.
+      admitDecode: (px) =>
+        uploadPixels.take(address, px)
+          ? null
+          : `this image has ${px} pixels; your address may upload ${deps.config.uploadPixelsPerMin} pixels per minute (UPLOAD_PIXELS_PER_MIN): retry in ${uploadPixels.retryAfterSec(address, px)} s`,
+    });
     const imageId = deps.images.put(bytes, v.mime, v.width, v.height);
     const body: UploadImageResponse = { imageId, width: v.width, height: v.height };
     res.status(201).json(body);
@@ -153,7 +164,20 @@ export function apiRouter(deps: RouteDeps): express.Router {
 
   r.get('/api/sessions/:id/stream.mjpg', (req, res) => {
     const session = authorize(deps, req, 'viewer');
-    const release = session.attach('stream');
+    // R2/S17: a stream is a long-lived connection like a socket: same per-address and per-session limits.
+    if (session.watcherCount >= deps.config.maxClientsPerSession) {
+      throw new HttpError(503, ErrorCode.TooManyClients, `session '${session.id}' already has its maximum of ${deps.config.maxClientsPerSession} clients and streams (MAX_CLIENTS_PER_SESSION)`);
+    }
+    const address = req.ip ?? 'unknown';
+    const releaseSlot = deps.connections.acquire(address);
+    if (!releaseSlot) {
+      throw new HttpError(429, ErrorCode.TooManyClients, `your address already has its maximum of ${deps.connections.maxPerAddress} connections and streams (MAX_SOCKETS_PER_IP)`);
+    }
+    const releaseWatch = session.attach('stream', address);
+    const release = () => {
+      releaseWatch();
+      releaseSlot();
+    };
     res.writeHead(200, {
       'Content-Type': `multipart/x-mixed-replace; boundary=${boundary}`,
       'Cache-Control': 'no-store',
@@ -211,7 +235,27 @@ export function apiRouter(deps: RouteDeps): express.Router {
   return r;
 }
 
+/** The 201 body of a new session or fork, its links built from the configured public URL (never the Host header). */
+export function createdBody(base: string, id: string, editorToken: string, viewerToken: string): CreateSessionResponse {
+  return {
+    id,
+    editorToken,
+    viewerToken,
+    editorUrl: `${base}/s/${encodeURIComponent(id)}?token=${encodeURIComponent(editorToken)}`,
+    viewerUrl: `${base}/s/${encodeURIComponent(id)}/view?token=${encodeURIComponent(viewerToken)}`,
+  };
+}
+
+/** Multipart parts by frame: built once per frame however many streams send it. */
+const parts = new WeakMap<object, Buffer>();
+
 function frameOf(f: NonNullable<Session['latestFrame']>): Buffer {
+  let part = parts.get(f);
+  if (!part) parts.set(f, (part = buildPart(f)));
+  return part;
+}
+
+function buildPart(f: NonNullable<Session['latestFrame']>): Buffer {
   const head = Buffer.from(`--${boundary}\r\nContent-Type: ${f.mime}\r\nContent-Length: ${f.data.byteLength}\r\nX-Atelier-Iter: ${f.iter}\r\n\r\n`);
   return Buffer.concat([head, Buffer.from(f.data.buffer, f.data.byteOffset, f.data.byteLength), Buffer.from('\r\n')]);
 }
@@ -246,6 +290,7 @@ export function errorHandler(err: unknown, req: Request, res: Response, _next: N
     return;
   }
   if (err instanceof HttpError || err instanceof ImageRejection) return sendError(res, err.status, err.code, err.message);
+  if (err instanceof URIError) return sendError(res, 400, ErrorCode.BadRequest, 'the request has malformed percent-encoding');
   const e = err as { type?: string; status?: number; message?: string };
   if (e.type === 'entity.parse.failed') return sendError(res, 400, ErrorCode.BadRequest, 'the body is not valid JSON');
   if (e.status === 413) return sendError(res, 413, ErrorCode.PayloadTooLarge, 'the body is too large');

@@ -23,7 +23,9 @@ import type { RedisSessionCluster } from '../cluster/session-cluster.ts';
 import { ServerMetrics } from './metrics.ts';
 import { apiRouter, errorHandler } from './routes.ts';
 import { historyRouter } from './history-routes.ts';
-import { requestLogger, securityHeaders } from '../reliability/http-guards.ts';
+import { perMinuteLimiter, rejectBadPercentEncoding, requestLogger, securityHeaders } from '../reliability/http-guards.ts';
+import { ConnectionCounter, compileTrust } from '../reliability/client-address.ts';
+import type { SessionBudgets } from '../session/session.ts';
 
 const log = createLogger('server');
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -64,6 +66,8 @@ export async function createEngineHost(config: Config): Promise<EngineHost> {
     vgg19Weights: config.vgg19Weights,
     frameRate: config.frameRate,
     frameQuality: config.frameQuality,
+    stepTimeLimitMs: config.engineStepTimeLimitMs,
+    maxSessionsPerGroup: config.engineMaxSessionsPerIp,
   });
 }
 
@@ -96,7 +100,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     log.warn('REDIS_URL without DATABASE_URL: processes on other machines will not see this SQLite database (docs/DEPLOY.md)');
   }
   const cluster = config.redisUrl ? await connectCluster(config, storage) : undefined;
-  const images = new ImageStore(storage);
+  const images = new ImageStore(storage, config.decodedCacheBytes);
   await images.seedPresets(options.assetsDir ?? path.join(repoRoot, 'assets'), {
     maxBytes: config.maxUploadBytes,
     maxPixels: config.maxImagePixels,
@@ -104,6 +108,13 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   const engineHost = options.engineHost ?? (await createEngineHost(config));
   const commits = new GroupCommit(storage);
   let sessions!: SessionManager;
+  const budgets: SessionBudgets = {
+    paint: { maxStrokeCost: config.paintMaxStrokeCost, maxUpdateCost: config.paintMaxUpdateCost, maxSessionCost: config.paintMaxSessionCost },
+    paintCostPerSec: config.paintCostPerSec,
+    maxStylePixels: config.sessionMaxStylePixels,
+    engineMaxStepMs: config.engineMaxStepMs,
+    maxDocBytes: config.sessionMaxDocBytes,
+  };
   const metrics = new ServerMetrics(() => sessions, () => engineHost.backend, () => engineHost.tensorCount);
   const defaults = (): SessionDefaults => {
     const content = images.presetByFile('content/chelsea.png') ?? images.presetByFile('content/astronaut.png');
@@ -118,6 +129,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   };
   sessions = new SessionManager(
     {
+      budgets,
       storage,
       commits,
       images,
@@ -138,11 +150,36 @@ export async function startServer(config: Config, options: StartOptions = {}): P
 
   const app = express();
   app.disable('x-powered-by');
-  app.set('trust proxy', 'loopback');
+  // One trusted client address for HTTP (req.ip) and sockets (client-address.ts).
+  const trust = compileTrust(config.trustProxy);
+  app.set('trust proxy', trust);
+  const creations = perMinuteLimiter(config.sessionCreatesPerMin);
+  const connections = new ConnectionCounter(config.maxSocketsPerIp);
+  let listenPort = config.port;
+  const publicUrl = () => config.publicUrl ?? `http://localhost:${listenPort}`;
+  app.use(rejectBadPercentEncoding());
   app.use(securityHeaders());
   app.use(requestLogger());
-  app.use(historyRouter({ sessions, storage, images }));
-  app.use(apiRouter({ config, sessions, images, metrics, backend: () => engineHost.backend }));
+  const history = historyRouter({
+    sessions,
+    storage,
+    images,
+    creations,
+    sessionCreatesPerMin: config.sessionCreatesPerMin,
+    publicUrl,
+    paintBudget: budgets.paint,
+    exportLimits: {
+      dir: path.join(config.dataDir, 'exports'),
+      maxPerSession: config.exportMaxJobsPerSession,
+      maxPerAddress: config.exportMaxJobsPerIp,
+      maxJobs: config.exportMaxJobs,
+      concurrency: config.exportConcurrency,
+      maxPixels: config.exportMaxPixels,
+      pixelsPerMin: config.exportPixelsPerMin,
+    },
+  });
+  app.use(history);
+  app.use(apiRouter({ config, sessions, images, metrics, backend: () => engineHost.backend, creations, connections, publicUrl }));
   const dist = options.clientDist ?? path.join(repoRoot, 'client', 'dist');
   if (existsSync(path.join(dist, 'index.html'))) {
     app.use(express.static(dist, { index: 'index.html' }));
@@ -157,7 +194,10 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     maxClientsPerSession: config.maxClientsPerSession,
     commits,
     metrics,
-    maxSocketsPerIp: config.maxSocketsPerIp,
+    connections,
+    trust,
+    docMaxUpdateBytes: config.docMaxUpdateBytes,
+    sessionMaxDocBytes: config.sessionMaxDocBytes,
     maxBufferedBytes: config.socketMaxBufferedBytes,
     limits: {
       msgRate: config.socketMsgRate,
@@ -177,6 +217,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     });
   });
   const port = (httpServer.address() as AddressInfo).port;
+  listenPort = port;
   const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
   log.info(`listening on ${url}`, { backend: engineHost.backend, dataDir: options.storage ? '(memory)' : config.dataDir });
@@ -190,6 +231,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       httpServer.closeAllConnections();
       await httpClosed;
       sessions.closeAll();
+      history.exports.close();
       commits.flush();
       await engineHost.close();
       await cluster?.close();

@@ -65,7 +65,7 @@ export async function loadSessionRender(dataDir: string, sessionId: string, opti
     const { body, state, keyframe } = history.stateAt(sessionId, at);
     if (body.updates === 0) throw new SessionSourceError(`session '${sessionId}' has no document at ${new Date(Math.min(at, 8.64e15)).toISOString()} (it was created ${new Date(record.createdAt).toISOString()})`);
     const builder = new CanvasBuilder(images);
-    const content = await builder.build(state.content, state.strokes);
+    const content = (await builder.build(state.content, state.strokes))!;
     const styles = await builder.styles(state.styles);
     let kf: SessionRenderInputs['keyframe'];
     if (keyframe && options.fromKeyframe !== false) {

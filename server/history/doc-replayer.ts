@@ -7,7 +7,7 @@
 import * as Y from 'yjs';
 import { DOC_KEYS, type SessionState } from '../../shared/schema.ts';
 import type { DocChange } from '../../shared/protocol.ts';
-import { DocValidator } from '../session/doc-state.ts';
+import { DocValidator, type PaintBudget } from '../session/doc-state.ts';
 
 /** Transaction origin of replayed updates. */
 const REPLAY_ORIGIN = Symbol('history-replay');
@@ -80,14 +80,14 @@ export class DocReplayer {
    * @param imageExists as for the live session: an image id counts as valid only if stored.
    * @param describe false skips describing changes (faster; used to rebuild states).
    */
-  constructor(imageExists: (id: string) => boolean, { describe = true } = {}) {
+  constructor(imageExists: (id: string) => boolean, { describe = true, paintBudget }: { describe?: boolean; paintBudget?: PaintBudget } = {}) {
     this.describeChanges = describe;
     // Define the top-level types before any update arrives: otherwise Yjs first creates untyped
     // placeholders, the first transaction reports changes on those, and `getMap` then replaces
     // them with new typed instances, so the first update (the seed) would go unseen.
     for (const name of [DOC_KEYS.params, DOC_KEYS.content]) this.doc.getMap(name);
     for (const name of [DOC_KEYS.styles, DOC_KEYS.strokes]) this.doc.getArray(name);
-    this.validator = new DocValidator(this.doc, imageExists);
+    this.validator = new DocValidator(this.doc, imageExists, paintBudget);
     this.doc.on('afterTransaction', (tr: Y.Transaction) => {
       this.validator.onTransaction(tr);
       if (this.describeChanges) this.lastChanges = this.describe(tr);

@@ -3,27 +3,31 @@
  * (sharp: frames resized to one size and stacked vertically as one raw image with `pageHeight`),
  * MP4 (only where `ffmpeg` is on PATH) or the final image as PNG.
  *
- * Jobs run one at a time (they are memory- and CPU-heavy and the optimization shares the
- * machine), live in memory for {@link EXPORT_TTL_MS} after they finish, and are addressed by an
- * unguessable id: whoever started one (with a session token) may poll and download it by id alone.
- * Frames are capped at {@link MAX_EXPORT_FRAMES} and {@link MAX_EXPORT_PIXELS} in all (evenly
- * sampled over the session) so a long session cannot exhaust memory.
+ * Budgets (S28): jobs are memory- and CPU-heavy and the optimization shares the machine, so at
+ * most `concurrency` run at once, and one client address never holds all of them (with two or
+ * more slots, one is always left for the others); queued plus running jobs are capped per
+ * session, per address and in all, and a job's frames are capped at {@link MAX_EXPORT_FRAMES}
+ * and `maxPixels` in all (evenly sampled over the session). Finished files are written to
+ * `dir` (on disk, not held in memory), kept {@link EXPORT_TTL_MS} and addressed by an unguessable
+ * id: whoever started one (with a session token) may poll and download it by id alone.
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { existsSync, mkdirSync, rmSync } from 'node:fs';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
 import { api, EXPORT_FORMATS, type ExportFormat, type ExportStatus } from '../../shared/protocol.ts';
 import type { KeyframeMeta, KeyframeRecord } from '../storage/types.ts';
 import { createLogger } from '../log.ts';
+import { KeyedRateLimiter } from '../reliability/rate-limit.ts';
 
 const log = createLogger('export');
 
 export const MAX_EXPORT_FRAMES = 300;
-export const MAX_EXPORT_PIXELS = 40_000_000;
+/** Default of EXPORT_MAX_PIXELS: decoded frames of one job (16 M pixels = 48 MB of RGB). */
+export const MAX_EXPORT_PIXELS = 16_000_000;
 export const EXPORT_TTL_MS = 15 * 60_000;
 const MAX_JOBS_KEPT = 64;
 
@@ -46,10 +50,26 @@ export class ExportRequestError extends Error {
   constructor(
     readonly status: number,
     message: string,
+    /** Error code for the answer (BAD_REQUEST unless a budget refused it). */
+    readonly code: 'BAD_REQUEST' | 'RATE_LIMITED' = 'BAD_REQUEST',
   ) {
     super(message);
   }
 }
+
+export interface ExportLimits {
+  /** Where finished files are written (emptied at start). */
+  dir: string;
+  maxPerSession: number;
+  maxPerAddress: number;
+  maxJobs: number;
+  concurrency: number;
+  maxPixels: number;
+  /** Export pixels (frames × width × height) per minute per client address. */
+  pixelsPerMin: number;
+}
+
+export const DEFAULT_EXPORT_LIMITS: Omit<ExportLimits, 'dir'> = { maxPerSession: 2, maxPerAddress: 3, maxJobs: 32, concurrency: 2, maxPixels: MAX_EXPORT_PIXELS, pixelsPerMin: MAX_EXPORT_PIXELS };
 
 /** Parses and checks a request body. */
 export function parseExportRequest(body: unknown): ExportOptions {
@@ -78,32 +98,94 @@ export function sampleEvenly<T>(items: readonly T[], max: number): T[] {
   return Array.from({ length: max }, (_, i) => items[Math.round((i * (items.length - 1)) / (max - 1))]);
 }
 
+/** Size and frames an export will encode (the same computation as the job itself). */
+export function planExport(all: readonly KeyframeMeta[], o: ExportOptions, maxPixels: number): { width: number; height: number; metas: KeyframeMeta[]; pixels: number } {
+  const last = all[all.length - 1];
+  const longSide = o.size ?? Math.max(...all.map((k) => Math.max(k.width, k.height)));
+  const scale = longSide / Math.max(last.width, last.height);
+  let width = Math.max(1, Math.round(last.width * scale));
+  let height = Math.max(1, Math.round(last.height * scale));
+  if (o.format === 'mp4') {
+    width += width % 2; // yuv420p needs even sides
+    height += height % 2;
+  }
+  const metas = o.format === 'png' ? [last] : sampleEvenly(all, Math.min(MAX_EXPORT_FRAMES, Math.max(1, Math.floor(maxPixels / (width * height)))));
+  return { width, height, metas, pixels: metas.length * width * height };
+}
+
 interface Job {
   status: ExportStatus;
   sessionId: string;
-  file?: { bytes: Buffer; mime: string; name: string };
+  address: string;
+  file?: ExportFile;
   finishedAt?: number;
+  run: () => Promise<void>;
+}
+
+/** A finished export on disk. */
+export interface ExportFile {
+  path: string;
+  bytes: number;
+  mime: string;
+  name: string;
 }
 
 const MIME: Record<ExportFormat, string> = { webp: 'image/webp', gif: 'image/gif', mp4: 'video/mp4', png: 'image/png' };
 
 export class ExportJobs {
   private jobs = new Map<string, Job>();
-  private queue: (() => Promise<void>)[] = [];
-  private running: Promise<void> | null = null;
+  private queue: Job[] = [];
+  private running = new Set<Job>();
+  private idleWaiters: (() => void)[] = [];
+  readonly limits: ExportLimits;
+  private pixelRate: KeyedRateLimiter;
+
+  constructor(limits: Partial<ExportLimits> = {}) {
+    this.limits = { ...DEFAULT_EXPORT_LIMITS, dir: limits.dir ?? path.join(tmpdir(), `atelier-exports-${process.pid}`), ...limits };
+    const perMin = this.limits.pixelsPerMin;
+    this.pixelRate = new KeyedRateLimiter({ capacity: Math.max(perMin, this.limits.maxPixels), refillPerSec: perMin / 60 });
+    rmSync(this.limits.dir, { recursive: true, force: true });
+    mkdirSync(this.limits.dir, { recursive: true });
+  }
+
+  private active(pred: (j: Job) => boolean): number {
+    let n = 0;
+    for (const j of [...this.queue, ...this.running]) if (pred(j)) n++;
+    return n;
+  }
 
   /** Checks the request and queues the job; throws {@link ExportRequestError} when it cannot run. */
-  start(sessionId: string, source: FrameSource, options: ExportOptions): ExportStatus {
+  start(sessionId: string, source: FrameSource, options: ExportOptions, address = 'unknown'): ExportStatus {
     const frames = source.list();
     if (!frames.length) throw new ExportRequestError(409, 'this session has no keyframes yet; let the optimization run a few seconds first');
     if (options.format === 'mp4' && !onPath('ffmpeg')) {
       throw new ExportRequestError(422, 'mp4 export needs ffmpeg on the server\'s PATH, which this server lacks; export webp or gif instead');
     }
+    const L = this.limits;
+    const busy = (n: number, limit: number, what: string, name: string) => {
+      if (n >= limit) throw new ExportRequestError(429, `${what} already has ${n} exports queued or running, the most allowed (${name}); wait for one to finish`, 'RATE_LIMITED');
+    };
+    busy(this.active((j) => j.sessionId === sessionId), L.maxPerSession, 'this session', 'EXPORT_MAX_JOBS_PER_SESSION');
+    busy(this.active((j) => j.address === address), L.maxPerAddress, 'your address', 'EXPORT_MAX_JOBS_PER_IP');
+    busy(this.queue.length + this.running.size, L.maxJobs, 'the server', 'EXPORT_MAX_JOBS');
+    const plan = planExport(frames, options, L.maxPixels);
+    if (!this.pixelRate.take(address, plan.pixels)) {
+      throw new ExportRequestError(
+        429,
+        `this export would encode ${plan.pixels} pixels; your address may export ${L.pixelsPerMin} pixels per minute (EXPORT_PIXELS_PER_MIN): retry in ${this.pixelRate.retryAfterSec(address, plan.pixels)} s or ask for a smaller size`,
+        'RATE_LIMITED',
+      );
+    }
     this.prune();
     const jobId = randomBytes(16).toString('base64url');
-    const job: Job = { sessionId, status: { jobId, format: options.format, state: 'queued', progress: 0, frames: 0 } };
+    const job: Job = {
+      sessionId,
+      address,
+      status: { jobId, format: options.format, state: 'queued', progress: 0, frames: 0 },
+      run: () => this.run(job, frames, source, options),
+    };
     this.jobs.set(jobId, job);
-    this.queue.push(() => this.run(job, frames, source, options));
+    this.queue.push(job);
     this.pump();
     return { ...job.status };
   }
@@ -113,46 +195,57 @@ export class ExportJobs {
     return job ? { ...job.status } : undefined;
   }
 
-  file(jobId: string): Job['file'] {
+  file(jobId: string): ExportFile | undefined {
     return this.jobs.get(jobId)?.file;
   }
 
   /** Resolves when every queued job has finished (tests, shutdown). */
   async idle(): Promise<void> {
-    while (this.running) await this.running;
+    if (!this.queue.length && !this.running.size) return;
+    await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
   }
 
+  /**
+   * Starts queued jobs while slots are free, oldest first, skipping an address that already runs
+   * `concurrency − 1` jobs (so with two or more slots one is always left for someone else).
+   */
   private pump(): void {
-    if (this.running) return;
-    const next = this.queue.shift();
-    if (!next) return;
-    this.running = next().finally(() => {
-      this.running = null;
-      this.pump();
-    });
+    const perAddress = Math.max(1, this.limits.concurrency - 1);
+    while (this.running.size < this.limits.concurrency) {
+      const i = this.queue.findIndex((j) => [...this.running].filter((r) => r.address === j.address).length < perAddress);
+      if (i < 0) break;
+      const [job] = this.queue.splice(i, 1);
+      this.running.add(job);
+      void job.run().finally(() => {
+        this.running.delete(job);
+        this.pump();
+        if (!this.queue.length && !this.running.size) for (const w of this.idleWaiters.splice(0)) w();
+      });
+    }
   }
 
   private prune(): void {
     const now = Date.now();
-    for (const [id, job] of this.jobs) if (job.finishedAt && now - job.finishedAt > EXPORT_TTL_MS) this.jobs.delete(id);
+    const forget = (id: string) => {
+      const f = this.jobs.get(id)?.file;
+      if (f) rmSync(f.path, { force: true });
+      this.jobs.delete(id);
+    };
+    for (const [id, job] of this.jobs) if (job.finishedAt && now - job.finishedAt > EXPORT_TTL_MS) forget(id);
     const finished = [...this.jobs].filter(([, j]) => j.finishedAt);
-    while (this.jobs.size > MAX_JOBS_KEPT && finished.length) this.jobs.delete(finished.shift()![0]);
+    while (this.jobs.size > MAX_JOBS_KEPT && finished.length) forget(finished.shift()![0]);
+  }
+
+  /** Removes every file (shutdown). */
+  close(): void {
+    rmSync(this.limits.dir, { recursive: true, force: true });
   }
 
   private async run(job: Job, all: KeyframeMeta[], source: FrameSource, o: ExportOptions): Promise<void> {
     const st = job.status;
     st.state = 'running';
     try {
-      const last = all[all.length - 1];
-      const longSide = o.size ?? Math.max(...all.map((k) => Math.max(k.width, k.height)));
-      const scale = longSide / Math.max(last.width, last.height);
-      let width = Math.max(1, Math.round(last.width * scale));
-      let height = Math.max(1, Math.round(last.height * scale));
-      if (o.format === 'mp4') {
-        width += width % 2; // yuv420p needs even sides
-        height += height % 2;
-      }
-      const metas = o.format === 'png' ? [last] : sampleEvenly(all, Math.min(MAX_EXPORT_FRAMES, Math.max(1, Math.floor(MAX_EXPORT_PIXELS / (width * height)))));
+      const { width, height, metas } = planExport(all, o, this.limits.maxPixels);
       st.frames = metas.length;
       const raw: Buffer[] = [];
       for (const [i, meta] of metas.entries()) {
@@ -169,7 +262,10 @@ export class ExportJobs {
       if (!raw.length) throw new Error('the keyframes could not be read');
       st.frames = raw.length;
       const bytes = await encode(o, raw, width, height);
-      job.file = { bytes, mime: MIME[o.format], name: `${job.sessionId}-timelapse.${o.format}` };
+      raw.length = 0;
+      const file = path.join(this.limits.dir, `${st.jobId}.${o.format}`);
+      await writeFile(file, bytes);
+      job.file = { path: file, bytes: bytes.length, mime: MIME[o.format], name: `${job.sessionId}-timelapse.${o.format}` };
       st.state = 'done';
       st.progress = 1;
       st.bytes = bytes.length;

@@ -52,8 +52,8 @@ export interface ForkSource {
 /**
  * Creates the fork. Throws what `sessions.create()` throws (TooManySessionsError at capacity).
  */
-export function forkSession(sessions: SessionManager, storage: Storage & Partial<HistoryStore>, source: ForkSource): CreatedSession {
-  const created = sessions.create();
+export function forkSession(sessions: SessionManager, storage: Storage & Partial<HistoryStore>, source: ForkSource, owner?: string): CreatedSession {
+  const created = sessions.create(owner);
   const { session } = created;
   if (source.keyframe) {
     const { sessionId: _from, time: _at, ...image } = source.keyframe as KeyframeRecord & { id?: number };

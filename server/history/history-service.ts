@@ -8,6 +8,7 @@ import { Params, Stroke, StyleEntry, ContentEntry, type SessionState } from '../
 import { api, type HistoryKeyframe, type HistoryResponse, type HistoryStateResponse, type LossSample } from '../../shared/protocol.ts';
 import type { HistoryStore, KeyframeMeta, KeyframeRecord, Storage } from '../storage/types.ts';
 import { SessionTimeline } from './timeline.ts';
+import type { PaintBudget } from '../session/doc-state.ts';
 
 /** Timelines kept in memory (each holds its session's updates and a Y.Doc). */
 const TIMELINES_CACHED = 4;
@@ -44,6 +45,7 @@ export class HistoryService {
   constructor(
     storage: Storage,
     private imageExists: (id: string) => boolean,
+    private paintBudget?: PaintBudget,
   ) {
     const store = storage as Partial<HistoryStore>;
     if (typeof store.loadUpdatesAfter !== 'function' || typeof store.listArchivedKeyframes !== 'function') {
@@ -56,7 +58,7 @@ export class HistoryService {
   timeline(sessionId: string): SessionTimeline {
     let tl = this.timelines.get(sessionId);
     if (tl) this.timelines.delete(sessionId);
-    else tl = new SessionTimeline(sessionId, this.imageExists);
+    else tl = new SessionTimeline(sessionId, this.imageExists, this.paintBudget);
     this.timelines.set(sessionId, tl);
     while (this.timelines.size > TIMELINES_CACHED) {
       const [oldId, old] = this.timelines.entries().next().value as [string, SessionTimeline];

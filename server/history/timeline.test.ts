@@ -165,3 +165,20 @@ describe('session timeline', () => {
     doc.destroy();
   });
 });
+
+test('S27: checkpoints are budgeted by bytes: a big document is re-encoded only after as many bytes of updates, and states stay exact', () => {
+  const doc = new Y.Doc();
+  const stored: StoredUpdate[] = [];
+  let seq = 0;
+  doc.on('update', (u: Uint8Array) => stored.push({ sessionId: 'big', seq: ++seq, update: u, author: 'a', time: 1000 + seq }));
+  seedDocument(doc, { params: DEFAULT_PARAMS, styles: [], content: { background: '#ffffff', width: 64, height: 48 } });
+  doc.getMap('scratch').set('blob', 'x'.repeat(200_000)); // a 200 KB document
+  for (let i = 0; i < 5 * CHECKPOINT_EVERY; i++) doc.getMap('params').set('seed', i); // small updates
+  const tl = new SessionTimeline('big', () => true);
+  tl.append(stored);
+  const checkpoints = (tl as unknown as { checkpoints: unknown[] }).checkpoints.length;
+  // The empty start, one after the blob arrived; then 5 × 64 small updates weigh far less than 200 KB.
+  assert.equal(checkpoints, 2, `small updates do not pay for re-encoding 200 KB (got ${checkpoints} checkpoints)`);
+  assert.equal(tl.stateAfter(3 * CHECKPOINT_EVERY).state.params.seed, 3 * CHECKPOINT_EVERY - 3, 'a state between checkpoints is still exact');
+  tl.destroy();
+});

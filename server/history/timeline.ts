@@ -18,9 +18,17 @@ import type { SessionState } from '../../shared/schema.ts';
 import type { HistoryEdit } from '../../shared/protocol.ts';
 import type { StoredUpdate } from '../storage/types.ts';
 import { DocReplayer } from './doc-replayer.ts';
+import type { PaintBudget } from '../session/doc-state.ts';
 
-/** Updates between checkpoints. */
+/** Updates between checkpoints, at least. */
 export const CHECKPOINT_EVERY = 64;
+/**
+ * Checkpoints are budgeted by bytes (S27): a new one is taken only once the updates applied since
+ * the last one weigh at least that checkpoint's document (so encoding the document costs at most
+ * about as much as applying the updates did), and all of a timeline's checkpoints together hold at
+ * most this many bytes.
+ */
+export const MAX_CHECKPOINT_BYTES = 64 * 1024 * 1024;
 /** Rebuilt states kept per timeline (scrubbing asks for the same few again and again). */
 const STATE_CACHE_SIZE = 16;
 
@@ -49,13 +57,16 @@ export class SessionTimeline {
   private maxTimes: number[] = [];
   private live: DocReplayer;
   private checkpoints: Checkpoint[] = [];
+  private checkpointBytes = 0;
+  private bytesSinceCheckpoint = 0;
   private cache = new Map<number, SessionState>();
 
   constructor(
     readonly sessionId: string,
     private imageExists: (id: string) => boolean,
+    private paintBudget?: PaintBudget,
   ) {
-    this.live = new DocReplayer(imageExists);
+    this.live = new DocReplayer(imageExists, { paintBudget });
     this.checkpoints.push({ count: 0, doc: this.live.encode(), state: this.live.state(), exact: true });
   }
 
@@ -76,8 +87,17 @@ export class SessionTimeline {
       this.updates.push(u);
       this.maxTimes.push(Math.max(u.time, this.maxTimes.at(-1) ?? -Infinity));
       this.edits.push({ seq: u.seq, time: u.time, author: u.author, changes });
-      if (this.updates.length % CHECKPOINT_EVERY === 0) {
-        this.checkpoints.push({ count: this.updates.length, doc: this.live.encode(), state: this.live.state() });
+      this.bytesSinceCheckpoint += u.update.byteLength;
+      const last = this.checkpoints.at(-1)!;
+      if (
+        this.updates.length - last.count >= CHECKPOINT_EVERY &&
+        this.bytesSinceCheckpoint >= last.doc.byteLength &&
+        this.checkpointBytes + last.doc.byteLength <= MAX_CHECKPOINT_BYTES
+      ) {
+        const doc = this.live.encode();
+        this.checkpoints.push({ count: this.updates.length, doc, state: this.live.state() });
+        this.checkpointBytes += doc.byteLength;
+        this.bytesSinceCheckpoint = 0;
       }
     }
   }
@@ -114,11 +134,11 @@ export class SessionTimeline {
 
   /** Replays from the newest usable checkpoint at or before `count`. */
   private rebuild(count: number): SessionState {
-    for (let i = Math.floor(count / CHECKPOINT_EVERY); i >= 0; i--) {
+    for (let i = this.checkpoints.length - 1; i >= 0; i--) {
       const cp = this.checkpoints[i];
-      if (!cp || cp.count > count) continue;
+      if (cp.count > count) continue;
       if (cp.count === count) return cp.state;
-      const replayer = new DocReplayer(this.imageExists, { describe: false });
+      const replayer = new DocReplayer(this.imageExists, { describe: false, paintBudget: this.paintBudget });
       try {
         if (cp.count > 0) replayer.apply(cp.doc);
         if (cp.exact === undefined) cp.exact = sameState(replayer.state(), cp.state);

@@ -21,6 +21,27 @@ export async function decodeImage(bytes: Uint8Array | Buffer): Promise<RgbImage>
   return { width: info.width, height: info.height, data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) };
 }
 
+/**
+ * Where {@link decodeImageTo} puts the decoded pixels: exactly width×height (`fill`, the content
+ * canvas), or a long side of at most `maxSide` with the aspect kept and never enlarged (styles).
+ */
+export type DecodeTarget = { width: number; height: number } | { maxSide: number };
+
+/**
+ * Decodes and resizes in one sharp pipeline, so the full-size pixels never reach the JS heap (and,
+ * for JPEG and WebP, libvips shrinks while decoding). Same colour handling as {@link decodeImage}.
+ */
+export async function decodeImageTo(bytes: Uint8Array | Buffer, target: DecodeTarget): Promise<RgbImage> {
+  let s = sharp(bytes, { failOn: 'error' }).rotate();
+  s =
+    'maxSide' in target
+      ? s.resize({ width: target.maxSide, height: target.maxSide, fit: 'inside', withoutEnlargement: true, kernel: 'lanczos3' })
+      : s.resize(target.width, target.height, { fit: 'fill', kernel: 'lanczos3' });
+  const { data, info } = await s.flatten({ background: '#ffffff' }).toColourspace('srgb').removeAlpha().raw().toBuffer({ resolveWithObject: true });
+  if (info.channels !== 3) throw new Error(`expected 3 channels after decoding, got ${info.channels}`);
+  return { width: info.width, height: info.height, data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) };
+}
+
 /** Encodes RGB pixels; `quality` (1..100) applies to JPEG and WebP. */
 export async function encodeImage(img: RgbImage, mime: EncodeMime, quality = 85): Promise<Buffer> {
   const s = sharp(Buffer.from(img.data.buffer, img.data.byteOffset, img.data.byteLength), {

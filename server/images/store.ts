@@ -1,7 +1,9 @@
 /**
  * Content-addressed image store over {@link Storage}: an image's id is the sha256 of its bytes
- * (hex), so the same upload twice is stored once and ids are safe in URLs. Keeps a small cache of
- * decoded pixels because the session layer decodes the same few images over and over.
+ * (hex), so the same upload twice is stored once and ids are safe in URLs. Keeps a cache of
+ * decoded pixels because the session layer decodes the same few images over and over; the cache is
+ * bounded by bytes (S25: `DECODED_CACHE_BYTES`), and images are decoded at the size they are used
+ * at (the content canvas, a style's working size), never at their full stored size.
  */
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
@@ -10,7 +12,7 @@ import { ImageId } from '../../shared/schema.ts';
 import type { PresetImage } from '../../shared/protocol.ts';
 import type { RgbImage } from '../engine/api.ts';
 import type { ImageRecord, Storage } from '../storage/types.ts';
-import { decodeImage } from './codec.ts';
+import { decodeImage, decodeImageTo, type DecodeTarget } from './codec.ts';
 import { validateImage, type AcceptedMime, type ImageLimits } from './validate.ts';
 
 export function sha256Hex(bytes: Uint8Array): string {
@@ -22,19 +24,55 @@ export function isImageId(id: string): boolean {
   return ImageId.safeParse(id).success;
 }
 
-const DECODED_CACHE_SIZE = 16;
+/** Default byte budget of the decoded-pixel cache (config DECODED_CACHE_BYTES). */
+export const DEFAULT_DECODED_CACHE_BYTES = 128 * 1024 * 1024;
+/** Image sizes remembered (for budgets) without reading the image again. */
+const DIMS_CACHED = 4096;
+
+interface CacheEntry {
+  image: Promise<RgbImage>;
+  /** width×height×3 of the target (known before decoding). */
+  bytes: number;
+}
 
 export class ImageStore {
-  private decoded = new Map<string, Promise<RgbImage>>();
+  private decoded = new Map<string, CacheEntry>();
+  private decodedBytes = 0;
+  private dimsCache = new Map<string, { width: number; height: number }>();
   private presetList: PresetImage[] = [];
   private presetFiles = new Map<string, PresetImage>();
 
-  constructor(private storage: Storage) {}
+  constructor(
+    private storage: Storage,
+    private readonly decodedCacheBytes = DEFAULT_DECODED_CACHE_BYTES,
+  ) {}
+
+  /** Bytes of decoded pixels the cache holds now (tests, metrics). */
+  get cachedBytes(): number {
+    return this.decodedBytes;
+  }
+
+  /** Stored width and height of an image (from its record, remembered), or undefined. */
+  dims(id: string): { width: number; height: number } | undefined {
+    const hit = this.dimsCache.get(id);
+    if (hit) return hit;
+    const rec = this.get(id);
+    if (!rec) return undefined;
+    return this.rememberDims(id, rec.width, rec.height);
+  }
+
+  private rememberDims(id: string, width: number, height: number): { width: number; height: number } {
+    const d = { width, height };
+    this.dimsCache.set(id, d);
+    if (this.dimsCache.size > DIMS_CACHED) this.dimsCache.delete(this.dimsCache.keys().next().value as string);
+    return d;
+  }
 
   /** Stores already validated bytes; returns the image id. */
   put(bytes: Buffer, mime: AcceptedMime, width: number, height: number): string {
     const id = sha256Hex(bytes);
     this.storage.putImage({ id, mime, width, height, bytes, createdAt: Date.now() });
+    this.rememberDims(id, width, height);
     return id;
   }
 
@@ -46,21 +84,45 @@ export class ImageStore {
     return isImageId(id) && this.storage.hasImage(id);
   }
 
-  /** Decoded RGB pixels of a stored image (cached, most recent {@link DECODED_CACHE_SIZE}). */
-  decode(id: string): Promise<RgbImage> {
-    const hit = this.decoded.get(id);
+  /**
+   * Decoded RGB pixels of a stored image, resized in the decoder to `target` (default: full size,
+   * for the CLI). Cached by id and target, least recently used first out once the cache holds
+   * more than its byte budget; an entry larger than the whole budget is decoded but not kept.
+   */
+  decode(id: string, target?: DecodeTarget): Promise<RgbImage> {
+    const key = !target ? `${id}|full` : 'maxSide' in target ? `${id}|max${target.maxSide}` : `${id}|${target.width}x${target.height}`;
+    const hit = this.decoded.get(key);
     if (hit) {
-      this.decoded.delete(id);
-      this.decoded.set(id, hit);
-      return hit;
+      this.decoded.delete(key);
+      this.decoded.set(key, hit);
+      return hit.image;
     }
     const rec = this.get(id);
     if (!rec) return Promise.reject(new Error(`unknown image ${id}`));
-    const p = decodeImage(rec.bytes);
-    p.catch(() => this.decoded.delete(id));
-    this.decoded.set(id, p);
-    while (this.decoded.size > DECODED_CACHE_SIZE) this.decoded.delete(this.decoded.keys().next().value as string);
-    return p;
+    this.rememberDims(id, rec.width, rec.height);
+    const size = !target
+      ? { width: rec.width, height: rec.height }
+      : 'maxSide' in target
+        ? fitInside(rec.width, rec.height, target.maxSide)
+        : target;
+    const bytes = size.width * size.height * 3;
+    const image = target ? decodeImageTo(rec.bytes, target) : decodeImage(rec.bytes);
+    if (bytes > this.decodedCacheBytes) return image;
+    const entry: CacheEntry = { image, bytes };
+    image.catch(() => this.drop(key, entry));
+    this.decoded.set(key, entry);
+    this.decodedBytes += bytes;
+    while (this.decodedBytes > this.decodedCacheBytes && this.decoded.size > 1) {
+      const oldest = this.decoded.keys().next().value as string;
+      this.drop(oldest, this.decoded.get(oldest)!);
+    }
+    return image;
+  }
+
+  private drop(key: string, entry: CacheEntry): void {
+    if (this.decoded.get(key) !== entry) return;
+    this.decoded.delete(key);
+    this.decodedBytes -= entry.bytes;
   }
 
   /**
@@ -109,6 +171,12 @@ export class ImageStore {
   presetByFile(relPath: string): PresetImage | undefined {
     return this.presetFiles.get(relPath);
   }
+}
+
+/** Size of a w×h image resized to fit a maxSide square without enlarging (as sharp's `inside`). */
+export function fitInside(width: number, height: number, maxSide: number): { width: number; height: number } {
+  const s = Math.min(1, maxSide / Math.max(width, height));
+  return { width: Math.max(1, Math.round(width * s)), height: Math.max(1, Math.round(height * s)) };
 }
 
 /** Parses the `| file | what | licence |` table of assets/README.md. */

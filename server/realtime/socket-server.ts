@@ -19,6 +19,7 @@ import * as encoding from 'lib0/encoding';
 import * as syncProtocol from 'y-protocols/sync';
 import * as awarenessProtocol from 'y-protocols/awareness';
 import {
+  AWARENESS_LIMITS,
   ErrorCode,
   HandshakeAuth,
   MAX_UNACKED_FRAMES,
@@ -50,6 +51,8 @@ import {
   type SocketLimits,
 } from '../reliability/message-guard.ts';
 import { watchSlowConsumers } from '../reliability/slow-consumers.ts';
+import { ConnectionCounter, clientAddress, compileTrust, type TrustFn } from '../reliability/client-address.ts';
+import { TokenBucket } from '../reliability/rate-limit.ts';
 
 const log = createLogger('realtime');
 
@@ -62,6 +65,10 @@ interface SocketData {
   name: string;
   /** Editors only: the session's view-only token, when the server can know it (S3). */
   viewerToken?: string;
+  /** The trusted client address (client-address.ts). */
+  address: string;
+  /** Frees this socket's per-address slot. */
+  releaseSlot: () => void;
 }
 
 type AtelierSocket = Socket<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketData>;
@@ -74,9 +81,20 @@ export class ClientOrigin implements UpdateOrigin {
   readonly awarenessClients = new Set<number>();
   constructor(
     readonly socket: AtelierSocket,
-    name: string,
+    readonly name: string,
   ) {
     this.author = `${name || 'anonymous'}#${socket.id}`;
+  }
+
+  /**
+   * Whether this socket may take over awareness id(s) published by `owner` (S9): the owner is
+   * gone, or it is the same tab reconnecting — same client address, handshake name and role —
+   * before the old socket timed out.
+   */
+  mayTakeOver(owner: ClientOrigin): boolean {
+    if (owner === this || owner.socket.disconnected) return true;
+    const a = this.socket.data, b = owner.socket.data;
+    return a.address === b.address && a.role === b.role && this.name === owner.name;
   }
 }
 
@@ -88,8 +106,16 @@ export interface RealtimeOptions {
   maxMessageBytes?: number;
   /** Per-socket rate limits and strike policy (reliability/message-guard.ts); defaults below. */
   limits?: Partial<SocketLimits>;
-  /** Concurrent sockets per client IP (default unbounded). */
+  /** Concurrent sockets per client IP (default unbounded); ignored when `connections` is given. */
   maxSocketsPerIp?: number;
+  /** Sockets and media streams per client address, shared with the REST routes (MAX_SOCKETS_PER_IP). */
+  connections?: ConnectionCounter;
+  /** Trusted proxies for the client address (TRUST_PROXY; default loopback). */
+  trust?: TrustFn;
+  /** Largest document update accepted (DOC_MAX_UPDATE_BYTES, S27). */
+  docMaxUpdateBytes?: number;
+  /** Stored document bytes per session (SESSION_MAX_DOC_BYTES, S27). */
+  sessionMaxDocBytes?: number;
   /** A socket with more bytes queued than this (it does not read) is dropped (default 8 MiB, SOCKET_MAX_BUFFERED_BYTES). */
   maxBufferedBytes?: number;
 }
@@ -117,6 +143,8 @@ function refusal(code: ErrorPayload['code'], message: string): Error {
 /** Per-session fan-out: one subscription to the session however many sockets it has. */
 class SessionRoom {
   readonly origins = new Map<string, ClientOrigin>();
+  /** Awareness client id → the socket that claimed it (S9). */
+  readonly awarenessOwners = new Map<number, ClientOrigin>();
   readonly channels = new Map<string, FrameChannel>();
   private unsubscribe: () => void;
   private onAwareness: (changes: { added: number[]; updated: number[]; removed: number[] }, origin: unknown) => void;
@@ -128,11 +156,9 @@ class SessionRoom {
   ) {
     this.unsubscribe = session.subscribe({
       durableUpdate: (update, origin) => {
-        const enc = encoding.createEncoder();
-        syncProtocol.writeUpdate(enc, update);
-        const msg = encoding.toUint8Array(enc);
-        const target = this.io.to(session.id);
-        (origin instanceof ClientOrigin ? target.except(origin.socket.id) : target).emit('y:sync', msg);
+        this.pending.push({ update, from: origin instanceof ClientOrigin ? origin : null });
+        // A committed batch calls this once per update, synchronously: relay them together.
+        if (!this.relayTimer) this.relayTimer = setImmediate(() => this.relay());
       },
       frame: (frame) => {
         for (const ch of this.channels.values()) ch.offer(frame);
@@ -150,14 +176,52 @@ class SessionRoom {
       if (origin === REMOTE_ORIGIN) return;
       const changed = [...added, ...updated, ...removed];
       if (origin instanceof ClientOrigin) {
-        for (const id of [...added, ...updated]) origin.awarenessClients.add(id);
-        for (const id of removed) origin.awarenessClients.delete(id);
+        for (const id of [...added, ...updated]) {
+          const prev = this.awarenessOwners.get(id);
+          if (prev && prev !== origin) prev.awarenessClients.delete(id);
+          this.awarenessOwners.set(id, origin);
+          origin.awarenessClients.add(id);
+        }
+        for (const id of removed) {
+          origin.awarenessClients.delete(id);
+          if (this.awarenessOwners.get(id) === origin) this.awarenessOwners.delete(id);
+        }
       }
       const msg = awarenessProtocol.encodeAwarenessUpdate(session.awareness, changed);
       const target = this.io.to(session.id);
       (origin instanceof ClientOrigin ? target.except(origin.socket.id) : target).emit('y:awareness', msg);
     };
     session.awareness.on('update', this.onAwareness);
+  }
+
+  /** Durable updates waiting for the next relay (S5: batched, at most one message per socket per interval). */
+  private pending: { update: Uint8Array; from: ClientOrigin | null }[] = [];
+  private relayTimer: NodeJS.Immediate | null = null;
+
+  /**
+   * Relays the durable updates of one group commit (a 16 ms window, S6) as one merged update per socket: everyone
+   * gets all of them, except that a socket whose own updates are in the batch gets the others'
+   * (never its own, S5). With 20 editors painting at 20 Hz that is ~60 messages/s per socket
+   * instead of 400 — the socket writes, not the Yjs work, were the relay's cost.
+   */
+  private relay(): void {
+    this.relayTimer = null;
+    const batch = this.pending;
+    this.pending = [];
+    if (!batch.length || this.session.isClosed) return;
+    const message = (updates: Uint8Array[]) => {
+      const enc = encoding.createEncoder();
+      syncProtocol.writeUpdate(enc, updates.length === 1 ? updates[0] : Y.mergeUpdates(updates));
+      return encoding.toUint8Array(enc);
+    };
+    const senders = new Set<ClientOrigin>();
+    for (const b of batch) if (b.from) senders.add(b.from);
+    const target = this.io.to(this.session.id);
+    (senders.size ? target.except([...senders].map((o) => o.socket.id)) : target).emit('y:sync', message(batch.map((b) => b.update)));
+    for (const sender of senders) {
+      const others = batch.filter((b) => b.from !== sender).map((b) => b.update);
+      if (others.length && sender.socket.connected) sender.socket.emit('y:sync', message(others));
+    }
   }
 
   add(origin: ClientOrigin): FrameChannel {
@@ -183,9 +247,9 @@ class SessionRoom {
     if (ch) this.metrics?.framesDropped.inc(ch.dropped);
     ch?.close();
     this.channels.delete(origin.socket.id);
-    if (origin.awarenessClients.size && !this.session.isClosed) {
-      awarenessProtocol.removeAwarenessStates(this.session.awareness, [...origin.awarenessClients], 'disconnect');
-    }
+    const owned = [...origin.awarenessClients].filter((id) => this.awarenessOwners.get(id) === origin);
+    for (const id of owned) this.awarenessOwners.delete(id);
+    if (owned.length && !this.session.isClosed) awarenessProtocol.removeAwarenessStates(this.session.awareness, owned, 'disconnect');
   }
 
   get empty(): boolean {
@@ -193,6 +257,8 @@ class SessionRoom {
   }
 
   dispose(): void {
+    if (this.relayTimer) clearImmediate(this.relayTimer);
+    this.relay();
     this.unsubscribe();
     this.session.awareness.off('update', this.onAwareness);
   }
@@ -226,6 +292,10 @@ export function attachRealtime(httpServer: HttpServer, sessions: SessionManager,
     maxHttpBufferSize: limits.maxMessageBytes + 1024,
   });
   const rooms = new Map<Session, SessionRoom>();
+  const trust = opts.trust ?? compileTrust('loopback');
+  const connections = opts.connections ?? (opts.maxSocketsPerIp !== undefined ? new ConnectionCounter(opts.maxSocketsPerIp) : undefined);
+  const docMaxUpdateBytes = opts.docMaxUpdateBytes ?? 2 * 1024 * 1024;
+  const sessionMaxDocBytes = opts.sessionMaxDocBytes ?? 32 * 1024 * 1024;
   watchSlowConsumers(io, { maxBufferedBytes: opts.maxBufferedBytes ?? 8 * 1024 * 1024 });
 
   io.use((socket, next) => {
@@ -245,18 +315,26 @@ export function attachRealtime(httpServer: HttpServer, sessions: SessionManager,
             : refusal(ErrorCode.Unauthorized, `the token is not valid for session '${id}'`),
       );
     }
-    if (auth.session.clientCount >= opts.maxClientsPerSession) {
+    if (auth.session.watcherCount >= opts.maxClientsPerSession) {
       return next(refusal(ErrorCode.TooManyClients, `session '${id}' already has its maximum of ${opts.maxClientsPerSession} clients`));
     }
-    if (opts.maxSocketsPerIp !== undefined) {
-      const ip = socket.handshake.address;
-      let n = 0;
-      for (const other of io.of('/').sockets.values()) if (other.handshake.address === ip) n++;
-      if (n >= opts.maxSocketsPerIp) {
-        return next(refusal(ErrorCode.TooManyClients, `your address already has its maximum of ${opts.maxSocketsPerIp} connections`));
-      }
+    // R2: the same client address as REST (X-Forwarded-For only from a trusted proxy); sockets
+    // and MJPEG streams share the per-address allowance.
+    const address = clientAddress(socket.request, trust);
+    let releaseSlot = () => {};
+    if (connections) {
+      const slot = connections.acquire(address);
+      if (!slot) return next(refusal(ErrorCode.TooManyClients, `your address already has its maximum of ${connections.maxPerAddress} connections`));
+      releaseSlot = slot;
     }
-    socket.data = { session: auth.session, role: auth.role, name: name ?? '', ...(auth.role === 'editor' && auth.viewerToken ? { viewerToken: auth.viewerToken } : {}) };
+    socket.data = {
+      session: auth.session,
+      role: auth.role,
+      name: name ?? '',
+      address,
+      releaseSlot,
+      ...(auth.role === 'editor' && auth.viewerToken ? { viewerToken: auth.viewerToken } : {}),
+    };
     next();
   });
 
@@ -271,7 +349,10 @@ export function attachRealtime(httpServer: HttpServer, sessions: SessionManager,
       } catch {
         fresh = undefined;
       }
-      if (!fresh) return void socket.disconnect(true);
+      if (!fresh) {
+        socket.data.releaseSlot();
+        return void socket.disconnect(true);
+      }
       session = socket.data.session = fresh!;
     }
     const origin = new ClientOrigin(socket, socket.data.name);
@@ -282,9 +363,11 @@ export function attachRealtime(httpServer: HttpServer, sessions: SessionManager,
     }
     const channel = room.add(origin);
     void socket.join(session.id);
-    const release = session.attach('socket');
+    const release = session.attach('socket', socket.data.address);
     const sendError = (e: ErrorPayload) => socket.emit('error', e);
     const guard = new SocketGuard(limits);
+    const awarenessRate = new TokenBucket(AWARENESS_LIMITS.burst, AWARENESS_LIMITS.ratePerSec);
+    let lastAwarenessNotice = -Infinity;
     const refuse = (a: Admission): void => {
       if (a.ok) return;
       if (a.error) sendError(a.error);
@@ -333,21 +416,39 @@ export function attachRealtime(httpServer: HttpServer, sessions: SessionManager,
       if (msg.type === SYNC_STEP1) {
         const bad = checkStateVector(msg.payload);
         if (bad) return refuse(guard.reject(ErrorCode.BadMessage, bad));
+        // R2: a step1 costs its answer's bytes; one that arrives while the socket's byte bucket
+        // is spent is refused before the (whole-document) answer is built.
+        if (guard.bytesAvailable <= 0) {
+          return sendError({ code: ErrorCode.RateLimited, message: `too many document requests: each costs the document's size against ${limits.byteRate} bytes/s per connection; retry later` });
+        }
+        // Charged now (not after the commit wait below), so a burst of step1s cannot all pass the check.
+        guard.chargeAnswer(session.encodeStateAsUpdate(msg.payload).length + 8);
         // Answer with durable state only: wait until queued updates are committed.
         await opts.commits.idle();
         if (session.isClosed || socket.disconnected) return;
       } else {
+        if (role === 'editor' && msg.payload.length > docMaxUpdateBytes) {
+          return sendError({ code: ErrorCode.OverBudget, message: `a document update of ${msg.payload.length} bytes is over the limit of ${docMaxUpdateBytes} (DOC_MAX_UPDATE_BYTES); it was dropped` });
+        }
         const { error, empty } = checkUpdate(msg.payload, role === 'editor' ? session.doc : undefined);
         if (error) return refuse(guard.reject(ErrorCode.BadMessage, error));
         if (role !== 'editor') {
           if (!empty) sendError({ code: ErrorCode.ReadOnly, message: 'this is a view-only connection; the change was dropped' });
           return;
         }
+        if (!empty && session.docBytes + msg.payload.length > sessionMaxDocBytes) {
+          return sendError({
+            code: ErrorCode.OverBudget,
+            message: `this session's document has reached its budget of ${sessionMaxDocBytes} stored bytes (SESSION_MAX_DOC_BYTES); the change was dropped — fork the session to go on from its current state`,
+          });
+        }
       }
       try {
         if (msg.type === SYNC_STEP1) {
+          const update = session.encodeStateAsUpdate(msg.payload);
           const enc = encoding.createEncoder();
-          syncProtocol.writeSyncStep2(enc, session.doc, msg.payload);
+          encoding.writeVarUint(enc, syncProtocol.messageYjsSyncStep2);
+          encoding.writeVarUint8Array(enc, update);
           socket.emit('y:sync', encoding.toUint8Array(enc));
         } else {
           // Applied here rather than via y-protocols, which would swallow (and console.error) a throw.
@@ -363,8 +464,26 @@ export function attachRealtime(httpServer: HttpServer, sessions: SessionManager,
       const admitted = guard.admit('y:awareness', raw);
       if (!admitted.ok) return refuse(admitted);
       if (session.isClosed) return;
+      // S9: presence has its own, tighter rate (AWARENESS_LIMITS): it is fanned out to every listener.
+      if (!awarenessRate.take()) {
+        const t = Date.now();
+        if (t - lastAwarenessNotice >= 1000) {
+          lastAwarenessNotice = t;
+          const disconnect = guard.strike();
+          sendError({ code: ErrorCode.RateLimited, message: `too many awareness messages: at most ${AWARENESS_LIMITS.ratePerSec}/s per connection; dropped${disconnect ? '; disconnecting' : ''}` });
+          if (disconnect) socket.disconnect(true);
+        }
+        return;
+      }
       const ids = inspectAwarenessUpdate(admitted.bytes);
       if (typeof ids === 'string') return refuse(guard.reject(ErrorCode.BadMessage, ids));
+      // S9: an awareness id belongs to the socket that published it first.
+      for (const id of ids) {
+        const owner = room!.awarenessOwners.get(id);
+        if (owner && !origin.mayTakeOver(owner)) {
+          return refuse(guard.reject(ErrorCode.BadMessage, `awareness id ${id} belongs to another connection`));
+        }
+      }
       const fresh = ids.filter((id) => !origin.awarenessClients.has(id));
       if (origin.awarenessClients.size + fresh.length > MAX_AWARENESS_ENTRIES) {
         return refuse(guard.reject(ErrorCode.BadMessage, `a connection may publish at most ${MAX_AWARENESS_ENTRIES} awareness states`));
@@ -385,6 +504,7 @@ export function attachRealtime(httpServer: HttpServer, sessions: SessionManager,
         rooms.delete(session);
       }
       release();
+      socket.data.releaseSlot();
     });
   });
 

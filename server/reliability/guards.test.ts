@@ -123,12 +123,21 @@ describe('socket message guard', () => {
     assert.ok(syncUpdateMessage(updates[0]).length > updates[0].length);
   });
 
-  test('R1: awareness updates are checked for shape, entry count and state size', () => {
+  test('R1, S9: awareness updates are checked for shape, entry count, state size and the presence schema', (t) => {
     const doc = new Y.Doc();
     const aw = new awarenessProtocol.Awareness(doc);
-    aw.setLocalState({ user: { name: 'a' } });
+    t.after(() => aw.destroy());
+    aw.setLocalState({ user: { name: 'a', color: '#ff0000' }, cursor: { x: 1, y: 2 } });
     const ok = awarenessProtocol.encodeAwarenessUpdate(aw, [doc.clientID]);
     assert.deepEqual(inspectAwarenessUpdate(ok), [doc.clientID]);
+    aw.setLocalState({ user: { name: 'a' } });
+    assert.match(String(inspectAwarenessUpdate(awarenessProtocol.encodeAwarenessUpdate(aw, [doc.clientID]))), /presence schema: user.color/);
+    aw.setLocalState({ user: { name: 'a', color: '#ff0000' }, extra: 'x'.repeat(100) });
+    assert.match(String(inspectAwarenessUpdate(awarenessProtocol.encodeAwarenessUpdate(aw, [doc.clientID]))), /presence schema/);
+    aw.setLocalState({ user: { name: 'x'.repeat(2000), color: '#ff0000' } });
+    assert.match(String(inspectAwarenessUpdate(awarenessProtocol.encodeAwarenessUpdate(aw, [doc.clientID]))), /characters \(at most 1024\)/);
+    aw.setLocalState(null);
+    assert.deepEqual(inspectAwarenessUpdate(awarenessProtocol.encodeAwarenessUpdate(aw, [doc.clientID])), [doc.clientID], 'a removal (null state) is fine');
     assert.match(String(inspectAwarenessUpdate(ok.subarray(0, ok.length - 2))), /unreadable/);
     const many = encoding.createEncoder();
     encoding.writeVarUint(many, MAX_AWARENESS_ENTRIES + 1);

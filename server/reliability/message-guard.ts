@@ -15,7 +15,8 @@
  */
 import * as decoding from 'lib0/decoding';
 import * as Y from 'yjs';
-import { ErrorCode, type ErrorPayload } from '../../shared/protocol.ts';
+import { AWARENESS_LIMITS, ErrorCode, type ErrorPayload } from '../../shared/protocol.ts';
+import { AwarenessState } from '../../shared/schema.ts';
 import { TokenBucket, type Clock } from './rate-limit.ts';
 
 /** y-protocols sync message types. */
@@ -45,9 +46,13 @@ export interface SocketLimits {
 export const STEP1_COST = 10;
 
 /** Most awareness entries one message may carry (a browser tab publishes one). */
-export const MAX_AWARENESS_ENTRIES = 8;
+export const MAX_AWARENESS_ENTRIES = AWARENESS_LIMITS.maxEntries;
 /** Largest awareness state (JSON) accepted per entry. */
-export const MAX_AWARENESS_STATE_BYTES = 16 * 1024;
+export const MAX_AWARENESS_STATE_BYTES = AWARENESS_LIMITS.maxStateBytes;
+/** Awareness messages are small: one message is at most this many bytes. */
+export const MAX_AWARENESS_MESSAGE_BYTES = MAX_AWARENESS_ENTRIES * (MAX_AWARENESS_STATE_BYTES + 16) + 8;
+/** Strict presence schema: the fields the studio publishes and nothing else. */
+const PresenceState = AwarenessState.strict();
 
 export type Admission =
   | { ok: true; bytes: Uint8Array }
@@ -149,10 +154,13 @@ export function checkStateVector(sv: Uint8Array): string | null {
 }
 
 /**
- * Reads the client ids of an awareness update and checks its shape and sizes, without touching
- * any Awareness instance. Returns the ids, or why the message is refused.
+ * Reads the client ids of an awareness update and checks its shape, sizes and states, without
+ * touching any Awareness instance: each state is `null` (removal) or a presence state matching
+ * `AwarenessState` (shared/schema.ts) exactly, at most MAX_AWARENESS_STATE_BYTES of JSON (S9).
+ * Returns the ids, or why the message is refused.
  */
 export function inspectAwarenessUpdate(bytes: Uint8Array): number[] | string {
+  if (bytes.length > MAX_AWARENESS_MESSAGE_BYTES) return `awareness message of ${bytes.length} bytes (at most ${MAX_AWARENESS_MESSAGE_BYTES})`;
   try {
     const d = decoding.createDecoder(bytes);
     const n = decoding.readVarUint(d);
@@ -163,7 +171,14 @@ export function inspectAwarenessUpdate(bytes: Uint8Array): number[] | string {
       decoding.readVarUint(d); // clock
       const state = decoding.readVarString(d);
       if (state.length > MAX_AWARENESS_STATE_BYTES) return `awareness state of ${state.length} characters (at most ${MAX_AWARENESS_STATE_BYTES})`;
-      JSON.parse(state);
+      const json: unknown = JSON.parse(state);
+      if (json !== null) {
+        const r = PresenceState.safeParse(json);
+        if (!r.success) {
+          const issue = r.error.issues[0];
+          return `awareness state does not match the presence schema: ${issue.path.join('.') || 'state'}: ${issue.message}`;
+        }
+      }
     }
     if (d.pos !== bytes.length) return `awareness update has ${bytes.length - d.pos} trailing bytes`;
     return ids;
@@ -190,6 +205,22 @@ export class SocketGuard {
     this.messages = new TokenBucket(limits.msgBurst, limits.msgRate, now);
     this.bytes = new TokenBucket(Math.max(limits.byteBurst, limits.maxMessageBytes), limits.byteRate, now);
     this.strikes = limits.maxBadMessages > 0 ? new TokenBucket(limits.maxBadMessages, 1 / limits.strikeForgiveSec, now) : null;
+  }
+
+  /**
+   * Charges an answer of `bytes` (a step1's step2) to the byte bucket, going into debt if needed
+   * (the answer is sent whole); false — nothing charged — while the bucket is already empty or in
+   * debt, i.e. the socket asked for more than its byte rate allows (R2: a step1 costs its answer).
+   */
+  chargeAnswer(bytes: number): boolean {
+    if (this.bytes.available() <= 0) return false;
+    this.bytes.charge(bytes);
+    return true;
+  }
+
+  /** Whether the byte bucket can pay for anything now. */
+  get bytesAvailable(): number {
+    return this.bytes.available();
   }
 
   /** Records a bad message; true when the socket has used up its strikes and must go. */

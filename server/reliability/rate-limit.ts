@@ -41,6 +41,12 @@ export class TokenBucket {
     return false;
   }
 
+  /** Pays `cost` whatever the balance (it may go negative: a debt repaid by the refill). */
+  charge(cost: number): void {
+    this.refill();
+    this.tokens -= cost;
+  }
+
   /** Tokens available now (for tests and Retry-After). */
   available(): number {
     this.refill();

@@ -24,6 +24,21 @@ import {
 } from '../../shared/schema.ts';
 import { ErrorCode, type ErrorPayload } from '../../shared/protocol.ts';
 import type { z } from 'zod';
+import { strokePaintCost } from './rasterize.ts';
+import { workingSize } from './canvas-builder.ts';
+
+/** Paint budgets (S24), in pixels the rasterizer evaluates at the working size. */
+export interface PaintBudget {
+  /** One stroke (PAINT_MAX_STROKE_COST). */
+  maxStrokeCost: number;
+  /** What one transaction may add (PAINT_MAX_UPDATE_COST). */
+  maxUpdateCost: number;
+  /** All drawn strokes together, i.e. a full repaint (PAINT_MAX_SESSION_COST). */
+  maxSessionCost: number;
+}
+
+/** The defaults of server/config.ts (a validator built without budgets, e.g. in tests, uses them). */
+export const DEFAULT_PAINT_BUDGET: PaintBudget = { maxStrokeCost: 16_000_000, maxUpdateCost: 32_000_000, maxSessionCost: 128_000_000 };
 
 /** The canvas a session has before any valid content value (blank, white, 512²). */
 export const DEFAULT_CONTENT: ContentEntry = { background: '#ffffff', width: 512, height: 512 };
@@ -38,6 +53,8 @@ export interface StateChanges {
 
 export interface TransactionResult {
   changes: StateChanges;
+  /** Keys this transaction wrote that the schema does not know (params, content, style and stroke fields): to be removed (S27). */
+  unknown: (readonly [Y.Map<unknown>, string])[];
   /** Problems with values this transaction wrote, for its origin. */
   errors: ErrorPayload[];
 }
@@ -58,7 +75,9 @@ function issueMessage(err: z.ZodError, value: unknown): { path: string; message:
   return { path: issue.path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join(''), message: `${issue.message} (got ${describe(value)})` };
 }
 
+const shortKey = (k: string): string => (k.length > 40 ? k.slice(0, 37) + '...' : k);
 const invalid = (path: string, message: string): ErrorPayload => ({ code: ErrorCode.InvalidValue, path, message });
+const overBudget = (path: string, message: string): ErrorPayload => ({ code: ErrorCode.OverBudget, path, message });
 
 function entryJson(entry: unknown): unknown {
   if (entry instanceof Y.Map) return entry.toJSON();
@@ -74,6 +93,11 @@ export class DocValidator {
   private strokeCache = new WeakMap<object, Stroke | null>();
   private styles: StyleEntry[] = [];
   private strokes: Stroke[] = [];
+  private costs = new WeakMap<Stroke, { key: string; cost: number }>();
+  /** Stroke entries already told they are over a budget (told once, not on every point). */
+  private overBudgetTold = new WeakSet<object>();
+  /** Paint cost of the drawn strokes at the working size (a full repaint). */
+  paintCost = 0;
 
   /**
    * @param imageExists lets a style or content `imageId` count as valid only when the image is
@@ -82,6 +106,7 @@ export class DocValidator {
   constructor(
     private doc: Y.Doc,
     private imageExists: (id: string) => boolean,
+    private paintBudget: PaintBudget = DEFAULT_PAINT_BUDGET,
   ) {
     // Define the four top-level types before any update is applied: in a fresh Y.Doc, Yjs files
     // the changes of an update into untyped placeholders when the type is not yet defined, and
@@ -121,18 +146,30 @@ export class DocValidator {
   onTransaction(tr: Y.Transaction): TransactionResult {
     const errors: ErrorPayload[] = [];
     const changes: StateChanges = { params: false, styles: false, canvas: false };
+    const unknown: TransactionResult['unknown'] = [];
+    this.unknownOut = unknown;
     const touched = (t: any) => tr.changedParentTypes.has(t) || tr.changed.has(t);
     if (touched(this.paramsMap)) {
       const keys = new Set([...(tr.changed.get(this.paramsMap as any) ?? [])].filter((k): k is string => k !== null));
       const before = this.params;
       this.validateParams(keys, errors);
       changes.params = before !== this.params;
+      // The canvas is composed at the resolution's working size (S25).
+      changes.canvas ||= before.resolution !== this.params.resolution;
     }
     if (touched(this.contentMap)) {
       const keys = new Set([...(tr.changed.get(this.contentMap as any) ?? [])].filter((k): k is string => k !== null));
       const before = this.content;
       this.validateContent(keys, errors);
       changes.canvas ||= before !== this.content;
+    }
+    if (changes.canvas && !touched(this.strokesArray)) {
+      // A new working size changes every stroke's paint cost: apply the session budget again.
+      const before = this.strokes;
+      this.validateStrokes(() => false, errors);
+      if (this.strokes.length < before.length) {
+        errors.push(overBudget('strokes', `${before.length - this.strokes.length} strokes are not drawn at this size: together they would cost more than the session's paint budget of ${this.paintBudget.maxSessionCost} pixels (PAINT_MAX_SESSION_COST)`));
+      }
     }
     const entryTouched = (e: unknown, seen: WeakMap<object, unknown>) =>
       typeof e !== 'object' || e === null || !seen.has(e) || (e instanceof Y.AbstractType && (tr.changed.has(e) || tr.changedParentTypes.has(e)));
@@ -146,14 +183,27 @@ export class DocValidator {
       this.validateStrokes((e) => entryTouched(e, this.strokeCache), errors);
       changes.canvas ||= !sameList(before, this.strokes);
     }
-    return { changes, errors };
+    this.unknownOut = null;
+    return { changes, errors, unknown };
+  }
+
+  /** Collects unknown keys during {@link onTransaction}. */
+  private unknownOut: TransactionResult['unknown'] | null = null;
+
+  /** Notes the keys of a touched entry map that `shape` does not define. */
+  private noteUnknownFields(entry: unknown, shape: Record<string, unknown>): void {
+    if (!this.unknownOut || !(entry instanceof Y.Map)) return;
+    for (const k of entry.keys()) if (!(k in shape)) this.unknownOut.push([entry, k]);
   }
 
   private validateParams(keys: Set<string>, errors: ErrorPayload[]): void {
     let next: Params | null = null;
     for (const key of keys) {
       if (!(key in ParamSchemas)) {
-        errors.push(invalid(`params.${key}`, `unknown parameter '${key}' (ignored)`));
+        if (this.paramsMap.has(key)) {
+          errors.push(invalid(`params.${shortKey(key)}`, `unknown parameter '${shortKey(key)}' (dropped)`));
+          this.unknownOut?.push([this.paramsMap, key]);
+        }
         continue;
       }
       if (!this.paramsMap.has(key)) continue; // deleted: keep the last valid value
@@ -176,7 +226,10 @@ export class DocValidator {
     const shape = ContentEntry.shape;
     for (const key of keys) {
       if (!(key in shape)) {
-        errors.push(invalid(`content.${key}`, `unknown content field '${key}' (ignored)`));
+        if (this.contentMap.has(key)) {
+          errors.push(invalid(`content.${shortKey(key)}`, `unknown content field '${shortKey(key)}' (dropped)`));
+          this.unknownOut?.push([this.contentMap, key]);
+        }
         continue;
       }
       const has = this.contentMap.has(key);
@@ -207,6 +260,7 @@ export class DocValidator {
       const touched = isTouched(entry);
       let valid = key ? this.styleCache.get(key) ?? null : null;
       if (touched || !key) {
+        this.noteUnknownFields(entry, StyleEntry.shape);
         const json = entryJson(entry);
         const r = StyleEntry.safeParse(json);
         if (!r.success) {
@@ -230,20 +284,52 @@ export class DocValidator {
     this.styles = out;
   }
 
+  /** Paint cost of a validated stroke at the current working size (cached per stroke and size). */
+  private strokeCost(stroke: Stroke, size: { width: number; height: number; scale: number }, key: string): number {
+    const hit = this.costs.get(stroke);
+    if (hit?.key === key) return hit.cost;
+    // Counting stops past the per-stroke budget: such a stroke is refused whatever its exact cost.
+    const cost = strokePaintCost(stroke, size.width, size.height, size.scale, this.paintBudget.maxStrokeCost);
+    this.costs.set(stroke, { key, cost });
+    return cost;
+  }
+
   private validateStrokes(isTouched: (e: unknown) => boolean, errors: ErrorPayload[]): void {
     const out: Stroke[] = [];
+    const budget = this.paintBudget;
+    const size = workingSize(this.content, this.params.resolution);
+    const sizeKey = `${size.width}x${size.height}@${size.scale}`;
+    let sessionCost = 0;
+    let updateCost = 0;
+    /** One report per entry and budget kind: a stroke drawn past a budget would otherwise be told on every point. */
+    const tell = (entry: object | null, e: ErrorPayload) => {
+      if (entry && this.overBudgetTold.has(entry)) return;
+      if (entry) this.overBudgetTold.add(entry);
+      errors.push(e);
+    };
     this.strokesArray.toArray().forEach((entry, i) => {
       const key = typeof entry === 'object' && entry !== null ? entry : null;
       const touched = isTouched(entry);
-      let valid = key ? this.strokeCache.get(key) ?? null : null;
+      const prev = key ? this.strokeCache.get(key) ?? null : null;
+      let valid = prev;
       if (touched || !key) {
+        this.noteUnknownFields(entry, Stroke.shape);
         const json = entryJson(entry);
         const r = Stroke.safeParse(json);
         if (!r.success) {
           const m = issueMessage(r.error, json);
           errors.push(invalid(`strokes[${i}]${m.path}`, m.message));
         } else {
-          valid = r.data;
+          const cost = this.strokeCost(r.data, size, sizeKey);
+          const added = Math.max(0, cost - (prev ? this.strokeCost(prev, size, sizeKey) : 0));
+          if (cost > budget.maxStrokeCost) {
+            tell(key, overBudget(`strokes[${i}].points`, `this stroke would cost over ${budget.maxStrokeCost} pixels to paint (at least ${cost}), over the per-stroke budget of ${budget.maxStrokeCost} (PAINT_MAX_STROKE_COST); draw shorter strokes or use a smaller brush${prev ? '; it is drawn as it was before' : '; it is not drawn'}`));
+          } else if (updateCost + added > budget.maxUpdateCost) {
+            tell(key, overBudget(`strokes[${i}]`, `this update's strokes would cost more than ${budget.maxUpdateCost} pixels to paint (PAINT_MAX_UPDATE_COST); send them in several updates`));
+          } else {
+            updateCost += added;
+            valid = r.data;
+          }
         }
         if (key) this.strokeCache.set(key, valid);
       }
@@ -252,9 +338,16 @@ export class DocValidator {
         if (touched) errors.push(invalid(`strokes[${i}]`, `at most ${MAX_STROKES} strokes are drawn; this one is ignored`));
         return;
       }
+      const cost = this.strokeCost(valid, size, sizeKey);
+      if (sessionCost + cost > budget.maxSessionCost) {
+        if (touched) tell(key, overBudget(`strokes[${i}]`, `the session's strokes would cost more than ${budget.maxSessionCost} pixels to repaint (PAINT_MAX_SESSION_COST); this one is not drawn (erase or fork to a fresh session)`));
+        return;
+      }
+      sessionCost += cost;
       out.push(valid);
     });
     this.strokes = out;
+    this.paintCost = sessionCost;
   }
 }
 

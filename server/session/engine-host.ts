@@ -40,6 +40,8 @@ export interface OpenOptions {
   initImage?: RgbImage;
   /** Iterations already done before `initImage` (so `iter` keeps counting across restarts). */
   iterOffset?: number;
+  /** Scheduling group (the client address that owns the session): the device is shared fairly between groups first (S26). */
+  group?: string;
 }
 
 /** A running optimization of one session. */
@@ -59,5 +61,10 @@ export interface EngineHost {
   readonly tensorCount?: number;
   /** Model used when a session's params name none it can load (the configured MODEL). */
   open(sessionId: string, inputs: EngineInputs, options: OpenOptions, events: EngineEvents): SessionEngine;
+  /**
+   * Estimated milliseconds of one optimization step of `model` on `pixels` pixels on this
+   * backend (S26); absent = no engine budget (the fake engine's steps cost nothing to speak of).
+   */
+  estimateStepMs?(model: string, pixels: number): number;
   close(): Promise<void>;
 }

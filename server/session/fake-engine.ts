@@ -133,7 +133,13 @@ class FakeSessionEngine implements SessionEngine {
   private async emitFrame(loss: number): Promise<void> {
     this.encoding = true;
     try {
-      const data = Uint8Array.from(this.image, (v) => Math.max(0, Math.min(255, Math.round(v))));
+      // A plain loop: Uint8Array.from with a callback cost 2 s of main thread in a 20 s load run.
+      const img = this.image;
+      const data = new Uint8Array(img.length);
+      for (let i = 0; i < img.length; i++) {
+        const v = img[i];
+        data[i] = v <= 0 ? 0 : v >= 255 ? 255 : (v + 0.5) | 0;
+      }
       const jpeg = await encodeImage({ width: this.width, height: this.height, data }, 'image/jpeg', this.opts.frameQuality);
       if (this.disposed) return;
       const frame: EngineFrame = {

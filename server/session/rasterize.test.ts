@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Stroke } from '../../shared/schema.ts';
-import { CanvasComposer, paintStroke, parseHexColor, solidImage } from './rasterize.ts';
+import { CanvasComposer, paintStroke, parseHexColor, solidImage, strokePaintCost } from './rasterize.ts';
 
 const stroke = (o: Partial<Stroke>): Stroke => ({ id: 's', author: 'a', tool: 'brush', color: '#ff0000', size: 10, opacity: 1, points: [10, 20, 50, 20], ...o });
 const px = (img: { width: number; data: Uint8Array }, x: number, y: number) => [...img.data.subarray((y * img.width + x) * 3, (y * img.width + x) * 3 + 3)];
@@ -63,4 +63,60 @@ test('S20: strokes partly or fully outside the canvas are clipped', () => {
   assert.deepEqual(out.data, base.data);
   paintStroke(out, base, stroke({ points: [-10, 8, 30, 8] }));
   assert.deepEqual(px(out, 0, 8), [255, 0, 0]);
+});
+
+test('S24: the paint cost is the sum of the segments\' capsule boxes clipped to the canvas', () => {
+  // One segment from (10,20) to (50,20), size 10: box x 4..56, y 14..26 → 53 × 13.
+  assert.equal(strokePaintCost(stroke({}), 100, 100), 53 * 13);
+  assert.equal(strokePaintCost(stroke({}), 30, 100), 26 * 13, 'clipped to the canvas: x 4..29');
+  assert.equal(strokePaintCost(stroke({ points: [-100, -100, -50, -50] }), 100, 100), 0, 'outside costs nothing');
+  assert.equal(strokePaintCost(stroke({ opacity: 0 }), 100, 100), 0, 'invisible costs nothing');
+  assert.equal(strokePaintCost(stroke({}), 200, 200, 2), 103 * 23, 'scaled ×2: (20,40)-(100,40), radius 10: box x 9..111, y 29..51');
+  assert.ok(strokePaintCost(stroke({ points: zig(10_000, 100, 100), size: 512 }), 100, 100, 1, 1e5) > 1e5, 'counting stops past the cap');
+});
+
+function zig(n: number, w: number, h: number): number[] {
+  const p: number[] = [];
+  for (let i = 0; i < n; i++) p.push(i % 2 ? 0 : w - 1, i % 2 ? 0 : h - 1);
+  return p;
+}
+
+test('S24: incremental repaints (several editors growing interleaved strokes) equal a full repaint, seeded', async () => {
+  let seed = 42;
+  const rnd = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+  const base = solidImage(96, 64, '#204060');
+  const inc = new CanvasComposer();
+  let strokes: Stroke[] = [];
+  for (let step = 0; step < 120; step++) {
+    const r = rnd();
+    if (r < 0.25 || strokes.length === 0) {
+      strokes = [...strokes, stroke({ id: `s${step}`, tool: rnd() < 0.2 ? 'eraser' : 'brush', color: rnd() < 0.5 ? '#ff0000' : '#00ff00', size: 1 + rnd() * 12, opacity: 0.3 + rnd() * 0.7, points: [rnd() * 96, rnd() * 64] })];
+    } else if (r < 0.9) {
+      // Grow a random stroke (not only the last one: another editor may have added strokes since).
+      const i = Math.floor(rnd() * strokes.length);
+      const s = strokes[i];
+      strokes = strokes.map((x, j) => (j === i ? { ...s, points: [...s.points, rnd() * 110 - 7, rnd() * 78 - 7] } : x));
+    } else {
+      strokes = strokes.filter((_, j) => j !== Math.floor(rnd() * strokes.length));
+    }
+    const got = step % 2 ? inc.compose(base, strokes) : await inc.composeSliced(base, strokes);
+    assert.deepEqual(got!.data, new CanvasComposer().compose(base, strokes).data, `step ${step}`);
+  }
+  // A grown stroke repaints only the box of its new segment, not the canvas.
+  const one = [stroke({ id: 'g', size: 4, points: [10, 10, 20, 10] })];
+  inc.compose(base, one);
+  inc.compose(base, [{ ...one[0], points: [10, 10, 20, 10, 24, 12] }]);
+  assert.ok(inc.lastCost > 0 && inc.lastCost < 200, `repainted ${inc.lastCost} pixels for one new segment`);
+});
+
+test('S24: sliced composition yields to the event loop and can be cancelled', async () => {
+  const base = solidImage(512, 512, '#ffffff');
+  const heavy = Array.from({ length: 40 }, (_, i) => stroke({ id: `h${i}`, size: 200, points: zig(40, 512, 512) }));
+  let ticks = 0;
+  const timer = setInterval(() => ticks++, 1);
+  const out = await new CanvasComposer().composeSliced(base, heavy);
+  clearInterval(timer);
+  assert.ok(out && ticks > 2, `timers ran ${ticks} times while it painted`);
+  let n = 0;
+  assert.equal(await new CanvasComposer().composeSliced(base, heavy, 1, () => ++n > 1), null);
 });

@@ -64,7 +64,7 @@ export class SessionManager {
   ) {}
 
   /** Makes a new session seeded with `defaults()` (sample content and style, DEFAULT_PARAMS with the configured model). */
-  create(): CreatedSession {
+  create(owner?: string): CreatedSession {
     this.checkCapacity();
     const editorToken = newToken();
     const viewerToken = viewerTokenFor(editorToken);
@@ -75,7 +75,7 @@ export class SessionManager {
       createdAt: Date.now(),
     };
     const { params, styles, content } = this.defaults();
-    const session = Session.create(record, this.sessionDeps(), { params: { ...params }, styles, content });
+    const session = Session.create(record, this.sessionDeps(), { params: { ...params }, styles, content }, owner);
     this.live.set(record.id, session);
     session.wake();
     return { session, editorToken, viewerToken };

@@ -55,7 +55,7 @@ describe('session engine feed', () => {
     assert.equal(host.opens.length, 1, 'warm: the engine was not reopened');
   });
 
-  test('S20: a drawn stroke is rasterized into the content the engine gets', async () => {
+  test('S20, S25: a drawn stroke is rasterized into the content the engine gets, at the working size', async () => {
     const host = new RecordingHost();
     server = await startTestServer({ idlePauseMs: 5000 }, { engineHost: host });
     const s = await createSession(server.url);
@@ -67,14 +67,16 @@ describe('session engine feed', () => {
       c.doc.getArray('strokes').push([m]);
     });
     // The canvas reaches the engine as an update, or as the open inputs if the engine opened later.
+    // The chelsea canvas (451x300) is composed at resolution 256's working size: 256x170, scale 256/451.
+    const k = 256 / 451;
     const green = (img: { width: number; data: Uint8Array } | undefined) => {
       if (!img) return false;
-      const i = (100 * img.width + 150) * 3;
+      const i = (Math.round(100 * k) * img.width + Math.round(150 * k)) * 3;
       return img.data[i] === 0 && img.data[i + 1] === 255 && img.data[i + 2] === 0;
     };
     await waitFor(() => host.updates.some((u) => green(u.content)) || host.opens.some((o) => green(o.inputs.content)), 10_000, 'the stroke in the engine content');
     const img = [...host.updates.map((u) => u.content), ...host.opens.map((o) => o.inputs.content)].find(green)!;
-    assert.deepEqual([img.width, img.height], [451, 300]);
+    assert.deepEqual([img.width, img.height], [256, 170]);
   });
 
   test('S12: with nobody watching the session idles after the grace period and resumes from its keyframe on join', async () => {

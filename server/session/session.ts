@@ -22,7 +22,8 @@ import { createLogger, type Logger } from '../log.ts';
 import type { GroupCommit } from '../storage/group-commit.ts';
 import { StaleFencingTokenError, type SessionRecord, type Storage } from '../storage/types.ts';
 import { CanvasBuilder, Coalescer } from './canvas-builder.ts';
-import { DocValidator, seedDocument } from './doc-state.ts';
+import { admitResolution, admitStyles } from './admission.ts';
+import { DocValidator, seedDocument, type PaintBudget } from './doc-state.ts';
 import { archiveKeyframe, recordLossSample } from '../history/recorder.ts';
 import type { EngineFrame, EngineHost, SessionEngine } from './engine-host.ts';
 
@@ -58,7 +59,30 @@ export interface UpdateOrigin {
   author: string;
 }
 
+/** The per-session budgets (server/SPEC.md S24–S27; values from server/config.ts). */
+export interface SessionBudgets {
+  paint: PaintBudget;
+  /** Paint work per second: after a repaint of cost C the next waits C / this (PAINT_COST_PER_SEC). */
+  paintCostPerSec: number;
+  /** Style pixels at the size the engine uses them (SESSION_MAX_STYLE_PIXELS). */
+  maxStylePixels: number;
+  /** Estimated ms of one engine step (ENGINE_MAX_STEP_MS). */
+  engineMaxStepMs: number;
+  /** Stored document bytes (SESSION_MAX_DOC_BYTES). */
+  maxDocBytes: number;
+}
+
+export const DEFAULT_SESSION_BUDGETS: SessionBudgets = {
+  paint: { maxStrokeCost: 16_000_000, maxUpdateCost: 32_000_000, maxSessionCost: 128_000_000 },
+  paintCostPerSec: 50_000_000,
+  maxStylePixels: 2_000_000,
+  engineMaxStepMs: 2_000,
+  maxDocBytes: 32 * 1024 * 1024,
+};
+
 export interface SessionDeps {
+  /** Budgets; defaults to {@link DEFAULT_SESSION_BUDGETS}. */
+  budgets?: SessionBudgets;
   storage: Storage;
   commits: GroupCommit;
   images: ImageStore;
@@ -104,6 +128,17 @@ export class Session {
   private listeners = new Set<SessionListener>();
   private canvas: CanvasBuilder;
   private builtStyles: StyleInput[] | null = null;
+  private readonly budgets: SessionBudgets;
+  /** Styles admitted by the style-pixel budget (S25), in document order. */
+  private admittedStyles: StyleEntry[] = [];
+  /** The resolution the engine runs at: params.resolution, lowered to what ENGINE_MAX_STEP_MS admits (S26). */
+  private engineResolution = 0;
+  /** Bytes of all stored updates of this session (S27). */
+  docBytes = 0;
+  /** Whole-document answer to an empty state vector (a new client's step1), until the next update. */
+  private fullStateCache: Uint8Array | null = null;
+  /** Client address that created or first used the session: its engine's scheduling group (S26). */
+  owner: string | undefined;
   private builtCanvas: RgbImage | null = null;
   private stylesJob: Coalescer;
   private canvasJob: Coalescer;
@@ -132,10 +167,11 @@ export class Session {
     this.log = createLogger(`session:${record.id.slice(0, 6)}`);
     this.awareness = new awarenessProtocol.Awareness(this.doc);
     this.awareness.setLocalState(null);
-    this.validator = new DocValidator(this.doc, (id) => deps.images.has(id));
+    this.budgets = deps.budgets ?? DEFAULT_SESSION_BUDGETS;
+    this.validator = new DocValidator(this.doc, (id) => deps.images.has(id), this.budgets.paint);
     this.canvas = new CanvasBuilder(deps.images);
     this.stylesJob = new Coalescer(() => this.rebuildStyles());
-    this.canvasJob = new Coalescer(() => this.rebuildCanvas(), CANVAS_MIN_INTERVAL_MS);
+    this.canvasJob = new Coalescer(() => this.rebuildCanvas(), CANVAS_MIN_INTERVAL_MS, () => (this.canvas.lastPaintCost / this.budgets.paintCostPerSec) * 1000);
     this.doc.on('update', (update: Uint8Array, origin: unknown) => this.onUpdate(update, origin));
     this.doc.on('afterTransaction', (tr: Y.Transaction) => this.onTransaction(tr));
     this.keyframeTimer = setInterval(() => this.saveKeyframe(), deps.keyframeIntervalMs);
@@ -162,9 +198,10 @@ export class Session {
   }
 
   /** A brand-new session: writes `init` as the first (durable) update. */
-  static create(record: SessionRecord, deps: SessionDeps, init: InitialDocument): Session {
+  static create(record: SessionRecord, deps: SessionDeps, init: InitialDocument, owner?: string): Session {
     deps.storage.createSession(record);
     const s = new Session(record, deps);
+    s.owner = owner;
     seedDocument(s.doc, init);
     deps.commits.flush();
     return s;
@@ -173,7 +210,10 @@ export class Session {
   /** Rebuilds a stored session by replaying its updates in order, one transaction each. */
   static load(record: SessionRecord, deps: SessionDeps): Session {
     const s = new Session(record, deps);
-    for (const u of deps.storage.loadUpdates(record.id)) Y.applyUpdate(s.doc, u.update, STORAGE_ORIGIN);
+    for (const u of deps.storage.loadUpdates(record.id)) {
+      s.docBytes += u.update.byteLength;
+      Y.applyUpdate(s.doc, u.update, STORAGE_ORIGIN);
+    }
     const kf = deps.storage.latestKeyframe(record.id);
     if (kf) {
       s.iter = kf.iter;
@@ -198,7 +238,10 @@ export class Session {
   }
 
   private onUpdate(update: Uint8Array, origin: unknown): void {
-    if (origin === STORAGE_ORIGIN || origin === REMOTE_ORIGIN) return;
+    this.fullStateCache = null;
+    if (origin === STORAGE_ORIGIN) return;
+    this.docBytes += update.byteLength;
+    if (origin === REMOTE_ORIGIN) return;
     if (origin === CATCHUP_ORIGIN) return this.emit('durableUpdate', update, origin);
     this.deps.commits.append({ sessionId: this.id, update, author: authorOf(origin), time: Date.now() }, (err) => {
       if (err) {
@@ -211,16 +254,61 @@ export class Session {
   }
 
   private onTransaction(tr: Y.Transaction): void {
-    const { changes, errors } = this.validator.onTransaction(tr);
-    if (errors.length && tr.origin !== STORAGE_ORIGIN && tr.origin !== REMOTE_ORIGIN) this.emit('invalid', tr.origin, errors);
+    const before = this.validator.state();
+    const { changes, errors, unknown } = this.validator.onTransaction(tr);
+    const fromClient = tr.origin !== STORAGE_ORIGIN && tr.origin !== REMOTE_ORIGIN;
+    const after = this.validator.state();
+    const resized = before.params.resolution !== after.params.resolution;
+    if (changes.params || changes.canvas) errors.push(...this.admitEngine(before.params.resolution !== after.params.resolution || before.params.model !== after.params.model));
+    if (changes.styles || resized) errors.push(...this.admitStyles());
+    if (errors.length && fromClient) this.emit('invalid', tr.origin, errors);
+    // S27: unknown keys are answered and then removed from the document (never kept: they would
+    // be stored, relayed and re-encoded forever). Removed in the next microtask, by the server.
+    if (unknown.length && fromClient && tr.origin !== CATCHUP_ORIGIN) queueMicrotask(() => this.dropUnknown(unknown));
     if (changes.params) this.onParamsChanged();
-    if (changes.styles) void this.stylesJob.run().catch((e) => this.fail(e));
+    if (changes.styles || resized) void this.stylesJob.run().catch((e) => this.fail(e));
     if (changes.canvas) void this.canvasJob.run().catch((e) => this.fail(e));
+  }
+
+  private dropUnknown(unknown: readonly (readonly [Y.Map<unknown>, string])[]): void {
+    if (this.closed) return;
+    this.doc.transact(() => {
+      for (const [map, key] of unknown) if (map.doc === this.doc && map.has(key)) map.delete(key);
+    }, 'server');
+  }
+
+  /** S25: the styles that fit SESSION_MAX_STYLE_PIXELS at the engine's resolution (admission.ts). */
+  private admitStyles(): ErrorPayload[] {
+    const r = admitStyles(this.validator.state().styles, this.engineParams().resolution, (id) => this.deps.images.dims(id), this.budgets.maxStylePixels);
+    this.admittedStyles = r.admitted;
+    return r.errors;
+  }
+
+  /** S26: the resolution one step fits ENGINE_MAX_STEP_MS at (admission.ts); `report` = tell the writer. */
+  private admitEngine(report: boolean): ErrorPayload[] {
+    const { params, content } = this.validator.state();
+    const host = this.deps.engineHost;
+    const r = admitResolution(params, content, host.estimateStepMs?.bind(host), this.budgets.engineMaxStepMs, this.backend);
+    this.engineResolution = r.resolution;
+    return report && r.error ? [r.error] : [];
+  }
+
+  /** The params the engine gets: the validated ones with the admitted resolution. */
+  private engineParams(): Params {
+    const params = this.validator.state().params;
+    if (!this.engineResolution) this.admitEngine(false);
+    return this.engineResolution < params.resolution ? { ...params, resolution: this.engineResolution } : params;
+  }
+
+  /** The answer to a step1 with `stateVector` (cached for the empty one, which every new client sends). */
+  encodeStateAsUpdate(stateVector: Uint8Array): Uint8Array {
+    if (stateVector.length <= 1) return (this.fullStateCache ??= Y.encodeStateAsUpdate(this.doc));
+    return Y.encodeStateAsUpdate(this.doc, stateVector);
   }
 
   private onParamsChanged(): void {
     if (!this.engine) return;
-    const params = this.validator.state().params;
+    const params = this.engineParams();
     this.engine.update({ params });
     this.engine.setActive(params.running);
     if (!params.running) this.setState('paused');
@@ -228,7 +316,9 @@ export class Session {
 
   private async rebuildStyles(): Promise<void> {
     if (this.closed) return; // a rebuild queued before close() must not touch closed storage
-    const styles = await this.canvas.styles(this.validator.state().styles);
+    if (!this.admittedStyles.length && this.validator.state().styles.length) this.admitStyles();
+    const styles = await this.canvas.styles(this.admittedStyles, this.engineParams().resolution);
+    if (this.closed) return;
     this.builtStyles = styles;
     this.engine?.update({ styles });
   }
@@ -236,7 +326,9 @@ export class Session {
   private async rebuildCanvas(): Promise<void> {
     if (this.closed) return;
     const { content, strokes } = this.validator.state();
-    const canvas = await this.canvas.build(content, strokes);
+    // At the resolution the engine runs at (S26), which may be below params.resolution.
+    const canvas = await this.canvas.build(content, strokes, this.engineParams().resolution, () => this.closed);
+    if (!canvas || this.closed) return;
     this.builtCanvas = canvas;
     this.engine?.update({ content: canvas });
   }
@@ -263,6 +355,10 @@ export class Session {
   get clientCount(): number {
     return this.sockets;
   }
+  /** Sockets and media streams attached (MAX_CLIENTS_PER_SESSION counts both). */
+  get watcherCount(): number {
+    return this.holders;
+  }
   get backend(): string {
     return this.deps.engineHost.backend;
   }
@@ -274,8 +370,9 @@ export class Session {
    * Marks someone as watching (a socket or an MJPEG stream): starts or resumes the engine.
    * Returns the matching release function (idempotent).
    */
-  attach(kind: 'socket' | 'stream'): () => void {
+  attach(kind: 'socket' | 'stream', address?: string): () => void {
     if (this.closed) throw new Error('session is closed');
+    this.owner ??= address;
     this.holders++;
     if (kind === 'socket') this.sockets++;
     if (this.idleTimer) clearTimeout(this.idleTimer);
@@ -316,11 +413,11 @@ export class Session {
       }
       if (this.closed || this.holders === 0 && !this.idleTimer || !this.ownsEngine) return;
       if (!this.builtCanvas || !this.builtStyles) throw new Error('engine inputs are missing');
-      const params = this.validator.state().params;
+      const params = this.engineParams();
       this.engine = this.deps.engineHost.open(
         this.id,
         { content: this.builtCanvas, styles: this.builtStyles, params },
-        { initImage, iterOffset },
+        { initImage, iterOffset, group: this.owner ?? this.id },
         {
           frame: (f) => this.onFrame(f),
           state: (s, m) => this.setState(s, m),

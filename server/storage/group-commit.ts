@@ -1,8 +1,14 @@
 /**
  * Group commit of document updates: updates queue in memory and are written in one transaction
- * per event-loop tick; each caller's callback runs only after its update is durable, which is
- * when the server may relay it. Many updates per tick cost one fsync, not one each.
+ * per {@link COMMIT_WINDOW_MS} window; each caller's callback runs only after its update is
+ * durable, which is when the server may relay it. Many updates per window cost one fsync, not one
+ * each. (A window of one event-loop tick committed 60–100 times a second with 20 editors painting,
+ * 2.1 s of a 15 s load run in fsync on the main thread. 16 ms: one 60 Hz frame; the realtime layer
+ * relays each committed batch as one message per socket.)
  */
+
+/** How long updates gather before one transaction commits them. */
+export const COMMIT_WINDOW_MS = 16;
 import type { Storage, UpdateRecord } from './types.ts';
 
 type Done = (err: Error | null) => void;
@@ -21,7 +27,7 @@ export class GroupCommit {
     this.queue.push({ rec, done });
     if (!this.scheduled) {
       this.scheduled = true;
-      setImmediate(() => this.flush());
+      setTimeout(() => this.flush(), COMMIT_WINDOW_MS);
     }
   }
 

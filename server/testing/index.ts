@@ -69,9 +69,9 @@ export async function startTestServer(overrides: Partial<Config> = {}, options: 
   };
 }
 
-/** `POST /api/sessions` on `baseUrl`. */
-export async function createSession(baseUrl: string): Promise<CreateSessionResponse> {
-  const res = await fetch(baseUrl + api.sessions, { method: 'POST' });
+/** `POST /api/sessions` on `baseUrl` (with `headers`, e.g. X-Forwarded-For). */
+export async function createSession(baseUrl: string, headers: Record<string, string> = {}): Promise<CreateSessionResponse> {
+  const res = await fetch(baseUrl + api.sessions, { method: 'POST', headers });
   if (res.status !== 201) throw new Error(`POST /api/sessions answered ${res.status}: ${await res.text()}`);
   return (await res.json()) as CreateSessionResponse;
 }
@@ -85,6 +85,8 @@ export interface ConnectOptions {
   ackFrames?: boolean;
   /** Resolve only after the initial sync (step2 from the server) arrived (default true). */
   waitForSync?: boolean;
+  /** Extra handshake headers, e.g. `X-Forwarded-For` to act as another client address behind the trusted loopback proxy. */
+  headers?: Record<string, string>;
 }
 
 export interface TestClient {
@@ -113,6 +115,7 @@ export function connectClient(opts: ConnectOptions): Promise<TestClient> {
     transports: ['websocket'],
     reconnection: false,
     forceNew: true,
+    ...(opts.headers ? { extraHeaders: opts.headers } : {}),
   });
   const client: TestClient = {
     socket,

@@ -1,9 +1,11 @@
 /**
  * The engine worker thread: runs every session's optimization off the main event loop.
  *
- * Scheduling: one worker per server process owns the device (one tfjs backend); it steps the
- * active sessions round-robin, one optimizer step per session per turn, so sessions sharing the
- * device get equal turns and a big session slows the others proportionally, never starves them.
+ * Scheduling (S26): one worker per server process owns the device (one tfjs backend); it steps
+ * the active sessions one step at a time, choosing the next by engine *time* used
+ * (fair-scheduler.ts: between owner addresses first, then their sessions), so a session with
+ * 1-second steps cannot starve one with 50 ms steps. A step still running after
+ * `stepTimeLimitMs` is preempted at its next layer and its session stopped with an error.
  * Messages from the main thread are handled between steps, so a document change reaches the
  * optimization before its next step; and a step that is running when its session's inputs change
  * is abandoned and started over with them (E21, S23), unless the step before it was abandoned too
@@ -17,6 +19,7 @@ import * as engine from '../engine/index.ts';
 import { encodeImage } from '../images/codec.ts';
 import type { FromWorker, ToWorker, WireInputs, WorkerInit } from './messages.ts';
 import { toTransferParams } from './transfer-params.ts';
+import { FairScheduler } from './fair-scheduler.ts';
 
 const port = parentPort;
 if (!port) throw new Error('engine-worker must run in a worker thread');
@@ -49,6 +52,11 @@ interface Slot {
   unreportedInterrupts: number;
   /** Loss terms of the last completed step (sent with a frame posted between steps). */
   lastLosses: StepResultLosses;
+  /** Engine ms of the completed steps not reported yet. */
+  unreportedMs: number;
+  group: string;
+  /** Not built because its group already runs its maximum of optimizations (S26). */
+  waiting: boolean;
 }
 
 type StepResultLosses = engine.LossValues;
@@ -57,7 +65,25 @@ const slots = new Map<string, Slot>();
 const networks = new Map<string, Promise<FeatureNetwork>>();
 let shuttingDown = false;
 let wake: (() => void) | null = null;
-let turn = 0;
+const scheduler = new FairScheduler<Slot>();
+const runnable = (s: Slot) => scheduler.setRunnable(s, s.active && !s.failed && !s.closed && !s.waiting);
+
+/** S26: whether `slot`'s group already has its maximum of built optimizations (then it waits). */
+function groupFull(slot: Slot): boolean {
+  let built = 0;
+  for (const s of slots.values()) if (s !== slot && s.group === slot.group && s.transfer && !s.closed) built++;
+  return built >= init.maxSessionsPerGroup;
+}
+
+/** A group's optimization was freed: its waiting sessions may be built now. */
+function releaseWaiting(group: string): void {
+  for (const s of slots.values()) {
+    if (s.group === group && s.waiting) {
+      s.waiting = false;
+      runnable(s);
+    }
+  }
+}
 /** The slot whose step is running now (its tensors must not be disposed under it). */
 let stepping: Slot | null = null;
 
@@ -146,6 +172,17 @@ function interruptCheck(slot: Slot): (() => boolean) | undefined {
 
 /** Runs one step of `slot`; false when it was abandoned because its inputs changed meanwhile. */
 async function stepOnce(slot: Slot): Promise<boolean> {
+  if (!slot.transfer && groupFull(slot)) {
+    slot.waiting = true;
+    runnable(slot);
+    post({
+      type: 'state',
+      id: slot.id,
+      state: 'loading',
+      message: `waiting: the address that owns this session already runs ${init.maxSessionsPerGroup} optimizations at once (ENGINE_MAX_SESSIONS_PER_IP); it starts when one of them stops`,
+    });
+    return true;
+  }
   if (!slot.transfer) await build(slot);
   if (await applyPending(slot)) {
     // The change is in the image now: show it before the step (a step can take seconds on big
@@ -155,24 +192,46 @@ async function stepOnce(slot: Slot): Promise<boolean> {
   }
   const t = slot.transfer!;
   let r: Awaited<ReturnType<StyleTransfer['step']>>;
+  const started = performance.now();
+  const changed = interruptCheck(slot);
+  let timedOut = false;
+  const interrupt = () => {
+    if (changed?.()) return true;
+    if (performance.now() - started > init.stepTimeLimitMs) return (timedOut = true);
+    return false;
+  };
   try {
-    r = await t.step({ interrupt: interruptCheck(slot) });
+    r = await t.step({ interrupt });
   } catch (e) {
     if (!(e instanceof engine.StepInterrupted)) throw e;
+    if (timedOut) {
+      // S26: preempted. Stopped until its inputs change (an update clears `failed`).
+      slot.failed = true;
+      runnable(slot);
+      post({
+        type: 'state',
+        id: slot.id,
+        state: 'error',
+        message: `one optimization step of this session took over ${init.stepTimeLimitMs} ms and was stopped (ENGINE_STEP_TIME_LIMIT_MS); lower params.resolution or choose a lighter model`,
+      });
+      return true;
+    }
     slot.interruptedLast = true;
     slot.unreportedInterrupts++;
     return false;
   }
   slot.interruptedLast = false;
   const now = performance.now();
+  slot.unreportedMs += r.ms;
   slot.stepTimes.push(now);
   if (slot.stepTimes.length > 20) slot.stepTimes.shift();
   slot.unreportedSteps++;
   if (now - slot.lastFrameAt >= 1000 / init.frameRate) {
     slot.lastFrameAt = now;
-    post({ type: 'steps', id: slot.id, count: slot.unreportedSteps, interrupted: slot.unreportedInterrupts });
+    post({ type: 'steps', id: slot.id, count: slot.unreportedSteps, interrupted: slot.unreportedInterrupts, ms: slot.unreportedMs, pixels: t.width * t.height, model: slot.modelInUse });
     slot.unreportedSteps = 0;
     slot.unreportedInterrupts = 0;
+    slot.unreportedMs = 0;
     await postFrame(slot, r.losses);
   }
   slot.lastLosses = r.losses;
@@ -180,10 +239,7 @@ async function stepOnce(slot: Slot): Promise<boolean> {
 }
 
 function nextActive(): Slot | null {
-  const list = [...slots.values()].filter((s) => s.active && !s.failed);
-  if (!list.length) return null;
-  turn = (turn + 1) % list.length;
-  return list[turn];
+  return scheduler.next() ?? null;
 }
 
 async function loop(): Promise<void> {
@@ -198,12 +254,16 @@ async function loop(): Promise<void> {
       continue;
     }
     stepping = slot;
+    const t0 = performance.now();
     try {
       if (!(await stepOnce(slot))) again = slot;
     } catch (e) {
       slot.failed = true;
+      runnable(slot);
       if (!slot.closed) post({ type: 'state', id: slot.id, state: 'error', message: `engine failed: ${(e as Error).message}` });
     } finally {
+      // Everything this turn cost (build, step, readback, JPEG) is charged to the session and its group.
+      scheduler.charge(slot, performance.now() - t0);
       stepping = null;
       if (slot.closed) slot.transfer?.dispose();
     }
@@ -234,7 +294,11 @@ port.on('message', (m: ToWorker) => {
         receivedSeq: 0,
         unreportedInterrupts: 0,
         lastLosses: { total: 0, style: 0, content: 0, tv: 0 },
+        unreportedMs: 0,
+        group: m.group,
+        waiting: false,
       });
+      scheduler.add(slots.get(m.id)!, m.group);
       break;
     case 'update': {
       const s = slots.get(m.id);
@@ -243,6 +307,7 @@ port.on('message', (m: ToWorker) => {
         s.receivedSeq = Math.max(s.receivedSeq, m.seq);
         if (!s.transfer) Object.assign(s.inputs, s.pending), (s.pending = null);
         s.failed = false;
+        runnable(s);
       }
       break;
     }
@@ -250,6 +315,7 @@ port.on('message', (m: ToWorker) => {
       const s = slots.get(m.id);
       if (s && s.active !== m.active) {
         s.active = m.active;
+        runnable(s);
         s.stepTimes = [];
         post({ type: 'state', id: m.id, state: m.active ? (s.transfer ? 'running' : 'loading') : 'paused' });
       }
@@ -260,7 +326,9 @@ port.on('message', (m: ToWorker) => {
       slots.delete(m.id);
       if (s) {
         s.closed = true;
+        scheduler.remove(s);
         if (s !== stepping) s.transfer?.dispose();
+        releaseWaiting(s.group);
       }
       break;
     }
@@ -268,6 +336,7 @@ port.on('message', (m: ToWorker) => {
       shuttingDown = true;
       for (const s of slots.values()) {
         s.closed = true;
+        scheduler.remove(s);
         if (s !== stepping) s.transfer?.dispose();
       }
       slots.clear();

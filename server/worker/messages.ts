@@ -21,6 +21,10 @@ export interface WorkerInit {
    * with the old ones (E21, S23).
    */
   interruptCounters: SharedArrayBuffer;
+  /** A step still running after this long is preempted and its session stopped (S26, ENGINE_STEP_TIME_LIMIT_MS). */
+  stepTimeLimitMs: number;
+  /** Optimizations built at once per scheduling group (owner address); the others wait (S26, ENGINE_MAX_SESSIONS_PER_IP). */
+  maxSessionsPerGroup: number;
 }
 
 export interface WireInputs {
@@ -30,7 +34,8 @@ export interface WireInputs {
 }
 
 export type ToWorker =
-  | { type: 'open'; id: string; inputs: Required<WireInputs>; initImage?: RgbImage; iterOffset: number; interruptSlot: number }
+  /** `group`: the scheduling group (owner address) the device is shared between first (S26). */
+  | { type: 'open'; id: string; inputs: Required<WireInputs>; initImage?: RgbImage; iterOffset: number; interruptSlot: number; group: string }
   /** `seq`: the session's update count, which its interrupt counter is set to right after. */
   | { type: 'update'; id: string; changes: WireInputs; seq: number }
   | { type: 'active'; id: string; active: boolean }
@@ -53,5 +58,6 @@ export type FromWorker =
       /** Live tfjs tensors in the worker (tf.memory().numTensors): flat over time, or a leak. */
       tensors: number;
     }
-  | { type: 'steps'; id: string; count: number; interrupted: number }
+  /** `ms`: engine time of those `count` completed steps, on `pixels` pixels of `model` (teaches the cost model). */
+  | { type: 'steps'; id: string; count: number; interrupted: number; ms: number; pixels: number; model: string }
   | { type: 'closed' };

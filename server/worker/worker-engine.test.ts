@@ -70,3 +70,22 @@ test('S23: a change made while a step runs abandons that step, and a stream of c
     await server.close();
   }
 });
+
+test('S26: a step longer than ENGINE_STEP_TIME_LIMIT_MS is preempted and its session stopped with an error naming the limit', async () => {
+  const engineHost = new WorkerEngineHost({ backend: 'cpu', model: 'mobilenet_v2', forceModel: 'tiny', frameRate: 10, frameQuality: 70, stepTimeLimitMs: 100 });
+  const server = await startTestServer({ idlePauseMs: 60_000 }, { engineHost });
+  try {
+    await engineHost.ready;
+    const { session, editorToken } = server.sessions.create();
+    // A 160 px cpu step of the tiny network takes well over 100 ms.
+    session.doc.getMap('params').set('resolution', 160);
+    const c = await connectClient({ url: server.url, session: session.id, token: editorToken });
+    await waitFor(() => c.statuses.some((s) => s.state === 'error'), 120_000, 'the error state');
+    const st = c.statuses.find((s) => s.state === 'error')!;
+    assert.match(st.message ?? '', /ENGINE_STEP_TIME_LIMIT_MS/);
+    assert.equal(c.frames.length, 0, 'no step finished');
+    c.close();
+  } finally {
+    await server.close();
+  }
+});

@@ -9,6 +9,7 @@ import type { BackendName } from '../engine/api.ts';
 import { createLogger } from '../log.ts';
 import type { EngineEvents, EngineHost, EngineInputs, OpenOptions, SessionEngine } from '../session/engine-host.ts';
 import type { FromWorker, ToWorker, WorkerInit } from './messages.ts';
+import { EngineCostModel } from './engine-cost.ts';
 
 const log = createLogger('engine-host');
 
@@ -22,6 +23,10 @@ export interface WorkerEngineHostOptions {
   frameQuality: number;
   /** Test hook: run every session on this network (e.g. `tiny`). */
   forceModel?: string;
+  /** Steps running longer are preempted (ENGINE_STEP_TIME_LIMIT_MS, default 20 s). */
+  stepTimeLimitMs?: number;
+  /** Optimizations built at once per owner address (ENGINE_MAX_SESSIONS_PER_IP, default 4). */
+  maxSessionsPerGroup?: number;
 }
 
 /** Sessions one worker can give interrupt counters to; beyond that, steps are not interrupted. */
@@ -35,11 +40,14 @@ export class WorkerEngineHost implements EngineHost {
   private backendName = 'pending';
   private fatal: string | null = null;
   private closed = false;
+  private forceModel: string | undefined;
+  private cost = new EngineCostModel(() => this.backendName);
   /** Resolves with the backend once the worker has initialised it (rejects on failure). */
   readonly ready: Promise<string>;
 
   constructor(opts: WorkerEngineHostOptions) {
-    const data: WorkerInit = { ...opts, interruptCounters: this.interruptCounters.buffer as SharedArrayBuffer };
+    const data: WorkerInit = { ...opts, stepTimeLimitMs: opts.stepTimeLimitMs ?? 20_000, maxSessionsPerGroup: opts.maxSessionsPerGroup ?? 4, interruptCounters: this.interruptCounters.buffer as SharedArrayBuffer };
+    this.forceModel = opts.forceModel;
     this.worker = new Worker(new URL('./engine-worker-boot.mjs', import.meta.url), { workerData: data });
     let resolveReady!: (b: string) => void;
     let rejectReady!: (e: Error) => void;
@@ -63,6 +71,7 @@ export class WorkerEngineHost implements EngineHost {
           const ev = this.sessions.get(m.id);
           for (let i = 0; i < m.count; i++) ev?.step?.();
           this.interruptedSteps += m.interrupted;
+          if (m.count > 0) this.cost.observe(m.model, m.pixels, m.ms / m.count);
           break;
         }
         case 'frame':
@@ -110,12 +119,17 @@ export class WorkerEngineHost implements EngineHost {
     if (!this.closed) this.worker.postMessage(m);
   }
 
+  /** S26: estimated ms of one step (docs/BENCHMARKS.md figures, refined by the steps measured here). */
+  estimateStepMs(model: string, pixels: number): number {
+    return this.cost.estimateStepMs(this.forceModel ?? model, pixels);
+  }
+
   open(sessionId: string, inputs: EngineInputs, options: OpenOptions, events: EngineEvents): SessionEngine {
     this.sessions.set(sessionId, events);
     if (this.fatal) queueMicrotask(() => events.state('error', this.fatal!));
     const slot = this.freeSlots.pop() ?? -1;
     if (slot >= 0) Atomics.store(this.interruptCounters, slot, 0);
-    this.send({ type: 'open', id: sessionId, inputs, initImage: options.initImage, iterOffset: options.iterOffset ?? 0, interruptSlot: slot });
+    this.send({ type: 'open', id: sessionId, inputs, initImage: options.initImage, iterOffset: options.iterOffset ?? 0, interruptSlot: slot, group: options.group ?? sessionId });
     let disposed = false;
     let seq = 0;
     return {
