@@ -52,13 +52,18 @@ export async function loadDawn(): Promise<DawnModule> {
   return dawn;
 }
 
+/** Every instance made here, kept alive for the process (see {@link EngineDevice.gpu}). */
+const instances: GPU[] = [];
+
 /** A Dawn `GPU` with the given toggles enabled (`enable-dawn-features=…`). */
 export async function createGpu(toggles: readonly string[] = [], disabled: readonly string[] = []): Promise<GPU> {
   const { create } = await loadDawn();
   const flags: string[] = [];
   if (toggles.length) flags.push(`enable-dawn-features=${toggles.join(',')}`);
   if (disabled.length) flags.push(`disable-dawn-features=${disabled.join(',')}`);
-  return create(flags);
+  const gpu = create(flags);
+  instances.push(gpu);
+  return gpu;
 }
 
 const LIMITS = [
@@ -97,6 +102,12 @@ export function describeAdapter(adapter: GPUAdapter): AdapterDescription {
 }
 
 export interface EngineDevice {
+  /**
+   * The Dawn instance. Held here on purpose: when a `GPU` object is garbage-collected, dawn.node
+   * tears the instance down under its live devices, and the process dies (seen as futex/mutex
+   * aborts on lavapipe).
+   */
+  gpu: GPU;
   adapter: GPUAdapter;
   device: GPUDevice;
   description: AdapterDescription;
@@ -124,7 +135,7 @@ export async function requestEngineDevice(gpu: GPU): Promise<EngineDevice | null
       maxComputeInvocationsPerWorkgroup: l.maxComputeInvocationsPerWorkgroup,
     },
   });
-  return { adapter, device, description: describeAdapter(adapter), features: [...features] };
+  return { gpu, adapter, device, description: describeAdapter(adapter), features: [...features] };
 }
 
 /** The f16-in/f32-out subgroup-matrix shape the kernels use (largest M·N), if the device has one. */
