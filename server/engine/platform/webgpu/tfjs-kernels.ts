@@ -89,10 +89,13 @@ export const kernelStats = {
   ran: { fp32: 0, f16: 0 },
   /** Calls handed to tfjs's kernel, by reason. */
   fallbacks: new Map<string, number>(),
+  /** The plan (tile, splits) of the last product ours ran. */
+  lastPlan: '',
   reset(): void {
     this.ran.fp32 = 0;
     this.ran.f16 = 0;
     this.fallbacks.clear();
+    this.lastPlan = '';
   },
 };
 
@@ -192,6 +195,7 @@ function runPlan(backend: TfjsWebgpuBackend, plan: GemmPlan, io: { a: tf.TensorI
   for (const t of all) backend.commandQueueOwnedIds.add(t.dataId);
   backend.dispatchCountInPass += plan.dispatches;
   kernelStats.ran[plan.precision]++;
+  kernelStats.lastPlan = plan.describe;
   if (tf.env().getNumber('WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE') <= backend.dispatchCountInPass) {
     backend.endComputePassEncoder();
     backend.submitQueue();
