@@ -97,10 +97,10 @@ export function summaryMarkdown(r: ProbeResults): string {
   if (r.layers?.rows.length) {
     out.push('', `## VGG19 layers at ${r.layers.size} px: tfjs-backend-webgpu vs ours`, '');
     const variants = ['tfjs', 'fp32', 'f16'].filter((v) => r.layers!.rows.some((row) => v in row.ms));
-    out.push(table(['op', 'shape', 'GFLOP', ...variants.map((v) => `${v} ms (TFLOP/s)`), 'fp32 ÷ tfjs', ...variants.filter((v) => v !== 'tfjs').map((v) => `${v} err vs tfjs`), 'plans'], r.layers.rows.map((row) => [
+    out.push(table(['op', 'shape', 'GFLOP', ...variants.map((v) => `${v} ms (TFLOP/s)`), 'fp32 speed-up vs tfjs', ...variants.filter((v) => v !== 'tfjs').map((v) => `${v} err vs tfjs`), 'plans'], r.layers.rows.map((row) => [
       row.op, row.shape, f(row.gflop, 2),
-      ...variants.map((v) => (row.ms[v] == null ? '—' : `${f(row.ms[v], 2)} (${f(row.gflop / row.ms[v]!, 1)})`)),
-      row.ms.fp32 && row.ms.tfjs ? `${f(row.ms.tfjs / row.ms.fp32, 2)}× faster` : '—',
+      ...variants.map((v) => (row.ms[v] == null ? '—' : `${f(row.ms[v], 2)} (${f(row.gflop / row.ms[v]!, 2)})`)),
+      row.ms.fp32 && row.ms.tfjs ? `${f(row.ms.tfjs / row.ms.fp32, 2)}×` : '—',
       ...variants.filter((v) => v !== 'tfjs').map((v) => e(row.relError[v])),
       variants.filter((v) => v !== 'tfjs').map((v) => `${v}: ${row.plan[v] ?? '—'}`).join('; '),
     ])));

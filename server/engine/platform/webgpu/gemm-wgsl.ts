@@ -7,7 +7,8 @@
  * Gatys step at 512 px ran at ~9% of the card's fp32 peak (../shared/gpu/README.md).
  *
  * This kernel: a BM×BN output tile per workgroup (up to 128×128), TM×TN outputs per invocation
- * (up to 8×8: 64 FMAs per 16 shared-memory vec4 reads... 4 per float read), vec4 global loads,
+ * (up to 8×8: per K step an invocation reads 16 floats from workgroup memory, as 4 vec4s, for 64
+ * FMAs — 4 per float read where tfjs's 4×4 layout gets 2), vec4 global loads,
  * A and B tiles double-buffered in workgroup memory (the next K slice is fetched into registers
  * while the current one is multiplied, one barrier per slice), the convolution's im2col done on
  * the fly in the A loads (zero padding by bounds), bias + activation fused into the store, the ReLU
