@@ -75,19 +75,23 @@ interface TileChoice {
   BK: number;
 }
 
-/** Largest tile with little padding waste that still fills the GPU; then split-K if it does not. */
+/**
+ * The largest tile with little padding waste (≥ 75% of its outputs real) that fills the GPU on its
+ * own or through split-K: a big tile with K slices beats a small tile without (the 8×8-per-
+ * invocation layout reads half as much workgroup memory per FMA as the 4×4 one, and the partial
+ * sums are small next to the product). Each slice keeps ≥ 16 K-steps of the tile. "Fills" means
+ * ≥ half of {@link TARGET_WORKGROUPS}; failing that, the choice with the most workgroups.
+ */
 function chooseTile<T extends TileChoice>(p: GemmProblem, tiles: readonly T[]): { tile: T; splits: number; kChunk: number } {
   const wgs = (t: T) => ceilDiv(p.M, t.BM) * ceilDiv(p.N, t.BN);
   const efficiency = (t: T) => (p.M * p.N) / (ceilDiv(p.M, t.BM) * t.BM * ceilDiv(p.N, t.BN) * t.BN);
+  const splitsFor = (t: T) => (wgs(t) >= TARGET_WORKGROUPS ? 1 : Math.max(1, Math.min(ceilDiv(TARGET_WORKGROUPS, wgs(t)), Math.floor(p.K / (t.BK * 16)), 256)));
   const good = tiles.filter((t) => efficiency(t) >= 0.75);
   const pool = good.length ? good : [...tiles].sort((a, b) => efficiency(b) - efficiency(a)).slice(0, 1);
-  const tile = pool.find((t) => wgs(t) >= TARGET_WORKGROUPS) ?? pool[pool.length - 1];
-  let splits = 1;
-  const n = wgs(tile);
-  if (n < TARGET_WORKGROUPS) {
-    // Each slice keeps ≥ 16 K-steps of the tile so the main loop still dominates.
-    splits = Math.max(1, Math.min(ceilDiv(TARGET_WORKGROUPS, n), Math.floor(p.K / (tile.BK * 16)), 256));
-  }
+  const tile =
+    pool.find((t) => wgs(t) * splitsFor(t) >= TARGET_WORKGROUPS / 2) ??
+    pool.reduce((best, t) => (wgs(t) * splitsFor(t) > wgs(best) * splitsFor(best) ? t : best));
+  let splits = splitsFor(tile);
   const kChunk = ceilDiv(ceilDiv(p.K, splits), tile.BK) * tile.BK;
   splits = ceilDiv(p.K, kChunk);
   return { tile, splits, kChunk };
