@@ -19,8 +19,8 @@ import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { BACKEND_NAMES, createStyleTransfer, initBackend, loadNetwork, presetSuggestedParams, wasmThreadCount, type BackendName, type NetworkName, type RgbImage } from '../server/engine/index.ts';
 import { vgg19WeightsPath } from '../server/engine/networks/vgg19.ts';
-import { readImageFile } from '../server/images/codec.ts';
 import { makeVgg19H5 } from '../scripts/make-vgg19-h5.ts';
+import { MASKED_CONV2D } from '../server/engine/ops/conv.ts';
 
 function arg(name: string): string | undefined {
   const i = process.argv.indexOf(`--${name}`);
@@ -40,7 +40,7 @@ export interface EngineBenchRow {
   note?: string;
 }
 
-async function vggWeights(): Promise<{ file: string; random: boolean }> {
+export async function vggWeights(): Promise<{ file: string; random: boolean }> {
   const real = vgg19WeightsPath();
   if (existsSync(real)) return { file: real, random: false };
   const file = path.join(os.tmpdir(), 'atelier-bench-vgg19-random.h5');
@@ -55,13 +55,14 @@ const elements = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
  * `tf.profile` of the step: these are nearly all of a step's arithmetic, so FLOPs ÷ step time is
  * the achieved rate to hold against the device's peak. Elementwise ops are not counted.
  */
-function stepFlops(kernels: { name: string; inputShapes: number[][]; outputShapes: number[][] }[]): number {
+export function stepFlops(kernels: { name: string; inputShapes: number[][]; outputShapes: number[][] }[]): number {
   let flops = 0;
   for (const k of kernels) {
     const out = k.outputShapes[0];
-    const filter = k.inputShapes[1];
+    // MASKED_CONV2D's inputs are {x, mask, filter}
+    const filter = k.inputShapes[k.name === MASKED_CONV2D ? 2 : 1];
     if (!out || !filter) continue;
-    if (k.name === 'Conv2D' || k.name === 'FusedConv2D') {
+    if (k.name === 'Conv2D' || k.name === 'FusedConv2D' || k.name === MASKED_CONV2D) {
       const [kh, kw, cin] = filter;
       flops += 2 * elements(out) * kh * kw * cin;
     } else if (k.name === 'DepthwiseConv2dNative' || k.name === 'FusedDepthwiseConv2D') {
@@ -76,7 +77,7 @@ function stepFlops(kernels: { name: string; inputShapes: number[][]; outputShape
   return flops;
 }
 
-interface OneResult {
+export interface OneResult {
   ms: number;
   /** Convolution and matMul FLOPs of one step. */
   flops: number | null;
@@ -86,7 +87,7 @@ interface OneResult {
  * `knownFlops`: the FLOPs of this network × size from an earlier backend (they do not depend on
  * the backend), so the extra profiled step is skipped — on the cpu backend it costs a minute.
  */
-async function benchOne(network: NetworkName, content: RgbImage, style: RgbImage, size: number, steps: number, budgetMs: number, weightsPath?: string, knownFlops?: number): Promise<OneResult> {
+export async function benchOne(network: NetworkName, content: RgbImage, style: RgbImage, size: number, steps: number, budgetMs: number, weightsPath?: string, knownFlops?: number): Promise<OneResult> {
   const net = await loadNetwork(network, { weightsPath });
   // VGG19 runs the paper's objective (content conv4_2, style conv1_1..conv5_1) with Adam: the same
   // work as bench/torch_gatys_step.py, so the two can be compared as a ratio.
@@ -153,7 +154,9 @@ export interface EngineBenchOptions {
 }
 
 export async function runEngineBench(o: EngineBenchOptions): Promise<EngineBenchRow[]> {
-  // Square content (astronaut, 512x512), as in the PyTorch baseline.
+  // Square content (astronaut, 512x512), as in the PyTorch baseline. The codec (sharp, native) is
+  // loaded only here: bench/gpu-probe.ts bundles this module for a machine without it.
+  const { readImageFile } = await import('../server/images/codec.ts');
   const content = await readImageFile('assets/content/astronaut.png');
   const style = await readImageFile('assets/style/starry_night.jpg');
   const vgg = o.networks.includes('vgg19') ? await vggWeights() : null;
@@ -217,4 +220,6 @@ async function main(): Promise<void> {
   console.log(`wrote ${out}`);
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) await main();
+// The file-name test keeps main() from running when this module is bundled into another entry
+// (bench/gpu-probe: every bundled module then has the bundle's import.meta.url).
+if (import.meta.url === `file://${process.argv[1]}` && process.argv[1].endsWith('engine.ts')) await main();

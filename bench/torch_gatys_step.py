@@ -8,7 +8,11 @@ update of the image. Weights are random (He-normal) unless --weights gives a Ker
 file; they do not change the cost.
 
   /usr/bin/python3 bench/torch_gatys_step.py [--sizes 128,256,512] [--device cpu|cuda]
-      [--runs 5] [--warmup 2] [--threads N] [--weights W.h5]
+      [--runs 5] [--warmup 2] [--threads N] [--weights W.h5] [--tf32 off|on]
+
+--tf32 (CUDA only) sets torch.backends.cuda.matmul.allow_tf32 and torch.backends.cudnn.allow_tf32
+explicitly: "off" is the fp32 baseline (cuDNN in full fp32), "on" lets convolutions and matmuls
+use TF32 tensor cores. Default: off, so results do not depend on the torch version's default.
 
 stdout: one JSON line per size, e.g.
   {"framework":"pytorch","device":"cpu","size":256,"ms":812.4,"torch":"1.13.1","threads":2,...}
@@ -90,6 +94,7 @@ def main(argv=None) -> None:
     p.add_argument("--warmup", type=int, default=2)
     p.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="torch CPU threads (default: all cores)")
     p.add_argument("--weights", help="Keras VGG19 notop .h5 (default: random weights)")
+    p.add_argument("--tf32", choices=["off", "on"], default="off", help="CUDA: allow TF32 tensor cores in cuDNN and matmuls (default off)")
     args = p.parse_args(argv)
     try:
         sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
@@ -103,6 +108,8 @@ def main(argv=None) -> None:
     if device.type == "cuda" and not torch.cuda.is_available():
         p.error("--device cuda but torch.cuda.is_available() is False")
     torch.set_num_threads(args.threads)
+    torch.backends.cuda.matmul.allow_tf32 = args.tf32 == "on"
+    torch.backends.cudnn.allow_tf32 = args.tf32 == "on"
     weights = load_keras_vgg19_h5(args.weights) if args.weights else random_vgg19_weights(0)
     vgg = KerasVGG19(weights, device=str(device))
     for size in sizes:
@@ -121,6 +128,7 @@ def main(argv=None) -> None:
             "torch": torch.__version__,
             "threads": torch.get_num_threads(),
             "weights": os.path.basename(args.weights) if args.weights else "random",
+            "tf32": args.tf32 if device.type == "cuda" else None,
             "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"),
             "loadavg_1min": round(os.getloadavg()[0], 2),
         }

@@ -151,7 +151,9 @@ function parseCli(argv: string[]): { out: string } & MakeOptions {
   return { out, ...opts };
 }
 
-if (process.argv[1] && path.resolve(process.argv[1]) === path.resolve(new URL(import.meta.url).pathname)) {
+// The file-name test keeps this from running when the module is bundled into another entry
+// (bench/gpu-probe: every bundled module then has the bundle's import.meta.url).
+if (process.argv[1] && path.resolve(process.argv[1]) === path.resolve(new URL(import.meta.url).pathname) && process.argv[1].endsWith('make-vgg19-h5.ts')) {
   try {
     const { out, ...opts } = parseCli(process.argv.slice(2));
     const sha = await makeVgg19H5(out, opts);

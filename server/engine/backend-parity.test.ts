@@ -17,7 +17,9 @@ function trace(backend: string, network: NetworkName, size: number, steps: numbe
     encoding: 'utf8',
     timeout: 240_000,
     // Mesa's Vulkan loader wants a runtime dir; without one it only complains, but noisily.
-    env: { ...process.env, XDG_RUNTIME_DIR: process.env.XDG_RUNTIME_DIR ?? '/tmp' },
+    // lavapipe's worker threads spin at workgroup barriers: on a loaded 2-core machine a step
+    // then took minutes (the 240 s limit); on the calling thread alone it takes about a second.
+    env: { ...process.env, XDG_RUNTIME_DIR: process.env.XDG_RUNTIME_DIR ?? '/tmp', LP_NUM_THREADS: process.env.LP_NUM_THREADS ?? '0' },
   });
   const line = r.stdout.trim().split('\n').filter((l) => l.startsWith('{')).pop();
   if (!line) throw new Error(`step-trace ${backend} printed nothing (exit ${r.status}): ${r.stderr.slice(-800)}`);

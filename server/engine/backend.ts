@@ -18,6 +18,7 @@ import { createLogger } from '../log.ts';
 import './ops/gradients.ts';
 import { installWasmKernelOverrides } from './ops/wasm-kernels.ts';
 import { enableWasmThreads, releaseIdleWasmWorkers } from './wasm-threads.ts';
+import { createEngineGpu, registerEngineWebgpu } from './platform/webgpu/register.ts';
 
 const log = createLogger('engine');
 
@@ -81,12 +82,8 @@ export function isSoftwareAdapter(adapter: AdapterInfoLike): string | null {
 }
 
 async function registerWebgpu(mode: 'auto' | 'explicit'): Promise<void> {
-  const { create, globals } = (await import('webgpu')) as unknown as {
-    create: (flags: string[]) => GPU;
-    globals: Record<string, unknown>;
-  };
-  Object.assign(globalThis, globals);
-  const gpu = create([]);
+  // Dawn with the engine's toggles (platform/webgpu/register.ts); installs WebGPU's globals.
+  const gpu = await createEngineGpu();
   // tfjs-backend-webgpu reads navigator.gpu when its module is evaluated and when the backend
   // factory runs, so it has to exist before the dynamic import below.
   const g = globalThis as { navigator?: { gpu?: GPU } };
@@ -115,7 +112,9 @@ async function registerWebgpu(mode: 'auto' | 'explicit'): Promise<void> {
     undo();
     throw new Error(`only a software WebGPU adapter (${software}), slower than wasm; ask for webgpu explicitly to use it`);
   }
-  await import('@tensorflow/tfjs-backend-webgpu');
+  // tfjs's webgpu backend on a device of our own (optional features requested) with the engine's
+  // kernels installed on it.
+  await registerEngineWebgpu(gpu);
 }
 
 export interface InitBackendOptions {

@@ -29,6 +29,16 @@ export type ConvPadding = 'same' | 'valid' | [[number, number], [number, number]
 
 export type ConvGradientMode = 'custom' | 'builtin';
 
+/**
+ * Kernel name of `conv2d(x ⊙ act'(mask), filter)` with stride 1 and explicit padding: the input
+ * gradient of a stride-1 convolution with the activation's gradient mask folded into the
+ * convolution's loads (one pass instead of step, multiply and conv). Inputs `{x, mask, filter}`
+ * (`mask` = the layer's output y, same shape as x), attrs `{pad: [[0,0],[t,b],[l,r],[0,0]],
+ * activation: 'relu' | 'relu6'}`. Registered by backends that fuse it (the engine's own webgpu
+ * kernels, platform/webgpu/tfjs-kernels.ts); where it is not, the mask is applied with tfjs ops.
+ */
+export const MASKED_CONV2D = 'AtelierMaskedConv2D';
+
 /** What a convolution layer is: constant kernel (HWIO, or HWCM for depthwise), bias, geometry. */
 export interface ConvSpec {
   /** `[kh, kw, inChannels, outChannels]`; for depthwise `[kh, kw, channels, multiplier]`. */
@@ -170,6 +180,11 @@ abstract class ConvBase {
   protected abstract backwardConv(g: tf.Tensor4D, pad: ExplicitPad, inChannels: number): tf.Tensor4D;
   protected abstract builtinForward(x: tf.Tensor4D): tf.Tensor4D;
 
+  /** dx through {@link MASKED_CONV2D} where the active backend has it (null: take the general path). */
+  protected maskedBackward(_dy: tf.Tensor4D, _y: tf.Tensor4D, _info: tf.backend_util.Conv2DInfo): tf.Tensor4D | null {
+    return null;
+  }
+
   /** Applies the layer; differentiable w.r.t. `x` in either gradient mode. */
   apply(x: tf.Tensor4D): tf.Tensor4D {
     if (this.disposed) throw new Error('conv layer used after dispose()');
@@ -230,9 +245,11 @@ abstract class ConvBase {
         undefined,
         this.depthwiseKernel(),
       );
+      if (!this.backwardKernel) this.backwardKernel = tf.keep(this.makeBackwardKernel());
+      const fused = this.maskedBackward(dy, y, info);
+      if (fused) return fused;
       const g = dilate(activationGrad(dy, y, this.activation), this.strides[0], this.strides[1]);
       const padded = backwardPadding(g, info);
-      if (!this.backwardKernel) this.backwardKernel = tf.keep(this.makeBackwardKernel());
       return this.backwardConv(padded.g, padded.pad, inShape[3]);
     });
   }
@@ -254,6 +271,15 @@ export class Conv2D extends ConvBase {
   protected backwardConv(g: tf.Tensor4D, pad: ExplicitPad): tf.Tensor4D {
     const attrs = { strides: [1, 1], pad, dataFormat: 'NHWC', dilations: [1, 1], dimRoundingMode: undefined };
     return tf.engine().runKernel(tf.Conv2D, { x: g, filter: this.backwardKernel! }, attrs as unknown as tf.NamedAttrMap) as tf.Tensor4D;
+  }
+
+  protected override maskedBackward(dy: tf.Tensor4D, y: tf.Tensor4D, info: tf.backend_util.Conv2DInfo): tf.Tensor4D | null {
+    if (this.activation === 'linear' || this.strides[0] !== 1 || this.strides[1] !== 1) return null;
+    if (tf.getKernel(MASKED_CONV2D, tf.getBackend()) == null) return null;
+    const padded = backwardPadding(dy, info);
+    if (padded.g !== dy) return null; // cropped: the mask would need the same crop
+    const attrs = { pad: padded.pad, activation: this.activation };
+    return tf.engine().runKernel(MASKED_CONV2D, { x: dy, mask: y, filter: this.backwardKernel! }, attrs as unknown as tf.NamedAttrMap) as tf.Tensor4D;
   }
 
   protected builtinForward(x: tf.Tensor4D): tf.Tensor4D {
