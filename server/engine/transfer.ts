@@ -286,10 +286,11 @@ class StyleTransferImpl implements EngineStyleTransfer {
     const p0 = prev.params;
     const p1 = next.params;
     const presetChanged = p1.preset !== p0.preset;
-    // E24: a new picture (other dimensions, or most pixels changed) starts over from it.
+    // E24: a new picture (another aspect ratio, or most pixels changed) starts over from it.
     const newPicture = oldContent !== null && changedFraction(prev.content, next.content) > NEW_PICTURE_FRACTION;
     const size = this.targetSize(next);
     const resized = size.width !== this.size.width || size.height !== this.size.height;
+    const contentResized = prev.content.width !== next.content.width || prev.content.height !== next.content.height;
     this.size = size;
 
     const reinit =
@@ -322,7 +323,9 @@ class StyleTransferImpl implements EngineStyleTransfer {
         this.average.dispose();
         this.average = a;
       }
-    } else if (oldContent) {
+    } else if (oldContent && !contentResized) {
+      // (A content that only changed size, e.g. the canvas composed at a new working size, is a
+      // resize: E10 above; there is nothing to write in.)
       this.writeIn(oldContent);
     }
 
