@@ -13,6 +13,7 @@ import type { FeatureNetwork, FeatureTransformName, LayerWeight, Pooling } from 
 import './ops/gradients.ts';
 import { mirrorPad2d } from './ops/mirror-pad.ts';
 import { applyColorTransform, RGB_TO_YIQ } from './color.ts';
+import { slicedPaletteLoss, type SlicedPaletteTarget } from './sliced-palette.ts';
 
 /** Elements summed per level by {@link accurateSum}. */
 const SUM_BLOCK = 256;
@@ -221,6 +222,8 @@ export interface Objective {
   paletteTarget?: PaletteTarget | null;
   /** Final multiplier of the palette term (0 or absent switches it off). */
   paletteWeight?: number;
+  /** Sorted colour targets of the sliced palette term; when given it replaces `paletteTarget`'s Gaussian term. */
+  slicedPalette?: SlicedPaletteTarget | null;
   /** The content's coarse luminance layout ({@link layoutOf}); absent = no layout term. */
   layoutTarget?: tf.Tensor4D | null;
   /** Final multiplier of the layout term (0 or absent switches it off). */
@@ -276,8 +279,9 @@ export function transferLoss(x: tf.Tensor4D, o: Objective, image: tf.Tensor4D = 
       style = tf.mul(style, o.styleWeight);
     }
   }
-  if (o.paletteTarget && o.paletteWeight) {
-    style = tf.add(style, tf.mul(paletteLoss(image, o.paletteTarget), o.paletteWeight));
+  if (o.paletteWeight && (o.slicedPalette || o.paletteTarget)) {
+    const palette = o.slicedPalette ? slicedPaletteLoss(image, o.slicedPalette) : paletteLoss(image, o.paletteTarget!);
+    style = tf.add(style, tf.mul(palette, o.paletteWeight));
   }
   if (o.layoutTarget && o.layoutWeight) {
     content = tf.add(content, tf.mul(layoutLoss(image, o.layoutTarget), o.layoutWeight));

@@ -476,6 +476,7 @@ class StyleTransferImpl implements EngineStyleTransfer {
       networkView: luminanceMode ? luminanceAsRgb : undefined,
       paletteTarget: w.palette !== 0 ? (style?.palette ?? null) : null,
       paletteWeight: w.palette,
+      slicedPalette: w.palette !== 0 && this.preset.palette === 'sliced' ? this.targets.slicedPalette() : null,
       layoutTarget: w.layout !== 0 ? this.targets.layoutTarget() : null,
       layoutWeight: w.layout,
     };
