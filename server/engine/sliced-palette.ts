@@ -57,15 +57,7 @@ export interface PaletteSamples {
   count: number;
 }
 
-export async function paletteSamplesOf(image: tf.Tensor4D): Promise<PaletteSamples> {
-  const cells = paletteCells(image);
-  try {
-    return { cells: (await cells.data()) as Float32Array, count: cells.shape[0] };
-  } finally {
-    cells.dispose();
-  }
-}
-
+/** A style's cell colours read synchronously (cpu/wasm; tests and diagnostics). */
 export function paletteSamplesOfSync(image: tf.Tensor4D): PaletteSamples {
   const cells = paletteCells(image);
   try {

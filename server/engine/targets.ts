@@ -23,7 +23,7 @@ import {
   PALETTE_CELL,
   PALETTE_DIRECTIONS,
   paletteDirections,
-  paletteSamplesOfSync,
+  paletteCells,
   slicedPaletteTarget,
   type PaletteSamples,
   type SlicedPaletteTarget,
@@ -76,15 +76,16 @@ interface StyleEntry {
   grams: Map<string, tf.Tensor2D>;
   /** Raw colour moments of the prepared style image (palette term). */
   moments: { mean: tf.Tensor1D; second: tf.Tensor2D };
-  /** Its cell colours on the host (sliced palette term). */
-  samples: PaletteSamples;
+  /** Its 4×4-cell colours (sliced palette term), and the same on the host once read back. */
+  cells: tf.Tensor2D;
+  samples: PaletteSamples | null;
 }
 
 export interface StyleTargets {
   grams: Map<string, tf.Tensor2D>;
   palette: PaletteTarget;
-  /** The styles' cell colours with their weights, for {@link TransferTargets.slicedPalette}. */
-  paletteSamples: { samples: PaletteSamples; weight: number }[];
+  /** The styles with their weights, for {@link TransferTargets.slicedPalette}. */
+  paletteStyles: { entry: StyleEntry; weight: number }[];
 }
 
 export class TransferTargets {
@@ -188,13 +189,24 @@ export class TransferTargets {
         grams.set(layer, blended);
       }
       const palette = paletteTargetOf(active.map((s, i) => ({ ...live.get(keys[i])!.moments, weight: s.weight })));
-      const paletteSamples = active.map((s, i) => ({ samples: live.get(keys[i])!.samples, weight: s.weight }));
-      targets = { grams, palette, paletteSamples };
+      const paletteStyles = active.map((s, i) => ({ entry: live.get(keys[i])!, weight: s.weight }));
+      targets = { grams, palette, paletteStyles };
     }
     this.disposeBlend();
     this.blend = { key: blendKey, targets };
     this.counters.styleBlends += 1;
     return targets;
+  }
+
+  /**
+   * Reads the styles' cell colours back to the host without blocking (webgpu has no synchronous
+   * read), so that {@link slicedPalette} finds them. Call before building an objective.
+   */
+  async preparePalette(): Promise<void> {
+    const targets = this.styleTargets();
+    for (const { entry } of targets?.paletteStyles ?? []) {
+      if (!entry.samples) entry.samples = { cells: (await entry.cells.data()) as Float32Array, count: entry.cells.shape[0] };
+    }
   }
 
   /**
@@ -211,7 +223,11 @@ export class TransferTargets {
     this.disposeSliced();
     const target = {
       directions: tf.tensor2d(paletteDirections(), [3, PALETTE_DIRECTIONS]),
-      sorted: slicedPaletteTarget(targets.paletteSamples, cells),
+      sorted: slicedPaletteTarget(
+        // Read synchronously only when preparePalette() did not run first (cpu/wasm diagnostics).
+        targets.paletteStyles.map(({ entry, weight }) => ({ samples: (entry.samples ??= samplesNow(entry.cells)), weight })),
+        cells,
+      ),
     };
     this.sliced = { blendKey: this.blend!.key, cells, target };
     return target;
@@ -285,7 +301,8 @@ export class TransferTargets {
       return {
         grams: gramTargetsOf(this.network, prepared, layers.style, params.pooling, transform),
         moments: colorMoments(prepared),
-        samples: paletteSamplesOfSync(prepared),
+        cells: paletteCells(prepared),
+        samples: null,
       };
     } finally {
       prepared.dispose();
@@ -295,7 +312,11 @@ export class TransferTargets {
 
 function disposeStyle(s: StyleEntry): void {
   disposeMap(s.grams);
-  tf.dispose([s.moments.mean, s.moments.second]);
+  tf.dispose([s.moments.mean, s.moments.second, s.cells]);
+}
+
+function samplesNow(cells: tf.Tensor2D): PaletteSamples {
+  return { cells: cells.dataSync() as Float32Array, count: cells.shape[0] };
 }
 
 function loadResized(img: RgbImage, size: { width: number; height: number }, antialias: boolean): tf.Tensor4D {

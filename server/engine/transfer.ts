@@ -149,6 +149,7 @@ class StyleTransferImpl implements EngineStyleTransfer {
     return this.exclusive(async () => {
       const started = performance.now();
       const [dy, dx] = this.shiftFor(this.iterCount);
+      await this.preparePalette();
       const objective = this.objective(dy, dx);
       const vars = this.img.variables;
       let report: tf.Tensor | null = null;
@@ -189,6 +190,7 @@ class StyleTransferImpl implements EngineStyleTransfer {
 
   evaluate(): Promise<LossValues> {
     return this.exclusive(async () => {
+      await this.preparePalette();
       const objective = this.objective(0, 0);
       const report = tf.tidy(() => {
         const t = transferLoss(this.img.render(), objective);
@@ -449,6 +451,11 @@ class StyleTransferImpl implements EngineStyleTransfer {
       palette:
         mode === 'reconstruct-content' || p.colors === 'luminance' ? 0 : this.preset.base.palette * p.styleWeight * (p.paletteWeight ?? 1),
     };
+  }
+
+  /** The sliced palette term's style colours, read back without blocking (E26). */
+  private async preparePalette(): Promise<void> {
+    if (this.preset.palette === 'sliced' && this.weights().palette !== 0) await this.targets.preparePalette();
   }
 
   /** Brings the needed targets up to date (E3) and returns the objective for an image shifted by (dy, dx). */
