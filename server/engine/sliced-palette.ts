@@ -129,7 +129,10 @@ export function slicedPaletteLoss(x: tf.Tensor4D, target: SlicedPaletteTarget): 
       // The rank of each cell = position of its index in the descending order: a second sort of
       // the indices (ascending) is that inverse permutation.
       const rank = tf.topk(tf.neg(tf.cast(indices, 'float32')), n).indices;
-      const diff = tf.sub(p, tf.gather(target.sorted, rank, 1, 1));
+      // Row-wise gather as one flat gather: tfjs-backend-wasm's GatherV2 with batchDims = 1
+      // returns wrong rows (tfjs 4.22; a row of [1..5] gathered by [4,3,2,1,0] gave [2,5,4,1,2]).
+      const flat = tf.add(rank, tf.reshape(tf.range(0, k * n, n, 'int32'), [k, 1]));
+      const diff = tf.sub(p, tf.reshape(tf.gather(tf.reshape(target.sorted, [-1]), flat), [k, n]));
       save([diff]);
       return {
         value: tf.mul(tf.mean(tf.square(diff)), 3) as tf.Scalar,
