@@ -5,7 +5,7 @@
  * needs; a key that did not change costs nothing.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import type { FeatureNetwork, LayerWeight, RgbImage, StyleInput, TransferInputs } from './api.ts';
+import type { FeatureNetwork, LayerWeight, RgbImage, StyleInput, StyleRegion, TransferInputs } from './api.ts';
 import type { Preset } from './presets.ts';
 import {
   colorMoments,
@@ -20,6 +20,7 @@ import {
 } from './losses.ts';
 import { colorStats, luminanceAsRgb, luminanceStats, matchColorHistogram, matchedLuminanceAsRgb, type ColorStats } from './color.ts';
 import { imageFingerprint, resizeImage, rgbToTensor, sizeForLongSide } from './tensor-image.ts';
+import { maskId, RegionMasks } from './regions.ts';
 
 /** How often targets were (re)computed: lets tests and logs verify warm updates. */
 export interface TargetCounters {
@@ -29,6 +30,8 @@ export interface TargetCounters {
   styleGrams: number;
   /** Blends of the per-style Grams into the style targets. */
   styleBlends: number;
+  /** Region mask sets built (E38: one per change of any region's mask, style set or the size). */
+  regionMasks: number;
 }
 
 /** What the targets depend on, read fresh on every call (the transfer's current state). */
@@ -67,6 +70,8 @@ interface StyleEntry {
   grams: Map<string, tf.Tensor2D>;
   /** Raw colour moments of the prepared style image (palette term). */
   moments: { mean: tf.Tensor1D; second: tf.Tensor2D };
+  /** The style's own palette target, made when a region uses it (E37). */
+  palette?: PaletteTarget;
 }
 
 export interface StyleTargets {
@@ -74,14 +79,23 @@ export interface StyleTargets {
   palette: PaletteTarget;
 }
 
+/** Targets and masks of painted regions (E34–E38): parts 1…n, part 0 being the unpainted area. */
+export interface RegionTargets {
+  /** Per region: its style's Grams and palette (owned by the style cache). */
+  targets: { grams: Map<string, tf.Tensor2D>; palette: PaletteTarget }[];
+  masks: RegionMasks;
+}
+
 export class TransferTargets {
-  readonly counters: TargetCounters = { contentTargets: 0, styleGrams: 0, styleBlends: 0 };
+  readonly counters: TargetCounters = { contentTargets: 0, styleGrams: 0, styleBlends: 0, regionMasks: 0 };
   private content: { key: string; tensor: tf.Tensor4D } | null = null;
   private layout: { key: string; tensor: tf.Tensor4D } | null = null;
   /** Content features per shift ("dy,dx"), all under the same `contentKey`. */
   private contentSets: { key: string; byShift: Map<string, Map<string, tf.Tensor4D>> } | null = null;
   private styles = new Map<string, StyleEntry>();
   private blend: { key: string; targets: StyleTargets | null } | null = null;
+  /** Region masks by their key (the masks' fingerprints and the working size). */
+  private regionMasks: RegionMasks | null = null;
 
   constructor(
     private readonly network: FeatureNetwork,
@@ -150,13 +164,7 @@ export class TransferTargets {
     const blendKey = active.map((s, i) => `${keys[i]}*${s.weight}`).join(';');
     if (this.blend?.key === blendKey) return this.blend.targets;
 
-    const live = new Map<string, StyleEntry>();
-    active.forEach((s, i) => {
-      const key = keys[i];
-      live.set(key, this.styles.get(key) ?? live.get(key) ?? this.computeStyle(s));
-    });
-    for (const [key, entry] of this.styles) if (!live.has(key)) disposeStyle(entry);
-    this.styles = live;
+    const live = this.syncStyles();
 
     let targets: StyleTargets | null = null;
     if (active.length > 0) {
@@ -181,7 +189,61 @@ export class TransferTargets {
     return targets;
   }
 
+  /**
+   * E34, E38: the painted regions' targets — each region's style Grams and palette, from the same
+   * per-style cache as the global styles (a style used globally and in a region is computed once),
+   * and the regions' masks at the working size. Null when there are no regions. A new mask costs a
+   * new mask set (host arithmetic), never a Gram.
+   */
+  regionTargets(): RegionTargets | null {
+    const { inputs, size } = this.ctx();
+    const regions = inputs.regions ?? [];
+    if (regions.length === 0) {
+      if (this.regionMasks) {
+        this.disposeRegionMasks();
+        this.syncStyles(); // frees the styles only regions used
+      }
+      return null;
+    }
+    const live = this.syncStyles();
+    const targets = regions.map((r) => {
+      const entry = live.get(this.styleKey(regionStyle(r)))!;
+      entry.palette ??= paletteTargetOf([{ ...entry.moments, weight: 1 }]);
+      return { grams: entry.grams, palette: entry.palette };
+    });
+    const key = `${size.width}x${size.height}|${regions.map((r) => maskId(r.mask)).join(',')}`;
+    if (this.regionMasks?.key !== key) {
+      this.disposeRegionMasks();
+      this.regionMasks = new RegionMasks(key, regions.map((r) => r.mask), size.width, size.height);
+      this.counters.regionMasks += 1;
+    }
+    return { targets, masks: this.regionMasks };
+  }
+
+  /**
+   * The per-style cache brought to the styles in use (global styles with weight > 0 and region
+   * styles): computes the missing ones, frees the ones no longer used. Keyed by {@link styleKey}.
+   */
+  private syncStyles(): Map<string, StyleEntry> {
+    const { inputs } = this.ctx();
+    const used = [...inputs.styles.filter((s) => s.weight > 0), ...(inputs.regions ?? []).map(regionStyle)];
+    const live = new Map<string, StyleEntry>();
+    for (const s of used) {
+      const key = this.styleKey(s);
+      if (!live.has(key)) live.set(key, this.styles.get(key) ?? this.computeStyle(s));
+    }
+    for (const [key, entry] of this.styles) if (!live.has(key)) disposeStyle(entry);
+    this.styles = live;
+    return live;
+  }
+
+  private disposeRegionMasks(): void {
+    this.regionMasks?.dispose();
+    this.regionMasks = null;
+  }
+
   dispose(): void {
+    this.disposeRegionMasks();
     this.content?.tensor.dispose();
     this.content = null;
     this.layout?.tensor.dispose();
@@ -253,7 +315,11 @@ export class TransferTargets {
 function disposeStyle(s: StyleEntry): void {
   disposeMap(s.grams);
   tf.dispose([s.moments.mean, s.moments.second]);
+  if (s.palette) tf.dispose([s.palette.mean, s.palette.covSqrt]);
 }
+
+/** A region's style as the style cache sees it (its weight plays no part in a region). */
+const regionStyle = (r: StyleRegion): StyleInput => ({ image: r.image, weight: 1, scale: r.scale });
 
 function loadResized(img: RgbImage, size: { width: number; height: number }, antialias: boolean): tf.Tensor4D {
   const raw = rgbToTensor(img);

@@ -18,6 +18,7 @@ import { runInterruptible } from './interrupt.ts';
 import { createParameterization, type ImageParameterization, type ParameterizationName } from './parameterization.ts';
 import { imageId, TransferTargets, type TargetCounters } from './targets.ts';
 import { changedFraction, changeMask, NEW_PICTURE_FRACTION } from './write-in.ts';
+import { maskId } from './regions.ts';
 import { mulberry32 } from '../../shared/random.ts';
 
 export interface CreateStyleTransferOptions {
@@ -454,6 +455,7 @@ class StyleTransferImpl implements EngineStyleTransfer {
     const p = this.current.params;
     const luminanceMode = p.colors === 'luminance';
     const style = w.style !== 0 || w.palette !== 0 ? this.targets.styleTargets() : null;
+    const regions = w.style !== 0 || w.palette !== 0 ? this.targets.regionTargets() : null;
     return {
       network: this.network,
       pooling: p.pooling,
@@ -475,6 +477,12 @@ class StyleTransferImpl implements EngineStyleTransfer {
       paletteWeight: w.palette,
       layoutTarget: w.layout !== 0 ? this.targets.layoutTarget() : null,
       layoutWeight: w.layout,
+      regions: regions && {
+        targets: regions.targets,
+        // E36: the masks are shifted as the image the network sees is.
+        masksAt: (h, w) => regions.masks.atLayer(dy, dx, h, w),
+        pixelMasks: regions.masks.atPixels(),
+      },
     };
   }
 }
@@ -487,6 +495,7 @@ function mergeInputs(prev: TransferInputs, changes: Partial<TransferInputs>): Tr
   return {
     content: changes.content ?? prev.content,
     styles: changes.styles ?? prev.styles,
+    regions: changes.regions ?? prev.regions,
     params: changes.params ?? prev.params,
     initImage: 'initImage' in changes ? changes.initImage : prev.initImage,
   };
@@ -497,6 +506,7 @@ function snapshotInputs(i: TransferInputs): TransferInputs {
   return {
     content: i.content,
     styles: i.styles.map((s) => ({ ...s })),
+    regions: i.regions?.map((r) => ({ ...r })),
     params: {
       ...i.params,
       contentLayers: i.params.contentLayers?.map((l) => ({ ...l })),
@@ -513,6 +523,7 @@ function objectiveKey(i: TransferInputs, network: FeatureNetwork): string {
   return JSON.stringify([
     imageId(i.content),
     i.styles.map((s) => [imageId(s.image), s.weight, s.scale]),
+    (i.regions ?? []).map((r) => [imageId(r.image), r.scale, maskId(r.mask)]),
     p.preset,
     p.contentWeight,
     p.styleWeight,

@@ -1,0 +1,205 @@
+import { test, describe, before } from 'node:test';
+import assert from 'node:assert/strict';
+import * as tf from '@tensorflow/tfjs-core';
+import { featherMask, partition, RegionMasks, resampleMask, shiftMask, type HostMask } from './regions.ts';
+import { guidedGramMatrix, shiftImage, styleLayerLoss } from './losses.ts';
+import { createStyleTransfer } from './transfer.ts';
+import { createRandomNet } from './testing/random-net.ts';
+import { syntheticImage, testParams, useCpuBackend } from './testing/helpers.ts';
+import { mulberry32 } from '../../shared/random.ts';
+import type { FeatureNetwork, MaskImage, TransferInputs } from './api.ts';
+
+const content = syntheticImage(40, 30, 1);
+const styleA = syntheticImage(32, 32, 2);
+const styleB = syntheticImage(24, 36, 3);
+
+/** A mask of `width`×`height` that is 255 where `inside(x, y)`. */
+function mask(width: number, height: number, inside: (x: number, y: number) => boolean): MaskImage {
+  const data = new Uint8Array(width * height);
+  for (let y = 0; y < height; y++) for (let x = 0; x < width; x++) data[y * width + x] = inside(x, y) ? 255 : 0;
+  return { width, height, data };
+}
+
+const randomHost = (w: number, h: number, seed: number): HostMask => {
+  const r = mulberry32(seed);
+  return { width: w, height: h, data: Float32Array.from({ length: w * h }, () => r()) };
+};
+
+const value = (t: tf.Tensor) => {
+  const v = t.dataSync()[0];
+  t.dispose();
+  return v;
+};
+
+/** features = the image itself: a region's influence on pixels can be read off directly. */
+function identityNet(): FeatureNetwork & { defaultContentLayers: { layer: string; weight: number }[]; defaultStyleLayers: { layer: string; weight: number }[] } {
+  return {
+    name: 'identity',
+    layers: ['px'],
+    supportsPooling: false,
+    features: (image, layers) => new Map(layers.map((l) => [l, image])),
+    dispose() {},
+    defaultContentLayers: [{ layer: 'px', weight: 1 }],
+    defaultStyleLayers: [{ layer: 'px', weight: 1 }],
+  };
+}
+
+describe('painted regions: guided Gram matrices', () => {
+  before(useCpuBackend);
+
+  test('E35: area resampling keeps the mean, feathering keeps a constant mask constant, parts add up to 1', () => {
+    const m = randomHost(37, 23, 1);
+    const mean = (h: HostMask) => h.data.reduce((s, v) => s + v, 0) / h.data.length;
+    for (const [w, h] of [[9, 6], [5, 3], [74, 46]]) {
+      assert.ok(Math.abs(mean(resampleMask(m, w, h)) - mean(m)) < 1e-5, `${w}x${h}`);
+    }
+    const flat = { width: 20, height: 10, data: new Float32Array(200).fill(0.7) };
+    for (const v of featherMask(flat, 3).data) assert.ok(Math.abs(v - 0.7) < 1e-6);
+    // a hard edge becomes a ramp, monotone across it
+    const edge = featherMask({ width: 20, height: 1, data: Float32Array.from({ length: 20 }, (_, i) => (i < 10 ? 1 : 0)) }, 2);
+    for (let i = 1; i < 20; i++) assert.ok(edge.data[i] <= edge.data[i - 1] + 1e-7);
+    assert.ok(edge.data[9] > 0.3 && edge.data[9] < 0.7 && edge.data[0] === 1 && edge.data[19] === 0);
+    // overlapping regions share their pixels; the rest is the unpainted part
+    const parts = partition([randomHost(8, 8, 2), randomHost(8, 8, 3), randomHost(8, 8, 4)], 8, 8);
+    for (let i = 0; i < 64; i++) {
+      const s = parts.reduce((a, p) => a + p.data[i], 0);
+      assert.ok(Math.abs(s - 1) < 1e-6, `pixel ${i}: ${s}`);
+      assert.ok(parts.every((p) => p.data[i] >= 0));
+    }
+  });
+
+  test('E36: a mask is shifted exactly as the image the network sees (mirrored borders)', () => {
+    const m = randomHost(13, 9, 5);
+    const t = tf.tensor4d(m.data, [1, 9, 13, 1]);
+    for (const [dy, dx] of [[0, 3], [-4, 2], [5, -6], [-8, -12], [8, 12]]) {
+      const a = shiftMask(m, dy, dx).data;
+      const b = shiftImage(t, dy, dx).dataSync();
+      assert.deepEqual(Array.from(a), Array.from(b), `shift ${dy},${dx}`);
+    }
+    t.dispose();
+  });
+
+  test("E34: a region's Gram loss ignores the features outside it; its gradient reaches only features where the mask is non-zero", () => {
+    const masks = new RegionMasks('t', [mask(16, 12, (x) => x < 7)], 16, 12);
+    const m = masks.atLayer(0, 0, 12, 16)[1]!;
+    const maskValues = tf.tidy(() => tf.pad(tf.square(m.sqrt), [[0, 0], [m.box.y, 12 - m.box.y - m.box.h], [m.box.x, 16 - m.box.x - m.box.w], [0, 0]]).dataSync());
+    const f = tf.randomNormal([1, 12, 16, 5], 0, 1, 'float32', 7) as tf.Tensor4D;
+    const target = tf.tidy(() => tf.add(tf.eye(5), 0.1) as tf.Tensor2D);
+    const loss = (x: tf.Tensor4D) => styleLayerLoss(guidedGramMatrix(x, m), target, 'relative');
+    // change every feature where the mask is 0: the loss does not move
+    const outside = tf.tidy(() => tf.reshape(tf.tensor1d(Float32Array.from(maskValues, (v) => (v === 0 ? 1 : 0))), [1, 12, 16, 1]));
+    const changed = tf.tidy(() => tf.add(f, tf.mul(outside, tf.randomNormal(f.shape, 0, 3, 'float32', 8))) as tf.Tensor4D);
+    assert.ok(value(tf.max(tf.abs(tf.sub(changed, f)))) > 1, 'the change is real');
+    assert.equal(value(loss(changed)), value(loss(f)));
+    const g = tf.grad((x: tf.Tensor) => loss(x as tf.Tensor4D))(f);
+    const gv = g.dataSync();
+    let inside = 0;
+    for (let p = 0; p < 12 * 16; p++) {
+      const mag = Math.max(...[0, 1, 2, 3, 4].map((c) => Math.abs(gv[p * 5 + c])));
+      if (maskValues[p] === 0) assert.equal(mag, 0, `feature cell ${p} outside the mask got gradient ${mag}`);
+      else if (mag > 0) inside++;
+    }
+    const nonZero = maskValues.filter((v) => v > 0).length;
+    assert.ok(nonZero > 12 * 6 && nonZero < 12 * 16, `mask covers ${nonZero} cells (feathered)`);
+    assert.equal(inside, nonZero, 'every cell under the mask gets gradient');
+    tf.dispose([f, target, outside, changed, g]);
+    masks.dispose();
+  });
+
+  test("E34: one region whose mask is the whole image is exactly today's global style (Grams and palette, every preset)", () => {
+    const net = createRandomNet({ seed: 4 });
+    const full = mask(40, 30, () => true);
+    for (const preset of ['default', 'tf-tutorial', 'gatys2015']) {
+      const params = testParams({ preset, init: 'noise', seed: 3 });
+      const global = createStyleTransfer(net, { content, styles: [{ image: styleA, weight: 1, scale: 1 }], params });
+      const painted = createStyleTransfer(net, { content, styles: [{ image: styleB, weight: 1, scale: 1 }], regions: [{ image: styleA, scale: 1, mask: full }], params });
+      const [a, b] = [global.lossFunction(), painted.lossFunction()];
+      const x = global.snapshot();
+      const [la, lb] = tf.tidy(() => [a(x), b(x)].map((t) => tf.stack([t.total, t.style, t.content, t.tv]).dataSync()));
+      for (let i = 0; i < 4; i++) assert.ok(Math.abs(la[i] - lb[i]) <= 1e-5 * Math.abs(la[i]) + 1e-9, `${preset} term ${i}: ${la[i]} vs ${lb[i]}`);
+      assert.ok(la[1] > 0);
+      x.dispose();
+      global.dispose();
+      painted.dispose();
+    }
+    net.dispose();
+  });
+
+  test('E34, E36: under random shifts a step moves only the pixels a region covers (its style is the only style)', async () => {
+    const J = 6;
+    // the seed whose first shift is the largest sideways one (same schedule as transfer.ts shiftFor)
+    const firstDx = (seed: number) => {
+      const r = mulberry32((seed * 7919) | 0);
+      r();
+      return Math.floor(r() * (2 * J + 1)) - J;
+    };
+    const seed = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10].sort((a, b) => Math.abs(firstDx(b)) - Math.abs(firstDx(a)))[0];
+    assert.ok(Math.abs(firstDx(seed)) >= 4);
+    const W = 32, H = 24;
+    const left = mask(W, H, (x) => x < W / 2);
+    const t = createStyleTransfer(identityNet(), {
+      content: syntheticImage(W, H, 1),
+      styles: [],
+      regions: [{ image: styleA, scale: 1, mask: left }],
+      params: testParams({ resolution: W, contentWeight: 0, tvWeight: 0, jitter: J, seed, learningRate: 0.05 }),
+    });
+    const before = t.snapshot();
+    await t.step();
+    const after = t.snapshot();
+    const moved = tf.tidy(() => tf.max(tf.abs(tf.sub(after, before)), [0, 3]).arraySync() as number[][]);
+    // feather radius at 32 px: 1 px, two passes → the mask reaches 2 px past its edge
+    const reach = W / 2 + 2;
+    let movedInside = 0;
+    for (let y = 0; y < H; y++) {
+      for (let x = 0; x < W; x++) {
+        if (x >= reach) assert.equal(moved[y][x], 0, `pixel ${x},${y} outside the region moved by ${moved[y][x]}`);
+        else if (x < W / 2 - 2 && moved[y][x] > 1e-4) movedInside++;
+      }
+    }
+    assert.ok(movedInside > 0.9 * H * (W / 2 - 2), `${movedInside} pixels inside the region moved`);
+    tf.dispose([before, after]);
+    t.dispose();
+  });
+
+  test('E38: a new mask recomputes masks only; a new region style computes its Grams once; steady state allocates nothing', async () => {
+    const net = createRandomNet({ seed: 2 });
+    const base: TransferInputs = {
+      content,
+      styles: [{ image: styleA, weight: 1, scale: 1 }],
+      regions: [{ image: styleB, scale: 1, mask: mask(40, 30, (x) => x < 20) }],
+      params: testParams({ jitter: 2 }),
+    };
+    const t = createStyleTransfer(net, base);
+    await t.step();
+    assert.deepEqual([t.counters.styleGrams, t.counters.regionMasks], [2, 1]);
+    t.update({ regions: [{ image: styleB, scale: 1, mask: mask(40, 30, (x) => x < 25) }] });
+    await t.step();
+    assert.deepEqual([t.counters.styleGrams, t.counters.regionMasks], [2, 2], 'a repainted region costs a mask set, no Gram');
+    t.update({ regions: [{ image: styleB, scale: 1, mask: mask(40, 30, (x) => x < 25) }, { image: styleA, scale: 1, mask: mask(40, 30, (x) => x > 30) }] });
+    await t.step();
+    assert.deepEqual([t.counters.styleGrams, t.counters.regionMasks], [2, 3], 'a region with a style already in use adds no Gram');
+    t.update({ regions: [{ image: syntheticImage(20, 20, 9), scale: 1, mask: mask(40, 30, (x) => x > 30) }] });
+    await t.step();
+    assert.equal(t.counters.styleGrams, 3, 'a new region style: one Gram set');
+    for (let i = 0; i < 16; i++) await t.step(); // every shift of the schedule seen: caches full
+    const tensors = tf.memory().numTensors;
+    for (let i = 0; i < 6; i++) await t.step();
+    assert.equal(tf.memory().numTensors, tensors, 'E16: flat over steps with regions');
+    t.update({ regions: [] });
+    await t.step();
+    t.dispose();
+    net.dispose();
+  });
+
+  test('E2: a malformed region is refused with an error naming it', () => {
+    const net = createRandomNet({ seed: 1 });
+    const bad = (regions: unknown) => () => createStyleTransfer(net, { content, styles: [], regions: regions as TransferInputs['regions'], params: testParams() });
+    assert.throws(bad([{ image: styleA, scale: 1, mask: { width: 4, height: 4, data: new Uint8Array(15) } }]), /regions\[0\]\.mask: data has 15 bytes/);
+    assert.throws(bad([{ image: styleA, scale: 0, mask: mask(4, 4, () => true) }]), /regions\[0\]\.scale/);
+    assert.throws(bad('x'), /regions must be an array/);
+    const t = createStyleTransfer(net, { content, styles: [], params: testParams() });
+    assert.throws(() => t.update({ regions: [{ image: styleA, scale: 1, mask: { width: 0, height: 4, data: new Uint8Array(0) } }] }), /regions\[0\]\.mask/);
+    t.dispose();
+    net.dispose();
+  });
+});

@@ -1,0 +1,280 @@
+/**
+ * Region masks for guided Gram matrices (Gatys, Ecker, Bethge, Hertzmann & Shechtman, "Controlling
+ * Perceptual Factors in Neural Style Transfer", CVPR 2017, spatial control): one guidance channel
+ * per painted style, plus the *unpainted* part, which keeps the global blend. SPEC E34–E38.
+ *
+ * All mask arithmetic runs on the host, in plain float arrays: masks are small (the working size,
+ * one channel), they change only when someone paints, and doing it here needs no read-back from the
+ * device to find a mask's area or bounding box. What goes to the device per layer is √T inside the
+ * mask's bounding box (see {@link LayerMask}), cached per random shift and feature size.
+ *
+ * Parts: index 0 is the unpainted area T₀ = 1 − Σ Tᵣ, then one per region, in input order. The
+ * masks are feathered (two box blurs) at the image size, then normalised so Σ Tᵣ ≤ 1: the parts
+ * partition every pixel's weight, and weighting each part's loss by its area fraction makes a
+ * whole-image mask exactly today's loss.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import type { MaskImage, RgbImage } from './api.ts';
+import { imageFingerprint } from './tensor-image.ts';
+
+/** A mask on the host: values in [0, 1], row-major. */
+export interface HostMask {
+  width: number;
+  height: number;
+  data: Float32Array;
+}
+
+/**
+ * A part's mask at one feature size: `sqrt` = √T over the bounding box `box` of T > 0 (the guided
+ * Gram multiplies the features by it, so FᵀF is weighted by T), `sum` = Σ T, `fraction` = Σ T ÷ (h·w).
+ */
+export interface LayerMask {
+  box: { y: number; x: number; h: number; w: number };
+  sqrt: tf.Tensor4D;
+  sum: number;
+  fraction: number;
+}
+
+/** Weights below this are zero: a feathered tail this faint moves nothing, and cropping needs a hard edge. */
+const MIN_WEIGHT = 1 / 1024;
+
+/** A part whose mask adds up to less than this many feature cells at a layer is left out there. */
+const MIN_CELLS = 0.25;
+
+/** Feather radius as a fraction of the long side (two box passes: the edge ramp is ±2 radii, ±10 px at 256 px). */
+export const FEATHER_FRACTION = 1 / 50;
+
+/** Shifted layer masks kept (E25 cycles through 16 shifts; a few feature sizes each). */
+const MAX_CACHED_LAYER_SETS = 16 * 8;
+
+export const maskId = (m: MaskImage): string => 'm' + imageFingerprint(m as unknown as RgbImage);
+
+/** E2: a well-formed mask (`what` names it in the message). */
+export function assertMaskImage(m: MaskImage, what: string): void {
+  if (m == null || typeof m !== 'object') throw new Error(`${what}: expected a mask image, got ${String(m)}`);
+  if (!Number.isInteger(m.width) || !Number.isInteger(m.height) || m.width < 1 || m.height < 1) {
+    throw new Error(`${what}: width and height must be positive integers (got ${m.width}x${m.height})`);
+  }
+  if (!(m.data instanceof Uint8Array)) throw new Error(`${what}: data must be a Uint8Array`);
+  if (m.data.length !== m.width * m.height) throw new Error(`${what}: data has ${m.data.length} bytes, expected ${m.width}x${m.height} = ${m.width * m.height}`);
+}
+
+export function hostMask(m: MaskImage): HostMask {
+  const data = new Float32Array(m.data.length);
+  for (let i = 0; i < data.length; i++) data[i] = m.data[i] / 255;
+  return { width: m.width, height: m.height, data };
+}
+
+/**
+ * Weights of an area resampling of `n` source cells onto `m` target cells: target i covers the
+ * source interval [i·n/m, (i+1)·n/m) and averages the cells it overlaps, by overlap. Downscaling
+ * it is the mean over each target cell (what average pooling gives); upscaling it picks the cell.
+ */
+function areaWeights(n: number, m: number): { start: number; w: Float32Array }[] {
+  const out: { start: number; w: Float32Array }[] = [];
+  const step = n / m;
+  for (let i = 0; i < m; i++) {
+    const a = i * step;
+    const b = Math.min(n, (i + 1) * step);
+    const j0 = Math.floor(a);
+    const j1 = Math.min(n - 1, Math.ceil(b) - 1);
+    const w = new Float32Array(j1 - j0 + 1);
+    for (let j = j0; j <= j1; j++) w[j - j0] = (Math.min(b, j + 1) - Math.max(a, j)) / (b - a);
+    out.push({ start: j0, w });
+  }
+  return out;
+}
+
+/** `m` resampled to width×height by area averaging (separable). */
+export function resampleMask(m: HostMask, width: number, height: number): HostMask {
+  if (m.width === width && m.height === height) return { width, height, data: Float32Array.from(m.data) };
+  const wx = areaWeights(m.width, width);
+  const wy = areaWeights(m.height, height);
+  const rows = new Float32Array(m.height * width);
+  for (let y = 0; y < m.height; y++) {
+    const src = y * m.width;
+    for (let x = 0; x < width; x++) {
+      const { start, w } = wx[x];
+      let s = 0;
+      for (let k = 0; k < w.length; k++) s += w[k] * m.data[src + start + k];
+      rows[y * width + x] = s;
+    }
+  }
+  const data = new Float32Array(width * height);
+  for (let y = 0; y < height; y++) {
+    const { start, w } = wy[y];
+    for (let x = 0; x < width; x++) {
+      let s = 0;
+      for (let k = 0; k < w.length; k++) s += w[k] * rows[(start + k) * width + x];
+      data[y * width + x] = s;
+    }
+  }
+  return { width, height, data };
+}
+
+/** One box blur of radius r along rows (`horizontal`) or columns, edges clamped. */
+function boxBlur(src: Float32Array, width: number, height: number, r: number, horizontal: boolean): Float32Array {
+  const out = new Float32Array(src.length);
+  const n = horizontal ? width : height;
+  const lines = horizontal ? height : width;
+  const at = (line: number, i: number) => (horizontal ? line * width + i : i * width + line);
+  const norm = 1 / (2 * r + 1);
+  for (let line = 0; line < lines; line++) {
+    let s = 0;
+    for (let k = -r; k <= r; k++) s += src[at(line, Math.min(n - 1, Math.max(0, k)))];
+    for (let i = 0; i < n; i++) {
+      out[at(line, i)] = s * norm;
+      s += src[at(line, Math.min(n - 1, i + r + 1))] - src[at(line, Math.max(0, i - r))];
+    }
+  }
+  return out;
+}
+
+/**
+ * E35: `m` feathered by two box blurs of radius `radius` in each direction (a tent of half-width
+ * 2·radius, close to a Gaussian), edges clamped, so a constant mask stays exactly constant.
+ */
+export function featherMask(m: HostMask, radius: number): HostMask {
+  if (radius < 1) return { ...m, data: Float32Array.from(m.data) };
+  let d = m.data;
+  for (let pass = 0; pass < 2; pass++) {
+    d = boxBlur(d, m.width, m.height, radius, true);
+    d = boxBlur(d, m.width, m.height, radius, false);
+  }
+  return { width: m.width, height: m.height, data: d };
+}
+
+/**
+ * `m` shifted by (dy, dx) with mirrored borders, exactly as losses.ts `shiftImage` shifts the image
+ * the network sees (E25): out[y, x] = m[reflect(y − dy), reflect(x − dx)].
+ */
+export function shiftMask(m: HostMask, dy: number, dx: number): HostMask {
+  if (dy === 0 && dx === 0) return m;
+  const { width: W, height: H } = m;
+  const reflect = (i: number, n: number) => (n === 1 ? 0 : i < 0 ? -i : i >= n ? 2 * (n - 1) - i : i);
+  const py = Math.sign(dy) * Math.min(Math.abs(dy), H - 1);
+  const px = Math.sign(dx) * Math.min(Math.abs(dx), W - 1);
+  const data = new Float32Array(W * H);
+  for (let y = 0; y < H; y++) {
+    const sy = reflect(y - py, H) * W;
+    for (let x = 0; x < W; x++) data[y * W + x] = m.data[sy + reflect(x - px, W)];
+  }
+  return { width: W, height: H, data };
+}
+
+/**
+ * E35: the parts at the image size from the regions' masks (already resized and feathered): where
+ * the masks add up to more than 1 they are scaled to add up to 1; part 0 is what is left, 1 − Σ.
+ */
+export function partition(regions: readonly HostMask[], width: number, height: number): HostMask[] {
+  const n = width * height;
+  const parts = regions.map((r) => ({ width, height, data: Float32Array.from(r.data) }));
+  const rest = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    let s = 0;
+    for (const p of parts) s += p.data[i] = Math.min(1, Math.max(0, p.data[i]));
+    if (s > 1) for (const p of parts) p.data[i] /= s;
+    rest[i] = Math.max(0, 1 - Math.min(1, s));
+  }
+  return [{ width, height, data: rest }, ...parts];
+}
+
+/**
+ * The weights of a part on the device: zero below {@link MIN_WEIGHT}, cropped to their bounding
+ * box, √ taken; null when the part is (almost) empty at this size.
+ */
+function layerMaskOf(m: HostMask): LayerMask | null {
+  const { width: W, height: H } = m;
+  let y0 = H, y1 = -1, x0 = W, x1 = -1;
+  let sum = 0;
+  for (let y = 0; y < H; y++) {
+    for (let x = 0; x < W; x++) {
+      const v = m.data[y * W + x];
+      if (v < MIN_WEIGHT) continue;
+      sum += v;
+      if (y < y0) y0 = y;
+      if (y > y1) y1 = y;
+      if (x < x0) x0 = x;
+      if (x > x1) x1 = x;
+    }
+  }
+  if (y1 < 0 || sum < MIN_CELLS) return null;
+  const h = y1 - y0 + 1;
+  const w = x1 - x0 + 1;
+  const root = new Float32Array(h * w);
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) {
+      const v = m.data[(y0 + y) * W + x0 + x];
+      root[y * w + x] = v < MIN_WEIGHT ? 0 : Math.sqrt(v);
+    }
+  }
+  // Kept: built lazily inside a step's tidy/tape, and owned by the cache beyond it.
+  return { box: { y: y0, x: x0, h, w }, sqrt: tf.keep(tf.tensor4d(root, [1, h, w, 1])), sum, fraction: sum / (W * H) };
+}
+
+/**
+ * The parts of one set of regions at one image size, with their device masks per (shift, feature
+ * size) cached: the first 16 steps of a run (the shift schedule of E25) create them, later steps
+ * reuse them, so steady state allocates nothing (E16).
+ */
+export class RegionMasks {
+  /** Parts at the image size (part 0 = unpainted). */
+  readonly parts: readonly HostMask[];
+  private layerSets = new Map<string, (LayerMask | null)[]>();
+  private pixelSet: (LayerMask | null)[] | null = null;
+  private shifted = new Map<string, HostMask[]>();
+
+  constructor(
+    readonly key: string,
+    masks: readonly MaskImage[],
+    readonly width: number,
+    readonly height: number,
+  ) {
+    const radius = Math.max(1, Math.round(FEATHER_FRACTION * Math.max(width, height)));
+    const resized = masks.map((m) => featherMask(resampleMask(hostMask(m), width, height), radius));
+    this.parts = partition(resized, width, height);
+  }
+
+  /** Area fraction of each part at the image size. */
+  get fractions(): number[] {
+    return this.parts.map((p) => p.data.reduce((s, v) => s + v, 0) / (this.width * this.height));
+  }
+
+  /** E36: every part at feature size h×w for the image shifted by (dy, dx) (null = empty there). Owned here. */
+  atLayer(dy: number, dx: number, h: number, w: number): readonly (LayerMask | null)[] {
+    const key = `${dy},${dx}|${h}x${w}`;
+    const hit = this.layerSets.get(key);
+    if (hit) return hit;
+    let shifted = this.shifted.get(`${dy},${dx}`);
+    if (!shifted) {
+      shifted = this.parts.map((p) => shiftMask(p, dy, dx));
+      if (this.shifted.size >= 16) this.shifted.delete(this.shifted.keys().next().value!);
+      this.shifted.set(`${dy},${dx}`, shifted);
+    }
+    const set = shifted.map((p) => layerMaskOf(resampleMask(p, w, h)));
+    if (this.layerSets.size >= MAX_CACHED_LAYER_SETS) {
+      const oldest = this.layerSets.keys().next().value!;
+      disposeSet(this.layerSets.get(oldest)!);
+      this.layerSets.delete(oldest);
+    }
+    this.layerSets.set(key, set);
+    return set;
+  }
+
+  /** E37: every part at the image size, unshifted (the pixel-space palette term). Owned here. */
+  atPixels(): readonly (LayerMask | null)[] {
+    return (this.pixelSet ??= this.parts.map(layerMaskOf));
+  }
+
+  dispose(): void {
+    for (const s of this.layerSets.values()) disposeSet(s);
+    this.layerSets.clear();
+    if (this.pixelSet) disposeSet(this.pixelSet);
+    this.pixelSet = null;
+    this.shifted.clear();
+  }
+}
+
+function disposeSet(set: readonly (LayerMask | null)[]): void {
+  for (const m of set) m?.sqrt.dispose();
+}
