@@ -13,7 +13,6 @@ import type { FeatureNetwork, FeatureTransformName, LayerWeight, Pooling } from 
 import './ops/gradients.ts';
 import { mirrorPad2d } from './ops/mirror-pad.ts';
 import { applyColorTransform, RGB_TO_YIQ } from './color.ts';
-import type { LayerMask } from './regions.ts';
 
 /** Elements summed per level by {@link accurateSum}. */
 const SUM_BLOCK = 256;
@@ -49,7 +48,7 @@ export function accurateMean(x: tf.Tensor): tf.Scalar {
  * of F (a cheap copy) both directions are plain matMuls. On MobileNetV2 at 256 px the Gram
  * matrices took ~75% of a step before this.
  */
-const gramOfFlat = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
+export const gramOfRows = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
   const flat = args[0] as tf.Tensor2D;
   (args[1] as tf.GradSaveFunc)([flat]);
   const n = flat.shape[0];
@@ -64,25 +63,7 @@ const gramOfFlat = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) =
 export function gramMatrix(features: tf.Tensor4D): tf.Tensor2D {
   return tf.tidy(() => {
     const [, h, w, c] = features.shape;
-    return gramOfFlat(tf.reshape(features, [h * w, c])) as tf.Tensor2D;
-  });
-}
-
-/**
- * E34: guided Gram matrix of `[1, H, W, C]` features under a region's mask T at this layer
- * (Gatys et al. 2017): Σₚ Tₚ fₚ fₚᵀ / Σₚ Tₚ, i.e. (F ⊙ √T)ᵀ(F ⊙ √T) normalised by the mask's area
- * instead of H·W. Only the mask's bounding box is multiplied (its rows are all the products see),
- * so a small region costs a small Gram. Features where T = 0 take no part, in value or gradient;
- * a mask of ones over the whole layer is exactly {@link gramMatrix}.
- */
-export function guidedGramMatrix(features: tf.Tensor4D, mask: LayerMask): tf.Tensor2D {
-  return tf.tidy(() => {
-    const [, h, w, c] = features.shape;
-    const { y, x, h: bh, w: bw } = mask.box;
-    const crop = bh === h && bw === w ? features : tf.slice(features, [0, y, x, 0], [1, bh, bw, c]);
-    const rows = bh * bw;
-    const g = gramOfFlat(tf.reshape(tf.mul(crop, mask.sqrt), [rows, c])) as tf.Tensor2D;
-    return rows === mask.sum ? g : (tf.mul(g, rows / mask.sum) as tf.Tensor2D);
+    return gramOfRows(tf.reshape(features, [h * w, c])) as tf.Tensor2D;
   });
 }
 
@@ -164,16 +145,24 @@ export type TvKind = 'sum' | 'mean';
 /** Optional transform of feature maps before the Gram matrix and the content comparison. */
 export type FeatureTransform = FeatureTransformName;
 
-const RELATIVE_EPSILON = 1e-8;
+export const RELATIVE_EPSILON = 1e-8;
 
-/** Style loss of one layer between the current Gram `g` and the target `a` (both F^T F / (H W)). */
-export function styleLayerLoss(g: tf.Tensor2D, a: tf.Tensor2D, kind: LayerLossKind): tf.Scalar {
+/**
+ * Style loss of one layer between the current Gram `g` and the target `a` (both F^T F / (H W)).
+ * `energy` = Σ a², when the caller keeps it with the target (it is a constant of the target).
+ */
+export function styleLayerLoss(g: tf.Tensor2D, a: tf.Tensor2D, kind: LayerLossKind, energy?: tf.Scalar): tf.Scalar {
   return tf.tidy(() => {
     const se = tf.square(tf.sub(g, a));
     if (kind === 'mse') return accurateMean(se);
     if (kind === 'gatys') return tf.div(accurateMean(se), 4) as tf.Scalar;
-    return tf.div(accurateSum(se), tf.add(accurateSum(tf.square(a)), RELATIVE_EPSILON)) as tf.Scalar;
+    return tf.div(accurateSum(se), tf.add(energy ?? targetEnergy(a), RELATIVE_EPSILON)) as tf.Scalar;
   });
+}
+
+/** Σ a² of a Gram target: the denominator of the `relative` style loss. */
+export function targetEnergy(a: tf.Tensor2D): tf.Scalar {
+  return accurateSum(tf.square(a));
 }
 
 /** Content loss of one layer between features `f` and target features `p`. */
@@ -246,20 +235,24 @@ export interface Objective {
   layoutWeight?: number;
   /**
    * Painted regions (E34–E37); absent = `styleTargets` and `paletteTarget` everywhere. Present, the
-   * style and palette terms are sums over parts (0: the unpainted area with `styleTargets` and
-   * `paletteTarget`, then one per region with its own), each weighted by its area fraction.
+   * style and palette terms are sums over parts (0: the unpainted area with the global blend's
+   * targets, then one per region with its own), each weighted by its area fraction.
    */
   regions?: ObjectiveRegions | null;
 }
 
-/** The parts of a painted image, as {@link transferLoss} needs them. */
+/**
+ * The style and palette terms of a painted image (E34–E37, built by guided.ts): sums over its
+ * parts (the unpainted area with the global blend, then one per region), each weighted by its
+ * area fraction.
+ */
 export interface ObjectiveRegions {
-  /** Targets of parts 1…n (part 0 uses the objective's own `styleTargets` / `paletteTarget`). */
-  targets: readonly { grams: ReadonlyMap<string, tf.Tensor2D>; palette: PaletteTarget }[];
-  /** Every part's mask at a feature size, for the shift the network sees (null = empty there). */
-  masksAt(h: number, w: number): readonly (LayerMask | null)[];
-  /** Every part's mask at the image size, unshifted (palette). */
-  pixelMasks: readonly (LayerMask | null)[];
+  /** Whether any part has Gram targets. */
+  readonly hasStyle: boolean;
+  /** One style layer's loss over the parts, from its (transformed) features. */
+  styleLayerLoss(features: tf.Tensor4D, layer: string): tf.Scalar;
+  /** The palette term over the parts (before `paletteWeight`). */
+  paletteLoss(image: tf.Tensor4D): tf.Scalar;
 }
 
 export interface LossTerms {
@@ -279,7 +272,7 @@ export interface LossTerms {
  */
 export function transferLoss(x: tf.Tensor4D, o: Objective, image: tf.Tensor4D = x): LossTerms {
   const useContent = o.contentWeight !== 0 && o.contentTargets != null && o.contentLayers.length > 0;
-  const useStyle = o.styleWeight !== 0 && (o.styleTargets != null || (o.regions?.targets.length ?? 0) > 0) && o.styleLayers.length > 0;
+  const useStyle = o.styleWeight !== 0 && (o.regions ? o.regions.hasStyle : o.styleTargets != null) && o.styleLayers.length > 0;
   const wanted = new Set<string>();
   if (useContent) for (const l of o.contentLayers) wanted.add(l.layer);
   if (useStyle) for (const l of o.styleLayers) wanted.add(l.layer);
@@ -305,16 +298,14 @@ export function transferLoss(x: tf.Tensor4D, o: Objective, image: tf.Tensor4D = 
       for (const { layer, weight } of o.styleLayers) {
         if (weight === 0) continue;
         const f = transformFeatures(feats.get(layer)!, o.transform);
-        const term = o.regions
-          ? guidedStyleLayerLoss(f, layer, o)
-          : styleLayerLoss(gramMatrix(f), o.styleTargets!.get(layer)!, o.styleLoss);
+        const term = o.regions ? o.regions.styleLayerLoss(f, layer) : styleLayerLoss(gramMatrix(f), o.styleTargets!.get(layer)!, o.styleLoss);
         style = tf.add(style, tf.mul(term, weight / norm));
       }
       style = tf.mul(style, o.styleWeight);
     }
   }
   if (o.paletteWeight && o.regions) {
-    style = tf.add(style, tf.mul(guidedPaletteLoss(image, o), o.paletteWeight));
+    style = tf.add(style, tf.mul(o.regions.paletteLoss(image), o.paletteWeight));
   } else if (o.paletteTarget && o.paletteWeight) {
     style = tf.add(style, tf.mul(paletteLoss(image, o.paletteTarget), o.paletteWeight));
   }
@@ -325,35 +316,6 @@ export function transferLoss(x: tf.Tensor4D, o: Objective, image: tf.Tensor4D = 
   const tv = tf.mul(o.tv === 'mean' ? tf.div(tvRaw, image.size) : tvRaw, o.tvWeight) as tf.Scalar;
   const total = tf.add(tf.add(content, style), tv) as tf.Scalar;
   return { total, content: content as tf.Scalar, style: style as tf.Scalar, tv };
-}
-
-/**
- * E34: one layer's style loss over the parts of a painted image: Σₚ aₚ · E(Gₚ, Aₚ), with Gₚ the
- * guided Gram under part p's mask at this layer's size, Aₚ its target and aₚ its area fraction
- * (so the parts' weights add up to 1, as the single global term's does). Empty parts and the
- * unpainted part without a global style are left out.
- */
-function guidedStyleLayerLoss(f: tf.Tensor4D, layer: string, o: Objective): tf.Scalar {
-  const [, h, w] = f.shape;
-  const masks = o.regions!.masksAt(h, w);
-  let sum: tf.Scalar = tf.scalar(0);
-  masks.forEach((m, p) => {
-    const target = p === 0 ? o.styleTargets?.get(layer) : o.regions!.targets[p - 1]?.grams.get(layer);
-    if (!m || !target) return;
-    sum = tf.add(sum, tf.mul(styleLayerLoss(guidedGramMatrix(f, m), target, o.styleLoss), m.fraction));
-  });
-  return sum;
-}
-
-/** E37: the palette term over the parts: Σₚ aₚ · palette distance of the pixels under part p's mask to its style. */
-function guidedPaletteLoss(image: tf.Tensor4D, o: Objective): tf.Scalar {
-  let sum: tf.Scalar = tf.scalar(0);
-  o.regions!.pixelMasks.forEach((m, p) => {
-    const target = p === 0 ? o.paletteTarget : o.regions!.targets[p - 1]?.palette;
-    if (!m || !target) return;
-    sum = tf.add(sum, tf.mul(paletteLoss(image, target, m), m.fraction));
-  });
-  return sum;
 }
 
 /** Feature targets of `image` for `layers` (transformed), in a map the caller owns and disposes. */
@@ -409,26 +371,12 @@ export interface PaletteTarget {
 }
 
 /** First and second raw moments of the pixels of `x` ([1, H, W, 3]): mean [3] and E[x xᵀ] [3, 3]. */
-export function colorMoments(x: tf.Tensor4D, mask?: LayerMask): { mean: tf.Tensor1D; second: tf.Tensor2D } {
+export function colorMoments(x: tf.Tensor4D): { mean: tf.Tensor1D; second: tf.Tensor2D } {
   return tf.tidy(() => {
-    if (mask) return weightedColorMoments(x, mask);
     const flat = tf.reshape(x, [-1, 3]) as tf.Tensor2D;
     const n = flat.shape[0];
     return { mean: tf.div(tf.sum(flat, 0), n) as tf.Tensor1D, second: tf.div(tf.matMul(tf.transpose(flat), flat), n) as tf.Tensor2D };
   });
-}
-
-/** Moments of the pixels weighted by a mask T at the image size: Σ T x / Σ T and Σ T x xᵀ / Σ T (E37). */
-function weightedColorMoments(x: tf.Tensor4D, mask: LayerMask): { mean: tf.Tensor1D; second: tf.Tensor2D } {
-  const { y, x: x0, h, w } = mask.box;
-  const crop = h === x.shape[1] && w === x.shape[2] ? x : tf.slice(x, [0, y, x0, 0], [1, h, w, 3]);
-  const root = tf.reshape(mask.sqrt, [h * w, 1]);
-  const flat = tf.reshape(crop, [h * w, 3]) as tf.Tensor2D;
-  const weighted = tf.mul(flat, root) as tf.Tensor2D;
-  return {
-    mean: tf.div(tf.sum(tf.mul(weighted, root), 0), mask.sum) as tf.Tensor1D,
-    second: tf.div(tf.matMul(tf.transpose(weighted), weighted), mask.sum) as tf.Tensor2D,
-  };
 }
 
 /** Covariance from raw moments: E[x xᵀ] − μ μᵀ. */
@@ -437,7 +385,7 @@ export function covarianceOf(mean: tf.Tensor1D, second: tf.Tensor2D): tf.Tensor2
 }
 
 /** Ridge added to colour covariances before their square root (flat images have singular ones). */
-const COV_RIDGE = 1e-5;
+export const COV_RIDGE = 1e-5;
 
 /**
  * Principal square root of a small symmetric positive (semi)definite matrix by the coupled
@@ -480,13 +428,12 @@ export function paletteTargetOf(moments: { mean: tf.Tensor1D; second: tf.Tensor2
  * Palette loss: the 2-Wasserstein distance between Gaussians fitted to the RGB pixels of `x` and
  * of the styles, in the commuting form |μx − μs|² + ‖Σx^½ − Σs^½‖²_F (exact when the covariances
  * commute, an upper bound otherwise). Both parts are in squared pixel values, so mean colour and
- * colour spread count alike. With `mask`, the pixels under it, weighted by it (a painted region, E37).
- * Why a pixel term at all: Gram matrices of the embedded networks'
+ * colour spread count alike. Why a pixel term at all: Gram matrices of the embedded networks'
  * features barely move the mean colour within a live budget (docs/STYLIZATION.md).
  */
-export function paletteLoss(x: tf.Tensor4D, target: PaletteTarget, mask?: LayerMask): tf.Scalar {
+export function paletteLoss(x: tf.Tensor4D, target: PaletteTarget): tf.Scalar {
   return tf.tidy(() => {
-    const { mean, second } = colorMoments(x, mask);
+    const { mean, second } = colorMoments(x);
     const covSqrt = sqrtmSpd(covarianceOf(mean, second));
     return tf.add(tf.sum(tf.square(tf.sub(mean, target.mean))), tf.sum(tf.square(tf.sub(covSqrt, target.covSqrt)))) as tf.Scalar;
   });

@@ -2,7 +2,8 @@ import { test, describe, before } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import { featherMask, partition, RegionMasks, resampleMask, shiftMask, type HostMask } from './regions.ts';
-import { guidedGramMatrix, shiftImage, styleLayerLoss } from './losses.ts';
+import { gramOfRows, shiftImage, sqrtmSpd, styleLayerLoss, targetEnergy } from './losses.ts';
+import { guidedGramMatrix, rowStyleLoss, sqrtmSpdBatch } from './guided.ts';
 import { createStyleTransfer } from './transfer.ts';
 import { createRandomNet } from './testing/random-net.ts';
 import { syntheticImage, testParams, useCpuBackend } from './testing/helpers.ts';
@@ -82,7 +83,10 @@ describe('painted regions: guided Gram matrices', () => {
   test("E34: a region's Gram loss ignores the features outside it; its gradient reaches only features where the mask is non-zero", () => {
     const masks = new RegionMasks('t', [mask(16, 12, (x) => x < 7)], 16, 12);
     const m = masks.atLayer(0, 0, 12, 16)[1]!;
-    const maskValues = tf.tidy(() => tf.pad(tf.square(m.sqrt), [[0, 0], [m.box.y, 12 - m.box.y - m.box.h], [m.box.x, 16 - m.box.x - m.box.w], [0, 0]]).dataSync());
+    const maskValues = new Float32Array(12 * 16);
+    const rows = m.rows ? Array.from(m.rows.dataSync()) : Array.from(maskValues.keys());
+    const roots = m.sqrt.dataSync();
+    rows.forEach((r, i) => (maskValues[r] = roots[i] ** 2));
     const f = tf.randomNormal([1, 12, 16, 5], 0, 1, 'float32', 7) as tf.Tensor4D;
     const target = tf.tidy(() => tf.add(tf.eye(5), 0.1) as tf.Tensor2D);
     const loss = (x: tf.Tensor4D) => styleLayerLoss(guidedGramMatrix(x, m), target, 'relative');
@@ -106,23 +110,52 @@ describe('painted regions: guided Gram matrices', () => {
     masks.dispose();
   });
 
-  test("E34: one region whose mask is the whole image is exactly today's global style (Grams and palette, every preset)", () => {
-    const net = createRandomNet({ seed: 4 });
-    const full = mask(40, 30, () => true);
-    for (const preset of ['default', 'tf-tutorial', 'gatys2015']) {
-      const params = testParams({ preset, init: 'noise', seed: 3 });
-      const global = createStyleTransfer(net, { content, styles: [{ image: styleA, weight: 1, scale: 1 }], params });
-      const painted = createStyleTransfer(net, { content, styles: [{ image: styleB, weight: 1, scale: 1 }], regions: [{ image: styleA, scale: 1, mask: full }], params });
-      const [a, b] = [global.lossFunction(), painted.lossFunction()];
-      const x = global.snapshot();
-      const [la, lb] = tf.tidy(() => [a(x), b(x)].map((t) => tf.stack([t.total, t.style, t.content, t.tv]).dataSync()));
-      for (let i = 0; i < 4; i++) assert.ok(Math.abs(la[i] - lb[i]) <= 1e-5 * Math.abs(la[i]) + 1e-9, `${preset} term ${i}: ${la[i]} vs ${lb[i]}`);
-      assert.ok(la[1] > 0);
-      x.dispose();
-      global.dispose();
-      painted.dispose();
+  test('E34: with fewer rows than channels the loss through the row Gram equals the C×C Gram form, value and gradient, every convention', () => {
+    const u = tf.randomNormal([6, 20], 0, 1, 'float32', 3) as tf.Tensor2D;
+    const a = tf.tidy(() => tf.div(gramOfRows(tf.randomNormal([30, 20], 0, 1, 'float32', 4) as tf.Tensor2D), 1.3) as tf.Tensor2D);
+    const energy = targetEnergy(a);
+    const scale = 1 / 4.5; // Σ T of a soft mask over 6 rows
+    for (const kind of ['relative', 'mse', 'gatys'] as const) {
+      const viaGram = (x: tf.Tensor) => styleLayerLoss(tf.mul(gramOfRows(x as tf.Tensor2D), 6 * scale) as tf.Tensor2D, a, kind, energy);
+      const viaRows = (x: tf.Tensor) => rowStyleLoss(x as tf.Tensor2D, scale, a, energy, kind);
+      const [v1, v2] = [value(viaGram(u)), value(viaRows(u))];
+      assert.ok(Math.abs(v1 - v2) <= 1e-5 * Math.abs(v1), `${kind}: ${v1} vs ${v2}`);
+      const [g1, g2] = [tf.grad(viaGram)(u), tf.grad(viaRows)(u)];
+      const err = value(tf.max(tf.abs(tf.sub(g1, g2))));
+      const mag = value(tf.max(tf.abs(g1)));
+      assert.ok(err <= 1e-5 * mag, `${kind}: gradient differs by ${err} (max ${mag})`);
+      tf.dispose([g1, g2]);
     }
-    net.dispose();
+    // and the batched matrix root of the palette term is the single one, matrix by matrix
+    const covs = tf.tidy(() => tf.stack([0.02, 0.05].map((s, i) => tf.add(tf.mul(tf.eye(3), s), tf.mul(tf.ones([3, 3]), 0.004 * (i + 1))))) as tf.Tensor3D);
+    const batch = sqrtmSpdBatch(covs);
+    for (let i = 0; i < 2; i++) {
+      const one = tf.tidy(() => sqrtmSpd(tf.squeeze(tf.slice(covs, [i, 0, 0], [1, 3, 3]), [0]) as tf.Tensor2D));
+      assert.ok(value(tf.max(tf.abs(tf.sub(one, tf.squeeze(tf.slice(batch, [i, 0, 0], [1, 3, 3]), [0]))))) < 1e-6);
+      one.dispose();
+    }
+    tf.dispose([u, a, energy, covs, batch]);
+  });
+
+  test("E34: one region whose mask is the whole image is today's global style, to float32 precision (Grams and palette, every preset, both Gram paths)", () => {
+    // the wide net's conv3 has 64 channels on 8×6 positions: its part takes the row-Gram path
+    for (const net of [createRandomNet({ seed: 4 }), createRandomNet({ seed: 5, channels: [8, 12, 64] })]) {
+      const full = mask(40, 30, () => true);
+      for (const preset of ['default', 'tf-tutorial', 'gatys2015']) {
+        const params = testParams({ preset, init: 'noise', seed: 3 });
+        const global = createStyleTransfer(net, { content, styles: [{ image: styleA, weight: 1, scale: 1 }], params });
+        const painted = createStyleTransfer(net, { content, styles: [{ image: styleB, weight: 1, scale: 1 }], regions: [{ image: styleA, scale: 1, mask: full }], params });
+        const [a, b] = [global.lossFunction(), painted.lossFunction()];
+        const x = global.snapshot();
+        const [la, lb] = tf.tidy(() => [a(x), b(x)].map((t) => tf.stack([t.total, t.style, t.content, t.tv]).dataSync()));
+        for (let i = 0; i < 4; i++) assert.ok(Math.abs(la[i] - lb[i]) <= 1e-5 * Math.abs(la[i]) + 1e-9, `${preset} term ${i}: ${la[i]} vs ${lb[i]}`);
+        assert.ok(la[1] > 0);
+        x.dispose();
+        global.dispose();
+        painted.dispose();
+      }
+      net.dispose();
+    }
   });
 
   test('E34, E36: under random shifts a step moves only the pixels a region covers (its style is the only style)', async () => {

@@ -5,8 +5,8 @@
  *
  * All mask arithmetic runs on the host, in plain float arrays: masks are small (the working size,
  * one channel), they change only when someone paints, and doing it here needs no read-back from the
- * device to find a mask's area or bounding box. What goes to the device per layer is √T inside the
- * mask's bounding box (see {@link LayerMask}), cached per random shift and feature size.
+ * device to find a mask's area or where it is. What goes to the device per layer is the positions a
+ * part covers and √T there (see {@link LayerMask}), cached per random shift and feature size.
  *
  * Parts: index 0 is the unpainted area T₀ = 1 − Σ Tᵣ, then one per region, in input order. The
  * masks are feathered (two box blurs) at the image size, then normalised so Σ Tᵣ ≤ 1: the parts
@@ -25,17 +25,37 @@ export interface HostMask {
 }
 
 /**
- * A part's mask at one feature size: `sqrt` = √T over the bounding box `box` of T > 0 (the guided
- * Gram multiplies the features by it, so FᵀF is weighted by T), `sum` = Σ T, `fraction` = Σ T ÷ (h·w).
+ * A part's mask at one feature size (h×w positions, row-major): the positions where T > 0 and √T
+ * there. The guided Gram gathers those rows of the features and multiplies them by √T, so FᵀF is
+ * weighted by T and costs as many rows as the part covers: the parts of a painted image together
+ * cost about one Gram, not one each (E34). `rows` is null when the part covers every position.
  */
 export interface LayerMask {
-  box: { y: number; x: number; h: number; w: number };
-  sqrt: tf.Tensor4D;
+  /** Positions with T > 0 (int32, [n]), or null for all of them. */
+  rows: tf.Tensor1D | null;
+  /** The same as [n, 1], for the gradient (a scatter back to those rows). */
+  rows2d: tf.Tensor2D | null;
+  /** √T at those positions, [n, 1]. */
+  sqrt: tf.Tensor2D;
+  /** Number of positions used (n). */
+  count: number;
+  /** Σ T. */
   sum: number;
+  /** Σ T ÷ (h·w): the part's area fraction, its weight in the loss. */
   fraction: number;
 }
 
-/** Weights below this are zero: a feathered tail this faint moves nothing, and cropping needs a hard edge. */
+/** Every part's weights at the image size, for the palette term of all parts at once (E37). */
+export interface PixelWeights {
+  /** Tᵀ: [P, H·W], row p = part p's weights. */
+  weightsT: tf.Tensor2D;
+  /** Σ T per part, [P, 1] (at least 1, so an empty part divides safely; its weight is 0). */
+  sums: tf.Tensor2D;
+  /** Area fraction of each part. */
+  fractions: number[];
+}
+
+/** Weights below this are zero: a feathered tail this faint moves nothing, and the rows it would add cost. */
 const MIN_WEIGHT = 1 / 1024;
 
 /** A part whose mask adds up to less than this many feature cells at a layer is left out there. */
@@ -180,36 +200,32 @@ export function partition(regions: readonly HostMask[], width: number, height: n
 }
 
 /**
- * The weights of a part on the device: zero below {@link MIN_WEIGHT}, cropped to their bounding
- * box, √ taken; null when the part is (almost) empty at this size.
+ * The weights of a part on the device: zero below {@link MIN_WEIGHT}, the positions left and √T
+ * there; null when the part is (almost) empty at this size.
  */
 function layerMaskOf(m: HostMask): LayerMask | null {
-  const { width: W, height: H } = m;
-  let y0 = H, y1 = -1, x0 = W, x1 = -1;
+  const n = m.width * m.height;
+  const rows: number[] = [];
+  const roots: number[] = [];
   let sum = 0;
-  for (let y = 0; y < H; y++) {
-    for (let x = 0; x < W; x++) {
-      const v = m.data[y * W + x];
-      if (v < MIN_WEIGHT) continue;
-      sum += v;
-      if (y < y0) y0 = y;
-      if (y > y1) y1 = y;
-      if (x < x0) x0 = x;
-      if (x > x1) x1 = x;
-    }
+  for (let i = 0; i < n; i++) {
+    const v = m.data[i];
+    if (v < MIN_WEIGHT) continue;
+    sum += v;
+    rows.push(i);
+    roots.push(Math.sqrt(v));
   }
-  if (y1 < 0 || sum < MIN_CELLS) return null;
-  const h = y1 - y0 + 1;
-  const w = x1 - x0 + 1;
-  const root = new Float32Array(h * w);
-  for (let y = 0; y < h; y++) {
-    for (let x = 0; x < w; x++) {
-      const v = m.data[(y0 + y) * W + x0 + x];
-      root[y * w + x] = v < MIN_WEIGHT ? 0 : Math.sqrt(v);
-    }
-  }
+  if (sum < MIN_CELLS) return null;
+  const all = rows.length === n;
   // Kept: built lazily inside a step's tidy/tape, and owned by the cache beyond it.
-  return { box: { y: y0, x: x0, h, w }, sqrt: tf.keep(tf.tensor4d(root, [1, h, w, 1])), sum, fraction: sum / (W * H) };
+  return {
+    rows: all ? null : tf.keep(tf.tensor1d(rows, 'int32')),
+    rows2d: all ? null : tf.keep(tf.tensor2d(rows, [rows.length, 1], 'int32')),
+    sqrt: tf.keep(tf.tensor2d(roots, [rows.length, 1])),
+    count: rows.length,
+    sum,
+    fraction: sum / n,
+  };
 }
 
 /**
@@ -221,7 +237,7 @@ export class RegionMasks {
   /** Parts at the image size (part 0 = unpainted). */
   readonly parts: readonly HostMask[];
   private layerSets = new Map<string, (LayerMask | null)[]>();
-  private pixelSet: (LayerMask | null)[] | null = null;
+  private pixelSet: PixelWeights | null = null;
   private shifted = new Map<string, HostMask[]>();
 
   constructor(
@@ -261,20 +277,39 @@ export class RegionMasks {
     return set;
   }
 
-  /** E37: every part at the image size, unshifted (the pixel-space palette term). Owned here. */
-  atPixels(): readonly (LayerMask | null)[] {
-    return (this.pixelSet ??= this.parts.map(layerMaskOf));
+  /** E37: every part's weights at the image size, unshifted (the pixel-space palette term). Owned here. */
+  atPixels(): PixelWeights {
+    if (this.pixelSet) return this.pixelSet;
+    const n = this.width * this.height;
+    const t = new Float32Array(this.parts.length * n);
+    const sums: number[] = [];
+    this.parts.forEach((p, k) => {
+      let sum = 0;
+      for (let i = 0; i < n; i++) {
+        const v = p.data[i] < MIN_WEIGHT ? 0 : p.data[i];
+        t[k * n + i] = v;
+        sum += v;
+      }
+      sums.push(sum);
+    });
+    // Kept: built lazily inside a step's tidy/tape, and owned here beyond it.
+    this.pixelSet = {
+      weightsT: tf.keep(tf.tensor2d(t, [this.parts.length, n])),
+      sums: tf.keep(tf.tensor2d(sums.map((v) => Math.max(1, v)), [this.parts.length, 1])),
+      fractions: sums.map((v) => v / n),
+    };
+    return this.pixelSet;
   }
 
   dispose(): void {
     for (const s of this.layerSets.values()) disposeSet(s);
     this.layerSets.clear();
-    if (this.pixelSet) disposeSet(this.pixelSet);
+    if (this.pixelSet) tf.dispose([this.pixelSet.weightsT, this.pixelSet.sums]);
     this.pixelSet = null;
     this.shifted.clear();
   }
 }
 
 function disposeSet(set: readonly (LayerMask | null)[]): void {
-  for (const m of set) m?.sqrt.dispose();
+  for (const m of set) if (m) tf.dispose([m.sqrt, ...(m.rows ? [m.rows, m.rows2d!] : [])]);
 }

@@ -15,9 +15,11 @@ import {
   gramTargetsOf,
   paletteTargetOf,
   shiftImage,
+  targetEnergy,
   type FeatureTransform,
   type PaletteTarget,
 } from './losses.ts';
+import type { PaletteStack } from './guided.ts';
 import { colorStats, luminanceAsRgb, luminanceStats, matchColorHistogram, matchedLuminanceAsRgb, type ColorStats } from './color.ts';
 import { imageFingerprint, resizeImage, rgbToTensor, sizeForLongSide } from './tensor-image.ts';
 import { maskId, RegionMasks } from './regions.ts';
@@ -72,18 +74,29 @@ interface StyleEntry {
   moments: { mean: tf.Tensor1D; second: tf.Tensor2D };
   /** The style's own palette target, made when a region uses it (E37). */
   palette?: PaletteTarget;
+  /** Σ A² per layer, made when a region uses it (E34). */
+  energy?: Map<string, tf.Scalar>;
 }
 
 export interface StyleTargets {
   grams: Map<string, tf.Tensor2D>;
   palette: PaletteTarget;
+  /** Σ A² per layer (the relative loss's denominator), made when regions need it (E34). */
+  energy?: Map<string, tf.Scalar>;
 }
 
 /** Targets and masks of painted regions (E34–E38): parts 1…n, part 0 being the unpainted area. */
 export interface RegionTargets {
-  /** Per region: its style's Grams and palette (owned by the style cache). */
-  targets: { grams: Map<string, tf.Tensor2D>; palette: PaletteTarget }[];
+  /** Per region: its style's Grams, their energies and its palette (owned by the style cache). */
+  targets: { grams: Map<string, tf.Tensor2D>; energy: Map<string, tf.Scalar>; palette: PaletteTarget }[];
   masks: RegionMasks;
+  /** Every part's palette target stacked (part 0: the global blend's, weight 0 without one) (E37). */
+  palettes: PaletteStack;
+}
+
+/** Σ A² of every Gram of a set (E34: kept with the targets, not recomputed every step). */
+export function energiesOf(grams: ReadonlyMap<string, tf.Tensor2D>): Map<string, tf.Scalar> {
+  return new Map([...grams].map(([layer, g]) => [layer, targetEnergy(g)]));
 }
 
 export class TransferTargets {
@@ -96,6 +109,7 @@ export class TransferTargets {
   private blend: { key: string; targets: StyleTargets | null } | null = null;
   /** Region masks by their key (the masks' fingerprints and the working size). */
   private regionMasks: RegionMasks | null = null;
+  private paletteStack: { key: string; stack: PaletteStack } | null = null;
 
   constructor(
     private readonly network: FeatureNetwork,
@@ -209,7 +223,8 @@ export class TransferTargets {
     const targets = regions.map((r) => {
       const entry = live.get(this.styleKey(regionStyle(r)))!;
       entry.palette ??= paletteTargetOf([{ ...entry.moments, weight: 1 }]);
-      return { grams: entry.grams, palette: entry.palette };
+      entry.energy ??= energiesOf(entry.grams);
+      return { grams: entry.grams, energy: entry.energy, palette: entry.palette };
     });
     const key = `${size.width}x${size.height}|${regions.map((r) => maskId(r.mask)).join(',')}`;
     if (this.regionMasks?.key !== key) {
@@ -217,7 +232,25 @@ export class TransferTargets {
       this.regionMasks = new RegionMasks(key, regions.map((r) => r.mask), size.width, size.height);
       this.counters.regionMasks += 1;
     }
-    return { targets, masks: this.regionMasks };
+    const blend = this.styleTargets();
+    const paletteKey = `${this.blend?.key}|${key}|${regions.map((r) => this.styleKey(regionStyle(r))).join(';')}`;
+    if (this.paletteStack?.key !== paletteKey) {
+      this.disposePaletteStack();
+      const fractions = this.regionMasks.atPixels().fractions;
+      const stack = tf.tidy(() => ({
+        mean: tf.stack([blend?.palette.mean ?? tf.zeros([3]), ...targets.map((t) => t.palette.mean)]) as tf.Tensor2D,
+        covSqrt: tf.stack([blend?.palette.covSqrt ?? tf.eye(3), ...targets.map((t) => t.palette.covSqrt)]) as tf.Tensor3D,
+        weights: tf.tensor1d(fractions.map((f, p) => (p === 0 && !blend ? 0 : f))),
+      }));
+      this.paletteStack = { key: paletteKey, stack };
+    }
+    return { targets, masks: this.regionMasks, palettes: this.paletteStack.stack };
+  }
+
+  private disposePaletteStack(): void {
+    const s = this.paletteStack?.stack;
+    if (s) tf.dispose([s.mean, s.covSqrt, s.weights]);
+    this.paletteStack = null;
   }
 
   /**
@@ -240,6 +273,7 @@ export class TransferTargets {
   private disposeRegionMasks(): void {
     this.regionMasks?.dispose();
     this.regionMasks = null;
+    this.disposePaletteStack();
   }
 
   dispose(): void {
@@ -263,6 +297,7 @@ export class TransferTargets {
     const t = this.blend?.targets;
     if (t) {
       disposeMap(t.grams);
+      disposeMap(t.energy);
       tf.dispose([t.palette.mean, t.palette.covSqrt]);
     }
     this.blend = null;
@@ -316,6 +351,7 @@ function disposeStyle(s: StyleEntry): void {
   disposeMap(s.grams);
   tf.dispose([s.moments.mean, s.moments.second]);
   if (s.palette) tf.dispose([s.palette.mean, s.palette.covSqrt]);
+  disposeMap(s.energy);
 }
 
 /** A region's style as the style cache sees it (its weight plays no part in a region). */

@@ -16,9 +16,10 @@ import { noiseImage, resizeImage, rgbToTensor, sizeForLongSide, tensorToRgb } fr
 import { AdamGroup, LbfgsSingle, type VariablesOptimizer } from './optim/group.ts';
 import { runInterruptible } from './interrupt.ts';
 import { createParameterization, type ImageParameterization, type ParameterizationName } from './parameterization.ts';
-import { imageId, TransferTargets, type TargetCounters } from './targets.ts';
+import { energiesOf, imageId, TransferTargets, type TargetCounters } from './targets.ts';
 import { changedFraction, changeMask, NEW_PICTURE_FRACTION } from './write-in.ts';
 import { maskId } from './regions.ts';
+import { regionObjective } from './guided.ts';
 import { mulberry32 } from '../../shared/random.ts';
 
 export interface CreateStyleTransferOptions {
@@ -477,12 +478,17 @@ class StyleTransferImpl implements EngineStyleTransfer {
       paletteWeight: w.palette,
       layoutTarget: w.layout !== 0 ? this.targets.layoutTarget() : null,
       layoutWeight: w.layout,
-      regions: regions && {
-        targets: regions.targets,
-        // E36: the masks are shifted as the image the network sees is.
-        masksAt: (h, w) => regions.masks.atLayer(dy, dx, h, w),
-        pixelMasks: regions.masks.atPixels(),
-      },
+      // E34–E37: part 0, the unpainted area, keeps the global blend (E4); the masks are shifted
+      // as the image the network sees is (E36).
+      regions:
+        regions &&
+        regionObjective(
+          [style ? { grams: style.grams, energy: (style.energy ??= energiesOf(style.grams)), palette: style.palette } : null, ...regions.targets],
+          (h, w) => regions.masks.atLayer(dy, dx, h, w),
+          regions.masks.atPixels(),
+          w.palette !== 0 ? regions.palettes : null,
+          this.preset.styleLoss,
+        ),
     };
   }
 }
