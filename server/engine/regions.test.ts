@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import { featherMask, partition, RegionMasks, resampleMask, shiftMask, type HostMask } from './regions.ts';
 import { gramOfRows, shiftImage, sqrtmSpd, styleLayerLoss, targetEnergy } from './losses.ts';
-import { guidedGramMatrix, rowStyleLoss, sqrtmSpdBatch } from './guided.ts';
+import { guidedGramMatrix, guidedPaletteLoss, rowStyleLoss, sqrtmSpdBatch } from './guided.ts';
 import { createStyleTransfer } from './transfer.ts';
 import { createRandomNet } from './testing/random-net.ts';
 import { syntheticImage, testParams, useCpuBackend } from './testing/helpers.ts';
@@ -156,6 +156,53 @@ describe('painted regions: guided Gram matrices', () => {
       }
       net.dispose();
     }
+  });
+
+  test("E34, E36, E37: on the default preset's own image (decorrelated pyramid, random shifts, palette) a whole-image region steps exactly as the global style", async () => {
+    // The default preset optimizes a colour-decorrelated pyramid seen through ±J px shifts (E23,
+    // E25) with the palette term (E26): a region must follow the image through all of it.
+    const net = createRandomNet({ seed: 6 });
+    const params = testParams({ preset: 'default', parameterization: 'pyramid-decorrelated', jitter: 5, seed: 4, learningRate: 0.05 });
+    const global = createStyleTransfer(net, { content, styles: [{ image: styleA, weight: 1, scale: 1 }], params });
+    const painted = createStyleTransfer(net, { content, styles: [{ image: styleB, weight: 1, scale: 1 }], regions: [{ image: styleA, scale: 1, mask: mask(40, 30, () => true) }], params });
+    for (let i = 0; i < 4; i++) {
+      const [a, b] = [await global.step(), await painted.step()];
+      assert.ok(Math.abs(a.losses.total - b.losses.total) <= 1e-4 * Math.abs(a.losses.total), `step ${i}: loss ${a.losses.total} vs ${b.losses.total}`);
+    }
+    const [x, y] = [global.snapshot(), painted.snapshot()];
+    const diff = value(tf.max(tf.abs(tf.sub(x, y))));
+    assert.ok(diff < 1e-4, `images differ by ${diff} after 4 steps`);
+    tf.dispose([x, y]);
+    global.dispose();
+    painted.dispose();
+    net.dispose();
+  });
+
+  test("E37: a region's palette term reads only the pixels under its mask, and its gradient reaches only them", () => {
+    const W = 16, H = 12;
+    const masks = new RegionMasks('p', [mask(W, H, (x) => x < 6)], W, H);
+    const pixels = masks.atPixels();
+    // part 0 (unpainted) has no palette target: weight 0; part 1 wants a flat orange
+    const palettes = tf.tidy(() => ({
+      mean: tf.tensor2d([[0, 0, 0], [0.9, 0.5, 0.1]]),
+      covSqrt: tf.stack([tf.eye(3), tf.mul(tf.eye(3), 0.05)]) as tf.Tensor3D,
+      weights: tf.tensor1d([0, pixels.fractions[1]]),
+    }));
+    const weight = Array.from(pixels.weightsT.dataSync().slice(W * H, 2 * W * H));
+    const img = tf.randomUniform([1, H, W, 3], 0, 1, 'float32', 9) as tf.Tensor4D;
+    const outside = tf.tidy(() => tf.reshape(tf.tensor1d(weight.map((v) => (v === 0 ? 1 : 0))), [1, H, W, 1]));
+    const changed = tf.tidy(() => tf.clipByValue(tf.add(img, tf.mul(outside, tf.randomUniform(img.shape, -0.5, 0.5, 'float32', 10))), 0, 1) as tf.Tensor4D);
+    const loss = (x: tf.Tensor) => guidedPaletteLoss(x as tf.Tensor4D, pixels, palettes);
+    assert.ok(value(loss(img)) > 0);
+    assert.ok(Math.abs(value(loss(changed)) - value(loss(img))) < 1e-6, 'pixels outside the region do not change its palette term');
+    const g = tf.grad(loss)(img).dataSync();
+    for (let p = 0; p < W * H; p++) {
+      const mag = Math.max(Math.abs(g[p * 3]), Math.abs(g[p * 3 + 1]), Math.abs(g[p * 3 + 2]));
+      if (weight[p] === 0) assert.equal(mag, 0, `pixel ${p} outside the region got gradient ${mag}`);
+      else assert.ok(mag > 0, `pixel ${p} inside the region got no gradient`);
+    }
+    tf.dispose([img, outside, changed, palettes.mean, palettes.covSqrt, palettes.weights]);
+    masks.dispose();
   });
 
   test('E34, E36: under random shifts a step moves only the pixels a region covers (its style is the only style)', async () => {
