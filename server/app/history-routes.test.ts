@@ -58,7 +58,7 @@ async function record(server: TestServer): Promise<{ s: CreateSessionResponse; m
   a.doc.getMap('params').set('styleWeight', 7);
   await pause();
   const stroke = addStroke(b.doc, 'bo-1', 'bo', [10, 10, 60, 40]);
-  // S29: a style brush stroke is history too (in the state at t, in forks)
+  // S34: a style brush stroke is history too (in the state at t, in forks)
   const style = String((a.doc.getArray('styles').get(0) as Y.Map<unknown>).get('imageId'));
   a.doc.transact(() => a.doc.getArray('regions').push([createRegionStroke({ id: 'ana-r1', author: 'ana', tool: 'brush', style, size: 80, points: [50, 150, 200, 150] })]));
   await waitFor(() => a.doc.getArray('strokes').length === 1);

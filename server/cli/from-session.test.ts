@@ -51,7 +51,7 @@ async function recordSession(dataDir: string): Promise<{ id: string; before: num
       const m = new Y.Map<unknown>();
       for (const [k, v] of Object.entries({ id: 'r1', author: 'ana', tool: 'brush', color: '#ff0000', size: 30, opacity: 1, points: [0, 100, 400, 100] })) m.set(k, v);
       c.doc.getArray('strokes').push([m]);
-      // a style brush stroke along the bottom, with the session's own style (S29)
+      // a style brush stroke along the bottom, with the session's own style (S34)
       const style = String((c.doc.getArray('styles').get(0) as Y.Map<unknown>).get('imageId'));
       c.doc.getArray('regions').push([createRegionStroke({ id: 'g1', author: 'ana', tool: 'brush', style, size: 60, points: [0, 260, 451, 260] })]);
     });
@@ -79,7 +79,7 @@ describe('render --from-session', () => {
       assert.equal(latest.content.width, latest.state.content.width);
       const earlier = await loadSessionRender(dataDir, id, { size: 200, at: before, fromKeyframe: false });
       assert.equal(earlier.regions.length, 0);
-      // S29: the style brush stroke is a region mask at the content's size, not paint on the content
+      // S34: the style brush stroke is a region mask at the content's size, not paint on the content
       assert.equal(latest.regions.length, 1);
       const mask = latest.regions[0].mask;
       assert.deepEqual([mask.width, mask.height], [latest.content.width, latest.content.height]);

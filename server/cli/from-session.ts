@@ -33,7 +33,7 @@ export interface SessionRenderInputs {
   state: SessionState;
   content: RgbImage;
   styles: StyleInput[];
-  /** The painted regions (S29): their styles and masks at the content's full size. */
+  /** The painted regions (S34): their styles and masks at the content's full size. */
   regions: StyleRegion[];
   /** Engine params from the session's params, at `size`. */
   params: TransferParams;

@@ -48,7 +48,7 @@ function recordSession(seed: number, edits: number): StoredUpdate[] {
     const kind = rand();
     const regions = doc.getArray<Y.Map<unknown>>('regions');
     if (rand() < 0.15) {
-      // style brush strokes (S29): added, grown (sometimes with a bad point), given a missing style, removed
+      // style brush strokes (S34): added, grown (sometimes with a bad point), given a missing style, removed
       doc.transact(() => {
         const r = rand();
         if (r < 0.5 || !regions.length) {

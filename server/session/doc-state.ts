@@ -375,7 +375,7 @@ export class DocValidator {
     this.paintCost = sessionCost;
   }
   /**
-   * S29: region strokes, validated like strokes (schema, paint budgets of S24 counted on their own
+   * S34: region strokes, validated like strokes (schema, paint budgets of S24 counted on their own
    * against the same limits) plus: a brush's `style` must be a stored image, and at most
    * MAX_REGION_STYLES styles are painted at once (strokes of further styles are left out).
    */

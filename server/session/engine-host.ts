@@ -14,7 +14,7 @@ export interface EngineInputs {
   /** The composed canvas (content photo or background + strokes), at content width×height. */
   content: RgbImage;
   styles: StyleInput[];
-  /** Styles painted into regions (S29), each with its mask at the canvas's working size. */
+  /** Styles painted into regions (S34), each with its mask at the canvas's working size. */
   regions: StyleRegion[];
   params: Params;
 }

@@ -77,7 +77,7 @@ class FakeSessionEngine implements SessionEngine {
     const sw = Math.min(1, this.inputs.params.styleWeight / (this.inputs.params.styleWeight + this.inputs.params.contentWeight + 1e-9));
     this.target = new Float32Array(content.data.length);
     for (let i = 0; i < content.data.length; i++) this.target[i] = content.data[i] * (1 - 0.5 * sw) + styleColor[i % 3] * 0.5 * sw;
-    // Painted regions (S29): tinted with their own style's colour instead, as far as the mask covers.
+    // Painted regions (S34): tinted with their own style's colour instead, as far as the mask covers.
     for (const r of this.inputs.regions ?? []) {
       const color = meanColor(r.image);
       const { mask } = r;

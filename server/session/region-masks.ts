@@ -1,5 +1,5 @@
 /**
- * Region strokes → one mask per painted style, at the working size (S25, S29), for the engine's
+ * Region strokes → one mask per painted style, at the working size (S25, S34), for the engine's
  * guided Gram matrices (engine SPEC E34). Region strokes never touch the content image.
  *
  * The masks are painted by the stroke rasterizer itself (rasterize.ts: the same round brush,

@@ -25,8 +25,8 @@ function setup() {
 
 const region = (over: Partial<RegionStroke> = {}): RegionStroke => ({ id: 'r1', author: 'Ana', tool: 'brush', style: IMG2, size: 20, points: [10, 10, 40, 10], ...over });
 
-describe('region strokes in the document (S29)', () => {
-  test('S29: region strokes are validated field by field; a bad edit keeps the last valid version and names its path', () => {
+describe('region strokes in the document (S34)', () => {
+  test('S34: region strokes are validated field by field; a bad edit keeps the last valid version and names its path', () => {
     const { doc, v, log, regions } = setup();
     const m = createRegionStroke(region());
     doc.transact(() => regions.push([m]), 'ana');
@@ -56,7 +56,7 @@ describe('region strokes in the document (S29)', () => {
     }
   });
 
-  test('S29: a style brush needs a stored style image; an eraser needs none; a never-valid stroke is left out; unknown fields are dropped', () => {
+  test('S34: a style brush needs a stored style image; an eraser needs none; a never-valid stroke is left out; unknown fields are dropped', () => {
     const { doc, v, log, regions } = setup();
     doc.transact(() => regions.push([createRegionStroke(region({ style: undefined }))]), 'ana');
     assert.equal(log.at(-1)!.errors[0].path, 'regions[0].style');
@@ -73,7 +73,7 @@ describe('region strokes in the document (S29)', () => {
     assert.deepEqual(log.at(-1)!.unknown.map(([, key]) => key), ['colour']);
   });
 
-  test('S29: at most MAX_REGION_STYLES styles are painted at once; the strokes of a ninth are left out and reported', () => {
+  test('S34: at most MAX_REGION_STYLES styles are painted at once; the strokes of a ninth are left out and reported', () => {
     const doc = new Y.Doc();
     const ids = Array.from({ length: 9 }, (_, i) => String(i).repeat(64));
     const v = new DocValidator(doc, (id) => ids.includes(id));
@@ -86,8 +86,8 @@ describe('region strokes in the document (S29)', () => {
   });
 });
 
-describe('region masks (S29)', () => {
-  test('S29: later strokes cover earlier ones like paint, an eraser gives the area back, masks never add up past 255', async () => {
+describe('region masks (S34)', () => {
+  test('S34: later strokes cover earlier ones like paint, an eraser gives the area back, masks never add up past 255', async () => {
     const b = new RegionMaskBuilder();
     const strokes = [
       region({ id: 'a', style: IMG, size: 30, points: [0, 40, 100, 40] }), // a band across
@@ -111,7 +111,7 @@ describe('region masks (S29)', () => {
     assert.deepEqual(erased.map((r) => r.style), [IMG]);
   });
 
-  test('S29, S25: masks are made at the working size; four styles use two canvases', async () => {
+  test('S34, S25: masks are made at the working size; four styles use two canvases', async () => {
     const b = new RegionMaskBuilder();
     const ids = ['1', '2', '3', '4'].map((d) => d.repeat(64));
     const built = (await b.build({ ...content, width: 400, height: 320 }, ids.map((style, i) => region({ id: `s${i}`, style, points: [40 + 100 * i, 100, 40 + 100 * i, 200] })), 100))!;
@@ -137,7 +137,7 @@ class RecordingHost implements EngineHost {
   }
 }
 
-describe('region strokes reach the engine (S29)', () => {
+describe('region strokes reach the engine (S34)', () => {
   let server: TestServer | null = null;
   const clients: TestClient[] = [];
   afterEach(async () => {
@@ -146,7 +146,7 @@ describe('region strokes reach the engine (S29)', () => {
     server = null;
   });
 
-  test('S29: a region stroke reaches the engine as a mask with its decoded style, never as content', async () => {
+  test('S34: a region stroke reaches the engine as a mask with its decoded style, never as content', async () => {
     const host = new RecordingHost();
     server = await startTestServer({ idlePauseMs: 5000 }, { engineHost: host });
     const s = await createSession(server.url);

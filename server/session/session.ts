@@ -132,7 +132,7 @@ export class Session {
   private readonly budgets: SessionBudgets;
   /** Styles admitted by the style-pixel budget (S25), in document order. */
   private admittedStyles: StyleEntry[] = [];
-  /** Styles painted into regions that the style-pixel budget admitted (S25, S29), by image id. */
+  /** Styles painted into regions that the style-pixel budget admitted (S25, S34), by image id. */
   private admittedRegionStyles = new Set<string>();
   private regionMasks = new RegionMaskBuilder();
   private builtRegions: StyleRegion[] | null = null;
@@ -289,7 +289,7 @@ export class Session {
 
   /**
    * S25: the styles that fit SESSION_MAX_STYLE_PIXELS at the engine's resolution (admission.ts):
-   * the global styles in document order, then the styles painted into regions (S29) with what is left.
+   * the global styles in document order, then the styles painted into regions (S34) with what is left.
    */
   private admitStyles(): ErrorPayload[] {
     const { styles, regions } = this.validator.state();
@@ -303,7 +303,7 @@ export class Session {
     return [...r.errors, ...p.errors];
   }
 
-  /** S29: a painted style is used at the scale its image has among the styles, else 1. */
+  /** S34: a painted style is used at the scale its image has among the styles, else 1. */
   private regionScale(imageId: string): number {
     return this.validator.state().styles.find((s) => s.imageId === imageId)?.scale ?? 1;
   }
@@ -357,7 +357,7 @@ export class Session {
     this.engine?.update({ content: canvas });
   }
 
-  /** S29: the region strokes as masks per admitted style, with the styles decoded, to the engine. */
+  /** S34: the region strokes as masks per admitted style, with the styles decoded, to the engine. */
   private async rebuildRegions(): Promise<void> {
     if (this.closed) return;
     const { content, regions } = this.validator.state();
