@@ -13,6 +13,7 @@ import type { FeatureNetwork, FeatureTransformName, LayerWeight, Pooling } from 
 import './ops/gradients.ts';
 import { mirrorPad2d } from './ops/mirror-pad.ts';
 import { applyColorTransform, RGB_TO_YIQ } from './color.ts';
+import { slicedPaletteLoss, type SlicedPaletteTarget } from './sliced-palette.ts';
 
 /** Elements summed per level by {@link accurateSum}. */
 const SUM_BLOCK = 256;
@@ -229,6 +230,8 @@ export interface Objective {
   paletteTarget?: PaletteTarget | null;
   /** Final multiplier of the palette term (0 or absent switches it off). */
   paletteWeight?: number;
+  /** Sorted colour targets of the sliced palette term; when given it replaces `paletteTarget`'s Gaussian term. */
+  slicedPalette?: SlicedPaletteTarget | null;
   /** The content's coarse luminance layout ({@link layoutOf}); absent = no layout term. */
   layoutTarget?: tf.Tensor4D | null;
   /** Final multiplier of the layout term (0 or absent switches it off). */
@@ -305,9 +308,12 @@ export function transferLoss(x: tf.Tensor4D, o: Objective, image: tf.Tensor4D = 
     }
   }
   if (o.paletteWeight && o.regions) {
+    // E37: painted regions have a palette target per part (the Gaussian form, whatever the
+    // preset's palette distance: the sliced form has no per-part weighting yet).
     style = tf.add(style, tf.mul(o.regions.paletteLoss(image), o.paletteWeight));
-  } else if (o.paletteTarget && o.paletteWeight) {
-    style = tf.add(style, tf.mul(paletteLoss(image, o.paletteTarget), o.paletteWeight));
+  } else if (o.paletteWeight && (o.slicedPalette || o.paletteTarget)) {
+    const palette = o.slicedPalette ? slicedPaletteLoss(image, o.slicedPalette) : paletteLoss(image, o.paletteTarget!);
+    style = tf.add(style, tf.mul(palette, o.paletteWeight));
   }
   if (o.layoutTarget && o.layoutWeight) {
     content = tf.add(content, tf.mul(layoutLoss(image, o.layoutTarget), o.layoutWeight));

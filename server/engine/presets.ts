@@ -44,6 +44,12 @@ export interface Preset {
    * contentWeight; 0 = none.
    */
   base: { content: number; style: number; tv: number; palette: number; layout: number };
+  /**
+   * The palette term's distance (E26): `gaussian` compares mean and covariance of the RGB pixels,
+   * `sliced` the whole distribution of 4×4-cell colours along 16 directions (sliced-palette.ts).
+   * Absent = gaussian.
+   */
+  palette?: 'gaussian' | 'sliced';
   adam: AdamConstants;
   /** L-BFGS step size (torch's `lr`); TransferParams.learningRate is Adam's only. */
   lbfgsLearningRate: number;
