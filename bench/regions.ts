@@ -100,7 +100,8 @@ export function regionsSection(r: Awaited<ReturnType<typeof runRegionsBench>>, o
     '',
     `Run ${r.started.slice(0, 16)}Z on ${os.cpus()[0]?.model ?? 'this CPU'} × ${os.cpus().length}, ${r.backend}, mobilenet_v2 (the embedded default), preset \`default\`, ` +
       `chelsea at ${opts.size} px. Median ms per step over ${opts.rounds} rounds of ${opts.steps} steps per configuration, in turn, after 17 warm-up steps each ` +
-      '(every random shift of the schedule: steady state). Goal: 3 regions at most 2× one global style (engine SPEC E34).',
+      '(every random shift of the schedule: steady state). Goal: 3 regions at most 2× one global style (engine SPEC E34). ' +
+      'Command: `npm run bench:regions` (on the shared 2-core machine under `flock -x /work/.bench.lock`, so nothing else runs meanwhile).',
     '',
     '| configuration | painted | ms/step | ÷ one global style |',
     '|---|---|---|---|',
