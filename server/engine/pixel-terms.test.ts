@@ -163,4 +163,17 @@ describe('pixel-space terms: palette and layout', () => {
     assert.ok(a.targets > 1 && a.targets <= 16, `${a.targets} content target sets`);
     net.dispose();
   });
+
+  test('E25: L-BFGS sees no shifts (one content target set, whatever the jitter)', async () => {
+    const net = createRandomNet();
+    const st = createStyleTransfer(net, {
+      content: syntheticImage(32, 24, 1),
+      styles: [{ image: syntheticImage(24, 24, 2), weight: 1, scale: 1 }],
+      params: testParams({ optimizer: 'lbfgs', jitter: 4 }),
+    });
+    for (let i = 0; i < 5; i++) await st.step();
+    assert.equal(st.counters.contentTargets, 1);
+    st.dispose();
+    net.dispose();
+  });
 });

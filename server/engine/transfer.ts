@@ -377,7 +377,9 @@ class StyleTransferImpl implements EngineStyleTransfer {
   /** E25: the seeded random shift of step `iter` (0, 0 when the preset or params have none). */
   private shiftFor(iter: number): [number, number] {
     const max = this.current.params.jitter ?? this.preset.image.jitter;
-    if (max <= 0) return [0, 0];
+    // L-BFGS builds its curvature pairs from one fixed function: under shifts they are noise and
+    // the content reconstruction from noise stayed noise (docs/STYLIZATION.md).
+    if (max <= 0 || this.current.params.optimizer === 'lbfgs') return [0, 0];
     const rand = mulberry32((this.current.params.seed * 7919 + (iter % SHIFT_SCHEDULE_LENGTH)) | 0);
     const pick = () => Math.floor(rand() * (2 * max + 1)) - max;
     return [pick(), pick()];
