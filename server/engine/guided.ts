@@ -13,6 +13,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { accurateSum, COV_RIDGE, gramOfRows, RELATIVE_EPSILON, styleLayerLoss, type LayerLossKind, type ObjectiveRegions, type PaletteTarget } from './losses.ts';
 import type { LayerMask, PixelWeights } from './regions.ts';
+import { paletteCells, slicedPaletteLossOfCells, type SlicedPaletteTarget } from './sliced-palette.ts';
 
 /** One part's targets: Grams per style layer with their energies Σ A², and its palette. */
 export interface PartTargets {
@@ -146,6 +147,34 @@ export function guidedPaletteLoss(image: tf.Tensor4D, pixels: PixelWeights, pale
   return tf.sum(tf.mul(tf.add(meanTerm, covTerm), palettes.weights)) as tf.Scalar;
 }
 
+/** The sliced palette term's parts (E37): per part with cells, the cells it owns and its sorted target. */
+export interface SlicedParts {
+  parts: {
+    /** Its cells' indices ([n], and [n, 1] for the gradient), or null for every cell. */
+    rows: tf.Tensor1D | null;
+    rows2d: tf.Tensor2D | null;
+    /** Its share of the cells: its weight in the term. */
+    fraction: number;
+    target: SlicedPaletteTarget;
+  }[];
+}
+
+/**
+ * E37 with the sliced palette distance (E26): Σₚ aₚ · SW(cells part p owns, part p's target), each
+ * cell owned by the part weighing most over it, aₚ the part's share of the cells. A part owning
+ * every cell is exactly the global term.
+ */
+export function guidedSlicedPaletteLoss(image: tf.Tensor4D, sliced: SlicedParts): tf.Scalar {
+  const cells = paletteCells(image);
+  let sum: tf.Scalar = tf.scalar(0);
+  for (const p of sliced.parts) {
+    const own = p.rows ? gatherRows(cells, p.rows, p.rows2d!) : cells;
+    const term = slicedPaletteLossOfCells(own, p.target);
+    sum = tf.add(sum, p.fraction === 1 ? term : tf.mul(term, p.fraction));
+  }
+  return sum;
+}
+
 /**
  * The objective's view of a painted image (losses.ts {@link ObjectiveRegions}). `parts[0]` is the
  * unpainted area (null without a global style), then one entry per region; `masksAt` gives every
@@ -157,6 +186,7 @@ export function regionObjective(
   pixels: PixelWeights,
   palettes: PaletteStack | null,
   kind: LayerLossKind,
+  sliced: SlicedParts | null = null,
 ): ObjectiveRegions {
   return {
     hasStyle: parts.some((p) => p !== null),
@@ -174,6 +204,6 @@ export function regionObjective(
       });
       return sum;
     },
-    paletteLoss: (image) => (palettes ? guidedPaletteLoss(image, pixels, palettes) : tf.scalar(0)),
+    paletteLoss: (image) => (sliced ? guidedSlicedPaletteLoss(image, sliced) : palettes ? guidedPaletteLoss(image, pixels, palettes) : tf.scalar(0)),
   };
 }

@@ -308,8 +308,7 @@ export function transferLoss(x: tf.Tensor4D, o: Objective, image: tf.Tensor4D = 
     }
   }
   if (o.paletteWeight && o.regions) {
-    // E37: painted regions have a palette target per part (the Gaussian form, whatever the
-    // preset's palette distance: the sliced form has no per-part weighting yet).
+    // E37: painted regions have a palette target per part (in the preset's palette distance).
     style = tf.add(style, tf.mul(o.regions.paletteLoss(image), o.paletteWeight));
   } else if (o.paletteWeight && (o.slicedPalette || o.paletteTarget)) {
     const palette = o.slicedPalette ? slicedPaletteLoss(image, o.slicedPalette) : paletteLoss(image, o.paletteTarget!);

@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import { featherMask, partition, RegionMasks, resampleMask, shiftMask, type HostMask } from './regions.ts';
 import { gramOfRows, shiftImage, sqrtmSpd, styleLayerLoss, targetEnergy } from './losses.ts';
-import { guidedGramMatrix, guidedPaletteLoss, rowStyleLoss, sqrtmSpdBatch } from './guided.ts';
+import { guidedGramMatrix, guidedPaletteLoss, guidedSlicedPaletteLoss, rowStyleLoss, sqrtmSpdBatch } from './guided.ts';
+import { paletteDirections, PALETTE_DIRECTIONS } from './sliced-palette.ts';
 import { createStyleTransfer } from './transfer.ts';
 import { createRandomNet } from './testing/random-net.ts';
 import { syntheticImage, testParams, useCpuBackend } from './testing/helpers.ts';
@@ -202,6 +203,36 @@ describe('painted regions: guided Gram matrices', () => {
       else assert.ok(mag > 0, `pixel ${p} inside the region got no gradient`);
     }
     tf.dispose([img, outside, changed, palettes.mean, palettes.covSqrt, palettes.weights]);
+    masks.dispose();
+  });
+
+  test("E37: with the sliced palette distance each cell belongs to the part weighing most over it, and a part's term moves only its cells", () => {
+    const W = 16, H = 12;
+    const masks = new RegionMasks('s', [mask(W, H, (x) => x < 6)], W, H);
+    const { cells, parts } = masks.atCells(4);
+    assert.equal(cells, 12);
+    // columns of cells 0 (x 0-3) is the region's, 2-3 (x 8-15) the rest's; column 1 (x 4-7) is
+    // feathered across the edge at x = 6 and goes to whichever part weighs more there
+    const owned = parts.map((r) => Array.from(r ?? []));
+    assert.deepEqual([...owned[0], ...owned[1]].sort((a, b) => a - b), [...Array(12).keys()], 'every cell has one owner');
+    for (const c of [0, 4, 8]) assert.ok(owned[1].includes(c), `cell ${c} is the region's`);
+    for (const c of [2, 3, 6, 7, 10, 11]) assert.ok(owned[0].includes(c), `cell ${c} is the rest's`);
+    const rows = Int32Array.from(owned[1]);
+    const directions = tf.tensor2d(paletteDirections(), [3, PALETTE_DIRECTIONS]);
+    // a target spread from 1 down to −1 along every direction (descending, as the term sorts)
+    const sorted = tf.tidy(() => tf.tile(tf.reshape(tf.linspace(1, -1, rows.length), [1, rows.length]), [PALETTE_DIRECTIONS, 1]) as tf.Tensor2D);
+    const sliced = { parts: [{ rows: tf.tensor1d(rows, 'int32'), rows2d: tf.tensor2d(rows, [rows.length, 1], 'int32'), fraction: rows.length / 12, target: { directions, sorted } }] };
+    const img = tf.randomUniform([1, H, W, 3], 0, 1, 'float32', 11) as tf.Tensor4D;
+    const g = tf.grad((x) => guidedSlicedPaletteLoss(x as tf.Tensor4D, sliced))(img).dataSync();
+    for (let y = 0; y < H; y++) {
+      for (let x = 0; x < W; x++) {
+        const cell = Math.floor(y / 4) * 4 + Math.floor(x / 4);
+        const mag = Math.max(...[0, 1, 2].map((c) => Math.abs(g[(y * W + x) * 3 + c])));
+        if (rows.includes(cell)) assert.ok(mag > 0, `pixel ${x},${y} of the region's cell ${cell} got no gradient`);
+        else assert.equal(mag, 0, `pixel ${x},${y} outside the region's cells got gradient ${mag}`);
+      }
+    }
+    tf.dispose([img, directions, sorted, sliced.parts[0].rows, sliced.parts[0].rows2d]);
     masks.dispose();
   });
 

@@ -239,6 +239,7 @@ export class RegionMasks {
   private layerSets = new Map<string, (LayerMask | null)[]>();
   private pixelSet: PixelWeights | null = null;
   private shifted = new Map<string, HostMask[]>();
+  private cellSets = new Map<number, { cells: number; parts: (Int32Array | null)[] }>();
 
   constructor(
     readonly key: string,
@@ -274,6 +275,34 @@ export class RegionMasks {
       this.layerSets.delete(oldest);
     }
     this.layerSets.set(key, set);
+    return set;
+  }
+
+  /**
+   * E37, sliced palette: the cells of side `cell` (as losses' avgPool 'valid' lays them out, row-major)
+   * each part owns: every cell goes to the part with the largest mean weight over it (ties to the
+   * lower part). Per part: its cell indices, or null when it owns every cell. Host arrays, cached.
+   */
+  atCells(cell: number): { cells: number; parts: (Int32Array | null)[] } {
+    const hit = this.cellSets.get(cell);
+    if (hit) return hit;
+    const gw = Math.floor(this.width / cell);
+    const gh = Math.floor(this.height / cell);
+    const owned: number[][] = this.parts.map(() => []);
+    for (let cy = 0; cy < gh; cy++) {
+      for (let cx = 0; cx < gw; cx++) {
+        let best = 0;
+        let bestSum = -1;
+        this.parts.forEach((p, k) => {
+          let sum = 0;
+          for (let y = cy * cell; y < (cy + 1) * cell; y++) for (let x = cx * cell; x < (cx + 1) * cell; x++) sum += p.data[y * this.width + x];
+          if (sum > bestSum + 1e-6) [best, bestSum] = [k, sum];
+        });
+        owned[best].push(cy * gw + cx);
+      }
+    }
+    const set = { cells: gw * gh, parts: owned.map((o) => (o.length === gw * gh ? null : Int32Array.from(o))) };
+    this.cellSets.set(cell, set);
     return set;
   }
 

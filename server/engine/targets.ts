@@ -19,7 +19,7 @@ import {
   type FeatureTransform,
   type PaletteTarget,
 } from './losses.ts';
-import type { PaletteStack } from './guided.ts';
+import type { PaletteStack, SlicedParts } from './guided.ts';
 import { colorStats, luminanceAsRgb, luminanceStats, matchColorHistogram, matchedLuminanceAsRgb, type ColorStats } from './color.ts';
 import {
   PALETTE_CELL,
@@ -124,6 +124,8 @@ export class TransferTargets {
   /** Region masks by their key (the masks' fingerprints and the working size). */
   private regionMasks: RegionMasks | null = null;
   private paletteStack: { key: string; stack: PaletteStack } | null = null;
+  /** The sliced palette term's parts (E37), keyed by the palette stack's key and the cell size. */
+  private slicedParts: { key: string; parts: SlicedParts; directions: tf.Tensor2D } | null = null;
   /** The sliced palette target of the current blend, for an output of `cells` cells. */
   private sliced: { blendKey: string; cells: number; target: SlicedPaletteTarget } | null = null;
 
@@ -268,6 +270,7 @@ export class TransferTargets {
     const s = this.paletteStack?.stack;
     if (s) tf.dispose([s.mean, s.covSqrt, s.weights]);
     this.paletteStack = null;
+    this.disposeSlicedParts();
   }
 
   /**
@@ -299,9 +302,59 @@ export class TransferTargets {
    */
   async preparePalette(): Promise<void> {
     const targets = this.styleTargets();
-    for (const { entry } of targets?.paletteStyles ?? []) {
+    // Painted regions' styles too (E37): every live style is either blended or painted.
+    const entries = (this.ctx().inputs.regions ?? []).length ? [...this.syncStyles().values()] : (targets?.paletteStyles ?? []).map((p) => p.entry);
+    for (const entry of entries) {
       if (!entry.samples) entry.samples = { cells: (await entry.cells.data()) as Float32Array, count: entry.cells.shape[0] };
     }
+  }
+
+  /**
+   * E37 with the sliced palette distance: per part that owns cells (RegionMasks.atCells), its cells
+   * and the sorted target of its own styles (part 0: the global blend's, left out without one;
+   * region r: its style's) for that many cells. Cached with the region targets. Call after
+   * {@link regionTargets}.
+   */
+  regionSlicedPalette(): SlicedParts | null {
+    const regions = this.ctx().inputs.regions ?? [];
+    const masks = this.regionMasks;
+    if (!regions.length || !masks || !this.paletteStack) return null;
+    const { size } = this.ctx();
+    const cell = Math.min(PALETTE_CELL, size.width, size.height);
+    const key = `${this.paletteStack.key}|${cell}`;
+    if (this.slicedParts?.key === key) return this.slicedParts.parts;
+    this.disposeSlicedParts();
+    const { cells, parts } = masks.atCells(cell);
+    const blend = this.styleTargets();
+    const samples = (entry: StyleEntry) => (entry.samples ??= samplesNow(entry.cells));
+    const styleOf = (p: number) =>
+      p === 0
+        ? (blend?.paletteStyles.map(({ entry, weight }) => ({ samples: samples(entry), weight })) ?? null)
+        : [{ samples: samples(this.styles.get(this.styleKey(regionStyle(regions[p - 1])))!), weight: 1 }];
+    const directions = tf.tensor2d(paletteDirections(), [3, PALETTE_DIRECTIONS]);
+    const out: SlicedParts = { parts: [] };
+    parts.forEach((rows, p) => {
+      const n = rows ? rows.length : cells;
+      const styles = styleOf(p);
+      if (n === 0 || !styles) return;
+      out.parts.push({
+        rows: rows ? tf.tensor1d(rows, 'int32') : null,
+        rows2d: rows ? tf.tensor2d(rows, [rows.length, 1], 'int32') : null,
+        fraction: n / cells,
+        target: { directions, sorted: slicedPaletteTarget(styles, n) },
+      });
+    });
+    this.slicedParts = { key, parts: out, directions };
+    return out;
+  }
+
+  private disposeSlicedParts(): void {
+    const s = this.slicedParts;
+    if (s) {
+      for (const p of s.parts.parts) tf.dispose([p.target.sorted, ...(p.rows ? [p.rows, p.rows2d!] : [])]);
+      s.directions.dispose();
+    }
+    this.slicedParts = null;
   }
 
   /**

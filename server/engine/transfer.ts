@@ -501,6 +501,7 @@ class StyleTransferImpl implements EngineStyleTransfer {
           regions.masks.atPixels(),
           w.palette !== 0 ? regions.palettes : null,
           this.preset.styleLoss,
+          w.palette !== 0 && this.preset.palette === 'sliced' ? this.targets.regionSlicedPalette() : null,
         ),
     };
   }
