@@ -77,6 +77,12 @@ export const CANDIDATES: Candidate[] = [
     preset: { image: { parameterization: 'pyramid-decorrelated', levels: 4, jitter: 8, average: 0 }, base: { content: 2, style: 10, tv: 30, palette: 100, layout: 1 }, tvColorWeights: [1, 6, 6], palette: 'sliced' },
     params: { learningRate: 0.01 },
   },
+  {
+    id: 'P5',
+    label: 'P4 with layout weight 2',
+    preset: { image: { parameterization: 'pyramid-decorrelated', levels: 4, jitter: 8, average: 0 }, base: { content: 2, style: 10, tv: 30, palette: 100, layout: 2 }, tvColorWeights: [1, 6, 6], palette: 'sliced' },
+    params: { learningRate: 0.01 },
+  },
 ];
 
 export const TUNED_PAIRS = ['chelsea:starry_night', 'astronaut:the_scream', 'coffee:woman-with-hat-matisse'];
