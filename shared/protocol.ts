@@ -174,6 +174,10 @@ export type DocChange =
   | { kind: 'stroke-added'; id: string; author: string; tool: string | null; color: string | null }
   | { kind: 'stroke-removed'; id: string; author: string }
   | { kind: 'stroke-updated'; id: string; author: string; points: number }
+  /** Region strokes (style brushes): `style` is the image id of the style a brush paints. */
+  | { kind: 'region-added'; id: string; author: string; tool: string | null; style: string | null }
+  | { kind: 'region-removed'; id: string; author: string }
+  | { kind: 'region-updated'; id: string; author: string; points: number }
   | { kind: 'other'; detail: string };
 
 /** One stored document update in the timeline. `author` is `name#socketId` or `server`. */
@@ -221,6 +225,7 @@ export interface HistoryDocState {
   styles: { imageId: string; weight: number; scale: number }[];
   content: { imageId?: string; background: string; width: number; height: number };
   strokes: { id: string; author: string; tool: 'brush' | 'eraser'; color: string; size: number; opacity: number; points: number[] }[];
+  regions: { id: string; author: string; tool: 'brush' | 'eraser'; style?: string; size: number; points: number[] }[];
 }
 
 /** `GET /api/sessions/:id/history/state?t=<ms>`: the document and keyframe at time t. */

@@ -12,6 +12,8 @@
  * - `styles`  Y.Array<Y.Map> with {@link StyleEntry} fields
  * - `content` Y.Map with {@link ContentEntry} fields
  * - `strokes` Y.Array<Y.Map> with {@link Stroke} fields
+ * - `regions` Y.Array<Y.Map> with {@link RegionStroke} fields: style-brush strokes, which say
+ *   where each style goes (masks for the engine, never painted into the content)
  */
 import { z } from 'zod';
 
@@ -21,6 +23,7 @@ export const DOC_KEYS = {
   styles: 'styles',
   content: 'content',
   strokes: 'strokes',
+  regions: 'regions',
 } as const;
 
 /** Image ids are the sha256 of the stored bytes, hex encoded: safe in URLs and paths. */
@@ -128,12 +131,41 @@ export const Stroke = z.object({
 });
 export type Stroke = z.infer<typeof Stroke>;
 
+export const MAX_REGION_STROKES = 5_000;
+/** Most styles painted into regions at once (each is a Gram set and a guided Gram per layer). */
+export const MAX_REGION_STYLES = MAX_STYLES;
+
+/**
+ * A style-brush stroke: `brush` paints the region where `style` (an image id, any style image of
+ * the session's gallery, whether or not it is in `styles`) replaces the global blend; `eraser`
+ * gives the area back to the global blend. Later strokes cover earlier ones, like paint: a brush
+ * stroke of one style over another's region takes that area. Round brush of diameter `size`,
+ * in content pixels like ordinary strokes; the engine feathers the edges. Points: read and write
+ * them through shared/region-strokes.ts only.
+ */
+export const RegionStroke = z
+  .object({
+    id: z.string().min(1).max(64),
+    author: z.string().max(64),
+    tool: z.enum(['brush', 'eraser']),
+    style: ImageId.optional(),
+    size: finite().min(0.5).max(512),
+    /** Flat [x0, y0, x1, y1, …] in content pixels. */
+    points: z
+      .array(finite().min(-1e5).max(1e5))
+      .max(MAX_STROKE_POINTS)
+      .refine((p) => p.length % 2 === 0, 'points must hold x,y pairs'),
+  })
+  .refine((r) => r.tool === 'eraser' || r.style !== undefined, { message: 'a style brush stroke needs the style it paints', path: ['style'] });
+export type RegionStroke = z.infer<typeof RegionStroke>;
+
 /** A fully validated snapshot of the document, as the engine-facing session layer sees it. */
 export interface SessionState {
   params: Params;
   styles: StyleEntry[];
   content: ContentEntry;
   strokes: Stroke[];
+  regions: RegionStroke[];
 }
 
 /** Most ids a {@link RemovalClaim} lists. */
@@ -151,10 +183,20 @@ export const RemovalClaim = z.object({
 });
 export type RemovalClaim = z.infer<typeof RemovalClaim>;
 
+/** The tool a person holds, shown to the others (a style brush with its style's thumbnail). */
+export const PresenceTool = z.object({
+  kind: z.enum(['brush', 'eraser', 'style', 'style-eraser']),
+  /** The style image of the style brush. */
+  style: ImageId.optional(),
+});
+export type PresenceTool = z.infer<typeof PresenceTool>;
+
 /** Presence state published through y-protocols awareness. */
 export const AwarenessState = z.object({
   user: z.object({ name: z.string().max(64), color: HexColor }),
   cursor: z.object({ x: finite(), y: finite() }).nullable().optional(),
+  /** A malformed tool is ignored, not the whole presence. */
+  tool: PresenceTool.optional().catch(undefined),
   /** A malformed claim is ignored, not the whole presence. */
   removed: RemovalClaim.optional().catch(undefined),
 });

@@ -14,6 +14,7 @@ export function pageDocJson(page: Page): Promise<ServerDocSnapshot> {
       params: d.getMap('params').toJSON(),
       styles: d.getArray('styles').toJSON(),
       strokes: d.getArray('strokes').toJSON(),
+      regions: d.getArray('regions').toJSON(),
       content: d.getMap('content').toJSON(),
     };
   });

@@ -9,6 +9,8 @@ export interface ServerDocSnapshot {
   params: Record<string, unknown>;
   styles: Array<Record<string, unknown>>;
   strokes: Array<Record<string, unknown>>;
+  /** Style-brush strokes (server SPEC S34). */
+  regions: Array<Record<string, unknown>>;
   content: Record<string, unknown>;
 }
 
@@ -21,6 +23,7 @@ export async function readServerDoc(url: string, session: string, token: string)
       params: d.getMap('params').toJSON(),
       styles: d.getArray('styles').toJSON() as Array<Record<string, unknown>>,
       strokes: d.getArray('strokes').toJSON() as Array<Record<string, unknown>>,
+      regions: d.getArray('regions').toJSON() as Array<Record<string, unknown>>,
       content: d.getMap('content').toJSON(),
     };
   } finally {

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
 import * as Y from 'yjs';
+import { createRegionStroke } from '../../shared/region-strokes.ts';
 import {
   api,
   type CreateSessionResponse,
@@ -57,6 +58,9 @@ async function record(server: TestServer): Promise<{ s: CreateSessionResponse; m
   a.doc.getMap('params').set('styleWeight', 7);
   await pause();
   const stroke = addStroke(b.doc, 'bo-1', 'bo', [10, 10, 60, 40]);
+  // S34: a style brush stroke is history too (in the state at t, in forks)
+  const style = String((a.doc.getArray('styles').get(0) as Y.Map<unknown>).get('imageId'));
+  a.doc.transact(() => a.doc.getArray('regions').push([createRegionStroke({ id: 'ana-r1', author: 'ana', tool: 'brush', style, size: 80, points: [50, 150, 200, 150] })]));
   await waitFor(() => a.doc.getArray('strokes').length === 1);
   await pause();
   b.doc.transact(() => stroke.set('points', [10, 10, 60, 40, 120, 90]));
@@ -95,6 +99,7 @@ describe('history REST', () => {
         assert.match(sw[0].author, /^ana#/);
         assert.ok(edits.some((e) => /^bo#/.test(e.author) && e.changes.some((c) => c.kind === 'stroke-added' && c.id === 'bo-1' && c.author === 'bo')));
         assert.ok(edits.some((e) => e.changes.some((c) => c.kind === 'stroke-updated' && c.id === 'bo-1' && c.points === 3)));
+        assert.ok(edits.some((e) => /^ana#/.test(e.author) && e.changes.some((c) => c.kind === 'region-added' && c.id === 'ana-r1' && c.tool === 'brush' && c.style)));
         assert.ok(h.body.keyframes.length >= 4, `keyframes: ${h.body.keyframes.length}`);
         assert.ok(h.body.losses.length >= h.body.keyframes.length);
         assert.ok(h.body.start <= edits[0].time && h.body.end >= edits.at(-1)!.time);
@@ -114,6 +119,8 @@ describe('history REST', () => {
         assert.equal(parsed[0].state.params.styleWeight, 1);
         assert.equal(parsed[1].state.params.styleWeight, 7);
         assert.equal(parsed[2].state.strokes[0].points.length, 4, 'the stroke as it was then');
+        assert.equal(parsed[1].state.regions.length, 0);
+        assert.deepEqual(parsed[2].state.regions.map((r) => [r.id, r.points.length]), [['ana-r1', 4]], 'the region stroke in the state at t');
         assert.equal(parsed[3].state.strokes[0].points.length, 6);
         assert.equal(parsed[3].state.params.styleWeight, 7, 'an invalid value never enters the state');
         assert.ok(parsed[3].state.content.imageId, 'the seeded content photo is part of the state');
@@ -162,6 +169,7 @@ describe('history REST', () => {
       assert.match(fork.editorUrl, new RegExp(`/s/${fork.id}\\?token=`));
       const live = server.sessions.get(fork.id)!;
       assert.equal(canonicalJson(live.validator.state()), canonicalJson(at.state), 'the fork document equals the state at t');
+      assert.equal(live.validator.state().regions.length, 1, 'with its region stroke');
       const kf = server.storage.latestKeyframe(fork.id)!;
       const source = await fetch(server.url + at.keyframe!.url + `?token=${s.viewerToken}`);
       assert.equal(kf.iter, at.keyframe!.iter);

@@ -51,3 +51,16 @@ test('missing inputs are reported per mode', () => {
   const texture = parseRenderArgs(['--mode', 'synthesize-style', '--style', 's.jpg', '--out', 't.png']) as RenderOptions;
   assert.equal(texture.content, undefined);
 });
+
+test('--style-mask applies to the --style before it (engine E34): that style goes only into its region', () => {
+  const o = parseRenderArgs(['--content', 'c.png', '--style', 'a.jpg', '--style-mask', 'left.png', '--style', 'b.jpg', '--out', 'o.png']) as RenderOptions;
+  assert.deepEqual(o.styles, [
+    { path: 'a.jpg', weight: 1, scale: 1, mask: 'left.png' },
+    { path: 'b.jpg', weight: 1, scale: 1 },
+  ]);
+  const masksOnly = parseRenderArgs(['--content', 'c.png', '--style', 'a.jpg', '--style-mask', 'l.png', '--out', 'o.png']) as RenderOptions;
+  assert.equal(masksOnly.styles[0].mask, 'l.png', 'regions alone are a transfer');
+  assert.throws(() => parseRenderArgs(['--content', 'c.png', '--style-mask', 'l.png', '--style', 'a.jpg', '--out', 'o.png']), /--style-mask must follow the --style/);
+  assert.throws(() => parseRenderArgs(['--content', 'c.png', '--style', 'a.jpg', '--style-mask', 'l.png', '--style-mask', 'r.png', '--out', 'o.png']), /two --style-mask/);
+  assert.throws(() => parseRenderArgs(['--mode', 'grid', '--content', 'c.png', '--style', 'a.jpg', '--style-mask', 'l.png', '--out', 'o.png']), /--mode transfer only/);
+});

@@ -16,6 +16,8 @@ export interface RenderStyle {
   path: string;
   weight: number;
   scale: number;
+  /** `--style-mask`: the style goes only where this image is white (a painted region, engine E34). */
+  mask?: string;
 }
 
 /** Fully validated options; absent optional fields mean "the preset's choice". */
@@ -70,6 +72,8 @@ Inputs
   --style FILE            style image; repeat for several styles
   --style-weight W        blend weight of the preceding --style (default 1; repeat per style)
   --style-scale S         scale of the preceding --style (default 1; 0.1..4)
+  --style-mask FILE       the preceding --style goes only where FILE is white (grey = partly; the
+                          image's aspect is the content's); unmasked styles blend over the rest
   --out FILE              output image (.png, .jpg or .webp)
 Model and preset
   --preset P              default | tf-tutorial | gatys2015            (default: default)
@@ -143,6 +147,7 @@ export function parseRenderArgs(argv: string[]): RenderOptions | 'help' {
         style: { type: 'string', multiple: true },
         'style-weight': { type: 'string', multiple: true },
         'style-scale': { type: 'string', multiple: true },
+        'style-mask': { type: 'string', multiple: true },
         out: { type: 'string' },
         preset: { type: 'string' },
         model: { type: 'string' },
@@ -187,11 +192,13 @@ export function parseRenderArgs(argv: string[]): RenderOptions | 'help' {
   for (const t of parsed.tokens ?? []) {
     if (t.kind !== 'option') continue;
     if (t.name === 'style') styles.push({ path: t.value!, weight: 1, scale: 1 });
-    else if (t.name === 'style-weight' || t.name === 'style-scale') {
+    else if (t.name === 'style-weight' || t.name === 'style-scale' || t.name === 'style-mask') {
       const last = styles[styles.length - 1];
       if (!last) throw new UsageError(`--${t.name} must follow the --style it applies to`);
       if (t.name === 'style-weight') last.weight = num('style-weight', t.value, { min: 0, max: 100 })!;
-      else last.scale = num('style-scale', t.value, { min: 0.1, max: 4 })!;
+      else if (t.name === 'style-scale') last.scale = num('style-scale', t.value, { min: 0.1, max: 4 })!;
+      else if (last.mask !== undefined) throw new UsageError(`--style ${last.path} has two --style-mask`);
+      else last.mask = t.value!;
     }
   }
 
@@ -212,7 +219,10 @@ export function parseRenderArgs(argv: string[]): RenderOptions | 'help' {
   if ((mode === 'transfer' || mode === 'grid' || mode === 'synthesize-style') && styles.length === 0 && !fromSession) {
     throw new UsageError(`at least one --style is required for --mode ${mode}`);
   }
-  if (styles.length > 0 && styles.every((s) => s.weight === 0)) throw new UsageError('at least one style weight must be > 0');
+  if (styles.length > 0 && styles.every((s) => s.weight === 0 || s.mask !== undefined) && !styles.some((s) => s.mask !== undefined)) {
+    throw new UsageError('at least one style weight must be > 0');
+  }
+  if (styles.some((s) => s.mask !== undefined) && mode !== 'transfer') throw new UsageError('--style-mask works in --mode transfer only');
   const init = oneOf('init', v.init, ['content', 'noise', 'image'] as const);
   if (init === 'image' && !v['init-image']) throw new UsageError('--init image needs --init-image FILE');
   const transform = oneOf('style-transform', v['style-transform'], ['none', 'softmax'] as const);

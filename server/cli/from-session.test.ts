@@ -10,6 +10,7 @@ import { decodeImage } from '../images/codec.ts';
 import { connectClient, createSession, startTestServer, waitFor } from '../testing/index.ts';
 import { parseRenderArgs, UsageError } from './args.ts';
 import { loadSessionRender, parseAt } from './from-session.ts';
+import { createRegionStroke } from '../../shared/region-strokes.ts';
 
 const root = path.resolve(import.meta.dirname, '../..');
 
@@ -50,6 +51,9 @@ async function recordSession(dataDir: string): Promise<{ id: string; before: num
       const m = new Y.Map<unknown>();
       for (const [k, v] of Object.entries({ id: 'r1', author: 'ana', tool: 'brush', color: '#ff0000', size: 30, opacity: 1, points: [0, 100, 400, 100] })) m.set(k, v);
       c.doc.getArray('strokes').push([m]);
+      // a style brush stroke along the bottom, with the session's own style (S34)
+      const style = String((c.doc.getArray('styles').get(0) as Y.Map<unknown>).get('imageId'));
+      c.doc.getArray('regions').push([createRegionStroke({ id: 'g1', author: 'ana', tool: 'brush', style, size: 60, points: [0, 260, 451, 260] })]);
     });
     await waitFor(() => server.storage.loadUpdates(s.id).length >= 2, 5000, 'the stroke stored');
     c.close();
@@ -74,6 +78,16 @@ describe('render --from-session', () => {
       assert.deepEqual(px(50, 100), [255, 0, 0], 'the stroke is painted onto the content');
       assert.equal(latest.content.width, latest.state.content.width);
       const earlier = await loadSessionRender(dataDir, id, { size: 200, at: before, fromKeyframe: false });
+      assert.equal(earlier.regions.length, 0);
+      // S34: the style brush stroke is a region mask at the content's size, not paint on the content
+      assert.equal(latest.regions.length, 1);
+      const mask = latest.regions[0].mask;
+      assert.deepEqual([mask.width, mask.height], [latest.content.width, latest.content.height]);
+      assert.equal(mask.data[260 * mask.width + 200], 255);
+      assert.equal(mask.data[100 * mask.width + 200], 0);
+      assert.ok(latest.regions[0].image.width > 0);
+      const at = (img: typeof latest.content, x: number, y: number) => [...img.data.subarray((y * img.width + x) * 3, (y * img.width + x) * 3 + 3)];
+      assert.deepEqual(at(latest.content, 200, 260), at(earlier.content, 200, 260), 'the content under the region is the photo');
       assert.equal(earlier.state.strokes.length, 0, 'before the stroke');
       assert.notDeepEqual([...earlier.content.data.subarray((100 * earlier.content.width + 50) * 3, (100 * earlier.content.width + 50) * 3 + 3)], [255, 0, 0]);
       assert.equal(earlier.params.init, 'content');

@@ -8,12 +8,13 @@
  * optimization starts from the session's keyframe at or before T (upscaled), so the result looks
  * like the session did; `--init content|noise` starts from scratch instead.
  */
-import type { RgbImage, StyleInput, TransferParams } from '../engine/api.ts';
+import type { RgbImage, StyleInput, StyleRegion, TransferParams } from '../engine/api.ts';
 import type { ModelName, SessionState } from '../../shared/schema.ts';
 import { decodeImage } from '../images/codec.ts';
 import { ImageStore } from '../images/store.ts';
 import { HistoryService } from '../history/history-service.ts';
 import { CanvasBuilder } from '../session/canvas-builder.ts';
+import { RegionMaskBuilder } from '../session/region-masks.ts';
 import { SqliteStorage } from '../storage/sqlite.ts';
 import type { CliModel, RenderOptions } from './args.ts';
 import { toTransferParams } from '../worker/transfer-params.ts';
@@ -32,6 +33,8 @@ export interface SessionRenderInputs {
   state: SessionState;
   content: RgbImage;
   styles: StyleInput[];
+  /** The painted regions (S34): their styles and masks at the content's full size. */
+  regions: StyleRegion[];
   /** Engine params from the session's params, at `size`. */
   params: TransferParams;
   /** The session's keyframe at or before `at`, decoded, when there is one. */
@@ -67,12 +70,16 @@ export async function loadSessionRender(dataDir: string, sessionId: string, opti
     const builder = new CanvasBuilder(images);
     const content = (await builder.build(state.content, state.strokes))!;
     const styles = await builder.styles(state.styles);
+    const painted = (await new RegionMaskBuilder().build(state.content, state.regions))!;
+    const regions = await Promise.all(
+      painted.map(async (r) => ({ image: await images.decode(r.style), scale: state.styles.find((s) => s.imageId === r.style)?.scale ?? 1, mask: r.mask })),
+    );
     let kf: SessionRenderInputs['keyframe'];
     if (keyframe && options.fromKeyframe !== false) {
       const rec = history.keyframe(sessionId, keyframe.id);
       if (rec) kf = { iter: rec.iter, image: await decodeImage(rec.data) };
     }
-    if (!styles.length) throw new SessionSourceError(`session '${sessionId}' has no valid style at that time; there is nothing to transfer`);
+    if (!styles.length && !regions.length) throw new SessionSourceError(`session '${sessionId}' has no valid style at that time; there is nothing to transfer`);
     const lastEdit = history.timeline(sessionId).edits[body.updates - 1]?.time ?? record.createdAt;
     history.close();
     return {
@@ -82,6 +89,7 @@ export async function loadSessionRender(dataDir: string, sessionId: string, opti
       state,
       content,
       styles,
+      regions,
       params: toTransferParams(state.params, options.size, !!kf),
       keyframe: kf,
     };
@@ -94,6 +102,7 @@ export async function loadSessionRender(dataDir: string, sessionId: string, opti
 export interface SessionRenderJob {
   content: RgbImage;
   styles: StyleInput[];
+  regions: StyleRegion[];
   initImage?: RgbImage;
   params: TransferParams;
   model: CliModel | ModelName;
@@ -110,9 +119,10 @@ export async function sessionRenderJob(o: RenderOptions): Promise<SessionRenderJ
   return {
     content: src.content,
     styles: src.styles,
+    regions: src.regions,
     initImage: src.keyframe?.image,
     params,
     model: o.model ?? src.state.params.model,
-    summary: `session ${src.sessionId} at ${new Date(src.at).toISOString()} (${src.updates} updates, ${src.state.strokes.length} strokes, ${src.styles.length} styles), ${kf}`,
+    summary: `session ${src.sessionId} at ${new Date(src.at).toISOString()} (${src.updates} updates, ${src.state.strokes.length} strokes, ${src.styles.length} styles, ${src.regions.length} painted regions), ${kf}`,
   };
 }

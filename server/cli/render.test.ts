@@ -54,3 +54,28 @@ test('render reports missing images, bad options and missing VGG19 weights clear
   assert.match(vgg.stderr, /weights:vgg19|VGG19_WEIGHTS/);
   assert.equal(existsSync(path.join(dir, 'o.png')), false);
 });
+
+test('render --style-mask: each style goes where its mask is white; a mask of another aspect is refused (exit 2)', async () => {
+  const { encodeImage } = await import('../images/codec.ts');
+  const { writeFile } = await import('node:fs/promises');
+  const dir = mkdtempSync(path.join(tmpdir(), 'render-mask-'));
+  // chelsea is 451x300: masks at a third of that, left and right halves
+  const half = async (file: string, left: boolean, w = 150, h = 100) => {
+    const data = new Uint8Array(w * h * 3);
+    for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) data.fill((x < w / 2) === left ? 255 : 0, (y * w + x) * 3, (y * w + x) * 3 + 3);
+    await writeFile(path.join(dir, file), await encodeImage({ width: w, height: h, data }, 'image/png'));
+  };
+  await half('left.png', true);
+  await half('right.png', false);
+  await half('square.png', true, 100, 100);
+  const scream = path.join(root, 'assets/style/the_scream.jpg');
+  const out = path.join(dir, 'out.png');
+  const r = render(['--content', content, '--style', style, '--style-mask', path.join(dir, 'left.png'), '--style', scream, '--style-mask', path.join(dir, 'right.png'), '--out', out, '--size', '64', '--iters', '2', '--backend', 'wasm', '--json']);
+  assert.equal(r.status, 0, r.stderr);
+  const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
+  assert.ok(lines[0].style > 0, 'the regions make a style term');
+  assert.ok(existsSync(out));
+  const bad = render(['--content', content, '--style', style, '--style-mask', path.join(dir, 'square.png'), '--out', out, '--size', '64', '--iters', '1', '--backend', 'wasm']);
+  assert.equal(bad.status, 2, bad.stderr);
+  assert.match(bad.stderr, /square\.png is 100x100 but the content is 451x300/);
+});

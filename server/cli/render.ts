@@ -9,7 +9,7 @@
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { RgbImage, StyleInput, TransferParams } from '../engine/api.ts';
+import type { MaskImage, RgbImage, StyleInput, StyleRegion, TransferParams } from '../engine/api.ts';
 import { initBackend } from '../engine/backend.ts';
 import { loadNetwork } from '../engine/networks/index.ts';
 import { presetSuggestedParams } from '../engine/presets.ts';
@@ -71,6 +71,26 @@ async function readOptional(file: string | undefined): Promise<RgbImage | undefi
   return file ? readImageFile(file) : undefined;
 }
 
+/** Largest difference of aspect ratio (relative) between a `--style-mask` and the content. */
+const MASK_ASPECT_TOLERANCE = 0.02;
+
+/**
+ * A `--style-mask` file as a mask: its luminance (white = the region, grey = partly). It covers
+ * the whole content, so it must have the content's aspect (any size: the engine resizes it).
+ */
+export async function readMaskFile(file: string, content: RgbImage | undefined): Promise<MaskImage> {
+  const img = await readImageFile(file);
+  if (content) {
+    const [a, b] = [img.width / img.height, content.width / content.height];
+    if (Math.abs(a / b - 1) > MASK_ASPECT_TOLERANCE) {
+      throw new UsageError(`--style-mask ${file} is ${img.width}x${img.height} but the content is ${content.width}x${content.height}: a mask covers the whole content, so it needs the content's aspect ratio`);
+    }
+  }
+  const data = new Uint8Array(img.width * img.height);
+  for (let i = 0; i < data.length; i++) data[i] = Math.round(0.299 * img.data[3 * i] + 0.587 * img.data[3 * i + 1] + 0.114 * img.data[3 * i + 2]);
+  return { width: img.width, height: img.height, data };
+}
+
 export async function main(argv: string[]): Promise<number> {
   let opts: RenderOptions | 'help';
   try {
@@ -97,7 +117,18 @@ export async function main(argv: string[]): Promise<number> {
   }
   const content = session ? session.content : await readOptional(o.content);
   const styles: StyleInput[] = session ? session.styles : [];
-  for (const s of o.styles) styles.push({ image: await readImageFile(s.path), weight: s.weight, scale: s.scale });
+  const regions: StyleRegion[] = session ? session.regions : [];
+  try {
+    for (const s of o.styles) {
+      const image = await readImageFile(s.path);
+      if (s.mask === undefined) styles.push({ image, weight: s.weight, scale: s.scale });
+      else regions.push({ image, scale: s.scale, mask: await readMaskFile(s.mask, content) });
+    }
+  } catch (e) {
+    if (!(e instanceof UsageError)) throw e;
+    process.stderr.write(`render: ${e.message}\n`);
+    return 2;
+  }
   const initImage = session?.initImage ?? (await readOptional(o.initImage));
   if (session) process.stderr.write(`render: ${session.summary}\n`);
 
@@ -113,6 +144,7 @@ export async function main(argv: string[]): Promise<number> {
       network,
       content,
       styles,
+      regions,
       initImage,
       params: session ? session.params : paramsFromOptions(o),
       iters: o.iters,

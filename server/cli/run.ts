@@ -3,7 +3,7 @@
  * it with in-memory images). Reports progress with the CLI's iteration convention: event `iter`
  * i carries the losses of the image after i steps.
  */
-import type { FeatureNetwork, LossValues, RgbImage, StepResult, StyleInput, TransferParams } from '../engine/api.ts';
+import type { FeatureNetwork, LossValues, RgbImage, StepResult, StyleInput, StyleRegion, TransferParams } from '../engine/api.ts';
 import {
   createStyleTransfer,
   getPreset,
@@ -30,6 +30,8 @@ export interface RenderJob {
   network: FeatureNetwork;
   content?: RgbImage;
   styles: StyleInput[];
+  /** Styles painted into regions (`--style-mask`, or a session's style brushes); transfer mode. */
+  regions?: StyleRegion[];
   initImage?: RgbImage;
   params: TransferParams;
   iters: number;
@@ -51,7 +53,7 @@ export async function runRender(job: RenderJob): Promise<RgbImage> {
   const onStep = (r: StepResult) => job.onProgress?.({ iter: r.iter - 1, losses: r.losses, ms: r.ms });
 
   if (job.mode === 'transfer') {
-    const inputs = { content: job.content!, styles: job.styles, params, initImage: job.initImage };
+    const inputs = { content: job.content!, styles: job.styles, regions: job.regions, params, initImage: job.initImage };
     if (job.pyramid) {
       const levels = pyramidResolutions(params.resolution);
       let done = 0;

@@ -103,10 +103,32 @@ export interface StyleInput {
   scale: number;
 }
 
+/** 8-bit single-channel mask, row-major, one byte per pixel: 0 = outside, 255 = inside. */
+export interface MaskImage {
+  width: number;
+  height: number;
+  data: Uint8Array;
+}
+
+/**
+ * A style painted into one region of the image (guided Gram matrices, Gatys et al. CVPR 2017;
+ * SPEC E34–E38). The mask covers the whole image (it is resized to the working size); where
+ * several masks overlap they share the pixel, and the area no mask covers keeps the blend of
+ * `styles`.
+ */
+export interface StyleRegion {
+  image: RgbImage;
+  /** As {@link StyleInput.scale}. */
+  scale: number;
+  mask: MaskImage;
+}
+
 export interface TransferInputs {
   /** The content image (already composited with strokes by the caller). */
   content: RgbImage;
   styles: StyleInput[];
+  /** Styles of painted regions (E34); omitted or empty = the blend of `styles` everywhere. */
+  regions?: StyleRegion[];
   params: TransferParams;
   /** Start image when `params.init` is `image` (e.g. a keyframe to resume from). */
   initImage?: RgbImage;

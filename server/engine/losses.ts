@@ -48,7 +48,7 @@ export function accurateMean(x: tf.Tensor): tf.Scalar {
  * of F (a cheap copy) both directions are plain matMuls. On MobileNetV2 at 256 px the Gram
  * matrices took ~75% of a step before this.
  */
-const gramOfFlat = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
+export const gramOfRows = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
   const flat = args[0] as tf.Tensor2D;
   (args[1] as tf.GradSaveFunc)([flat]);
   const n = flat.shape[0];
@@ -63,7 +63,7 @@ const gramOfFlat = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) =
 export function gramMatrix(features: tf.Tensor4D): tf.Tensor2D {
   return tf.tidy(() => {
     const [, h, w, c] = features.shape;
-    return gramOfFlat(tf.reshape(features, [h * w, c])) as tf.Tensor2D;
+    return gramOfRows(tf.reshape(features, [h * w, c])) as tf.Tensor2D;
   });
 }
 
@@ -145,16 +145,24 @@ export type TvKind = 'sum' | 'mean';
 /** Optional transform of feature maps before the Gram matrix and the content comparison. */
 export type FeatureTransform = FeatureTransformName;
 
-const RELATIVE_EPSILON = 1e-8;
+export const RELATIVE_EPSILON = 1e-8;
 
-/** Style loss of one layer between the current Gram `g` and the target `a` (both F^T F / (H W)). */
-export function styleLayerLoss(g: tf.Tensor2D, a: tf.Tensor2D, kind: LayerLossKind): tf.Scalar {
+/**
+ * Style loss of one layer between the current Gram `g` and the target `a` (both F^T F / (H W)).
+ * `energy` = Σ a², when the caller keeps it with the target (it is a constant of the target).
+ */
+export function styleLayerLoss(g: tf.Tensor2D, a: tf.Tensor2D, kind: LayerLossKind, energy?: tf.Scalar): tf.Scalar {
   return tf.tidy(() => {
     const se = tf.square(tf.sub(g, a));
     if (kind === 'mse') return accurateMean(se);
     if (kind === 'gatys') return tf.div(accurateMean(se), 4) as tf.Scalar;
-    return tf.div(accurateSum(se), tf.add(accurateSum(tf.square(a)), RELATIVE_EPSILON)) as tf.Scalar;
+    return tf.div(accurateSum(se), tf.add(energy ?? targetEnergy(a), RELATIVE_EPSILON)) as tf.Scalar;
   });
+}
+
+/** Σ a² of a Gram target: the denominator of the `relative` style loss. */
+export function targetEnergy(a: tf.Tensor2D): tf.Scalar {
+  return accurateSum(tf.square(a));
 }
 
 /** Content loss of one layer between features `f` and target features `p`. */
@@ -227,6 +235,26 @@ export interface Objective {
   layoutTarget?: tf.Tensor4D | null;
   /** Final multiplier of the layout term (0 or absent switches it off). */
   layoutWeight?: number;
+  /**
+   * Painted regions (E34–E37); absent = `styleTargets` and `paletteTarget` everywhere. Present, the
+   * style and palette terms are sums over parts (0: the unpainted area with the global blend's
+   * targets, then one per region with its own), each weighted by its area fraction.
+   */
+  regions?: ObjectiveRegions | null;
+}
+
+/**
+ * The style and palette terms of a painted image (E34–E37, built by guided.ts): sums over its
+ * parts (the unpainted area with the global blend, then one per region), each weighted by its
+ * area fraction.
+ */
+export interface ObjectiveRegions {
+  /** Whether any part has Gram targets. */
+  readonly hasStyle: boolean;
+  /** One style layer's loss over the parts, from its (transformed) features. */
+  styleLayerLoss(features: tf.Tensor4D, layer: string): tf.Scalar;
+  /** The palette term over the parts (before `paletteWeight`). */
+  paletteLoss(image: tf.Tensor4D): tf.Scalar;
 }
 
 export interface LossTerms {
@@ -246,7 +274,7 @@ export interface LossTerms {
  */
 export function transferLoss(x: tf.Tensor4D, o: Objective, image: tf.Tensor4D = x): LossTerms {
   const useContent = o.contentWeight !== 0 && o.contentTargets != null && o.contentLayers.length > 0;
-  const useStyle = o.styleWeight !== 0 && o.styleTargets != null && o.styleLayers.length > 0;
+  const useStyle = o.styleWeight !== 0 && (o.regions ? o.regions.hasStyle : o.styleTargets != null) && o.styleLayers.length > 0;
   const wanted = new Set<string>();
   if (useContent) for (const l of o.contentLayers) wanted.add(l.layer);
   if (useStyle) for (const l of o.styleLayers) wanted.add(l.layer);
@@ -271,14 +299,17 @@ export function transferLoss(x: tf.Tensor4D, o: Objective, image: tf.Tensor4D = 
       const norm = layerNormaliser(o.styleLayers, o.averaging);
       for (const { layer, weight } of o.styleLayers) {
         if (weight === 0) continue;
-        const g = gramMatrix(transformFeatures(feats.get(layer)!, o.transform));
-        const term = tf.mul(styleLayerLoss(g, o.styleTargets!.get(layer)!, o.styleLoss), weight / norm);
-        style = tf.add(style, term);
+        const f = transformFeatures(feats.get(layer)!, o.transform);
+        const term = o.regions ? o.regions.styleLayerLoss(f, layer) : styleLayerLoss(gramMatrix(f), o.styleTargets!.get(layer)!, o.styleLoss);
+        style = tf.add(style, tf.mul(term, weight / norm));
       }
       style = tf.mul(style, o.styleWeight);
     }
   }
-  if (o.paletteWeight && (o.slicedPalette || o.paletteTarget)) {
+  if (o.paletteWeight && o.regions) {
+    // E37: painted regions have a palette target per part (in the preset's palette distance).
+    style = tf.add(style, tf.mul(o.regions.paletteLoss(image), o.paletteWeight));
+  } else if (o.paletteWeight && (o.slicedPalette || o.paletteTarget)) {
     const palette = o.slicedPalette ? slicedPaletteLoss(image, o.slicedPalette) : paletteLoss(image, o.paletteTarget!);
     style = tf.add(style, tf.mul(palette, o.paletteWeight));
   }
@@ -358,7 +389,7 @@ export function covarianceOf(mean: tf.Tensor1D, second: tf.Tensor2D): tf.Tensor2
 }
 
 /** Ridge added to colour covariances before their square root (flat images have singular ones). */
-const COV_RIDGE = 1e-5;
+export const COV_RIDGE = 1e-5;
 
 /**
  * Principal square root of a small symmetric positive (semi)definite matrix by the coupled

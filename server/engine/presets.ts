@@ -10,6 +10,10 @@ import type { FeatureTransform, LayerAveraging, LayerLossKind, TvKind } from './
 import { assertRgbImage, type Quantize, type SizeRounding } from './tensor-image.ts';
 import { DEFAULT_LAYERS } from './networks/index.ts';
 import { PARAMETERIZATION_NAMES, type ParameterizationName } from './parameterization.ts';
+import { assertMaskImage } from './regions.ts';
+
+/** Most painted regions one optimization takes (each is a Gram set and a guided Gram per layer, E34). */
+export const MAX_REGIONS = 16;
 
 export type PresetName = 'default' | 'tf-tutorial' | 'gatys2015';
 export const PRESET_NAMES: readonly PresetName[] = ['default', 'tf-tutorial', 'gatys2015'];
@@ -267,6 +271,15 @@ export function validateInputs(inputs: TransferInputs): void {
     finiteAtLeast(`styles[${i}].weight`, s.weight, 0);
     finiteAtLeast(`styles[${i}].scale`, s.scale, 0, true);
   });
+  if (inputs.regions !== undefined) {
+    if (!Array.isArray(inputs.regions)) throw new Error('regions must be an array');
+    if (inputs.regions.length > MAX_REGIONS) throw new Error(`at most ${MAX_REGIONS} regions (got ${inputs.regions.length})`);
+    inputs.regions.forEach((r, i) => {
+      assertRgbImage(r?.image, `regions[${i}].image`);
+      finiteAtLeast(`regions[${i}].scale`, r.scale, 0, true);
+      assertMaskImage(r.mask, `regions[${i}].mask`);
+    });
+  }
   const p = inputs.params;
   if (p == null || typeof p !== 'object') throw new Error('params must be an object');
   getPreset(p.preset);

@@ -118,8 +118,13 @@ export interface SlicedPaletteTarget {
  * value of its rank); tf.topk has no gradient, so it is written by hand.
  */
 export function slicedPaletteLoss(x: tf.Tensor4D, target: SlicedPaletteTarget): tf.Scalar {
+  return tf.tidy(() => slicedPaletteLossOfCells(paletteCells(x), target));
+}
+
+/** {@link slicedPaletteLoss} of given cell colours ([n, 3]; a painted part's cells, E37). */
+export function slicedPaletteLossOfCells(cells: tf.Tensor2D, target: SlicedPaletteTarget): tf.Scalar {
   return tf.tidy(() => {
-    const proj = tf.transpose(tf.matMul(paletteCells(x), target.directions)) as tf.Tensor2D; // [K, n]
+    const proj = tf.transpose(tf.matMul(cells, target.directions)) as tf.Tensor2D; // [K, n]
     const [k, n] = proj.shape;
     if (target.sorted.shape[1] !== n) throw new Error(`sliced palette: target has ${target.sorted.shape[1]} cells, image ${n}`);
     const loss = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {

@@ -5,7 +5,7 @@
  * needs; a key that did not change costs nothing.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import type { FeatureNetwork, LayerWeight, RgbImage, StyleInput, TransferInputs } from './api.ts';
+import type { FeatureNetwork, LayerWeight, RgbImage, StyleInput, StyleRegion, TransferInputs } from './api.ts';
 import type { Preset } from './presets.ts';
 import {
   colorMoments,
@@ -15,9 +15,11 @@ import {
   gramTargetsOf,
   paletteTargetOf,
   shiftImage,
+  targetEnergy,
   type FeatureTransform,
   type PaletteTarget,
 } from './losses.ts';
+import type { PaletteStack, SlicedParts } from './guided.ts';
 import { colorStats, luminanceAsRgb, luminanceStats, matchColorHistogram, matchedLuminanceAsRgb, type ColorStats } from './color.ts';
 import {
   PALETTE_CELL,
@@ -29,6 +31,7 @@ import {
   type SlicedPaletteTarget,
 } from './sliced-palette.ts';
 import { imageFingerprint, resizeImage, rgbToTensor, sizeForLongSide } from './tensor-image.ts';
+import { maskId, RegionMasks } from './regions.ts';
 
 /** How often targets were (re)computed: lets tests and logs verify warm updates. */
 export interface TargetCounters {
@@ -38,6 +41,8 @@ export interface TargetCounters {
   styleGrams: number;
   /** Blends of the per-style Grams into the style targets. */
   styleBlends: number;
+  /** Region mask sets built (E38: one per change of any region's mask, style set or the size). */
+  regionMasks: number;
 }
 
 /** What the targets depend on, read fresh on every call (the transfer's current state). */
@@ -79,23 +84,48 @@ interface StyleEntry {
   /** Its 4×4-cell colours (sliced palette term), and the same on the host once read back. */
   cells: tf.Tensor2D;
   samples: PaletteSamples | null;
+  /** The style's own palette target, made when a region uses it (E37). */
+  palette?: PaletteTarget;
+  /** Σ A² per layer, made when a region uses it (E34). */
+  energy?: Map<string, tf.Scalar>;
 }
 
 export interface StyleTargets {
   grams: Map<string, tf.Tensor2D>;
   palette: PaletteTarget;
+  /** Σ A² per layer (the relative loss's denominator), made when regions need it (E34). */
+  energy?: Map<string, tf.Scalar>;
   /** The styles with their weights, for {@link TransferTargets.slicedPalette}. */
   paletteStyles: { entry: StyleEntry; weight: number }[];
 }
 
+/** Targets and masks of painted regions (E34–E38): parts 1…n, part 0 being the unpainted area. */
+export interface RegionTargets {
+  /** Per region: its style's Grams, their energies and its palette (owned by the style cache). */
+  targets: { grams: Map<string, tf.Tensor2D>; energy: Map<string, tf.Scalar>; palette: PaletteTarget }[];
+  masks: RegionMasks;
+  /** Every part's palette target stacked (part 0: the global blend's, weight 0 without one) (E37). */
+  palettes: PaletteStack;
+}
+
+/** Σ A² of every Gram of a set (E34: kept with the targets, not recomputed every step). */
+export function energiesOf(grams: ReadonlyMap<string, tf.Tensor2D>): Map<string, tf.Scalar> {
+  return new Map([...grams].map(([layer, g]) => [layer, targetEnergy(g)]));
+}
+
 export class TransferTargets {
-  readonly counters: TargetCounters = { contentTargets: 0, styleGrams: 0, styleBlends: 0 };
+  readonly counters: TargetCounters = { contentTargets: 0, styleGrams: 0, styleBlends: 0, regionMasks: 0 };
   private content: { key: string; tensor: tf.Tensor4D } | null = null;
   private layout: { key: string; tensor: tf.Tensor4D } | null = null;
   /** Content features per shift ("dy,dx"), all under the same `contentKey`. */
   private contentSets: { key: string; byShift: Map<string, Map<string, tf.Tensor4D>> } | null = null;
   private styles = new Map<string, StyleEntry>();
   private blend: { key: string; targets: StyleTargets | null } | null = null;
+  /** Region masks by their key (the masks' fingerprints and the working size). */
+  private regionMasks: RegionMasks | null = null;
+  private paletteStack: { key: string; stack: PaletteStack } | null = null;
+  /** The sliced palette term's parts (E37), keyed by the palette stack's key and the cell size. */
+  private slicedParts: { key: string; parts: SlicedParts; directions: tf.Tensor2D } | null = null;
   /** The sliced palette target of the current blend, for an output of `cells` cells. */
   private sliced: { blendKey: string; cells: number; target: SlicedPaletteTarget } | null = null;
 
@@ -166,13 +196,7 @@ export class TransferTargets {
     const blendKey = active.map((s, i) => `${keys[i]}*${s.weight}`).join(';');
     if (this.blend?.key === blendKey) return this.blend.targets;
 
-    const live = new Map<string, StyleEntry>();
-    active.forEach((s, i) => {
-      const key = keys[i];
-      live.set(key, this.styles.get(key) ?? live.get(key) ?? this.computeStyle(s));
-    });
-    for (const [key, entry] of this.styles) if (!live.has(key)) disposeStyle(entry);
-    this.styles = live;
+    const live = this.syncStyles();
 
     let targets: StyleTargets | null = null;
     if (active.length > 0) {
@@ -199,14 +223,138 @@ export class TransferTargets {
   }
 
   /**
+   * E34, E38: the painted regions' targets — each region's style Grams and palette, from the same
+   * per-style cache as the global styles (a style used globally and in a region is computed once),
+   * and the regions' masks at the working size. Null when there are no regions. A new mask costs a
+   * new mask set (host arithmetic), never a Gram.
+   */
+  regionTargets(): RegionTargets | null {
+    const { inputs, size } = this.ctx();
+    const regions = inputs.regions ?? [];
+    if (regions.length === 0) {
+      if (this.regionMasks) {
+        this.disposeRegionMasks();
+        this.syncStyles(); // frees the styles only regions used
+      }
+      return null;
+    }
+    const live = this.syncStyles();
+    const targets = regions.map((r) => {
+      const entry = live.get(this.styleKey(regionStyle(r)))!;
+      entry.palette ??= paletteTargetOf([{ ...entry.moments, weight: 1 }]);
+      entry.energy ??= energiesOf(entry.grams);
+      return { grams: entry.grams, energy: entry.energy, palette: entry.palette };
+    });
+    const key = `${size.width}x${size.height}|${regions.map((r) => maskId(r.mask)).join(',')}`;
+    if (this.regionMasks?.key !== key) {
+      this.disposeRegionMasks();
+      this.regionMasks = new RegionMasks(key, regions.map((r) => r.mask), size.width, size.height);
+      this.counters.regionMasks += 1;
+    }
+    const blend = this.styleTargets();
+    const paletteKey = `${this.blend?.key}|${key}|${regions.map((r) => this.styleKey(regionStyle(r))).join(';')}`;
+    if (this.paletteStack?.key !== paletteKey) {
+      this.disposePaletteStack();
+      const fractions = this.regionMasks.atPixels().fractions;
+      const stack = tf.tidy(() => ({
+        mean: tf.stack([blend?.palette.mean ?? tf.zeros([3]), ...targets.map((t) => t.palette.mean)]) as tf.Tensor2D,
+        covSqrt: tf.stack([blend?.palette.covSqrt ?? tf.eye(3), ...targets.map((t) => t.palette.covSqrt)]) as tf.Tensor3D,
+        weights: tf.tensor1d(fractions.map((f, p) => (p === 0 && !blend ? 0 : f))),
+      }));
+      this.paletteStack = { key: paletteKey, stack };
+    }
+    return { targets, masks: this.regionMasks, palettes: this.paletteStack.stack };
+  }
+
+  private disposePaletteStack(): void {
+    const s = this.paletteStack?.stack;
+    if (s) tf.dispose([s.mean, s.covSqrt, s.weights]);
+    this.paletteStack = null;
+    this.disposeSlicedParts();
+  }
+
+  /**
+   * The per-style cache brought to the styles in use (global styles with weight > 0 and region
+   * styles): computes the missing ones, frees the ones no longer used. Keyed by {@link styleKey}.
+   */
+  private syncStyles(): Map<string, StyleEntry> {
+    const { inputs } = this.ctx();
+    const used = [...inputs.styles.filter((s) => s.weight > 0), ...(inputs.regions ?? []).map(regionStyle)];
+    const live = new Map<string, StyleEntry>();
+    for (const s of used) {
+      const key = this.styleKey(s);
+      if (!live.has(key)) live.set(key, this.styles.get(key) ?? this.computeStyle(s));
+    }
+    for (const [key, entry] of this.styles) if (!live.has(key)) disposeStyle(entry);
+    this.styles = live;
+    return live;
+  }
+
+  private disposeRegionMasks(): void {
+    this.regionMasks?.dispose();
+    this.regionMasks = null;
+    this.disposePaletteStack();
+  }
+
+  /**
    * Reads the styles' cell colours back to the host without blocking (webgpu has no synchronous
    * read), so that {@link slicedPalette} finds them. Call before building an objective.
    */
   async preparePalette(): Promise<void> {
     const targets = this.styleTargets();
-    for (const { entry } of targets?.paletteStyles ?? []) {
+    // Painted regions' styles too (E37): every live style is either blended or painted.
+    const entries = (this.ctx().inputs.regions ?? []).length ? [...this.syncStyles().values()] : (targets?.paletteStyles ?? []).map((p) => p.entry);
+    for (const entry of entries) {
       if (!entry.samples) entry.samples = { cells: (await entry.cells.data()) as Float32Array, count: entry.cells.shape[0] };
     }
+  }
+
+  /**
+   * E37 with the sliced palette distance: per part that owns cells (RegionMasks.atCells), its cells
+   * and the sorted target of its own styles (part 0: the global blend's, left out without one;
+   * region r: its style's) for that many cells. Cached with the region targets. Call after
+   * {@link regionTargets}.
+   */
+  regionSlicedPalette(): SlicedParts | null {
+    const regions = this.ctx().inputs.regions ?? [];
+    const masks = this.regionMasks;
+    if (!regions.length || !masks || !this.paletteStack) return null;
+    const { size } = this.ctx();
+    const cell = Math.min(PALETTE_CELL, size.width, size.height);
+    const key = `${this.paletteStack.key}|${cell}`;
+    if (this.slicedParts?.key === key) return this.slicedParts.parts;
+    this.disposeSlicedParts();
+    const { cells, parts } = masks.atCells(cell);
+    const blend = this.styleTargets();
+    const samples = (entry: StyleEntry) => (entry.samples ??= samplesNow(entry.cells));
+    const styleOf = (p: number) =>
+      p === 0
+        ? (blend?.paletteStyles.map(({ entry, weight }) => ({ samples: samples(entry), weight })) ?? null)
+        : [{ samples: samples(this.styles.get(this.styleKey(regionStyle(regions[p - 1])))!), weight: 1 }];
+    const directions = tf.tensor2d(paletteDirections(), [3, PALETTE_DIRECTIONS]);
+    const out: SlicedParts = { parts: [] };
+    parts.forEach((rows, p) => {
+      const n = rows ? rows.length : cells;
+      const styles = styleOf(p);
+      if (n === 0 || !styles) return;
+      out.parts.push({
+        rows: rows ? tf.tensor1d(rows, 'int32') : null,
+        rows2d: rows ? tf.tensor2d(rows, [rows.length, 1], 'int32') : null,
+        fraction: n / cells,
+        target: { directions, sorted: slicedPaletteTarget(styles, n) },
+      });
+    });
+    this.slicedParts = { key, parts: out, directions };
+    return out;
+  }
+
+  private disposeSlicedParts(): void {
+    const s = this.slicedParts;
+    if (s) {
+      for (const p of s.parts.parts) tf.dispose([p.target.sorted, ...(p.rows ? [p.rows, p.rows2d!] : [])]);
+      s.directions.dispose();
+    }
+    this.slicedParts = null;
   }
 
   /**
@@ -234,6 +382,7 @@ export class TransferTargets {
   }
 
   dispose(): void {
+    this.disposeRegionMasks();
     this.disposeSliced();
     this.content?.tensor.dispose();
     this.content = null;
@@ -259,6 +408,7 @@ export class TransferTargets {
     const t = this.blend?.targets;
     if (t) {
       disposeMap(t.grams);
+      disposeMap(t.energy);
       tf.dispose([t.palette.mean, t.palette.covSqrt]);
     }
     this.blend = null;
@@ -313,11 +463,16 @@ export class TransferTargets {
 function disposeStyle(s: StyleEntry): void {
   disposeMap(s.grams);
   tf.dispose([s.moments.mean, s.moments.second, s.cells]);
+  if (s.palette) tf.dispose([s.palette.mean, s.palette.covSqrt]);
+  disposeMap(s.energy);
 }
 
 function samplesNow(cells: tf.Tensor2D): PaletteSamples {
   return { cells: cells.dataSync() as Float32Array, count: cells.shape[0] };
 }
+
+/** A region's style as the style cache sees it (its weight plays no part in a region). */
+const regionStyle = (r: StyleRegion): StyleInput => ({ image: r.image, weight: 1, scale: r.scale });
 
 function loadResized(img: RgbImage, size: { width: number; height: number }, antialias: boolean): tf.Tensor4D {
   const raw = rgbToTensor(img);

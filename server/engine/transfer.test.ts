@@ -120,7 +120,7 @@ describe('StyleTransfer', () => {
       params: testParams(),
     });
     for (let i = 0; i < 5; i++) await st.step();
-    assert.deepEqual({ ...st.counters }, { contentTargets: 1, styleGrams: 2, styleBlends: 1, inits: 1, writeIns: 0 });
+    assert.deepEqual({ ...st.counters }, { contentTargets: 1, styleGrams: 2, styleBlends: 1, regionMasks: 0, inits: 1, writeIns: 0 });
     const adam = (st.optimizer as AdamGroup).members[0];
     const m = Array.from(adam.moments.m!.dataSync());
     const x = st.snapshot();
@@ -137,7 +137,7 @@ describe('StyleTransfer', () => {
     assert.deepEqual(Array.from(x2.dataSync()), xBefore);
     x2.dispose();
     await st.evaluate();
-    assert.deepEqual({ ...st.counters }, { contentTargets: 1, styleGrams: 3, styleBlends: 2, inits: 1, writeIns: 0 });
+    assert.deepEqual({ ...st.counters }, { contentTargets: 1, styleGrams: 3, styleBlends: 2, regionMasks: 0, inits: 1, writeIns: 0 });
     // one feature pass for styleC's Grams, one for the evaluation itself
     assert.equal(net.calls.length - calls, 2);
 
@@ -145,18 +145,18 @@ describe('StyleTransfer', () => {
     st.update({ params: testParams({ contentWeight: 3, styleWeight: 0.5, tvWeight: 2 }) });
     st.update({ styles: [{ image: styleA, weight: 2, scale: 1 }, { image: styleC, weight: 1, scale: 1 }] });
     await st.step();
-    assert.deepEqual({ ...st.counters }, { contentTargets: 1, styleGrams: 3, styleBlends: 3, inits: 1, writeIns: 0 });
+    assert.deepEqual({ ...st.counters }, { contentTargets: 1, styleGrams: 3, styleBlends: 3, regionMasks: 0, inits: 1, writeIns: 0 });
     assert.equal(st.iter, 6);
 
     // copies of the same images (as a worker receives them) recompute nothing
     st.update({ content: structuredClone(content), styles: structuredClone([{ image: styleA, weight: 2, scale: 1 }, { image: styleC, weight: 1, scale: 1 }]) });
     await st.step();
-    assert.deepEqual({ ...st.counters }, { contentTargets: 1, styleGrams: 3, styleBlends: 3, inits: 1, writeIns: 0 });
+    assert.deepEqual({ ...st.counters }, { contentTargets: 1, styleGrams: 3, styleBlends: 3, regionMasks: 0, inits: 1, writeIns: 0 });
 
     // content change: content targets only (a new picture also restarts the image, E24)
     st.update({ content: syntheticImage(40, 30, 11) });
     await st.step();
-    assert.deepEqual({ ...st.counters }, { contentTargets: 2, styleGrams: 3, styleBlends: 3, inits: 2, writeIns: 0 });
+    assert.deepEqual({ ...st.counters }, { contentTargets: 2, styleGrams: 3, styleBlends: 3, regionMasks: 0, inits: 2, writeIns: 0 });
     st.dispose();
     net.dispose();
   });

@@ -16,8 +16,10 @@ import { noiseImage, resizeImage, rgbToTensor, sizeForLongSide, tensorToRgb } fr
 import { AdamGroup, LbfgsSingle, type VariablesOptimizer } from './optim/group.ts';
 import { runInterruptible } from './interrupt.ts';
 import { createParameterization, type ImageParameterization, type ParameterizationName } from './parameterization.ts';
-import { imageId, TransferTargets, type TargetCounters } from './targets.ts';
+import { energiesOf, imageId, TransferTargets, type TargetCounters } from './targets.ts';
 import { changedFraction, changeMask, NEW_PICTURE_FRACTION } from './write-in.ts';
+import { maskId } from './regions.ts';
+import { regionObjective } from './guided.ts';
 import { mulberry32 } from '../../shared/random.ts';
 
 export interface CreateStyleTransferOptions {
@@ -466,6 +468,7 @@ class StyleTransferImpl implements EngineStyleTransfer {
     const p = this.current.params;
     const luminanceMode = p.colors === 'luminance';
     const style = w.style !== 0 || w.palette !== 0 ? this.targets.styleTargets() : null;
+    const regions = w.style !== 0 || w.palette !== 0 ? this.targets.regionTargets() : null;
     return {
       network: this.network,
       pooling: p.pooling,
@@ -488,6 +491,18 @@ class StyleTransferImpl implements EngineStyleTransfer {
       slicedPalette: w.palette !== 0 && this.preset.palette === 'sliced' ? this.targets.slicedPalette() : null,
       layoutTarget: w.layout !== 0 ? this.targets.layoutTarget() : null,
       layoutWeight: w.layout,
+      // E34–E37: part 0, the unpainted area, keeps the global blend (E4); the masks are shifted
+      // as the image the network sees is (E36).
+      regions:
+        regions &&
+        regionObjective(
+          [style ? { grams: style.grams, energy: (style.energy ??= energiesOf(style.grams)), palette: style.palette } : null, ...regions.targets],
+          (h, w) => regions.masks.atLayer(dy, dx, h, w),
+          regions.masks.atPixels(),
+          w.palette !== 0 ? regions.palettes : null,
+          this.preset.styleLoss,
+          w.palette !== 0 && this.preset.palette === 'sliced' ? this.targets.regionSlicedPalette() : null,
+        ),
     };
   }
 }
@@ -500,6 +515,7 @@ function mergeInputs(prev: TransferInputs, changes: Partial<TransferInputs>): Tr
   return {
     content: changes.content ?? prev.content,
     styles: changes.styles ?? prev.styles,
+    regions: changes.regions ?? prev.regions,
     params: changes.params ?? prev.params,
     initImage: 'initImage' in changes ? changes.initImage : prev.initImage,
   };
@@ -510,6 +526,7 @@ function snapshotInputs(i: TransferInputs): TransferInputs {
   return {
     content: i.content,
     styles: i.styles.map((s) => ({ ...s })),
+    regions: i.regions?.map((r) => ({ ...r })),
     params: {
       ...i.params,
       contentLayers: i.params.contentLayers?.map((l) => ({ ...l })),
@@ -526,6 +543,7 @@ function objectiveKey(i: TransferInputs, network: FeatureNetwork): string {
   return JSON.stringify([
     imageId(i.content),
     i.styles.map((s) => [imageId(s.image), s.weight, s.scale]),
+    (i.regions ?? []).map((r) => [imageId(r.image), r.scale, maskId(r.mask)]),
     p.preset,
     p.contentWeight,
     p.styleWeight,

@@ -8,6 +8,7 @@ import * as Y from 'yjs';
 import { DOC_KEYS, type SessionState } from '../../shared/schema.ts';
 import type { DocChange } from '../../shared/protocol.ts';
 import { DocValidator, type PaintBudget } from '../session/doc-state.ts';
+import { regionStrokePoints } from '../../shared/region-strokes.ts';
 
 /** Transaction origin of replayed updates. */
 const REPLAY_ORIGIN = Symbol('history-replay');
@@ -42,9 +43,15 @@ function field(entry: unknown, key: string): unknown {
 
 const str = (v: unknown): string | null => (typeof v === 'string' ? v : null);
 
-function pointCount(entry: unknown): number {
-  const p = field(entry, 'points');
+function pointCount(entry: unknown, kind: 'stroke' | 'region'): number {
+  const p = kind === 'region' ? regionStrokePoints(entry) : field(entry, 'points');
   return Array.isArray(p) ? Math.floor(p.length / 2) : 0;
+}
+
+/** The entries of `strokes` or `regions` seen so far, and who made each. */
+interface EntryTrack {
+  entries: Set<unknown>;
+  info: Map<unknown, StrokeInfo>;
 }
 
 interface StrokeInfo {
@@ -71,8 +78,8 @@ export class DocReplayer {
   private params = new Map<string, unknown>();
   private content = new Map<string, unknown>();
   private styles: { entry: unknown; json: Record<string, unknown> }[] = [];
-  private strokes = new Set<unknown>();
-  private strokeInfo = new Map<unknown, StrokeInfo>();
+  private strokes: EntryTrack = { entries: new Set(), info: new Map() };
+  private regions: EntryTrack = { entries: new Set(), info: new Map() };
   private lastChanges: DocChange[] = [];
   private describeChanges: boolean;
 
@@ -86,7 +93,7 @@ export class DocReplayer {
     // placeholders, the first transaction reports changes on those, and `getMap` then replaces
     // them with new typed instances, so the first update (the seed) would go unseen.
     for (const name of [DOC_KEYS.params, DOC_KEYS.content]) this.doc.getMap(name);
-    for (const name of [DOC_KEYS.styles, DOC_KEYS.strokes]) this.doc.getArray(name);
+    for (const name of [DOC_KEYS.styles, DOC_KEYS.strokes, DOC_KEYS.regions]) this.doc.getArray(name);
     this.validator = new DocValidator(this.doc, imageExists, paintBudget);
     this.doc.on('afterTransaction', (tr: Y.Transaction) => {
       this.validator.onTransaction(tr);
@@ -124,7 +131,8 @@ export class DocReplayer {
     if (touched(v.paramsMap)) this.describeMap(v.paramsMap, this.params, tr, 'param', changes);
     if (touched(v.contentMap)) this.describeMap(v.contentMap, this.content, tr, 'content', changes);
     if (touched(v.stylesArray)) this.describeStyles(tr, changes);
-    if (touched(v.strokesArray)) this.describeStrokes(tr, changes);
+    if (touched(v.strokesArray)) this.describeEntries(v.strokesArray, this.strokes, 'stroke', tr, changes);
+    if (touched(v.regionsArray)) this.describeEntries(v.regionsArray, this.regions, 'region', tr, changes);
     const known = new Set<string>(Object.values(DOC_KEYS));
     for (const [name, type] of this.doc.share) {
       if (!known.has(name) && touched(type)) changes.push({ kind: 'other', detail: `top-level '${name}' changed` });
@@ -171,37 +179,42 @@ export class DocReplayer {
     this.styles = next;
   }
 
-  private describeStrokes(tr: Y.Transaction, out: DocChange[]): void {
-    const arr = this.validator.strokesArray;
+  /** Strokes or region strokes: added, removed, and grown or edited ones (their points). */
+  private describeEntries(arr: Y.Array<unknown>, track: EntryTrack, kind: 'stroke' | 'region', tr: Y.Transaction, out: DocChange[]): void {
     const added = new Set<unknown>();
     if (tr.changed.has(arr as Y.AbstractType<any>)) {
-      // Items were inserted or deleted: compare membership (O(strokes), only on structural edits).
+      // Items were inserted or deleted: compare membership (O(entries), only on structural edits).
       const now = arr.toArray();
       const nowSet = new Set(now);
-      for (const entry of this.strokes) {
+      for (const entry of track.entries) {
         if (nowSet.has(entry)) continue;
-        const info = this.strokeInfo.get(entry) ?? { id: '?', author: '' };
-        out.push({ kind: 'stroke-removed', id: info.id, author: info.author });
-        this.strokeInfo.delete(entry);
+        const info = track.info.get(entry) ?? { id: '?', author: '' };
+        out.push({ kind: kind === 'stroke' ? 'stroke-removed' : 'region-removed', id: info.id, author: info.author });
+        track.info.delete(entry);
       }
       for (const entry of now) {
-        if (this.strokes.has(entry)) continue;
+        if (track.entries.has(entry)) continue;
         added.add(entry);
         const info = strokeInfo(entry);
-        this.strokeInfo.set(entry, info);
-        out.push({ kind: 'stroke-added', id: info.id, author: info.author, tool: str(field(entry, 'tool')), color: str(field(entry, 'color')) });
+        track.info.set(entry, info);
+        const tool = str(field(entry, 'tool'));
+        out.push(
+          kind === 'stroke'
+            ? { kind: 'stroke-added', id: info.id, author: info.author, tool, color: str(field(entry, 'color')) }
+            : { kind: 'region-added', id: info.id, author: info.author, tool, style: str(field(entry, 'style')) },
+        );
       }
-      this.strokes = nowSet;
+      track.entries = nowSet;
     }
-    // Nested edits (a stroke's fields or its growing points): types whose parent is the array.
+    // Nested edits (an entry's fields or its growing points): types whose parent is the array.
     const seen = new Set<unknown>();
     for (const t of [...tr.changed.keys(), ...tr.changedParentTypes.keys()]) {
-      const stroke = t.parent === (arr as unknown) ? t : t.parent?.parent === (arr as unknown) ? t.parent : null;
-      if (!stroke || seen.has(stroke) || added.has(stroke) || !this.strokes.has(stroke)) continue;
-      seen.add(stroke);
-      const info = strokeInfo(stroke);
-      this.strokeInfo.set(stroke, info);
-      out.push({ kind: 'stroke-updated', id: info.id, author: info.author, points: pointCount(stroke) });
+      const entry = t.parent === (arr as unknown) ? t : t.parent?.parent === (arr as unknown) ? t.parent : null;
+      if (!entry || seen.has(entry) || added.has(entry) || !track.entries.has(entry)) continue;
+      seen.add(entry);
+      const info = strokeInfo(entry);
+      track.info.set(entry, info);
+      out.push({ kind: kind === 'stroke' ? 'stroke-updated' : 'region-updated', id: info.id, author: info.author, points: pointCount(entry, kind) });
     }
   }
 }

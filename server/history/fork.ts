@@ -11,6 +11,7 @@
  */
 import * as Y from 'yjs';
 import { DOC_KEYS, type SessionState } from '../../shared/schema.ts';
+import { createRegionStroke } from '../../shared/region-strokes.ts';
 import type { CreatedSession, SessionManager } from '../session/session-manager.ts';
 import type { HistoryStore, KeyframeRecord, Storage } from '../storage/types.ts';
 
@@ -32,6 +33,10 @@ export function writeState(doc: Y.Doc, state: SessionState, origin: unknown): vo
     const strokes = doc.getArray<Y.Map<unknown>>(DOC_KEYS.strokes);
     strokes.delete(0, strokes.length);
     strokes.push(state.strokes.map((s) => toMap({ ...s, points: s.points.slice() })));
+
+    const regions = doc.getArray<Y.Map<unknown>>(DOC_KEYS.regions);
+    regions.delete(0, regions.length);
+    regions.push(state.regions.map(createRegionStroke));
   }, origin);
 }
 

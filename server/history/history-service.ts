@@ -4,7 +4,7 @@
  * answers for live sessions, idle ones and sessions from before a restart alike, without loading
  * them into the session manager (no engine, no MAX_SESSIONS slot).
  */
-import { Params, Stroke, StyleEntry, ContentEntry, type SessionState } from '../../shared/schema.ts';
+import { Params, RegionStroke, Stroke, StyleEntry, ContentEntry, type SessionState } from '../../shared/schema.ts';
 import { api, type HistoryKeyframe, type HistoryResponse, type HistoryStateResponse, type LossSample } from '../../shared/protocol.ts';
 import type { HistoryStore, KeyframeMeta, KeyframeRecord, Storage } from '../storage/types.ts';
 import { SessionTimeline } from './timeline.ts';
@@ -24,6 +24,7 @@ export function validatedState(state: SessionState): SessionState {
     styles: StyleEntry.array().parse(state.styles),
     content: ContentEntry.parse(state.content),
     strokes: Stroke.array().parse(state.strokes),
+    regions: RegionStroke.array().parse(state.regions),
   };
 }
 

@@ -6,6 +6,7 @@ import { DocValidator, seedDocument } from '../session/doc-state.ts';
 import type { StoredUpdate } from '../storage/types.ts';
 import { CHECKPOINT_EVERY, SessionTimeline, canonicalJson } from './timeline.ts';
 import { mulberry32 } from '../../shared/random.ts';
+import { createRegionStroke, regionStrokePoints, setRegionStrokePoints } from '../../shared/region-strokes.ts';
 
 const IMG_A = 'a'.repeat(64);
 const IMG_B = 'b'.repeat(64);
@@ -45,6 +46,26 @@ function recordSession(seed: number, edits: number): StoredUpdate[] {
     const strokes = doc.getArray<Y.Map<unknown>>('strokes');
     const styles = doc.getArray<Y.Map<unknown>>('styles');
     const kind = rand();
+    const regions = doc.getArray<Y.Map<unknown>>('regions');
+    if (rand() < 0.15) {
+      // style brush strokes (S34): added, grown (sometimes with a bad point), given a missing style, removed
+      doc.transact(() => {
+        const r = rand();
+        if (r < 0.5 || !regions.length) {
+          const pts = Array.from({ length: 2 + 2 * Math.floor(rand() * 3) }, () => Math.round(rand() * 60));
+          regions.push([createRegionStroke({ id: `r${n}`, author: names[who], tool: pick(['brush', 'eraser'] as const), style: pick([IMG_A, IMG_B, MISSING]), size: 8, points: pts })]);
+        } else if (r < 0.8) {
+          const m = regions.get(Math.floor(rand() * regions.length));
+          const pts = regionStrokePoints(m);
+          setRegionStrokePoints(m, rand() < 0.15 ? [...pts, Infinity, 1] : [...pts, Math.round(rand() * 60), Math.round(rand() * 60)]);
+        } else if (r < 0.9) {
+          regions.get(Math.floor(rand() * regions.length)).set('style', MISSING);
+        } else {
+          regions.delete(Math.floor(rand() * regions.length), 1);
+        }
+      });
+      continue;
+    }
     doc.transact(() => {
       if (kind < 0.2) {
         doc.getMap('params').set(pick(['styleWeight', 'contentWeight', 'tvWeight', 'learningRate']), pick([0.5, 2, 10, -1, 1e3]));
@@ -84,7 +105,7 @@ function recordSession(seed: number, edits: number): StoredUpdate[] {
 function referenceState(updates: readonly StoredUpdate[], t: number): SessionState {
   const doc = new Y.Doc();
   // Typed top-level types first, so the validator sees the seed transaction (see doc-replayer.ts).
-  doc.getMap('params'), doc.getMap('content'), doc.getArray('styles'), doc.getArray('strokes');
+  doc.getMap('params'), doc.getMap('content'), doc.getArray('styles'), doc.getArray('strokes'), doc.getArray('regions');
   const v = new DocValidator(doc, exists);
   doc.on('afterTransaction', (tr: Y.Transaction) => v.onTransaction(tr));
   for (const u of updates) {
@@ -144,10 +165,19 @@ describe('session timeline', () => {
     doc.transact(() => doc.getArray('styles').delete(0, 1), 'bo#2');
     doc.transact(() => doc.getArray('strokes').delete(0, 1), 'bo#2');
     doc.transact(() => doc.getMap('params').set('styleWeight', 5), 'bo#2');
+    const region = createRegionStroke({ id: 'g1', author: 'ana', tool: 'brush', style: IMG_B, size: 9, points: [4, 4] });
+    doc.transact(() => doc.getArray('regions').push([region]), 'ana#1');
+    doc.transact(() => setRegionStrokePoints(region, [4, 4, 9, 9]), 'ana#1');
+    doc.transact(() => doc.getArray('regions').delete(0, 1), 'bo#2');
     const timeline = new SessionTimeline('x', exists);
     timeline.append(stored);
     const e = timeline.edits;
-    assert.equal(e.length, 9);
+    assert.equal(e.length, 12);
+    assert.deepEqual(e[9].changes, [{ kind: 'region-added', id: 'g1', author: 'ana', tool: 'brush', style: IMG_B }]);
+    assert.deepEqual(e[10].changes, [{ kind: 'region-updated', id: 'g1', author: 'ana', points: 2 }]);
+    assert.deepEqual(e[11].changes, [{ kind: 'region-removed', id: 'g1', author: 'ana' }]);
+    assert.deepEqual(timeline.stateAt(e[10].time).state.regions.map((r) => r.points), [[4, 4, 9, 9]]);
+    assert.deepEqual(timeline.stateAt(e[11].time).state.regions, []);
     assert.equal(e[0].author, 'server');
     assert.ok(e[0].changes.some((c) => c.kind === 'param' && c.key === 'styleWeight' && c.from === undefined && c.to === 1));
     assert.ok(e[0].changes.some((c) => c.kind === 'style-added' && c.imageId === IMG_A));

@@ -19,7 +19,8 @@ export function admitStyles(
   resolution: number,
   dims: (imageId: string) => { width: number; height: number } | undefined,
   maxPixels: number,
-): { admitted: StyleEntry[]; errors: ErrorPayload[] } {
+  pathOf: (i: number) => string = (i) => `styles[${i}]`,
+): { admitted: StyleEntry[]; errors: ErrorPayload[]; pixels: number } {
   const errors: ErrorPayload[] = [];
   const admitted: StyleEntry[] = [];
   let total = 0;
@@ -32,7 +33,7 @@ export function admitStyles(
     if (total + px > maxPixels) {
       errors.push({
         code: ErrorCode.OverBudget,
-        path: `styles[${i}]`,
+        path: pathOf(i),
         message: `this style would add ${px} pixels (used at ${used.width}x${used.height}: scale ${s.scale} × resolution ${resolution}), over the session's style budget of ${maxPixels} pixels (SESSION_MAX_STYLE_PIXELS); it is not used — lower its scale or remove a style`,
       });
       return;
@@ -40,7 +41,7 @@ export function admitStyles(
     total += px;
     admitted.push(s);
   });
-  return { admitted, errors };
+  return { admitted, errors, pixels: total };
 }
 
 /** Pixels of one step at resolution `r` (long side) for a canvas of the content's aspect. */

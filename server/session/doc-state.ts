@@ -13,9 +13,12 @@ import {
   ContentEntry,
   DEFAULT_PARAMS,
   DOC_KEYS,
+  MAX_REGION_STROKES,
+  MAX_REGION_STYLES,
   MAX_STROKES,
   MAX_STYLES,
   ParamSchemas,
+  RegionStroke,
   Stroke,
   StyleEntry,
   type ParamKey,
@@ -25,6 +28,7 @@ import {
 import { ErrorCode, type ErrorPayload } from '../../shared/protocol.ts';
 import type { z } from 'zod';
 import { strokePaintCost } from './rasterize.ts';
+import { regionStrokeJson } from '../../shared/region-strokes.ts';
 import { workingSize } from './canvas-builder.ts';
 
 /** Paint budgets (S24), in pixels the rasterizer evaluates at the working size. */
@@ -49,6 +53,8 @@ export interface StateChanges {
   styles: boolean;
   /** Content entry or strokes (both feed the composed canvas). */
   canvas: boolean;
+  /** Region strokes (the style brushes' masks). */
+  regions: boolean;
 }
 
 export interface TransactionResult {
@@ -93,11 +99,15 @@ export class DocValidator {
   private strokeCache = new WeakMap<object, Stroke | null>();
   private styles: StyleEntry[] = [];
   private strokes: Stroke[] = [];
-  private costs = new WeakMap<Stroke, { key: string; cost: number }>();
+  private regionCache = new WeakMap<object, RegionStroke | null>();
+  private regions: RegionStroke[] = [];
+  private costs = new WeakMap<Stroke | RegionStroke, { key: string; cost: number }>();
   /** Stroke entries already told they are over a budget (told once, not on every point). */
   private overBudgetTold = new WeakSet<object>();
   /** Paint cost of the drawn strokes at the working size (a full repaint). */
   paintCost = 0;
+  /** Paint cost of the region strokes at the working size (a full repaint of the masks). */
+  regionPaintCost = 0;
 
   /**
    * @param imageExists lets a style or content `imageId` count as valid only when the image is
@@ -108,10 +118,10 @@ export class DocValidator {
     private imageExists: (id: string) => boolean,
     private paintBudget: PaintBudget = DEFAULT_PAINT_BUDGET,
   ) {
-    // Define the four top-level types before any update is applied: in a fresh Y.Doc, Yjs files
+    // Define the top-level types before any update is applied: in a fresh Y.Doc, Yjs files
     // the changes of an update into untyped placeholders when the type is not yet defined, and
     // the typed maps fetched later would miss them (a reloaded session would lose its seed).
-    void this.paramsMap, this.contentMap, this.stylesArray, this.strokesArray;
+    void this.paramsMap, this.contentMap, this.stylesArray, this.strokesArray, this.regionsArray;
   }
 
   get paramsMap(): Y.Map<unknown> {
@@ -126,10 +136,13 @@ export class DocValidator {
   get strokesArray(): Y.Array<unknown> {
     return this.doc.getArray(DOC_KEYS.strokes);
   }
+  get regionsArray(): Y.Array<unknown> {
+    return this.doc.getArray(DOC_KEYS.regions);
+  }
 
   /** The validated snapshot the engine runs on. */
   state(): SessionState {
-    return { params: this.params, styles: this.styles, content: this.content, strokes: this.strokes };
+    return { params: this.params, styles: this.styles, content: this.content, strokes: this.strokes, regions: this.regions };
   }
 
   /** Validates everything (used once after loading a document that has no history). */
@@ -139,15 +152,17 @@ export class DocValidator {
     this.validateContent(new Set([...this.contentMap.keys(), 'imageId']), errors);
     this.validateStyles(() => true, errors);
     this.validateStrokes(() => true, errors);
+    this.validateRegions(() => true, errors);
     return errors;
   }
 
   /** Re-validates what `tr` touched. Call from `doc.on('afterTransaction')`. */
   onTransaction(tr: Y.Transaction): TransactionResult {
     const errors: ErrorPayload[] = [];
-    const changes: StateChanges = { params: false, styles: false, canvas: false };
+    const changes: StateChanges = { params: false, styles: false, canvas: false, regions: false };
     const unknown: TransactionResult['unknown'] = [];
     this.unknownOut = unknown;
+    const sizeBefore = sizeKeyOf(this.content, this.params);
     const touched = (t: any) => tr.changedParentTypes.has(t) || tr.changed.has(t);
     if (touched(this.paramsMap)) {
       const keys = new Set([...(tr.changed.get(this.paramsMap as any) ?? [])].filter((k): k is string => k !== null));
@@ -182,6 +197,16 @@ export class DocValidator {
       const before = this.strokes;
       this.validateStrokes((e) => entryTouched(e, this.strokeCache), errors);
       changes.canvas ||= !sameList(before, this.strokes);
+    }
+    const resized = sizeKeyOf(this.content, this.params) !== sizeBefore;
+    if (touched(this.regionsArray) || resized) {
+      // A new working size changes every region stroke's paint cost: the budgets apply again.
+      const before = this.regions;
+      this.validateRegions((e) => entryTouched(e, this.regionCache), errors);
+      if (!touched(this.regionsArray) && this.regions.length < before.length) {
+        errors.push(overBudget('regions', `${before.length - this.regions.length} region strokes are not used at this size: together they would cost more than the session's paint budget of ${this.paintBudget.maxSessionCost} pixels (PAINT_MAX_SESSION_COST)`));
+      }
+      changes.regions = !sameList(before, this.regions);
     }
     this.unknownOut = null;
     return { changes, errors, unknown };
@@ -285,12 +310,12 @@ export class DocValidator {
   }
 
   /** Paint cost of a validated stroke at the current working size (cached per stroke and size). */
-  private strokeCost(stroke: Stroke, size: { width: number; height: number; scale: number }, key: string): number {
-    const hit = this.costs.get(stroke);
+  private strokeCost(stroke: Stroke | (RegionStroke & { opacity: number }), size: { width: number; height: number; scale: number }, key: string, cacheAs: Stroke | RegionStroke = stroke): number {
+    const hit = this.costs.get(cacheAs);
     if (hit?.key === key) return hit.cost;
     // Counting stops past the per-stroke budget: such a stroke is refused whatever its exact cost.
     const cost = strokePaintCost(stroke, size.width, size.height, size.scale, this.paintBudget.maxStrokeCost);
-    this.costs.set(stroke, { key, cost });
+    this.costs.set(cacheAs, { key, cost });
     return cost;
   }
 
@@ -349,6 +374,81 @@ export class DocValidator {
     this.strokes = out;
     this.paintCost = sessionCost;
   }
+  /**
+   * S34: region strokes, validated like strokes (schema, paint budgets of S24 counted on their own
+   * against the same limits) plus: a brush's `style` must be a stored image, and at most
+   * MAX_REGION_STYLES styles are painted at once (strokes of further styles are left out).
+   */
+  private validateRegions(isTouched: (e: unknown) => boolean, errors: ErrorPayload[]): void {
+    const out: RegionStroke[] = [];
+    const budget = this.paintBudget;
+    const size = workingSize(this.content, this.params.resolution);
+    const sizeKey = `${size.width}x${size.height}@${size.scale}`;
+    const cost = (r: RegionStroke) => this.strokeCost({ ...r, opacity: 1 } as RegionStroke & { opacity: number }, size, sizeKey, r);
+    const styles = new Set<string>();
+    let sessionCost = 0;
+    let updateCost = 0;
+    const tell = (entry: object | null, e: ErrorPayload) => {
+      if (entry && this.overBudgetTold.has(entry)) return;
+      if (entry) this.overBudgetTold.add(entry);
+      errors.push(e);
+    };
+    this.regionsArray.toArray().forEach((entry, i) => {
+      const key = typeof entry === 'object' && entry !== null ? entry : null;
+      const touched = isTouched(entry);
+      const prev = key ? this.regionCache.get(key) ?? null : null;
+      let valid = prev;
+      if (touched || !key) {
+        this.noteUnknownFields(entry, RegionStroke.shape);
+        const json = regionStrokeJson(entry);
+        const r = RegionStroke.safeParse(json);
+        if (!r.success) {
+          const m = issueMessage(r.error, json);
+          errors.push(invalid(`regions[${i}]${m.path}`, m.message));
+        } else if (r.data.style !== undefined && !this.imageExists(r.data.style)) {
+          errors.push(invalid(`regions[${i}].style`, `no image ${r.data.style} is stored; upload it first`));
+        } else {
+          const c = cost(r.data);
+          const added = Math.max(0, c - (prev ? cost(prev) : 0));
+          if (c > budget.maxStrokeCost) {
+            tell(key, overBudget(`regions[${i}].points`, `this region stroke would cost over ${budget.maxStrokeCost} pixels to paint (at least ${c}), over the per-stroke budget (PAINT_MAX_STROKE_COST); draw shorter strokes or use a smaller brush${prev ? '; it is used as it was before' : '; it is not used'}`));
+          } else if (updateCost + added > budget.maxUpdateCost) {
+            tell(key, overBudget(`regions[${i}]`, `this update's region strokes would cost more than ${budget.maxUpdateCost} pixels to paint (PAINT_MAX_UPDATE_COST); send them in several updates`));
+          } else {
+            updateCost += added;
+            valid = prev && JSON.stringify(prev) === JSON.stringify(r.data) ? prev : r.data;
+          }
+        }
+        if (key) this.regionCache.set(key, valid);
+      }
+      if (!valid) return;
+      if (out.length >= MAX_REGION_STROKES) {
+        if (touched) errors.push(invalid(`regions[${i}]`, `at most ${MAX_REGION_STROKES} region strokes are used; this one is ignored`));
+        return;
+      }
+      if (valid.style !== undefined && !styles.has(valid.style)) {
+        if (styles.size >= MAX_REGION_STYLES) {
+          if (touched) errors.push(invalid(`regions[${i}].style`, `at most ${MAX_REGION_STYLES} styles can be painted at once; this stroke is ignored`));
+          return;
+        }
+        styles.add(valid.style);
+      }
+      const c = cost(valid);
+      if (sessionCost + c > budget.maxSessionCost) {
+        if (touched) tell(key, overBudget(`regions[${i}]`, `the session's region strokes would cost more than ${budget.maxSessionCost} pixels to repaint (PAINT_MAX_SESSION_COST); this one is not used (erase or fork to a fresh session)`));
+        return;
+      }
+      sessionCost += c;
+      out.push(valid);
+    });
+    this.regions = out;
+    this.regionPaintCost = sessionCost;
+  }
+}
+
+function sizeKeyOf(content: ContentEntry, params: Params): string {
+  const s = workingSize(content, params.resolution);
+  return `${s.width}x${s.height}@${s.scale}`;
 }
 
 function sameList<T>(a: readonly T[], b: readonly T[]): boolean {
@@ -374,5 +474,6 @@ export function seedDocument(doc: Y.Doc, init: { params: Params; styles: StyleEn
     const content = doc.getMap(DOC_KEYS.content);
     for (const [k, v] of Object.entries(init.content)) if (v !== undefined) content.set(k, v);
     doc.getArray(DOC_KEYS.strokes);
+    doc.getArray(DOC_KEYS.regions);
   }, 'server');
 }

@@ -5,7 +5,7 @@
  * tfjs engine (server/worker/worker-host.ts). Keeping this seam small means the realtime and
  * storage code never waits on tensor code and is tested without it.
  */
-import type { RgbImage, StyleInput } from '../engine/api.ts';
+import type { RgbImage, StyleInput, StyleRegion } from '../engine/api.ts';
 import type { EngineState, LossTerms } from '../../shared/protocol.ts';
 import type { Params } from '../../shared/schema.ts';
 
@@ -14,6 +14,8 @@ export interface EngineInputs {
   /** The composed canvas (content photo or background + strokes), at content width×height. */
   content: RgbImage;
   styles: StyleInput[];
+  /** Styles painted into regions (S34), each with its mask at the canvas's working size. */
+  regions: StyleRegion[];
   params: Params;
 }
 

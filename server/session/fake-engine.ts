@@ -77,6 +77,22 @@ class FakeSessionEngine implements SessionEngine {
     const sw = Math.min(1, this.inputs.params.styleWeight / (this.inputs.params.styleWeight + this.inputs.params.contentWeight + 1e-9));
     this.target = new Float32Array(content.data.length);
     for (let i = 0; i < content.data.length; i++) this.target[i] = content.data[i] * (1 - 0.5 * sw) + styleColor[i % 3] * 0.5 * sw;
+    // Painted regions (S34): tinted with their own style's colour instead, as far as the mask covers.
+    for (const r of this.inputs.regions ?? []) {
+      const color = meanColor(r.image);
+      const { mask } = r;
+      for (let y = 0; y < content.height; y++) {
+        const my = Math.min(mask.height - 1, Math.floor((y * mask.height) / content.height));
+        for (let x = 0; x < content.width; x++) {
+          const a = mask.data[my * mask.width + Math.min(mask.width - 1, Math.floor((x * mask.width) / content.width))] / 255;
+          if (a === 0) continue;
+          for (let c = 0; c < 3; c++) {
+            const i = (y * content.width + x) * 3 + c;
+            this.target[i] += (content.data[i] * (1 - 0.5 * sw) + color[c] * 0.5 * sw - this.target[i]) * a;
+          }
+        }
+      }
+    }
     const old = this.image && this.width === content.width && this.height === content.height ? this.image : null;
     this.width = content.width;
     this.height = content.height;

@@ -15,14 +15,15 @@ import * as Y from 'yjs';
 import * as awarenessProtocol from 'y-protocols/awareness';
 import { ErrorCode, type EngineState, type ErrorPayload, type FramePayload } from '../../shared/protocol.ts';
 import type { ContentEntry, Params, StyleEntry } from '../../shared/schema.ts';
-import type { RgbImage, StyleInput } from '../engine/api.ts';
+import type { RgbImage, StyleInput, StyleRegion } from '../engine/api.ts';
 import { decodeImage } from '../images/codec.ts';
 import type { ImageStore } from '../images/store.ts';
 import { createLogger, type Logger } from '../log.ts';
 import type { GroupCommit } from '../storage/group-commit.ts';
 import { StaleFencingTokenError, type SessionRecord, type Storage } from '../storage/types.ts';
-import { CanvasBuilder, Coalescer } from './canvas-builder.ts';
+import { CanvasBuilder, Coalescer, styleDecodeSide } from './canvas-builder.ts';
 import { admitResolution, admitStyles } from './admission.ts';
+import { RegionMaskBuilder, regionStyles } from './region-masks.ts';
 import { DocValidator, seedDocument, type PaintBudget } from './doc-state.ts';
 import { archiveKeyframe, recordLossSample } from '../history/recorder.ts';
 import type { EngineFrame, EngineHost, SessionEngine } from './engine-host.ts';
@@ -131,6 +132,11 @@ export class Session {
   private readonly budgets: SessionBudgets;
   /** Styles admitted by the style-pixel budget (S25), in document order. */
   private admittedStyles: StyleEntry[] = [];
+  /** Styles painted into regions that the style-pixel budget admitted (S25, S34), by image id. */
+  private admittedRegionStyles = new Set<string>();
+  private regionMasks = new RegionMaskBuilder();
+  private builtRegions: StyleRegion[] | null = null;
+  private regionsJob: Coalescer;
   /** The resolution the engine runs at: params.resolution, lowered to what ENGINE_MAX_STEP_MS admits (S26). */
   private engineResolution = 0;
   /** Bytes of all stored updates of this session (S27). */
@@ -172,6 +178,7 @@ export class Session {
     this.canvas = new CanvasBuilder(deps.images);
     this.stylesJob = new Coalescer(() => this.rebuildStyles());
     this.canvasJob = new Coalescer(() => this.rebuildCanvas(), CANVAS_MIN_INTERVAL_MS, () => (this.canvas.lastPaintCost / this.budgets.paintCostPerSec) * 1000);
+    this.regionsJob = new Coalescer(() => this.rebuildRegions(), CANVAS_MIN_INTERVAL_MS, () => (this.regionMasks.lastPaintCost / this.budgets.paintCostPerSec) * 1000);
     this.doc.on('update', (update: Uint8Array, origin: unknown) => this.onUpdate(update, origin));
     this.doc.on('afterTransaction', (tr: Y.Transaction) => this.onTransaction(tr));
     this.keyframeTimer = setInterval(() => this.saveKeyframe(), deps.keyframeIntervalMs);
@@ -259,8 +266,10 @@ export class Session {
     const fromClient = tr.origin !== STORAGE_ORIGIN && tr.origin !== REMOTE_ORIGIN;
     const after = this.validator.state();
     const resized = before.params.resolution !== after.params.resolution;
+    // The masks follow the canvas's working size (content size, resolution).
+    const reframed = resized || before.content.width !== after.content.width || before.content.height !== after.content.height;
     if (changes.params || changes.canvas) errors.push(...this.admitEngine(before.params.resolution !== after.params.resolution || before.params.model !== after.params.model));
-    if (changes.styles || resized) errors.push(...this.admitStyles());
+    if (changes.styles || changes.regions || resized) errors.push(...this.admitStyles());
     if (errors.length && fromClient) this.emit('invalid', tr.origin, errors);
     // S27: unknown keys are answered and then removed from the document (never kept: they would
     // be stored, relayed and re-encoded forever). Removed in the next microtask, by the server.
@@ -268,6 +277,7 @@ export class Session {
     if (changes.params) this.onParamsChanged();
     if (changes.styles || resized) void this.stylesJob.run().catch((e) => this.fail(e));
     if (changes.canvas) void this.canvasJob.run().catch((e) => this.fail(e));
+    if (changes.regions || reframed || (changes.styles && after.regions.length)) void this.regionsJob.run().catch((e) => this.fail(e));
   }
 
   private dropUnknown(unknown: readonly (readonly [Y.Map<unknown>, string])[]): void {
@@ -277,11 +287,25 @@ export class Session {
     }, 'server');
   }
 
-  /** S25: the styles that fit SESSION_MAX_STYLE_PIXELS at the engine's resolution (admission.ts). */
+  /**
+   * S25: the styles that fit SESSION_MAX_STYLE_PIXELS at the engine's resolution (admission.ts):
+   * the global styles in document order, then the styles painted into regions (S34) with what is left.
+   */
   private admitStyles(): ErrorPayload[] {
-    const r = admitStyles(this.validator.state().styles, this.engineParams().resolution, (id) => this.deps.images.dims(id), this.budgets.maxStylePixels);
+    const { styles, regions } = this.validator.state();
+    const resolution = this.engineParams().resolution;
+    const dims = (id: string) => this.deps.images.dims(id);
+    const r = admitStyles(styles, resolution, dims, this.budgets.maxStylePixels);
     this.admittedStyles = r.admitted;
-    return r.errors;
+    const painted = regionStyles(regions).map((imageId) => ({ imageId, weight: 1, scale: this.regionScale(imageId) }));
+    const p = admitStyles(painted, resolution, dims, this.budgets.maxStylePixels - r.pixels, (i) => `regions (style ${painted[i].imageId.slice(0, 12)}…)`);
+    this.admittedRegionStyles = new Set(p.admitted.map((s) => s.imageId));
+    return [...r.errors, ...p.errors];
+  }
+
+  /** S34: a painted style is used at the scale its image has among the styles, else 1. */
+  private regionScale(imageId: string): number {
+    return this.validator.state().styles.find((s) => s.imageId === imageId)?.scale ?? 1;
   }
 
   /** S26: the resolution one step fits ENGINE_MAX_STEP_MS at (admission.ts); `report` = tell the writer. */
@@ -331,6 +355,26 @@ export class Session {
     if (!canvas || this.closed) return;
     this.builtCanvas = canvas;
     this.engine?.update({ content: canvas });
+  }
+
+  /** S34: the region strokes as masks per admitted style, with the styles decoded, to the engine. */
+  private async rebuildRegions(): Promise<void> {
+    if (this.closed) return;
+    const { content, regions } = this.validator.state();
+    const resolution = this.engineParams().resolution;
+    const built = await this.regionMasks.build(content, regions, resolution, () => this.closed);
+    if (!built || this.closed) return;
+    const inputs = await Promise.all(
+      built
+        .filter((b) => this.admittedRegionStyles.has(b.style))
+        .map(async (b) => {
+          const scale = this.regionScale(b.style);
+          return { image: await this.deps.images.decode(b.style, { maxSide: styleDecodeSide(scale, resolution) }), scale, mask: b.mask };
+        }),
+    );
+    if (this.closed) return;
+    this.builtRegions = inputs;
+    this.engine?.update({ regions: inputs });
   }
 
   private fail(e: unknown): void {
@@ -403,7 +447,7 @@ export class Session {
   private async openEngine(): Promise<void> {
     this.setState('loading');
     try {
-      await Promise.all([this.builtStyles ? null : this.stylesJob.run(), this.builtCanvas ? null : this.canvasJob.run()]);
+      await Promise.all([this.builtStyles ? null : this.stylesJob.run(), this.builtCanvas ? null : this.canvasJob.run(), this.builtRegions ? null : this.regionsJob.run()]);
       let initImage: RgbImage | undefined;
       let iterOffset = 0;
       const kf = this.deps.storage.latestKeyframe(this.id);
@@ -412,11 +456,11 @@ export class Session {
         iterOffset = kf.iter;
       }
       if (this.closed || this.holders === 0 && !this.idleTimer || !this.ownsEngine) return;
-      if (!this.builtCanvas || !this.builtStyles) throw new Error('engine inputs are missing');
+      if (!this.builtCanvas || !this.builtStyles || !this.builtRegions) throw new Error('engine inputs are missing');
       const params = this.engineParams();
       this.engine = this.deps.engineHost.open(
         this.id,
-        { content: this.builtCanvas, styles: this.builtStyles, params },
+        { content: this.builtCanvas, styles: this.builtStyles, regions: this.builtRegions, params },
         { initImage, iterOffset, group: this.owner ?? this.id },
         {
           frame: (f) => this.onFrame(f),

@@ -106,6 +106,7 @@ async function build(slot: Slot): Promise<void> {
   slot.transfer = engine.createStyleTransfer(net, {
     content: slot.inputs.content,
     styles: slot.inputs.styles,
+    regions: slot.inputs.regions,
     params: toTransferParams(slot.inputs.params, slot.inputs.params.resolution, fromImage),
     ...(slot.initImage ? { initImage: slot.initImage } : {}),
   });
@@ -139,6 +140,7 @@ async function applyPending(slot: Slot): Promise<boolean> {
   const update: Partial<TransferInputs> = {};
   if (changes.content) update.content = changes.content;
   if (changes.styles) update.styles = changes.styles;
+  if (changes.regions) update.regions = changes.regions;
   if (changes.params) update.params = toTransferParams(changes.params, changes.params.resolution, !!slot.initImage);
   const rewrites = () => slot.transfer!.counters.inits + slot.transfer!.counters.writeIns;
   const before = rewrites();

@@ -1,5 +1,5 @@
 /** Messages between the main thread ({@link WorkerEngineHost}) and the engine worker. */
-import type { BackendName, RgbImage, StyleInput } from '../engine/api.ts';
+import type { BackendName, RgbImage, StyleInput, StyleRegion } from '../engine/api.ts';
 import type { EngineState, LossTerms } from '../../shared/protocol.ts';
 import type { Params } from '../../shared/schema.ts';
 
@@ -30,6 +30,7 @@ export interface WorkerInit {
 export interface WireInputs {
   content?: RgbImage;
   styles?: StyleInput[];
+  regions?: StyleRegion[];
   params?: Params;
 }
 

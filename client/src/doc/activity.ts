@@ -21,7 +21,9 @@ export type Change =
   | { kind: 'content-photo-cleared' }
   | { kind: 'content-background'; value: string }
   | { kind: 'stroke-added'; tool: 'brush' | 'eraser' }
-  | { kind: 'strokes-removed'; count: number; cleared: boolean };
+  | { kind: 'strokes-removed'; count: number; cleared: boolean }
+  | { kind: 'region-added'; tool: 'brush' | 'eraser' }
+  | { kind: 'regions-removed'; count: number; cleared: boolean };
 
 /** Human names of parameters, shared with the params panel labels. */
 export const PARAM_LABELS: Record<ParamKey, string> = {
@@ -47,6 +49,7 @@ export function changesFromEvents(events: Y.YEvent<Y.AbstractType<unknown>>[], r
   styles: Y.Array<Y.Map<unknown>>;
   content: Y.Map<unknown>;
   strokes: Y.Array<Y.Map<unknown>>;
+  regions?: Y.Array<Y.Map<unknown>>;
 }): Change[] {
   const out: Change[] = [];
   for (const ev of events) {
@@ -56,7 +59,7 @@ export function changesFromEvents(events: Y.YEvent<Y.AbstractType<unknown>>[], r
         if (ch.action === 'delete') continue;
         out.push({ kind: 'param', key: key as ParamKey, value: roots.params.get(key) });
       }
-    } else if (t === roots.styles || t === roots.strokes) {
+    } else if (t === roots.styles || t === roots.strokes || (roots.regions && t === roots.regions)) {
       let added = 0;
       let removed = 0;
       const addedTools: Array<'brush' | 'eraser'> = [];
@@ -73,6 +76,9 @@ export function changesFromEvents(events: Y.YEvent<Y.AbstractType<unknown>>[], r
       if (t === roots.styles) {
         if (added) out.push({ kind: 'style-added', count: added });
         if (removed) out.push({ kind: 'style-removed', count: removed });
+      } else if (t === roots.regions) {
+        for (const tool of addedTools) out.push({ kind: 'region-added', tool });
+        if (removed) out.push({ kind: 'regions-removed', count: removed, cleared: removed > 1 && roots.regions.length === 0 });
       } else {
         for (const tool of addedTools) out.push({ kind: 'stroke-added', tool });
         // "Cleared the canvas" when several strokes went and none is left; undoing the only
@@ -115,12 +121,14 @@ export function authorsOf(tr: Y.Transaction): number[] {
 type Roots = {
   styles: Y.Array<Y.Map<unknown>>;
   strokes: Y.Array<Y.Map<unknown>>;
+  regions?: Y.Array<Y.Map<unknown>>;
 };
 
-/** Ids of what can be removed, as claims name them: `stroke:<id>` and `style:<imageId>`. */
+/** Ids of what can be removed, as claims name them: `stroke:<id>`, `region:<id>` and `style:<imageId>`. */
 export function removableIds(roots: Roots): Set<string> {
   const out = new Set<string>();
   for (const m of roots.strokes) out.add(`stroke:${String(m.get('id'))}`);
+  for (const m of roots.regions ?? []) if (m instanceof Y.Map) out.add(`region:${String(m.get('id'))}`);
   for (const m of roots.styles) out.add(`style:${String(m.get('imageId'))}`);
   return out;
 }
@@ -218,6 +226,10 @@ export function describeChange(actor: string, c: Change): string {
       return c.tool === 'eraser' ? `${actor} erased` : `${actor} painted a stroke`;
     case 'strokes-removed':
       return c.cleared ? `${actor} cleared the canvas` : c.count === 1 ? `${actor} removed a stroke` : `${actor} removed ${c.count} strokes`;
+    case 'region-added':
+      return c.tool === 'eraser' ? `${actor} erased a style region` : `${actor} painted a style region`;
+    case 'regions-removed':
+      return c.cleared ? `${actor} cleared the style regions` : c.count === 1 ? `${actor} removed a style brush stroke` : `${actor} removed ${c.count} style brush strokes`;
   }
 }
 
@@ -230,6 +242,8 @@ export function coalesceKey(c: Change): string {
       return `style:${c.index}:${c.key}`;
     case 'stroke-added':
       return `stroke:${c.tool}`;
+    case 'region-added':
+      return `region:${c.tool}`;
     default:
       return c.kind;
   }
@@ -275,7 +289,9 @@ export class ActivityFeed {
           ? `${actor} painted ${head.count} strokes`
           : change.kind === 'stroke-added'
             ? `${actor} erased (${head.count}×)`
-            : describeChange(actor, change);
+            : change.kind === 'region-added'
+              ? `${describeChange(actor, change)} (${head.count} strokes)`
+              : describeChange(actor, change);
       return head;
     }
     const item: ActivityItem = { actor, text: describeChange(actor, change), key, at: now, count: 1 };

@@ -16,12 +16,15 @@ import {
   StyleEntry,
   ContentEntry,
   Stroke,
+  RegionStroke,
   MAX_STYLES,
   MAX_STROKES,
   MAX_STROKE_POINTS,
+  MAX_REGION_STROKES,
   type ParamKey,
   type Params,
 } from '../../../shared/schema.ts';
+import { createRegionStroke, regionStrokeJson, setRegionStrokePoints } from '../../../shared/region-strokes.ts';
 
 /** Transaction origin of this browser's own edits; the undo manager tracks only this. */
 export const LOCAL_ORIGIN: { readonly name: string } = Object.freeze({ name: 'atelier-local' });
@@ -35,6 +38,10 @@ export interface StyleView extends StyleEntry {
 }
 
 export interface StrokeView extends Stroke {
+  index: number;
+}
+
+export interface RegionView extends RegionStroke {
   index: number;
 }
 
@@ -67,6 +74,7 @@ export class SessionDoc {
   readonly styles: Y.Array<Y.Map<unknown>>;
   readonly content: Y.Map<unknown>;
   readonly strokes: Y.Array<Y.Map<unknown>>;
+  readonly regions: Y.Array<Y.Map<unknown>>;
   private strokeCounter = 0;
 
   constructor(doc: Y.Doc) {
@@ -75,6 +83,7 @@ export class SessionDoc {
     this.styles = doc.getArray(DOC_KEYS.styles);
     this.content = doc.getMap(DOC_KEYS.content);
     this.strokes = doc.getArray(DOC_KEYS.strokes);
+    this.regions = doc.getArray(DOC_KEYS.regions);
   }
 
   /** Runs writes as one local transaction (one update on the wire, one undo step). */
@@ -189,11 +198,52 @@ export class SessionDoc {
     this.transact(() => stroke.set('points', points.slice()));
   }
 
+  // ── regions (style brushes) ──────────────────────────────────────────────
+
+  getRegions(): RegionView[] {
+    const out: RegionView[] = [];
+    this.regions.forEach((m, index) => {
+      const r = readRegion(m);
+      if (r) out.push({ ...r, index });
+    });
+    return out;
+  }
+
+  /** Adds a style-brush stroke (usually with its first point); returns its entry for live point updates. */
+  beginRegion(stroke: Omit<RegionStroke, 'id'> & { id?: string }): Y.Map<unknown> {
+    const id = stroke.id ?? `${this.doc.clientID.toString(36)}-${Date.now().toString(36)}-r${(this.strokeCounter++).toString(36)}`;
+    const r = check(RegionStroke, { ...stroke, id }, `regions[${this.regions.length}]`);
+    if (this.regions.length >= MAX_REGION_STROKES) throw new InvalidDocValue('regions', `at most ${MAX_REGION_STROKES} style brush strokes; clear the regions first`);
+    const m = createRegionStroke(r);
+    this.transact(() => this.regions.push([m]));
+    return m;
+  }
+
+  /** Replaces a style-brush stroke's points (others see the region grow live). */
+  setRegionPoints(entry: Y.Map<unknown>, points: readonly number[]): void {
+    if (points.length > MAX_STROKE_POINTS) throw new InvalidDocValue('regions.points', `at most ${MAX_STROKE_POINTS / 2} points`);
+    if (points.length % 2 !== 0) throw new InvalidDocValue('regions.points', 'points must hold x,y pairs');
+    if (entry.doc !== this.doc) return; // removed meanwhile (e.g. someone cleared the regions)
+    this.transact(() => setRegionStrokePoints(entry, points));
+  }
+
+  /** Removes every style-brush stroke in one local transaction (one undo step). */
+  clearRegions(): void {
+    if (this.regions.length === 0) return;
+    this.transact(() => this.regions.delete(0, this.regions.length));
+  }
+
   /** Removes every stroke in one local transaction, so clearing is one undo step. */
   clearStrokes(): void {
     if (this.strokes.length === 0) return;
     this.transact(() => this.strokes.delete(0, this.strokes.length));
   }
+}
+
+/** Validated snapshot of one region stroke entry, or null if it is not a valid one. */
+export function readRegion(m: unknown): RegionStroke | null {
+  const r = RegionStroke.safeParse(regionStrokeJson(m));
+  return r.success ? r.data : null;
 }
 
 /** Validated snapshot of one stroke map, or null if it is not a valid stroke. */

@@ -10,7 +10,7 @@ import { LOCAL_ORIGIN, type SessionDoc } from './session-doc.ts';
 export const UNDO_CAPTURE_MS = 600;
 
 export function createUndoManager(sdoc: SessionDoc): Y.UndoManager {
-  return new Y.UndoManager([sdoc.params, sdoc.styles, sdoc.content, sdoc.strokes], {
+  return new Y.UndoManager([sdoc.params, sdoc.styles, sdoc.content, sdoc.strokes, sdoc.regions], {
     trackedOrigins: new Set([LOCAL_ORIGIN]),
     captureTimeout: UNDO_CAPTURE_MS,
   });

@@ -13,10 +13,10 @@ import { ActivityFeed, RemovalClaims, RemovalTracker, authorsOf, changesFromEven
 /** How long a "Someone removed …" line waits for its remover's claim. */
 const CLAIM_WAIT_MS = 3000;
 
-type RootName = 'params' | 'styles' | 'content' | 'strokes';
+type RootName = 'params' | 'styles' | 'content' | 'strokes' | 'regions';
 
 export interface ActivityLogDeps {
-  roots: { params: Y.Map<unknown>; styles: Y.Array<Y.Map<unknown>>; content: Y.Map<unknown>; strokes: Y.Array<Y.Map<unknown>> };
+  roots: { params: Y.Map<unknown>; styles: Y.Array<Y.Map<unknown>>; content: Y.Map<unknown>; strokes: Y.Array<Y.Map<unknown>>; regions: Y.Array<Y.Map<unknown>> };
   awareness: Awareness;
   /** Whether a transaction is this person's (local edit, undo/redo). */
   isLocal(tr: Y.Transaction): boolean;
@@ -44,7 +44,7 @@ export class ActivityLog {
   /** Call from each root's `observeDeep`. */
   observe(which: RootName, events: Y.YEvent<Y.AbstractType<unknown>>[], tr: Y.Transaction): void {
     // The tracker follows every change, news or not, so its "before" is always current.
-    const removed = which === 'strokes' || which === 'styles' ? this.tracker.next() : [];
+    const removed = which === 'strokes' || which === 'styles' || which === 'regions' ? this.tracker.next() : [];
     const local = this.deps.isLocal(tr);
     if (local && removed.length) this.deps.awareness.setLocalStateField('removed', claimFor(++this.claimsSent, removed));
     if (this.deps.isLoad(tr)) return;

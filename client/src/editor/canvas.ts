@@ -1,12 +1,15 @@
 /**
- * The content canvas: the artwork (photo + strokes) fitted into its panel, a brush preview
- * under the pointer, and everyone else's live cursors. Input is pointer events (mouse, pen and
+ * The content canvas: the artwork (photo + strokes) fitted into its panel, the style regions over
+ * it (can be hidden), a brush preview under the pointer, and everyone else's live cursors (with
+ * the style a person's style brush paints). Input is pointer events (mouse, pen and
  * touch alike; `touch-action: none` on the canvas), reported in content pixels to the painter.
  */
-import { Container, Graphics, Text, type Application } from 'pixi.js';
-import type { ContentEntry, Stroke } from '../../../shared/schema.ts';
+import { Container, Graphics, Sprite, Text, type Application, type Texture } from 'pixi.js';
+import type { ContentEntry, RegionStroke, Stroke } from '../../../shared/schema.ts';
 import { ArtworkLayer } from './artwork-layer.ts';
-import { createPixiApp, containRect, RenderScheduler, viewSize } from '../ui/pixi-app.ts';
+import { RegionOverlay } from './region-overlay.ts';
+import { createPixiApp, containRect, loadBitmap, RenderScheduler, textureFromBitmap, viewSize } from '../ui/pixi-app.ts';
+import { imageUrl } from '../net/api.ts';
 import { hexToNumber, contrastText } from '../util/color.ts';
 
 export interface RemoteCursor {
@@ -15,6 +18,8 @@ export interface RemoteCursor {
   color: string;
   x: number;
   y: number;
+  /** The style their style brush paints, if they hold one. */
+  style?: string;
 }
 
 export interface CanvasInput {
@@ -29,6 +34,8 @@ export interface CanvasInput {
 
 export class ContentCanvas {
   readonly artwork: ArtworkLayer;
+  readonly regions: RegionOverlay;
+  private thumbs = new Map<string, Promise<Texture>>();
   private readonly world = new Container();
   private readonly cursors = new Container();
   private readonly brushPreview = new Graphics();
@@ -46,12 +53,14 @@ export class ContentCanvas {
     private readonly input: CanvasInput,
   ) {
     this.artwork = new ArtworkLayer(app.renderer);
-    this.world.addChild(this.border, this.artwork.view, this.brushPreview, this.cursors);
+    this.regions = new RegionOverlay(app.renderer);
+    this.world.addChild(this.border, this.artwork.view, this.regions.view, this.brushPreview, this.cursors);
     app.stage.addChild(this.world);
     this.brushPreview.visible = false;
     this.scheduler = new RenderScheduler(app, () => {
       if (this.needsLayout) this.layout();
       this.artwork.update();
+      this.regions.update();
       return false;
     });
     app.renderer.on('resize', () => (this.needsLayout = true));
@@ -73,7 +82,34 @@ export class ContentCanvas {
 
   setContent(c: ContentEntry): void {
     this.artwork.setContent(c);
+    this.regions.setSize(c.width, c.height);
     this.invalidate(true);
+  }
+
+  setRegions(regions: readonly RegionStroke[]): void {
+    if (this.regions.setRegions(regions)) this.invalidate();
+  }
+
+  setLiveRegion(r: RegionStroke | null): void {
+    this.regions.setLiveRegion(r);
+    this.invalidate();
+  }
+
+  /** Shows or hides the style regions (C99). */
+  setRegionsVisible(visible: boolean): void {
+    this.regions.visible = visible;
+    this.invalidate();
+  }
+
+  /** A style's thumbnail as a texture (cached; for the cursors of people holding a style brush). */
+  private thumb(imageId: string): Promise<Texture> {
+    let t = this.thumbs.get(imageId);
+    if (!t) {
+      t = loadBitmap(imageUrl(imageId)).then(textureFromBitmap);
+      t.catch(() => this.thumbs.delete(imageId));
+      this.thumbs.set(imageId, t);
+    }
+    return t;
   }
 
   setStrokes(strokes: readonly Stroke[]): void {
@@ -111,7 +147,7 @@ export class ContentCanvas {
     for (const c of list) {
       seen.add(c.clientId);
       let v = this.cursorViews.get(c.clientId);
-      const key = `${c.name}|${c.color}`;
+      const key = `${c.name}|${c.color}|${c.style ?? ''}`;
       if (!v || v.key !== key) {
         v?.root.destroy({ children: true });
         const root = new Container();
@@ -126,6 +162,21 @@ export class ContentCanvas {
         label.position.set(5, 2);
         tag.position.set(8, 6);
         root.addChild(dot, tag);
+        if (c.style) {
+          // C100: a style brush shows its style's thumbnail under the name
+          const swatch = new Sprite();
+          const frame = new Graphics().rect(-1, -1, 22, 22).fill(hexToNumber(c.color));
+          const holder = new Container();
+          holder.addChild(frame, swatch);
+          holder.position.set(8, 8 + label.height + 4);
+          root.addChild(holder);
+          void this.thumb(c.style).then((tex) => {
+            if (swatch.destroyed) return;
+            swatch.texture = tex;
+            swatch.setSize(20, 20);
+            this.invalidate();
+          }, () => {});
+        }
         this.cursors.addChild(root);
         v = { root, dot, label, key };
         this.cursorViews.set(c.clientId, v);
@@ -151,6 +202,7 @@ export class ContentCanvas {
   destroy(): void {
     this.scheduler.destroy();
     this.artwork.destroy();
+    this.regions.destroy();
     this.app.destroy(true, { children: true });
   }
 

@@ -14,8 +14,11 @@ import { createUndoManager, holdUndoGroup } from '../doc/undo.ts';
 import { ActivityLog } from './activity-log.ts';
 import { ContentCanvas } from './canvas.ts';
 import { OutputView } from './output-view.ts';
-import { Painter } from './painter.ts';
+import { Painter, isRegionTool, type BrushSettings } from './painter.ts';
 import { Toolbar } from './toolbar.ts';
+import { RegionBar, type StyleChoice } from './region-bar.ts';
+import { regionColor } from './region-overlay.ts';
+import { shortPresetName } from '../util/names.ts';
 import { TransportBar } from './transport-bar.ts';
 import { ParamsPanel } from './params-panel.ts';
 import { StylesPanel } from './styles-panel.ts';
@@ -106,13 +109,20 @@ export async function mountEditor(root: HTMLElement, session: string, token: str
   const lossChart = new LossChart();
   const painterRef: { painter?: Painter } = {};
 
+  const brushChanged = (b: BrushSettings) => {
+    if (b.tool === 'style' && !b.style && styleChoices().length) return ensureBrushStyle(); // comes back here with a style
+    if (painterRef.painter) painterRef.painter.brush = b;
+    // The style brush's preview ring is in my presence colour, as its regions are drawn.
+    canvas.setBrush(b.size, isRegionTool(b.tool) ? user.color : b.color, b.tool === 'eraser' || b.tool === 'style-eraser');
+    regionBar.setVisible(isRegionTool(b.tool));
+    regionBar.setChoices(styleChoices(), b.style);
+    conn.setTool(b.tool === 'style' ? { kind: 'style', ...(b.style ? { style: b.style } : {}) } : { kind: b.tool });
+  };
   const toolbar = new Toolbar(
     { tool: 'brush', size: 12, color: '#e0a35b', opacity: 1 },
     {
-      brushChanged: (b) => {
-        if (painterRef.painter) painterRef.painter.brush = b;
-        canvas.setBrush(b.size, b.color, b.tool === 'eraser');
-      },
+      brushChanged: (b) => brushChanged(b),
+      regionsShown: (shown) => canvas.setRegionsVisible(shown),
       clear: () => guard(() => (sdoc.clearStrokes(), undo.stopCapturing())),
       undo: () => doUndo(),
       redo: () => doRedo(),
@@ -122,6 +132,37 @@ export async function mountEditor(root: HTMLElement, session: string, token: str
       reject: (m) => toast(m, 'error'),
     },
   );
+  // ── style brush (C98–C101) ───────────────────────────────────────────────
+  let stylePresets: PresetImage[] = [];
+  const styleName = (id: string) => {
+    const p = stylePresets.find((x) => x.imageId === id);
+    return p ? shortPresetName(p.name, 'style') : 'Uploaded style';
+  };
+  /** What the style brush can paint: the gallery's styles, then the session's own (uploaded) ones. */
+  const styleChoices = (): StyleChoice[] => {
+    const ids = [...stylePresets.map((p) => p.imageId)];
+    for (const id of [...sdoc.getStyles().map((x) => x.imageId), ...sdoc.getRegions().flatMap((r) => (r.style ? [r.style] : []))]) if (!ids.includes(id)) ids.push(id);
+    return ids.map((imageId) => ({ imageId, name: styleName(imageId) }));
+  };
+  /** The style brush starts on a style that is not already the blend's, so its first stroke shows. */
+  const ensureBrushStyle = () => {
+    if (toolbar.settings.style) return;
+    const active = new Set(sdoc.getStyles().map((x) => x.imageId));
+    const choice = styleChoices().find((c) => !active.has(c.imageId)) ?? styleChoices()[0];
+    if (choice) toolbar.setStyle(choice.imageId);
+  };
+  const regionBar = new RegionBar({
+    pick: (imageId) => {
+      toolbar.setStyle(imageId);
+      toolbar.setTool('style');
+    },
+    clear: () => guard(() => (sdoc.clearRegions(), undo.stopCapturing())),
+  });
+  const pickTool = (tool: BrushSettings['tool']) => {
+    if (tool === 'style') ensureBrushStyle();
+    toolbar.setTool(tool);
+  };
+
   const transport = new TransportBar({
     toggleRun: () => guard(() => (sdoc.setParam('running', !sdoc.getParam('running')), undo.stopCapturing())),
     reset: () => guard(() => (sdoc.setParam('restart', sdoc.getParam('restart') + 1), undo.stopCapturing())),
@@ -137,7 +178,7 @@ export async function mountEditor(root: HTMLElement, session: string, token: str
   });
   const presence = new PresencePanel();
 
-  const canvasPanel = h('section', { class: 'panel canvas-panel', 'aria-label': 'Content' }, toolbar.el, toolbar.contentBar, canvasHost);
+  const canvasPanel = h('section', { class: 'panel canvas-panel', 'aria-label': 'Content' }, toolbar.el, toolbar.contentBar, regionBar.el, canvasHost);
   const outputPanel = h('section', { class: 'panel output-panel', 'aria-label': 'Output' }, transport.el, outputHost, h('div', { class: 'split-row', title: 'Drag to compare: input on the left of the line, result on the right' }, h('span', { class: 'muted' }, 'before'), split, h('span', { class: 'muted' }, 'after')), lossChart.el);
   const side = h('aside', { class: 'side' }, presence.el, styles.el, params.el);
   root.replaceChildren(h('div', { class: 'editor' }, header, h('main', { class: 'workspace' }, canvasPanel, outputPanel, side)));
@@ -214,9 +255,10 @@ export async function mountEditor(root: HTMLElement, session: string, token: str
 
   // ── document → UI ────────────────────────────────────────────────────────
   // Only the parts whose root changed are refreshed, once per animation frame.
-  const dirty = new Set<'params' | 'styles' | 'content' | 'strokes'>(['params', 'styles', 'content', 'strokes']);
+  type Root = 'params' | 'styles' | 'content' | 'strokes' | 'regions';
+  const dirty = new Set<Root>(['params', 'styles', 'content', 'strokes', 'regions']);
   let refreshScheduled = false;
-  const refresh = (what?: 'params' | 'styles' | 'content' | 'strokes') => {
+  const refresh = (what?: Root) => {
     if (what) dirty.add(what);
     if (refreshScheduled) return;
     refreshScheduled = true;
@@ -240,10 +282,25 @@ export async function mountEditor(root: HTMLElement, session: string, token: str
         canvas.setStrokes(strokes);
         output.setStrokes(strokes);
       }
+      if (dirty.has('regions') || dirty.has('styles')) refreshRegions();
       dirty.clear();
     });
   };
-  const roots = { params: sdoc.params, styles: sdoc.styles, content: sdoc.content, strokes: sdoc.strokes };
+  /** The overlay, the style choices and the legend of who painted which style. */
+  function refreshRegions(): void {
+    const regions = sdoc.getRegions();
+    canvas.setRegions(regions);
+    regionBar.setChoices(styleChoices(), toolbar.settings.style);
+    const legend = new Map<string, Map<string, string>>();
+    for (const r of regions) {
+      if (r.tool !== 'brush' || !r.style) continue;
+      const painters = legend.get(r.style) ?? new Map<string, string>();
+      painters.set(r.author || 'Anonymous', regionColor(r));
+      legend.set(r.style, painters);
+    }
+    regionBar.setLegend([...legend].map(([imageId, painters]) => ({ imageId, name: styleName(imageId), painters: [...painters].map(([name, color]) => ({ name, color })) })));
+  }
+  const roots = { params: sdoc.params, styles: sdoc.styles, content: sdoc.content, strokes: sdoc.strokes, regions: sdoc.regions };
   const activity = new ActivityLog({
     roots,
     awareness: conn.awareness,
@@ -277,7 +334,7 @@ export async function mountEditor(root: HTMLElement, session: string, token: str
     canvas.setCursors(
       people
         .filter((p) => !p.isMe && p.cursor)
-        .map((p) => ({ clientId: p.clientId, name: p.name, color: p.color, x: p.cursor!.x, y: p.cursor!.y })),
+        .map((p) => ({ clientId: p.clientId, name: p.name, color: p.color, x: p.cursor!.x, y: p.cursor!.y, style: p.tool?.kind === 'style' ? p.tool.style : undefined })),
     );
   };
   conn.awareness.on('change', renderPresence);
@@ -288,6 +345,7 @@ export async function mountEditor(root: HTMLElement, session: string, token: str
     painter.enabled = e;
     canvas.setReadOnly(!e);
     toolbar.setDisabled(!e);
+    regionBar.setDisabled(!e);
     params.setDisabled(!e);
     styles.setDisabled(!e);
     transport.setEditable(e);
@@ -350,7 +408,11 @@ export async function mountEditor(root: HTMLElement, session: string, token: str
         return doRedo();
       case 'brush':
       case 'eraser':
-        return toolbar.setTool(action);
+      case 'style':
+      case 'style-eraser':
+        return pickTool(action);
+      case 'toggle-regions':
+        return toolbar.showRegions(!toolbar.regionsVisible);
       case 'size-up':
       case 'size-down':
         return toolbar.setSize(stepBrushSize(toolbar.settings.size, action === 'size-up' ? 1 : -1));
@@ -363,6 +425,8 @@ export async function mountEditor(root: HTMLElement, session: string, token: str
     .then((p) => {
       styles.setPresets(p.images);
       toolbar.setContentPresets(p.images);
+      stylePresets = p.images.filter((x) => x.kind === 'style');
+      refresh('regions');
     })
     .catch((e) => toast(`Could not load the built-in images: ${errorText(e)}`, 'error'));
   refresh();
@@ -370,5 +434,5 @@ export async function mountEditor(root: HTMLElement, session: string, token: str
   // Recent sessions learn this link once the server accepted it (onStatus): a wrong token is
   // not remembered.
   // Test and debugging hook: lets automated browser checks read state without scraping pixels.
-  (window as unknown as { atelier?: unknown }).atelier = { conn, sdoc, undo, output };
+  (window as unknown as { atelier?: unknown }).atelier = { conn, sdoc, undo, output, canvas, toolbar };
 }

@@ -3,22 +3,28 @@
  * document. A stroke is created on pointer-down and its points are replaced (throttled to
  * PUBLISH_INTERVAL_MS) while it grows, so others watch it being drawn; the local copy is drawn
  * at full rate. Each stroke is one undo step. A stroke that reaches the schema's point limit
- * continues as a new stroke.
+ * continues as a new stroke. The style brush and its eraser (C98) write region strokes
+ * (`regions`) the same way: they say where a style goes and are never painted into the content.
  */
 import type * as Y from 'yjs';
-import type { Stroke } from '../../../shared/schema.ts';
+import type { RegionStroke, Stroke } from '../../../shared/schema.ts';
 import type { SessionDoc } from '../doc/session-doc.ts';
 import type { CanvasInput, ContentCanvas } from './canvas.ts';
 import { StrokeRecorder } from './stroke-points.ts';
 
-export type Tool = 'brush' | 'eraser';
+export type Tool = 'brush' | 'eraser' | 'style' | 'style-eraser';
 
 export interface BrushSettings {
   tool: Tool;
   size: number;
   color: string;
   opacity: number;
+  /** The style image the style brush paints (C98). */
+  style?: string;
 }
+
+/** Whether a tool paints style regions rather than the content. */
+export const isRegionTool = (t: Tool): boolean => t === 'style' || t === 'style-eraser';
 
 export class Painter implements CanvasInput {
   brush: BrushSettings = { tool: 'brush', size: 12, color: '#e0a35b', opacity: 1 };
@@ -26,6 +32,8 @@ export class Painter implements CanvasInput {
   private recorder: StrokeRecorder | null = null;
   private current: Y.Map<unknown> | null = null;
   private currentId = '';
+  /** Whether the stroke being drawn is a region stroke (style brush or its eraser). */
+  private region = false;
   private flushTimer: ReturnType<typeof setTimeout> | undefined;
   private releaseUndo: (() => void) | null = null;
   canvas: ContentCanvas | null = null;
@@ -70,7 +78,7 @@ export class Painter implements CanvasInput {
       this.recorder.add(p.x, p.y);
     }
     this.onPresence(points.at(-1) ?? null);
-    this.canvas?.setLiveStroke(this.liveStroke());
+    this.showLive();
     this.maybePublish();
   }
 
@@ -88,19 +96,30 @@ export class Painter implements CanvasInput {
   private beginAt(x: number, y: number): void {
     const rec = new StrokeRecorder(this.brush.size);
     rec.add(x, y);
+    const b = this.brush;
     try {
-      this.current = this.sdoc.beginStroke({
-        author: this.author().slice(0, 64),
-        tool: this.brush.tool,
-        color: this.brush.color,
-        size: this.brush.size,
-        opacity: this.brush.opacity,
-        points: rec.points.slice(),
-      });
+      this.region = isRegionTool(b.tool);
+      if (b.tool === 'style' && !b.style) throw new Error('Pick the style to paint first.');
+      this.current = this.region
+        ? this.sdoc.beginRegion({
+            author: this.author().slice(0, 64),
+            tool: b.tool === 'style' ? 'brush' : 'eraser',
+            ...(b.tool === 'style' ? { style: b.style } : {}),
+            size: b.size,
+            points: rec.points.slice(),
+          })
+        : this.sdoc.beginStroke({
+            author: this.author().slice(0, 64),
+            tool: b.tool as 'brush' | 'eraser',
+            color: b.color,
+            size: b.size,
+            opacity: b.opacity,
+            points: rec.points.slice(),
+          });
       this.currentId = String(this.current.get('id'));
       this.recorder = rec;
       rec.shouldPublish(performance.now());
-      this.canvas?.setLiveStroke(this.liveStroke());
+      this.showLive();
     } catch (e) {
       this.current = null;
       this.recorder = null;
@@ -108,9 +127,19 @@ export class Painter implements CanvasInput {
     }
   }
 
-  private liveStroke(): Stroke | null {
-    if (!this.recorder) return null;
-    return { id: this.currentId, author: '', ...this.brush, points: this.recorder.points };
+  /** The stroke being drawn, shown locally at once (on the artwork, or on the region overlay). */
+  private showLive(): void {
+    const rec = this.recorder;
+    const b = this.brush;
+    if (this.region) {
+      const live: RegionStroke | null = rec
+        ? { id: this.currentId, author: this.author().slice(0, 64), tool: b.tool === 'style' ? 'brush' : 'eraser', style: b.style, size: b.size, points: rec.points }
+        : null;
+      this.canvas?.setLiveRegion(live);
+    } else {
+      const live: Stroke | null = rec ? { id: this.currentId, author: '', tool: b.tool as 'brush' | 'eraser', color: b.color, size: b.size, opacity: b.opacity, points: rec.points } : null;
+      this.canvas?.setLiveStroke(live);
+    }
   }
 
   private maybePublish(): void {
@@ -129,7 +158,8 @@ export class Painter implements CanvasInput {
   private publish(points: readonly number[]): void {
     if (!this.current) return;
     try {
-      this.sdoc.setStrokePoints(this.current, points);
+      if (this.region) this.sdoc.setRegionPoints(this.current, points);
+      else this.sdoc.setStrokePoints(this.current, points);
     } catch (e) {
       this.onError(e);
     }
@@ -141,6 +171,6 @@ export class Painter implements CanvasInput {
     if (this.recorder && this.current) this.publish(this.recorder.finish());
     this.recorder = null;
     this.current = null;
-    this.canvas?.setLiveStroke(null);
+    this.showLive();
   }
 }

@@ -5,6 +5,7 @@
 import type { ActivityItem } from '../doc/activity.ts';
 import type { Participant } from './presence.ts';
 import { h, replaceChildren } from '../ui/dom.ts';
+import { imageUrl } from '../net/api.ts';
 
 export class PresencePanel {
   readonly el: HTMLElement;
@@ -23,7 +24,19 @@ export class PresencePanel {
     replaceChildren(
       this.people,
       ...list.map((p) =>
-        h('li', { class: 'person' }, h('i', { class: 'swatch', style: { background: p.color } }), h('span', {}, p.name), p.isMe ? h('span', { class: 'muted you' }, '(you)') : null),
+        h(
+          'li',
+          { class: 'person', 'data-name': p.name },
+          h('i', { class: 'swatch', style: { background: p.color } }),
+          h('span', {}, p.name),
+          p.isMe ? h('span', { class: 'muted you' }, '(you)') : null,
+          // C100: who holds a style brush, and which style it paints
+          p.tool?.kind === 'style' && p.tool.style
+            ? h('img', { class: 'person-style', src: imageUrl(p.tool.style), alt: 'style brush', title: 'painting with this style', style: { borderColor: p.color } })
+            : p.tool?.kind === 'style-eraser'
+              ? h('span', { class: 'muted person-tool' }, 'unstyling')
+              : null,
+        ),
       ),
       extraViewers > 0 ? h('li', { class: 'person muted' }, `+ ${extraViewers} watching`) : null,
     );

@@ -4,7 +4,7 @@
  * ignored. The projector sets no local state, so it never appears as a participant.
  */
 import type { Awareness } from 'y-protocols/awareness';
-import { AwarenessState } from '../../../shared/schema.ts';
+import { AwarenessState, type PresenceTool } from '../../../shared/schema.ts';
 
 export interface Participant {
   clientId: number;
@@ -12,6 +12,8 @@ export interface Participant {
   color: string;
   isMe: boolean;
   cursor: { x: number; y: number } | null;
+  /** The tool they hold (a style brush with its style), when they publish it. */
+  tool: PresenceTool | null;
 }
 
 export function participantsOf(awareness: Awareness): Participant[] {
@@ -25,6 +27,7 @@ export function participantsOf(awareness: Awareness): Participant[] {
       color: r.data.user.color,
       isMe: clientId === awareness.clientID,
       cursor: r.data.cursor ?? null,
+      tool: r.data.tool ?? null,
     });
   }
   return out.sort((a, b) => Number(b.isMe) - Number(a.isMe) || a.name.localeCompare(b.name));

@@ -29,6 +29,14 @@ describe('keyboard shortcuts', () => {
     assert.equal(shortcutFor(k('b', { inField: true })), null);
     assert.equal(shortcutFor(k('x')), null);
   });
+  test('C101: S takes the style brush, Shift+S its eraser, R shows or hides the style regions; not while typing', () => {
+    assert.equal(shortcutFor(k('s')), 'style');
+    assert.equal(shortcutFor(k('S', { shiftKey: true })), 'style-eraser');
+    assert.equal(shortcutFor(k('r')), 'toggle-regions');
+    assert.equal(shortcutFor(k('s', { inField: true })), null);
+    assert.equal(shortcutFor(k('r', { inField: true })), null);
+    assert.equal(shortcutFor(k('s', { ctrlKey: true })), null, 'Ctrl+S is the browser’s');
+  });
   test('C61: brush size steps geometrically and stays in range', () => {
     assert.equal(stepBrushSize(2, 1), 3);
     assert.equal(stepBrushSize(100, 1), 125);

@@ -1,9 +1,10 @@
 /**
  * Keyboard shortcuts of the editor, as a pure key → action mapping (tested without a DOM):
- * Ctrl/Cmd+Z undo, Shift+Ctrl/Cmd+Z or Ctrl/Cmd+Y redo, B brush, E eraser, [ and ] brush size,
- * Space run/pause. Single-key shortcuts are ignored while typing in a form field.
+ * Ctrl/Cmd+Z undo, Shift+Ctrl/Cmd+Z or Ctrl/Cmd+Y redo, B brush, E eraser, S style brush,
+ * Shift+S style eraser, R show/hide the style regions, [ and ] brush size, Space run/pause.
+ * Single-key shortcuts are ignored while typing in a form field.
  */
-export type ShortcutAction = 'undo' | 'redo' | 'brush' | 'eraser' | 'size-down' | 'size-up' | 'toggle-run';
+export type ShortcutAction = 'undo' | 'redo' | 'brush' | 'eraser' | 'style' | 'style-eraser' | 'toggle-regions' | 'size-down' | 'size-up' | 'toggle-run';
 
 export interface KeyInfo {
   key: string;
@@ -29,6 +30,10 @@ export function shortcutFor(k: KeyInfo): ShortcutAction | null {
       return 'brush';
     case 'e':
       return 'eraser';
+    case 's':
+      return k.shiftKey ? 'style-eraser' : 'style';
+    case 'r':
+      return 'toggle-regions';
     case '[':
       return 'size-down';
     case ']':

@@ -1,15 +1,19 @@
 /**
- * Painting and content tools above the canvas: brush/eraser, size, colour, opacity, clear
- * (undoable), undo/redo, content photo (upload, built-in photos, blank canvas with background).
+ * Painting and content tools above the canvas: brush/eraser, the style brush (with its style's
+ * thumbnail as swatch) and its eraser, the style-region overlay toggle, size, colour, opacity,
+ * clear (undoable), undo/redo, content photo (upload, built-in photos, blank canvas with background).
  */
 import type { PresetImage } from '../../../shared/protocol.ts';
 import { h, replaceChildren } from '../ui/dom.ts';
 import { imagePickerButton } from '../ui/file-drop.ts';
-import type { BrushSettings, Tool } from './painter.ts';
+import { isRegionTool, type BrushSettings, type Tool } from './painter.ts';
+import { imageUrl } from '../net/api.ts';
 import { shortPresetName } from '../util/names.ts';
 
 export interface ToolbarActions {
   brushChanged(b: BrushSettings): void;
+  /** The region overlay was shown or hidden (C99). */
+  regionsShown(shown: boolean): void;
   clear(): void;
   undo(): void;
   redo(): void;
@@ -25,6 +29,11 @@ export class Toolbar {
   private brush: BrushSettings;
   private readonly brushBtn = h('button', { type: 'button', class: 'tool on', title: 'Brush (B)', 'aria-pressed': 'true' }, 'Brush');
   private readonly eraserBtn = h('button', { type: 'button', class: 'tool', title: 'Eraser (E)', 'aria-pressed': 'false' }, 'Eraser');
+  private readonly styleSwatch = h('img', { class: 'style-swatch', alt: '', hidden: true, draggable: 'false' });
+  private readonly styleBtn = h('button', { type: 'button', class: 'tool style-tool', title: 'Style brush (S): paint where the chosen style goes', 'aria-pressed': 'false' }, this.styleSwatch, 'Style');
+  private readonly styleEraserBtn = h('button', { type: 'button', class: 'tool', title: 'Style eraser (Shift+S): give the area back to the blend of all styles', 'aria-pressed': 'false' }, 'Unstyle');
+  private readonly regionsBtn = h('button', { type: 'button', class: 'tool regions-toggle on', title: 'Show or hide the style regions (R)', 'aria-pressed': 'true' }, 'Regions');
+  private regionsShown = true;
   private readonly size = h('input', { type: 'range', min: '1', max: '256', step: '1', class: 'slider', 'aria-label': 'Brush size', title: 'Size ([ and ])' });
   private readonly sizeOut = h('output', { class: 'num readout' });
   private readonly color = h('input', { type: 'color', 'aria-label': 'Brush color' });
@@ -43,6 +52,9 @@ export class Toolbar {
     this.brush = { ...initial };
     this.brushBtn.addEventListener('click', () => this.setTool('brush'));
     this.eraserBtn.addEventListener('click', () => this.setTool('eraser'));
+    this.styleBtn.addEventListener('click', () => this.setTool('style'));
+    this.styleEraserBtn.addEventListener('click', () => this.setTool('style-eraser'));
+    this.regionsBtn.addEventListener('click', () => this.showRegions(!this.regionsShown));
     this.size.addEventListener('input', () => this.patch({ size: Number(this.size.value) }));
     this.color.addEventListener('input', () => this.patch({ color: this.color.value, tool: 'brush' }));
     this.opacity.addEventListener('input', () => this.patch({ opacity: Number(this.opacity.value) }));
@@ -56,6 +68,7 @@ export class Toolbar {
       'div',
       { class: 'toolbar', role: 'toolbar', 'aria-label': 'Painting tools' },
       h('span', { class: 'seg' }, this.brushBtn, this.eraserBtn),
+      h('span', { class: 'seg' }, this.styleBtn, this.styleEraserBtn, this.regionsBtn),
       h('label', { class: 'inline' }, 'Size', this.size, this.sizeOut),
       h('label', { class: 'inline' }, 'Color', this.color),
       h('label', { class: 'inline' }, 'Opacity', this.opacity),
@@ -80,6 +93,23 @@ export class Toolbar {
 
   setTool(tool: Tool): void {
     this.patch({ tool });
+  }
+
+  /** The style the style brush paints (C98); its thumbnail becomes the tool's swatch. */
+  setStyle(style: string | undefined): void {
+    this.patch({ style });
+  }
+
+  /** Shows or hides the style regions over the canvas (C99). */
+  showRegions(shown: boolean): void {
+    this.regionsShown = shown;
+    this.regionsBtn.classList.toggle('on', shown);
+    this.regionsBtn.setAttribute('aria-pressed', String(shown));
+    this.actions.regionsShown(shown);
+  }
+
+  get regionsVisible(): boolean {
+    return this.regionsShown;
   }
 
   setSize(size: number): void {
@@ -122,11 +152,25 @@ export class Toolbar {
   }
 
   private render(): void {
-    const isBrush = this.brush.tool === 'brush';
-    this.brushBtn.classList.toggle('on', isBrush);
-    this.eraserBtn.classList.toggle('on', !isBrush);
-    this.brushBtn.setAttribute('aria-pressed', String(isBrush));
-    this.eraserBtn.setAttribute('aria-pressed', String(!isBrush));
+    for (const [btn, tool] of [
+      [this.brushBtn, 'brush'],
+      [this.eraserBtn, 'eraser'],
+      [this.styleBtn, 'style'],
+      [this.styleEraserBtn, 'style-eraser'],
+    ] as const) {
+      btn.classList.toggle('on', this.brush.tool === tool);
+      btn.setAttribute('aria-pressed', String(this.brush.tool === tool));
+    }
+    const style = this.brush.style;
+    this.styleSwatch.hidden = !style;
+    if (style && this.styleSwatch.dataset.style !== style) {
+      this.styleSwatch.dataset.style = style;
+      this.styleSwatch.src = imageUrl(style);
+    }
+    // The colour and opacity are the content brush's; the style brush paints a style, not a colour.
+    const region = isRegionTool(this.brush.tool);
+    this.color.closest('label')?.classList.toggle('muted-off', region);
+    this.opacity.closest('label')?.classList.toggle('muted-off', region);
     this.size.value = String(this.brush.size);
     this.sizeOut.textContent = `${this.brush.size}px`;
     this.color.value = this.brush.color;

@@ -20,7 +20,7 @@ import {
   type StatusPayload,
   type ErrorPayload,
 } from '../../../shared/protocol.ts';
-import type { AwarenessState } from '../../../shared/schema.ts';
+import type { AwarenessState, PresenceTool } from '../../../shared/schema.ts';
 import { SyncProvider } from './sync-provider.ts';
 import { toUint8Array } from '../util/binary.ts';
 import { Emitter } from '../util/emitter.ts';
@@ -89,6 +89,12 @@ export class Connection {
   }
   get canEdit(): boolean {
     return this.status?.role === 'editor';
+  }
+
+  /** Publishes the tool I hold (C100: the others see a style brush's style), or none. */
+  setTool(tool: PresenceTool | undefined): void {
+    if (this.awareness.getLocalState() === null) return;
+    this.awareness.setLocalStateField('tool', tool);
   }
 
   /** Publishes my cursor (content pixels) or null when the pointer left the canvas. */

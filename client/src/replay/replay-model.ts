@@ -49,6 +49,12 @@ export function describeChange(c: DocChange): string {
       return `removed ${c.author ? `${c.author}'s` : 'a'} stroke`;
     case 'stroke-updated':
       return `drew (${c.points} points)`;
+    case 'region-added':
+      return c.tool === 'eraser' ? 'started erasing a style region' : `started painting style ${value(c.style)}`;
+    case 'region-removed':
+      return `removed ${c.author ? `${c.author}'s` : 'a'} style brush stroke`;
+    case 'region-updated':
+      return `painted a style region (${c.points} points)`;
     case 'other':
       return c.detail;
   }
@@ -66,13 +72,14 @@ export interface ActivityItem {
   text: string;
 }
 
-/** The stroke an edit only grows (stroke-added/-updated of a single stroke), else null. */
+/** The stroke or style-brush stroke an edit only grows (added/updated of a single one), else null. */
 function strokeOf(e: HistoryEdit): string | null {
   if (!e.changes.length) return null;
   const ids = new Set<string>();
   for (const c of e.changes) {
-    if (c.kind !== 'stroke-added' && c.kind !== 'stroke-updated') return null;
-    ids.add(c.id);
+    if (c.kind === 'stroke-added' || c.kind === 'stroke-updated') ids.add(`s:${c.id}`);
+    else if (c.kind === 'region-added' || c.kind === 'region-updated') ids.add(`r:${c.id}`);
+    else return null;
   }
   return ids.size === 1 ? [...ids][0] : null;
 }
@@ -88,8 +95,8 @@ export function groupActivity(edits: readonly HistoryEdit[]): ActivityItem[] {
     if (stroke && last && openStroke === stroke && last.author === e.author) {
       last.lastIndex = index;
       last.endTime = e.time;
-      const pts = [...e.changes].reverse().find((c) => c.kind === 'stroke-updated');
-      if (pts && pts.kind === 'stroke-updated') last.text = last.text.replace(/ \(\d+ points\)$|$/, ` (${pts.points} points)`);
+      const pts = [...e.changes].reverse().find((c) => c.kind === 'stroke-updated' || c.kind === 'region-updated');
+      if (pts && (pts.kind === 'stroke-updated' || pts.kind === 'region-updated')) last.text = last.text.replace(/ \(\d+ points\)$|$/, ` (${pts.points} points)`);
       return;
     }
     openStroke = stroke;
@@ -98,6 +105,7 @@ export function groupActivity(edits: readonly HistoryEdit[]): ActivityItem[] {
     if (e.author === 'server' && index === 0) text = 'created the session';
     else if (e.author.startsWith('fork:')) text = `forked from ${e.author.slice(5)}`;
     else if (stroke && first.kind === 'stroke-added') text = first.tool === 'eraser' ? 'erased' : 'drew a stroke';
+    else if (stroke && first.kind === 'region-added') text = first.tool === 'eraser' ? 'erased a style region' : 'painted a style region';
     else text = e.changes.slice(0, 3).map(describeChange).join(', ') + (e.changes.length > 3 ? ` and ${e.changes.length - 3} more` : '');
     out.push({ index, lastIndex: index, time: e.time, endTime: e.time, author: e.author, text });
   });

@@ -35,6 +35,8 @@ export interface ReplayDebug {
   shownSeq: number;
   keyframeId: number | null;
   edits: number;
+  /** Style-brush strokes in the state shown (C102). */
+  regions: number;
 }
 
 const errorText = (e: unknown) => (e instanceof ApiError ? e.message : (e as Error).message ?? String(e));
@@ -42,7 +44,7 @@ const clock = (t: number) => new Date(t).toLocaleTimeString([], { hour: '2-digit
 
 export async function mountReplay(root: HTMLElement, session: string, token: string): Promise<void> {
   injectReplayStyles();
-  const debug: ReplayDebug = { ready: false, t: 0, shownSeq: -1, keyframeId: null, edits: 0 };
+  const debug: ReplayDebug = { ready: false, t: 0, shownSeq: -1, keyframeId: null, edits: 0, regions: 0 };
   (window as unknown as { atelierReplay: ReplayDebug }).atelierReplay = debug;
 
   let history: HistoryResponse;
@@ -62,6 +64,8 @@ export async function mountReplay(root: HTMLElement, session: string, token: str
   const output = h('img', { class: 'replay-output', alt: 'Output at this moment' });
   const outputEmpty = h('div', { class: 'replay-empty' }, 'No keyframe yet at this moment');
   const canvasSub = h('span', { class: 'replay-sub' });
+  const regionsToggle = h('input', { type: 'checkbox', checked: true, 'aria-label': 'Show style regions' });
+  const regionsLabel = h('label', { class: 'replay-sub replay-regions-toggle', title: 'Show the style regions painted with style brushes' }, regionsToggle, ' regions');
   const outputSub = h('span', { class: 'replay-sub' });
   const paramsList = h('dl', { class: 'replay-params' });
   const stylesRow = h('div', { class: 'replay-styles' });
@@ -93,7 +97,7 @@ export async function mountReplay(root: HTMLElement, session: string, token: str
   const main = h(
     'main',
     { class: 'replay-main' },
-    h('section', { class: 'replay-stage' }, h('h2', {}, 'Canvas', canvasSub), h('div', { class: 'replay-view' }, canvas.el)),
+    h('section', { class: 'replay-stage' }, h('h2', {}, 'Canvas', canvasSub, regionsLabel), h('div', { class: 'replay-view' }, canvas.el)),
     h('section', { class: 'replay-stage' }, h('h2', {}, 'Output', outputSub), h('div', { class: 'replay-view' }, output, outputEmpty)),
     h(
       'aside',
@@ -140,6 +144,10 @@ export async function mountReplay(root: HTMLElement, session: string, token: str
   let inFlight = false;
   let wanted: number | null = null;
   let lastState: HistoryStateResponse | null = null;
+  regionsToggle.addEventListener('change', () => {
+    canvas.showRegions = regionsToggle.checked;
+    if (lastState) void canvas.draw(lastState.state);
+  });
   const requestState = (t: number) => {
     wanted = t;
     if (inFlight) return;
@@ -171,7 +179,9 @@ export async function mountReplay(root: HTMLElement, session: string, token: str
     }
     await canvas.draw(st.state, touched);
     const c = st.state.content;
-    canvasSub.textContent = `${c.width}×${c.height} · ${st.state.strokes.length} stroke${st.state.strokes.length === 1 ? '' : 's'}`;
+    const nRegions = st.state.regions?.length ?? 0;
+    canvasSub.textContent = `${c.width}×${c.height} · ${st.state.strokes.length} stroke${st.state.strokes.length === 1 ? '' : 's'}${nRegions ? ` · ${nRegions} style brush stroke${nRegions === 1 ? '' : 's'}` : ''}`;
+    debug.regions = nRegions;
     paramsList.replaceChildren(
       ...Object.entries(st.state.params).flatMap(([k, v]) => {
         const changed = prev && prev.state.params[k] !== v;
