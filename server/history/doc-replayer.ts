@@ -8,6 +8,7 @@ import * as Y from 'yjs';
 import { DOC_KEYS, type SessionState } from '../../shared/schema.ts';
 import type { DocChange } from '../../shared/protocol.ts';
 import { DocValidator, type PaintBudget } from '../session/doc-state.ts';
+import { strokePointCount } from '../../shared/strokes.ts';
 
 /** Transaction origin of replayed updates. */
 const REPLAY_ORIGIN = Symbol('history-replay');
@@ -42,10 +43,6 @@ function field(entry: unknown, key: string): unknown {
 
 const str = (v: unknown): string | null => (typeof v === 'string' ? v : null);
 
-function pointCount(entry: unknown): number {
-  const p = field(entry, 'points');
-  return Array.isArray(p) ? Math.floor(p.length / 2) : 0;
-}
 
 interface StrokeInfo {
   id: string;
@@ -201,7 +198,7 @@ export class DocReplayer {
       seen.add(stroke);
       const info = strokeInfo(stroke);
       this.strokeInfo.set(stroke, info);
-      out.push({ kind: 'stroke-updated', id: info.id, author: info.author, points: pointCount(stroke) });
+      out.push({ kind: 'stroke-updated', id: info.id, author: info.author, points: strokePointCount(stroke) });
     }
   }
 }

@@ -11,10 +11,11 @@
  */
 import * as Y from 'yjs';
 import { DOC_KEYS, type SessionState } from '../../shared/schema.ts';
+import { createStroke } from '../../shared/strokes.ts';
 import type { CreatedSession, SessionManager } from '../session/session-manager.ts';
 import type { HistoryStore, KeyframeRecord, Storage } from '../storage/types.ts';
 
-/** Replaces `doc`'s content with `state` in one transaction (strokes get plain point arrays, as the client writes them). */
+/** Replaces `doc`'s content with `state` in one transaction (strokes in the append-only form of shared/strokes.ts, as the client writes them). */
 export function writeState(doc: Y.Doc, state: SessionState, origin: unknown): void {
   doc.transact(() => {
     const params = doc.getMap<unknown>(DOC_KEYS.params);
@@ -31,7 +32,7 @@ export function writeState(doc: Y.Doc, state: SessionState, origin: unknown): vo
 
     const strokes = doc.getArray<Y.Map<unknown>>(DOC_KEYS.strokes);
     strokes.delete(0, strokes.length);
-    strokes.push(state.strokes.map((s) => toMap({ ...s, points: s.points.slice() })));
+    strokes.push(state.strokes.map((s) => createStroke(s)));
   }, origin);
 }
 

@@ -1,6 +1,6 @@
 /**
  * The painting tools: turns pointer gestures on the content canvas into strokes in the shared
- * document. A stroke is created on pointer-down and its points are replaced (throttled to
+ * document. A stroke is created on pointer-down and its new points are appended (throttled to
  * PUBLISH_INTERVAL_MS) while it grows, so others watch it being drawn; the local copy is drawn
  * at full rate. Each stroke is one undo step. A stroke that reaches the schema's point limit
  * continues as a new stroke.
@@ -95,7 +95,7 @@ export class Painter implements CanvasInput {
         color: this.brush.color,
         size: this.brush.size,
         opacity: this.brush.opacity,
-        points: rec.points.slice(),
+        points: rec.takeUnpublished(),
       });
       this.currentId = String(this.current.get('id'));
       this.recorder = rec;
@@ -116,7 +116,7 @@ export class Painter implements CanvasInput {
   private maybePublish(): void {
     if (!this.recorder || !this.current) return;
     if (this.recorder.shouldPublish(performance.now())) {
-      this.publish(this.recorder.points);
+      this.publish(this.recorder.takeUnpublished());
     } else if (this.flushTimer === undefined) {
       // Make sure the last points of a pause go out even if no further event comes.
       this.flushTimer = setTimeout(() => {
@@ -127,9 +127,9 @@ export class Painter implements CanvasInput {
   }
 
   private publish(points: readonly number[]): void {
-    if (!this.current) return;
+    if (!this.current || !points.length) return;
     try {
-      this.sdoc.setStrokePoints(this.current, points);
+      this.sdoc.appendPoints(this.current, points);
     } catch (e) {
       this.onError(e);
     }
@@ -138,7 +138,7 @@ export class Painter implements CanvasInput {
   private commit(): void {
     clearTimeout(this.flushTimer);
     this.flushTimer = undefined;
-    if (this.recorder && this.current) this.publish(this.recorder.finish());
+    if (this.recorder && this.current) this.publish(this.recorder.takeUnpublished());
     this.recorder = null;
     this.current = null;
     this.canvas?.setLiveStroke(null);
