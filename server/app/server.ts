@@ -77,9 +77,9 @@ const CLIENT_MISSING_PAGE = `<!doctype html><meta charset="utf-8"><title>Atelier
 <p>The REST API (<code>POST /api/sessions</code>) and socket.io endpoint work without it.</p>`;
 
 /** PostgreSQL storage (DATABASE_URL); loaded on demand so single-machine setups never load pg. */
-async function openPostgres(url: string): Promise<Storage> {
+async function openPostgres(config: Config): Promise<Storage> {
   const { PostgresStorage } = await import('../storage/postgres.ts');
-  return new PostgresStorage(url);
+  return PostgresStorage.open(config.databaseUrl!, { callTimeoutMs: config.databaseTimeoutMs });
 }
 
 /** Redis-backed cluster hooks (REDIS_URL); closes `storage` when Redis cannot be reached. */
@@ -88,14 +88,14 @@ async function connectCluster(config: Config, storage: Storage): Promise<RedisSe
   try {
     return await RedisSessionCluster.connect({ redisUrl: config.redisUrl!, instanceId: config.instanceId, leaseTtlMs: config.leaseTtlMs });
   } catch (e) {
-    storage.close();
+    await storage.close();
     throw e;
   }
 }
 
 /** Starts everything and listens on config.port (0 = any free port). */
 export async function startServer(config: Config, options: StartOptions = {}): Promise<RunningServer> {
-  const storage = options.storage ?? (config.databaseUrl ? await openPostgres(config.databaseUrl) : new SqliteStorage(config.dataDir));
+  const storage = options.storage ?? (config.databaseUrl ? await openPostgres(config) : await SqliteStorage.open(config.dataDir));
   if (config.redisUrl && !config.databaseUrl && !options.storage) {
     log.warn('REDIS_URL without DATABASE_URL: processes on other machines will not see this SQLite database (docs/DEPLOY.md)');
   }
@@ -106,7 +106,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     maxPixels: config.maxImagePixels,
   });
   const engineHost = options.engineHost ?? (await createEngineHost(config));
-  const commits = new GroupCommit(storage);
+  const commits = new GroupCommit(storage, { onRetry: () => metrics.storageRetries.inc() });
   let sessions!: SessionManager;
   const budgets: SessionBudgets = {
     paint: { maxStrokeCost: config.paintMaxStrokeCost, maxUpdateCost: config.paintMaxUpdateCost, maxSessionCost: config.paintMaxSessionCost },
@@ -230,12 +230,13 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       // Long-lived responses (MJPEG streams) would keep httpServer.close() waiting forever.
       httpServer.closeAllConnections();
       await httpClosed;
-      sessions.closeAll();
+      await sessions.closeAll();
       history.exports.close();
-      commits.flush();
+      history.history.close();
+      await commits.close();
       await engineHost.close();
       await cluster?.close();
-      storage.close();
+      await storage.close();
     })());
 
   return { url, port, sessions, storage, engineHost, io, close, cluster };

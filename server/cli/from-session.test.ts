@@ -51,7 +51,7 @@ async function recordSession(dataDir: string): Promise<{ id: string; before: num
       for (const [k, v] of Object.entries({ id: 'r1', author: 'ana', tool: 'brush', color: '#ff0000', size: 30, opacity: 1, points: [0, 100, 400, 100] })) m.set(k, v);
       c.doc.getArray('strokes').push([m]);
     });
-    await waitFor(() => server.storage.loadUpdates(s.id).length >= 2, 5000, 'the stroke stored');
+    await waitFor(async () => (await server.storage.loadUpdates(s.id)).length >= 2, 5000, 'the stroke stored');
     c.close();
     return { id: s.id, before, created };
   } finally {

@@ -93,7 +93,7 @@ export class RedisSessionCluster implements SessionCluster {
     this.stateTimer.unref();
     // Messages published while the subscriber was reconnecting are lost: catch up from storage.
     sub.on('ready', () => {
-      for (const r of this.relays.values()) r.session.catchUp();
+      for (const r of this.relays.values()) r.session.catchUp().catch((e: Error) => log.warn('catch-up from storage failed', { session: r.session.id, error: e.message }));
     });
   }
 
@@ -159,7 +159,9 @@ export class RedisSessionCluster implements SessionCluster {
     // Updates stored between the session's load and the subscription would be missed: once
     // subscribed, catch up from storage.
     this.sub.subscribe(this.channel(id), listener, true).then(
-      () => this.relays.get(id) === r && session.catchUp(),
+      () => {
+        if (this.relays.get(id) === r) session.catchUp().catch((e: Error) => log.warn('catch-up from storage failed', { session: id, error: e.message }));
+      },
       (e: Error) => log.warn('bus subscribe failed', { session: id, error: e.message }),
     );
     r.dispose = () => {
@@ -179,7 +181,7 @@ export class RedisSessionCluster implements SessionCluster {
       if (header.from === this.opts.instanceId) return;
       switch (header.kind) {
         case 'update':
-          session.applyRemoteUpdate(body);
+          void session.applyRemoteUpdate(new Uint8Array(body));
           break;
         case 'awareness':
           awarenessProtocol.applyAwarenessUpdate(session.awareness, body, REMOTE_ORIGIN);

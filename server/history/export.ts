@@ -34,7 +34,8 @@ const MAX_JOBS_KEPT = 64;
 /** Where a job reads frames from. */
 export interface FrameSource {
   list(): KeyframeMeta[];
-  get(id: number): KeyframeRecord | undefined;
+  /** One keyframe with its bytes (read from storage as the job runs). */
+  get(id: number): KeyframeRecord | undefined | Promise<KeyframeRecord | undefined>;
 }
 
 export interface ExportOptions {
@@ -249,7 +250,7 @@ export class ExportJobs {
       st.frames = metas.length;
       const raw: Buffer[] = [];
       for (const [i, meta] of metas.entries()) {
-        const rec = source.get(meta.id);
+        const rec = await source.get(meta.id);
         if (!rec) continue;
         const { data } = await sharp(rec.data)
           .resize(width, height, { fit: 'contain', background: { r: 0, g: 0, b: 0 } })

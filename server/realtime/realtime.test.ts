@@ -82,7 +82,7 @@ describe('realtime sync', () => {
       return cs.every((c) => isDeepStrictEqual(docJson(c.doc), j));
     }, 5000, 'convergence');
     // The server's copy is the same too.
-    const live = server.sessions.get(s.id)!;
+    const live = server.sessions.loadedSession(s.id)!;
     assert.deepEqual(docJson(live.doc), docJson(cs[0].doc));
   });
 
@@ -112,7 +112,7 @@ describe('realtime sync', () => {
     assert.equal(viewer.errors[0].code, ErrorCode.ReadOnly);
     await new Promise((r) => setTimeout(r, 100));
     assert.equal(ed.doc.getMap('params').get('styleWeight'), 1);
-    assert.equal(server.sessions.get(s.id)!.doc.getMap('params').get('styleWeight'), 1);
+    assert.equal(server.sessions.loadedSession(s.id)!.doc.getMap('params').get('styleWeight'), 1);
     await waitFor(() => viewer.frames.length > 0, 5000, 'a frame for the viewer');
     ed.doc.getMap('params').set('tvWeight', 2);
     await waitFor(() => viewer.doc.getMap('params').get('tvWeight') === 2);
@@ -135,7 +135,7 @@ describe('realtime sync', () => {
     const a = await connect({ url: server.url, session: s.id, token: s.editorToken });
     const b = await connect({ url: server.url, session: s.id, token: s.editorToken });
     a.doc.getMap('params').set('styleWeight', 10);
-    await waitFor(() => server.sessions.get(s.id)!.validator.state().params.styleWeight === 10);
+    await waitFor(() => server.sessions.loadedSession(s.id)!.validator.state().params.styleWeight === 10);
     a.doc.getMap('params').set('styleWeight', Number.NaN);
     await waitFor(() => a.errors.length > 0);
     assert.equal(a.errors[0].code, ErrorCode.InvalidValue);
@@ -143,8 +143,8 @@ describe('realtime sync', () => {
     assert.match(a.errors[0].message, /NaN|finite|number/i);
     a.doc.getMap('params').set('resolution', 5000);
     await waitFor(() => a.errors.some((e) => e.path === 'params.resolution'));
-    assert.equal(server.sessions.get(s.id)!.validator.state().params.styleWeight, 10);
-    assert.equal(server.sessions.get(s.id)!.validator.state().params.resolution, 256);
+    assert.equal(server.sessions.loadedSession(s.id)!.validator.state().params.styleWeight, 10);
+    assert.equal(server.sessions.loadedSession(s.id)!.validator.state().params.resolution, 256);
     assert.deepEqual(b.errors, []);
   });
 
@@ -158,7 +158,7 @@ describe('realtime sync', () => {
     a.doc.getArray('styles').push([m]);
     await waitFor(() => a.errors.length > 0);
     assert.equal(a.errors[0].path, 'styles[1].imageId');
-    assert.equal(server.sessions.get(s.id)!.validator.state().styles.length, 1);
+    assert.equal(server.sessions.loadedSession(s.id)!.validator.state().styles.length, 1);
   });
 
   test('S4: a wrong token or unknown session is refused at connect with a clear message', async () => {

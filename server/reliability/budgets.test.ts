@@ -241,7 +241,7 @@ test('S25: images are decoded at the size they are used at, and the decoded cach
   const ids: string[] = [];
   for (let i = 0; i < 4; i++) {
     const png = await sharp({ create: { width: 1000, height: 500, channels: 3, background: { r: i * 40, g: 0, b: 0 } } }).png().toBuffer();
-    ids.push(store.put(png, 'image/png', 1000, 500));
+    ids.push(await store.put(png, 'image/png', 1000, 500));
   }
   const styled = await store.decode(ids[0], { maxSide: 64 });
   assert.deepEqual([styled.width, styled.height], [64, 32], 'long side 64, aspect kept');
