@@ -4,7 +4,7 @@ import * as Y from 'yjs';
 import { io as ioClient } from 'socket.io-client';
 import * as encoding from 'lib0/encoding';
 import * as syncProtocol from 'y-protocols/sync';
-import { ErrorCode } from '../../shared/protocol.ts';
+import { ErrorCode, PROTOCOL_VERSION } from '../../shared/protocol.ts';
 import { connectClient, createSession, docJson, startTestServer, waitFor, type TestClient, type TestServer } from '../testing/index.ts';
 import { viewerTokenFor } from '../session/session-manager.ts';
 import { isDeepStrictEqual } from 'node:util';
@@ -213,6 +213,26 @@ describe('realtime sync', () => {
     (a.socket as unknown as { emit(e: string, v: unknown): void }).emit('y:sync', new Uint8Array([9, 9]));
     await waitFor(() => a.errors.length >= 2);
     assert.ok(a.errors.every((e) => e.code === ErrorCode.BadMessage));
+  });
+
+  test('S32: a client that names another protocol version is refused at the handshake with both versions; the current one and a stock client (no version) are served', async () => {
+    const s = await createSession(server.url);
+    const attempt = (protocol?: number) =>
+      new Promise<{ ok: true } | { ok: false; err: Error & { data?: { code: string; message: string } } }>((resolve) => {
+        const sock = ioClient(server.url, { auth: { session: s.id, token: s.viewerToken, ...(protocol !== undefined ? { protocol } : {}) }, transports: ['websocket'], reconnection: false, forceNew: true });
+        sock.on('connect', () => (sock.close(), resolve({ ok: true })));
+        sock.on('connect_error', (err) => (sock.close(), resolve({ ok: false, err })));
+      });
+    const old = await attempt(PROTOCOL_VERSION - 1);
+    assert.equal(old.ok, false);
+    if (!old.ok) {
+      assert.equal(old.err.data?.code, ErrorCode.IncompatibleClient);
+      assert.match(old.err.message, new RegExp(`protocol ${PROTOCOL_VERSION - 1} .*protocol ${PROTOCOL_VERSION}.*reload`));
+    }
+    const future = await attempt(PROTOCOL_VERSION + 1);
+    assert.equal(future.ok ? null : future.err.data?.code, ErrorCode.IncompatibleClient);
+    assert.equal((await attempt(PROTOCOL_VERSION)).ok, true);
+    assert.equal((await attempt()).ok, true, 'a client that does not say is served (the stock-client contract)');
   });
 
   test('S4: connect_error carries the error code in data', async () => {
