@@ -19,7 +19,7 @@ import { SESSION_ID_RE, TooManySessionsError, tokenMatches, type SessionManager 
 import type { SessionRecord, Storage } from '../storage/types.ts';
 import { HttpError, createdBody } from './routes.ts';
 import { perIpLimit } from '../reliability/http-guards.ts';
-import type { KeyedRateLimiter } from '../reliability/rate-limit.ts';
+import type { AddressRateLimit } from '../reliability/shared-rate-limit.ts';
 import type { PaintBudget } from '../session/doc-state.ts';
 
 export interface HistoryRouteDeps {
@@ -27,12 +27,14 @@ export interface HistoryRouteDeps {
   storage: Storage;
   images: ImageStore;
   /** Forks spend the session-creation allowance of the client address (SESSION_CREATES_PER_MIN). */
-  creations?: KeyedRateLimiter;
+  creations?: AddressRateLimit;
   sessionCreatesPerMin?: number;
   /** Base of absolute links (PUBLIC_URL). */
   publicUrl?: () => string;
   /** Export budgets (S28). */
   exportLimits?: Partial<ExportLimits>;
+  /** EXPORT_PIXELS_PER_MIN per address (cluster-wide with Redis, S33). */
+  exportPixels?: AddressRateLimit;
   /** The session's paint budget, so a replayed state is what the engine saw (S24). */
   paintBudget?: PaintBudget;
 }
@@ -68,7 +70,7 @@ function timeParam(v: unknown): number {
 export function historyRouter(deps: HistoryRouteDeps): express.Router & { exports: ExportJobs; history: HistoryService } {
   const r = express.Router() as express.Router & { exports: ExportJobs; history: HistoryService };
   const history = new HistoryService(deps.storage, deps.images, deps.paintBudget);
-  const jobs = new ExportJobs(deps.exportLimits);
+  const jobs = new ExportJobs(deps.exportLimits, deps.exportPixels);
   const forkLimit = deps.creations && deps.sessionCreatesPerMin ? perIpLimit('new sessions and forks', deps.sessionCreatesPerMin, deps.creations) : (_req: unknown, _res: unknown, next: () => void) => next();
   r.exports = jobs;
   r.history = history;
@@ -125,7 +127,7 @@ export function historyRouter(deps: HistoryRouteDeps): express.Router & { export
     try {
       const options = parseExportRequest(req.body);
       const frames = await h.keyframes(rec.id);
-      const status = jobs.start(rec.id, { list: () => frames, get: (id) => h.keyframe(rec.id, id) }, options, req.ip);
+      const status = await jobs.start(rec.id, { list: () => frames, get: (id) => h.keyframe(rec.id, id) }, options, req.ip);
       const body: ExportAccepted = { jobId: status.jobId, statusUrl: api.exportJob(status.jobId) };
       res.status(202).json(body);
     } catch (e) {

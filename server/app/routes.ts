@@ -21,7 +21,7 @@ import { TooManySessionsError, type SessionManager } from '../session/session-ma
 import type { ServerMetrics } from './metrics.ts';
 import { createLogger } from '../log.ts';
 import { perIpLimit } from '../reliability/http-guards.ts';
-import { KeyedRateLimiter } from '../reliability/rate-limit.ts';
+import type { AddressRateLimit } from '../reliability/shared-rate-limit.ts';
 import type { ConnectionCounter } from '../reliability/client-address.ts';
 
 const log = createLogger('http');
@@ -52,7 +52,10 @@ function tokenOf(req: Request): string | undefined {
 export interface RouteDeps {
   config: Config;
   /** Session creations and forks per client address (SESSION_CREATES_PER_MIN). */
-  creations: KeyedRateLimiter;
+  creations: AddressRateLimit;
+  /** Uploads per client address (UPLOADS_PER_MIN) and their decoded pixels (UPLOAD_PIXELS_PER_MIN): cluster-wide with Redis (S33). */
+  uploads: AddressRateLimit;
+  uploadPixels: AddressRateLimit;
   /** Sockets and media streams per client address (MAX_SOCKETS_PER_IP). */
   connections: ConnectionCounter;
   /** Absolute base URL of links (PUBLIC_URL, or http://localhost:PORT). */
@@ -82,8 +85,6 @@ const boundary = 'atelierframe';
 
 export function apiRouter(deps: RouteDeps): express.Router {
   const r = express.Router();
-  const perMin = deps.config.uploadPixelsPerMin;
-  const uploadPixels = new KeyedRateLimiter({ capacity: Math.max(perMin, deps.config.maxImagePixels), refillPerSec: perMin / 60 });
 
   r.get(api.health, (_req, res) => {
     res.json({ ok: true, backend: deps.backend(), sessions: deps.sessions.loaded().length });
@@ -104,7 +105,7 @@ export function apiRouter(deps: RouteDeps): express.Router {
     }
   });
 
-  r.post('/api/sessions/:id/images', perIpLimit('uploads', deps.config.uploadsPerMin), async (req, res) => {
+  r.post('/api/sessions/:id/images', perIpLimit('uploads', deps.config.uploadsPerMin, deps.uploads), async (req, res) => {
     await authorize(deps, req, 'editor');
     const type = req.get('content-type');
     if (!normaliseImageType(type)) {
@@ -121,10 +122,10 @@ export function apiRouter(deps: RouteDeps): express.Router {
       maxBytes: deps.config.maxUploadBytes,
       maxPixels: deps.config.maxImagePixels,
       // S25: checking an upload decodes it whole; its pixels are a CPU cost, budgeted per address.
-      admitDecode: (px) =>
-        uploadPixels.take(address, px)
-          ? null
-          : `this image has ${px} pixels; your address may upload ${deps.config.uploadPixelsPerMin} pixels per minute (UPLOAD_PIXELS_PER_MIN): retry in ${uploadPixels.retryAfterSec(address, px)} s`,
+      admitDecode: async (px) => {
+        const v = await deps.uploadPixels.take(address, px);
+        return v.ok ? null : `this image has ${px} pixels; your address may upload ${deps.config.uploadPixelsPerMin} pixels per minute (UPLOAD_PIXELS_PER_MIN): retry in ${v.retryAfterSec} s`;
+      },
     });
     const imageId = await deps.images.put(bytes, v.mime, v.width, v.height);
     const body: UploadImageResponse = { imageId, width: v.width, height: v.height };

@@ -23,7 +23,8 @@ import type { RedisSessionCluster } from '../cluster/session-cluster.ts';
 import { ServerMetrics } from './metrics.ts';
 import { apiRouter, errorHandler } from './routes.ts';
 import { historyRouter } from './history-routes.ts';
-import { perMinuteLimiter, rejectBadPercentEncoding, requestLogger, securityHeaders } from '../reliability/http-guards.ts';
+import { rejectBadPercentEncoding, requestLogger, securityHeaders } from '../reliability/http-guards.ts';
+import { rateLimits } from '../reliability/shared-rate-limit.ts';
 import { ConnectionCounter, compileTrust } from '../reliability/client-address.ts';
 import type { SessionBudgets } from '../session/session.ts';
 
@@ -153,7 +154,12 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   // One trusted client address for HTTP (req.ip) and sockets (client-address.ts).
   const trust = compileTrust(config.trustProxy);
   app.set('trust proxy', trust);
-  const creations = perMinuteLimiter(config.sessionCreatesPerMin);
+  // S33: per-address limits count in Redis when there is one (every process shares them).
+  const limit = rateLimits(cluster?.redis);
+  const creations = limit('creations', config.sessionCreatesPerMin);
+  const uploads = limit('uploads', config.uploadsPerMin);
+  const uploadPixels = limit('upload-pixels', Math.max(config.uploadPixelsPerMin, config.maxImagePixels), config.uploadPixelsPerMin);
+  const exportPixels = limit('export-pixels', Math.max(config.exportPixelsPerMin, config.exportMaxPixels), config.exportPixelsPerMin);
   const connections = new ConnectionCounter(config.maxSocketsPerIp);
   let listenPort = config.port;
   const publicUrl = () => config.publicUrl ?? `http://localhost:${listenPort}`;
@@ -177,9 +183,10 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       maxPixels: config.exportMaxPixels,
       pixelsPerMin: config.exportPixelsPerMin,
     },
+    exportPixels,
   });
   app.use(history);
-  app.use(apiRouter({ config, sessions, images, metrics, backend: () => engineHost.backend, creations, connections, publicUrl }));
+  app.use(apiRouter({ config, sessions, images, metrics, backend: () => engineHost.backend, creations, uploads, uploadPixels, connections, publicUrl }));
   const dist = options.clientDist ?? path.join(repoRoot, 'client', 'dist');
   if (existsSync(path.join(dist, 'index.html'))) {
     app.use(express.static(dist, { index: 'index.html' }));

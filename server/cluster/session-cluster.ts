@@ -111,6 +111,11 @@ export class RedisSessionCluster implements SessionCluster {
     return new RedisSessionCluster(pub, sub, opts);
   }
 
+  /** The commands connection (shared per-address rate limits use it, S33). */
+  get redis(): RedisClientType {
+    return this.pub;
+  }
+
   /** The socket.io adapter: room broadcasts reach every process's sockets (Redis streams). */
   socketAdapter(): ReturnType<typeof createAdapter> {
     return createAdapter(this.pub, { streamName: `${this.prefix}:socket.io`, maxLen: 10_000 });

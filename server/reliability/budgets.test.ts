@@ -316,13 +316,13 @@ test('S28: export jobs are capped per session and per address, one slot is left 
   const kf = (id: number) => ({ id, sessionId: 's', iter: id, width: 64, height: 48, mime: 'image/jpeg' as const, data: jpeg, losses: { total: 1, style: 1, content: 1, tv: 0 }, time: id });
   const source = { list: () => [1, 2, 3].map((i) => { const { data: _d, ...m } = kf(i); return m; }), get: (id: number) => kf(id) };
   try {
-    jobs.start('a', source, { format: 'gif', fps: 8, size: 512 }, '10.4.0.1');
-    jobs.start('a', source, { format: 'gif', fps: 8, size: 512 }, '10.4.0.1');
-    assert.throws(() => jobs.start('a', source, { format: 'gif', fps: 8 }, '10.4.0.1'), /EXPORT_MAX_JOBS_PER_SESSION/);
-    jobs.start('b', source, { format: 'gif', fps: 8, size: 512 }, '10.4.0.1');
-    assert.throws(() => jobs.start('c', source, { format: 'gif', fps: 8 }, '10.4.0.1'), /EXPORT_MAX_JOBS_PER_IP/);
+    await jobs.start('a', source, { format: 'gif', fps: 8, size: 512 }, '10.4.0.1');
+    await jobs.start('a', source, { format: 'gif', fps: 8, size: 512 }, '10.4.0.1');
+    await assert.rejects(jobs.start('a', source, { format: 'gif', fps: 8 }, '10.4.0.1'), /EXPORT_MAX_JOBS_PER_SESSION/);
+    await jobs.start('b', source, { format: 'gif', fps: 8, size: 512 }, '10.4.0.1');
+    await assert.rejects(jobs.start('c', source, { format: 'gif', fps: 8 }, '10.4.0.1'), /EXPORT_MAX_JOBS_PER_IP/);
     // The honest job of another address starts at once in the slot the first address may not take.
-    const honest = jobs.start('d', source, { format: 'png', fps: 8, size: 64 }, '10.4.0.2');
+    const honest = await jobs.start('d', source, { format: 'png', fps: 8, size: 64 }, '10.4.0.2');
     assert.equal(jobs.status(honest.jobId)!.state, 'running');
     await jobs.idle();
     const file = jobs.file(honest.jobId)!;
