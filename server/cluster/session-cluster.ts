@@ -147,7 +147,9 @@ export class RedisSessionCluster implements SessionCluster {
       // Fires for this process's durable writes (and catch-up), never for REMOTE_ORIGIN.
       durableUpdate: (update) => this.publish(id, { kind: 'update' }, update),
       frame: (frame) => {
-        if (!session.ownsEngine) return;
+        // Frames are latest-wins: while Redis is away (node-redis would queue every one and send
+        // them all at its return) they are dropped; the next one after the return goes out.
+        if (!session.ownsEngine || !this.pub.isReady) return;
         const { data, ...meta } = frame;
         this.publish(id, { kind: 'frame', frame: meta }, data);
       },
