@@ -489,7 +489,7 @@ async function run(o: Options): Promise<void> {
     ];
     if (services) {
       // The rows above that say "server" are process 1's; the rows added here are every process's.
-      for (const r of rows) r[0] = r[0].replace(/^server /, 'process 1 ');
+      for (const r of rows) if (/^server (CPU|event-loop|RSS|heap)/.test(r[0])) r[0] = r[0].replace(/^server /, 'process 1 ');
       rows.splice(1, 0, ['setup', `${servers.length} server processes, ${services.describe}`]);
       perProcess.forEach((ps, i) => {
         const [a, z] = [ps[0], ps.at(-1)!];
@@ -519,7 +519,7 @@ async function run(o: Options): Promise<void> {
       '',
     ].join('\n');
     console.log(table);
-    if (o.write) writeResults(`${o.mode}:${o.engine}:${o.editors}x${o.viewers}${services ? `:pg${o.pgLatency}x${servers.length}` : ''}`, table);
+    if (o.write) writeResults(`${o.mode}:${o.engine}:${o.editors}x${o.viewers}${o.sessions > 1 ? `:s${o.sessions}` : ''}${services ? `:pg${o.pgLatency}x${servers.length}` : ''}`, table);
   } finally {
     for (const t of timers) clearInterval(t);
     for (const e of editors) e.client.close();
