@@ -67,8 +67,20 @@ export const CANDIDATES: Candidate[] = [
   },
   {
     id: 'P3',
-    label: 'P2 + layout term 1, TV on YIQ (1, 6, 6): the new default',
+    label: 'P2 + layout term 1, TV on YIQ (1, 6, 6)',
     preset: { image: { parameterization: 'pyramid-decorrelated', levels: 4, jitter: 8, average: 0 }, base: { content: 2, style: 10, tv: 30, palette: 100, layout: 1 }, tvColorWeights: [1, 6, 6] },
+    params: { learningRate: 0.01 },
+  },
+  {
+    id: 'P4',
+    label: 'P3 with the sliced-Wasserstein palette term on 4x4-cell colours: the new default',
+    preset: { image: { parameterization: 'pyramid-decorrelated', levels: 4, jitter: 8, average: 0 }, base: { content: 2, style: 10, tv: 30, palette: 100, layout: 1 }, tvColorWeights: [1, 6, 6], palette: 'sliced' },
+    params: { learningRate: 0.01 },
+  },
+  {
+    id: 'P5',
+    label: 'P4 with layout weight 2',
+    preset: { image: { parameterization: 'pyramid-decorrelated', levels: 4, jitter: 8, average: 0 }, base: { content: 2, style: 10, tv: 30, palette: 100, layout: 2 }, tvColorWeights: [1, 6, 6], palette: 'sliced' },
     params: { learningRate: 0.01 },
   },
 ];
@@ -123,7 +135,9 @@ async function resized(img: RgbImage, width: number, height?: number): Promise<R
 async function withPreset<T>(patch: PresetPatch, fn: () => Promise<T>): Promise<T> {
   const target = PRESETS.default as unknown as Record<string, unknown>;
   const saved = { ...target, image: { ...PRESETS.default.image }, base: { ...PRESETS.default.base } };
-  for (const [k, v] of Object.entries(patch)) {
+  // Candidates from before the sliced palette term name no `palette`: they ran the Gaussian one
+  // (setting it here, not in their patch, keeps their cached renders' keys).
+  for (const [k, v] of Object.entries({ palette: 'gaussian', ...patch })) {
     target[k] = v && typeof v === 'object' && !Array.isArray(v) ? { ...(target[k] as object), ...v } : v;
   }
   try {
@@ -264,6 +278,26 @@ async function overviewSheet(file: string, results: Map<string, RenderResult[]>,
   await sharp({ create: { width, height, channels: 3, background: '#202020' } }).composite(parts).jpeg({ quality: 88 }).toFile(file);
 }
 
+/** The metrics as a Markdown table: a row per pair and candidate, a column per step. */
+function metricTable(results: Map<string, RenderResult[]>, candidates: Candidate[], steps: number[]): string {
+  const pairs = results.get(candidates[0].id)!.map((r) => r.pair);
+  const lines = [
+    `| pair | id | ms/step | ${steps.map((s) => `@${s}: palette / speckle / layout`).join(' | ')} |`,
+    `| --- | --- | --- | ${steps.map(() => '---').join(' | ')} |`,
+  ];
+  for (const pair of pairs) {
+    for (const c of candidates) {
+      const r = results.get(c.id)!.find((x) => x.pair === pair)!;
+      const cells = steps.map((step) => {
+        const m = r.snapshots.find((s) => s.step === step)!.metrics;
+        return `${m.palette.toFixed(2)} / ${m.speckle.toFixed(2)} / ${m.layout.toFixed(2)}`;
+      });
+      lines.push(`| ${pair.replace(':', ' × ')} | ${c.id} | ${r.msPerStep.toFixed(0)} | ${cells.join(' | ')} |`);
+    }
+  }
+  return lines.join('\n') + '\n';
+}
+
 // ---- main ---------------------------------------------------------------------------------
 
 if (argv.list) {
@@ -304,4 +338,5 @@ const json = {
   })),
 };
 await writeFile(path.join(argv.out!, `comparison-${size}.json`), JSON.stringify(json, null, 1) + '\n');
+await writeFile(path.join(argv.out!, `comparison-${size}.md`), metricTable(results, candidates, steps));
 network.dispose();

@@ -142,8 +142,9 @@ async function main(): Promise<void> {
     await waitFor(b, (n: number) => (window as any).atelier.sdoc.getStyles().length === n, 'style removal', 30_000, before + 2);
     await a.locator('#style-0-weight').fill('2.5');
     await a.locator('#style-0-weight').dispatchEvent('change');
-    await a.locator('#param-styleWeight').fill('700');
-    await a.locator('#param-styleWeight').dispatchEvent('change');
+    // The typed box, not the slider (#param-styleWeight is the log slider's position).
+    await a.getByLabel('Style weight value').fill('2');
+    await a.getByLabel('Style weight value').dispatchEvent('change');
     await waitFor(b, () => (window as any).atelier.sdoc.getStyles()[0]?.weight === 2.5, 'B to see the style weight');
 
     // Painting: A and B each draw.
@@ -191,10 +192,10 @@ async function main(): Promise<void> {
       const at = (window as any).atelier;
       at.conn.socket.io.engine.close();
       const offline = !at.conn.provider.connected;
-      at.sdoc.setParam('tvWeight', 0.5);
+      at.sdoc.setParam('tvWeight', 1.5);
       return offline;
     });
-    await waitFor(a, () => (window as any).atelier.sdoc.getParam('tvWeight') === 0.5, "B's offline edit to arrive after reconnect", 20_000);
+    await waitFor(a, () => (window as any).atelier.sdoc.getParam('tvWeight') === 1.5, "B's offline edit to arrive after reconnect", 20_000);
     check(wasOffline, "B's edit made while disconnected arrived after the automatic reconnect");
 
     // Cursors: B hovers over the canvas.

@@ -11,8 +11,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { FeatureNetwork, FeatureTransformName, LayerWeight, Pooling } from './api.ts';
 import './ops/gradients.ts';
-import { mirrorPad2d } from './ops/mirror-pad.ts';
 import { applyColorTransform, RGB_TO_YIQ } from './color.ts';
+import { slicedPaletteLoss, type SlicedPaletteTarget } from './sliced-palette.ts';
 
 /** Elements summed per level by {@link accurateSum}. */
 const SUM_BLOCK = 256;
@@ -221,6 +221,8 @@ export interface Objective {
   paletteTarget?: PaletteTarget | null;
   /** Final multiplier of the palette term (0 or absent switches it off). */
   paletteWeight?: number;
+  /** Sorted colour targets of the sliced palette term; when given it replaces `paletteTarget`'s Gaussian term. */
+  slicedPalette?: SlicedPaletteTarget | null;
   /** The content's coarse luminance layout ({@link layoutOf}); absent = no layout term. */
   layoutTarget?: tf.Tensor4D | null;
   /** Final multiplier of the layout term (0 or absent switches it off). */
@@ -276,8 +278,9 @@ export function transferLoss(x: tf.Tensor4D, o: Objective, image: tf.Tensor4D = 
       style = tf.mul(style, o.styleWeight);
     }
   }
-  if (o.paletteTarget && o.paletteWeight) {
-    style = tf.add(style, tf.mul(paletteLoss(image, o.paletteTarget), o.paletteWeight));
+  if (o.paletteWeight && (o.slicedPalette || o.paletteTarget)) {
+    const palette = o.slicedPalette ? slicedPaletteLoss(image, o.slicedPalette) : paletteLoss(image, o.paletteTarget!);
+    style = tf.add(style, tf.mul(palette, o.paletteWeight));
   }
   if (o.layoutTarget && o.layoutWeight) {
     content = tf.add(content, tf.mul(layoutLoss(image, o.layoutTarget), o.layoutWeight));
@@ -448,11 +451,26 @@ export function layoutLoss(x: tf.Tensor4D, target: tf.Tensor4D): tf.Scalar {
  */
 export function shiftImage(x: tf.Tensor4D, dy: number, dx: number): tf.Tensor4D {
   if (dy === 0 && dx === 0) return x;
-  return tf.tidy(() => {
-    const [, h, w, c] = x.shape;
-    const py = Math.min(Math.abs(dy), h - 1);
-    const px = Math.min(Math.abs(dx), w - 1);
-    const padded = mirrorPad2d(x, py, px, 'reflect');
-    return tf.slice(padded, [0, py - Math.sign(dy) * py, px - Math.sign(dx) * px, 0], [1, h, w, c]) as tf.Tensor4D;
-  });
+  return tf.tidy(() => shiftAxis(shiftAxis(x, 1, dy), 2, dx));
+}
+
+/**
+ * `x` moved by `d` along `axis` (1 = H, 2 = W), the uncovered side filled by reflection: one
+ * mirrored strip and the kept part, concatenated. The same values as mirror-padding both sides
+ * and cropping, with a third of the ops (the shift cost 18 ms of a 205 ms step that way).
+ */
+function shiftAxis(x: tf.Tensor4D, axis: 1 | 2, d: number): tf.Tensor4D {
+  const n = x.shape[axis];
+  const p = Math.min(Math.abs(d), n - 1);
+  if (p === 0) return x;
+  const part = (start: number, size: number) => {
+    const begin = [0, 0, 0, 0];
+    const sizes = [...x.shape];
+    begin[axis] = start;
+    sizes[axis] = size;
+    return tf.slice(x, begin, sizes);
+  };
+  return (d > 0
+    ? tf.concat([tf.reverse(part(1, p), axis), part(0, n - p)], axis)
+    : tf.concat([part(p, n - p), tf.reverse(part(n - 1 - p, p), axis)], axis)) as tf.Tensor4D;
 }

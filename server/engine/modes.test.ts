@@ -1,7 +1,8 @@
 import { test, describe, before } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
-import { composeGrid, pyramidResolutions, reconstructContent, renderGrid, runCoarseToFine, synthesizeStyle } from './modes.ts';
+import { getPreset } from './presets.ts';
+import { composeGrid, gridContentWeight, pyramidResolutions, reconstructContent, renderGrid, runCoarseToFine, synthesizeStyle } from './modes.ts';
 import { createRandomNet } from './testing/random-net.ts';
 import { syntheticImage, testParams, useCpuBackend } from './testing/helpers.ts';
 
@@ -82,6 +83,13 @@ describe('coarse-to-fine and the paper experiments', () => {
     const [low, high] = grid.losses[2];
     assert.ok(high.content / 1e-1 < low.content / 1e-5, 'higher alpha/beta keeps the content closer');
     net.dispose();
+  });
+
+  test('E15: grid columns are the paper\'s absolute α/β on gatys2015 and relative to the preset\'s own balance under relative losses', () => {
+    const gatys = getPreset('gatys2015');
+    assert.equal(gridContentWeight(gatys, 1e-3), (1e-3 * gatys.base.style) / gatys.base.content);
+    const def = getPreset('default');
+    assert.deepEqual([1e-5, 1e-3, 1e-2].map((r) => gridContentWeight(def, r)), [0.01, 1, 10]);
   });
 
   test('composeGrid pads cells with white', () => {

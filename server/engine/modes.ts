@@ -7,7 +7,7 @@
  */
 import type { FeatureNetwork, LayerWeight, LossValues, OptimizerName, Pooling, RgbImage, StepResult, TransferInputs, TransferParams } from './api.ts';
 import { createStyleTransfer, type CreateStyleTransferOptions, type EngineStyleTransfer } from './transfer.ts';
-import { getPreset, resolveLayers } from './presets.ts';
+import { getPreset, resolveLayers, type Preset } from './presets.ts';
 
 /** A callback may be async; the run waits for it (e.g. to write a progress frame). */
 export type StepCallback<E> = (event: E) => void | Promise<void>;
@@ -179,11 +179,25 @@ export interface GridResult {
   losses: LossValues[][];
 }
 
+/** The paper's usual content/style ratio (Gatys et al. 2015, Fig. 2 and 3's middle column). */
+const PAPER_RATIO = 1e-3;
+
+/**
+ * contentWeight for a grid column. Presets with the paper's absolute losses realise α/β on their
+ * base weights (ratio · base.style / base.content). Under `relative` losses every term is scale
+ * free, so an absolute α/β means nothing: there the paper's 1e-3 is the preset's own balance and
+ * the other columns scale it (1e-5 → ×0.01 … 1e-2 → ×10). On `default` the absolute reading gave
+ * content ×5e-5 … ×0.05: every cell pure texture (docs/STYLIZATION.md).
+ */
+export function gridContentWeight(preset: Preset, ratio: number): number {
+  return preset.contentLoss === 'relative' ? ratio / PAPER_RATIO : (ratio * preset.base.style) / preset.base.content;
+}
+
 /**
  * The paper's Fig. 3: one transfer per (style layer set, alpha/beta) cell, laid out as rows x
- * columns in one image. The ratio is realised on the preset's base weights:
- * contentWeight = ratio * base.style / base.content, styleWeight = 1. Layer weights are 1/k for
- * a set of k layers under presets that do not average layers themselves (the paper's w_l).
+ * columns in one image; the ratio becomes {@link gridContentWeight}, styleWeight = 1. Layer
+ * weights are 1/k for a set of k layers under presets that do not average layers themselves
+ * (the paper's w_l).
  */
 export async function renderGrid(network: FeatureNetwork, options: GridOptions): Promise<GridResult> {
   const presetName = options.preset ?? 'gatys2015';
@@ -207,7 +221,7 @@ export async function renderGrid(network: FeatureNetwork, options: GridOptions):
       const params = experimentParams(options, {
         preset: presetName,
         styleLayers,
-        contentWeight: (ratios[col] * preset.base.style) / preset.base.content,
+        contentWeight: gridContentWeight(preset, ratios[col]),
         styleWeight: 1,
       });
       const result = await runOnce(network, { content: options.content, styles: [{ image: options.style, weight: 1, scale: 1 }], params }, options);

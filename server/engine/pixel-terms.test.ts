@@ -6,6 +6,7 @@ import { createStyleTransfer } from './transfer.ts';
 import { createRandomNet } from './testing/random-net.ts';
 import { syntheticImage, testParams, useCpuBackend } from './testing/helpers.ts';
 import { rgbToTensor } from './tensor-image.ts';
+import { PALETTE_DIRECTIONS, paletteDirections, paletteSamplesOfSync, slicedPaletteLoss, slicedPaletteTarget } from './sliced-palette.ts';
 
 const value = (t: tf.Tensor) => {
   const v = t.dataSync()[0];
@@ -75,6 +76,56 @@ describe('pixel-space terms: palette and layout', () => {
     tf.dispose([a, b, ma.mean, ma.second, mb.mean, mb.second, t.mean, t.covSqrt, cov, back]);
   });
 
+  test('E26: the sliced palette loss is 0 for the style itself, matches a two-colour painting that the Gaussian term blurs, and its gradient is exact', () => {
+    const dirs = tf.tensor2d(paletteDirections(), [3, PALETTE_DIRECTIONS]);
+    const style = rgbToTensor(syntheticImage(32, 24, 2));
+    const cells = (8 * 6);
+    const sorted = slicedPaletteTarget([{ samples: paletteSamplesOfSync(style), weight: 1 }], cells);
+    const target = { directions: dirs, sorted };
+    assert.ok(value(slicedPaletteLoss(style, target)) < 1e-10);
+    // A painting of two colours (left beige, right blue) and the grey-blue image with the same
+    // mean and covariance along one axis: the Gaussian term cannot tell them apart, the sliced one can.
+    const beige = [0.9, 0.8, 0.6];
+    const blue = [0.1, 0.2, 0.5];
+    const twoColour = tf.concat([tf.mul(tf.ones([1, 8, 4, 3]), tf.tensor1d(beige)), tf.mul(tf.ones([1, 8, 4, 3]), tf.tensor1d(blue))], 2) as tf.Tensor4D;
+    const twoTarget = { directions: dirs, sorted: slicedPaletteTarget([{ samples: paletteSamplesOfSync(twoColour), weight: 1 }], 4) };
+    const permuted = tf.reverse(twoColour, 2) as tf.Tensor4D;
+    assert.ok(value(slicedPaletteLoss(permuted, twoTarget)) < 1e-10, 'the same colours elsewhere are the same palette');
+    const mid = tf.mul(tf.ones([1, 8, 8, 3]), tf.tensor1d(beige.map((v, i) => (v + blue[i]) / 2))) as tf.Tensor4D;
+    assert.ok(value(slicedPaletteLoss(mid, twoTarget)) > 0.05, 'the mean colour alone is not the palette');
+
+    // Noise, not a smooth picture: finite differences need cells whose projections are not
+    // near ties (where the rank, and so the derivative, jumps).
+    const x = tf.randomUniform([1, 24, 32, 3], 0, 1, 'float32', 7) as tf.Tensor4D;
+    const g = tf.grad((t: tf.Tensor) => slicedPaletteLoss(t as tf.Tensor4D, target))(x);
+    const gv = g.dataSync();
+    const base = x.dataSync();
+    const h = 4e-3; // float32 losses: smaller steps drown in rounding
+    for (const i of [0, 7, 500, 1333, 2301]) {
+      const at = (d: number) => {
+        const v = Float32Array.from(base);
+        v[i] += d;
+        const t = tf.tensor4d(v, x.shape as [number, number, number, number]);
+        const out = value(slicedPaletteLoss(t, target));
+        t.dispose();
+        return out;
+      };
+      const numeric = (at(h) - at(-h)) / (2 * h);
+      assert.ok(Math.abs(numeric - gv[i]) < 5e-7 + 0.03 * Math.abs(numeric), `[${i}] ${gv[i]} vs ${numeric}`);
+    }
+    tf.dispose([dirs, style, sorted, twoColour, twoTarget.sorted, permuted, mid, x, g]);
+  });
+
+  test('E26: the sliced target of several styles is the quantiles of their weighted mixture', () => {
+    const a = tf.fill([1, 4, 4, 3], 0.2) as tf.Tensor4D;
+    const b = tf.fill([1, 8, 8, 3], 0.8) as tf.Tensor4D;
+    // weights 1 : 3 over 4 output cells: one cell of a's colour, three of b's, whatever their sizes
+    const t = slicedPaletteTarget([{ samples: paletteSamplesOfSync(a), weight: 1 }, { samples: paletteSamplesOfSync(b), weight: 3 }], 4);
+    const red = Array.from(t.dataSync().slice(0, 4)); // direction 0 is the red axis, descending
+    assert.deepEqual(red.map((v) => Math.round(v * 10) / 10), [0.8, 0.8, 0.8, 0.2]);
+    tf.dispose([a, b, t]);
+  });
+
   test('E27: the layout loss is 2 (1 − r) of the coarse luminance and ignores a change of brightness or contrast', () => {
     const c = rgbToTensor(syntheticImage(64, 48, 1));
     const target = layoutOf(c);
@@ -110,6 +161,19 @@ describe('pixel-space terms: palette and layout', () => {
     assert.deepEqual(a.losses, b.losses);
     assert.notDeepEqual(a.losses, c.losses);
     assert.ok(a.targets > 1 && a.targets <= 16, `${a.targets} content target sets`);
+    net.dispose();
+  });
+
+  test('E25: L-BFGS sees no shifts (one content target set, whatever the jitter)', async () => {
+    const net = createRandomNet();
+    const st = createStyleTransfer(net, {
+      content: syntheticImage(32, 24, 1),
+      styles: [{ image: syntheticImage(24, 24, 2), weight: 1, scale: 1 }],
+      params: testParams({ optimizer: 'lbfgs', jitter: 4 }),
+    });
+    for (let i = 0; i < 5; i++) await st.step();
+    assert.equal(st.counters.contentTargets, 1);
+    st.dispose();
     net.dispose();
   });
 });

@@ -19,6 +19,15 @@ import {
   type PaletteTarget,
 } from './losses.ts';
 import { colorStats, luminanceAsRgb, luminanceStats, matchColorHistogram, matchedLuminanceAsRgb, type ColorStats } from './color.ts';
+import {
+  PALETTE_CELL,
+  PALETTE_DIRECTIONS,
+  paletteDirections,
+  paletteCells,
+  slicedPaletteTarget,
+  type PaletteSamples,
+  type SlicedPaletteTarget,
+} from './sliced-palette.ts';
 import { imageFingerprint, resizeImage, rgbToTensor, sizeForLongSide } from './tensor-image.ts';
 
 /** How often targets were (re)computed: lets tests and logs verify warm updates. */
@@ -67,11 +76,16 @@ interface StyleEntry {
   grams: Map<string, tf.Tensor2D>;
   /** Raw colour moments of the prepared style image (palette term). */
   moments: { mean: tf.Tensor1D; second: tf.Tensor2D };
+  /** Its 4×4-cell colours (sliced palette term), and the same on the host once read back. */
+  cells: tf.Tensor2D;
+  samples: PaletteSamples | null;
 }
 
 export interface StyleTargets {
   grams: Map<string, tf.Tensor2D>;
   palette: PaletteTarget;
+  /** The styles with their weights, for {@link TransferTargets.slicedPalette}. */
+  paletteStyles: { entry: StyleEntry; weight: number }[];
 }
 
 export class TransferTargets {
@@ -82,6 +96,8 @@ export class TransferTargets {
   private contentSets: { key: string; byShift: Map<string, Map<string, tf.Tensor4D>> } | null = null;
   private styles = new Map<string, StyleEntry>();
   private blend: { key: string; targets: StyleTargets | null } | null = null;
+  /** The sliced palette target of the current blend, for an output of `cells` cells. */
+  private sliced: { blendKey: string; cells: number; target: SlicedPaletteTarget } | null = null;
 
   constructor(
     private readonly network: FeatureNetwork,
@@ -173,7 +189,8 @@ export class TransferTargets {
         grams.set(layer, blended);
       }
       const palette = paletteTargetOf(active.map((s, i) => ({ ...live.get(keys[i])!.moments, weight: s.weight })));
-      targets = { grams, palette };
+      const paletteStyles = active.map((s, i) => ({ entry: live.get(keys[i])!, weight: s.weight }));
+      targets = { grams, palette, paletteStyles };
     }
     this.disposeBlend();
     this.blend = { key: blendKey, targets };
@@ -181,7 +198,43 @@ export class TransferTargets {
     return targets;
   }
 
+  /**
+   * Reads the styles' cell colours back to the host without blocking (webgpu has no synchronous
+   * read), so that {@link slicedPalette} finds them. Call before building an objective.
+   */
+  async preparePalette(): Promise<void> {
+    const targets = this.styleTargets();
+    for (const { entry } of targets?.paletteStyles ?? []) {
+      if (!entry.samples) entry.samples = { cells: (await entry.cells.data()) as Float32Array, count: entry.cells.shape[0] };
+    }
+  }
+
+  /**
+   * E26: the sorted target of the sliced palette term for the current styles and working size
+   * (sliced-palette.ts), or null without active styles. Cached until either changes.
+   */
+  slicedPalette(): SlicedPaletteTarget | null {
+    const targets = this.styleTargets();
+    if (!targets) return null;
+    const { size } = this.ctx();
+    const cell = Math.min(PALETTE_CELL, size.width, size.height);
+    const cells = Math.floor(size.width / cell) * Math.floor(size.height / cell);
+    if (this.sliced?.blendKey === this.blend!.key && this.sliced.cells === cells) return this.sliced.target;
+    this.disposeSliced();
+    const target = {
+      directions: tf.tensor2d(paletteDirections(), [3, PALETTE_DIRECTIONS]),
+      sorted: slicedPaletteTarget(
+        // Read synchronously only when preparePalette() did not run first (cpu/wasm diagnostics).
+        targets.paletteStyles.map(({ entry, weight }) => ({ samples: (entry.samples ??= samplesNow(entry.cells)), weight })),
+        cells,
+      ),
+    };
+    this.sliced = { blendKey: this.blend!.key, cells, target };
+    return target;
+  }
+
   dispose(): void {
+    this.disposeSliced();
     this.content?.tensor.dispose();
     this.content = null;
     this.layout?.tensor.dispose();
@@ -195,6 +248,11 @@ export class TransferTargets {
   private disposeContentSets(): void {
     for (const m of this.contentSets?.byShift.values() ?? []) disposeMap(m);
     this.contentSets = null;
+  }
+
+  private disposeSliced(): void {
+    if (this.sliced) tf.dispose([this.sliced.target.directions, this.sliced.target.sorted]);
+    this.sliced = null;
   }
 
   private disposeBlend(): void {
@@ -243,6 +301,8 @@ export class TransferTargets {
       return {
         grams: gramTargetsOf(this.network, prepared, layers.style, params.pooling, transform),
         moments: colorMoments(prepared),
+        cells: paletteCells(prepared),
+        samples: null,
       };
     } finally {
       prepared.dispose();
@@ -252,7 +312,11 @@ export class TransferTargets {
 
 function disposeStyle(s: StyleEntry): void {
   disposeMap(s.grams);
-  tf.dispose([s.moments.mean, s.moments.second]);
+  tf.dispose([s.moments.mean, s.moments.second, s.cells]);
+}
+
+function samplesNow(cells: tf.Tensor2D): PaletteSamples {
+  return { cells: cells.dataSync() as Float32Array, count: cells.shape[0] };
 }
 
 function loadResized(img: RgbImage, size: { width: number; height: number }, antialias: boolean): tf.Tensor4D {

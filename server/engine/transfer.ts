@@ -149,6 +149,7 @@ class StyleTransferImpl implements EngineStyleTransfer {
     return this.exclusive(async () => {
       const started = performance.now();
       const [dy, dx] = this.shiftFor(this.iterCount);
+      await this.preparePalette();
       const objective = this.objective(dy, dx);
       const vars = this.img.variables;
       let report: tf.Tensor | null = null;
@@ -189,6 +190,7 @@ class StyleTransferImpl implements EngineStyleTransfer {
 
   evaluate(): Promise<LossValues> {
     return this.exclusive(async () => {
+      await this.preparePalette();
       const objective = this.objective(0, 0);
       const report = tf.tidy(() => {
         const t = transferLoss(this.img.render(), objective);
@@ -286,10 +288,11 @@ class StyleTransferImpl implements EngineStyleTransfer {
     const p0 = prev.params;
     const p1 = next.params;
     const presetChanged = p1.preset !== p0.preset;
-    // E24: a new picture (other dimensions, or most pixels changed) starts over from it.
+    // E24: a new picture (another aspect ratio, or most pixels changed) starts over from it.
     const newPicture = oldContent !== null && changedFraction(prev.content, next.content) > NEW_PICTURE_FRACTION;
     const size = this.targetSize(next);
     const resized = size.width !== this.size.width || size.height !== this.size.height;
+    const contentResized = prev.content.width !== next.content.width || prev.content.height !== next.content.height;
     this.size = size;
 
     const reinit =
@@ -322,7 +325,9 @@ class StyleTransferImpl implements EngineStyleTransfer {
         this.average.dispose();
         this.average = a;
       }
-    } else if (oldContent) {
+    } else if (oldContent && !contentResized) {
+      // (A content that only changed size, e.g. the canvas composed at a new working size, is a
+      // resize: E10 above; there is nothing to write in.)
       this.writeIn(oldContent);
     }
 
@@ -370,7 +375,9 @@ class StyleTransferImpl implements EngineStyleTransfer {
   /** E25: the seeded random shift of step `iter` (0, 0 when the preset or params have none). */
   private shiftFor(iter: number): [number, number] {
     const max = this.current.params.jitter ?? this.preset.image.jitter;
-    if (max <= 0) return [0, 0];
+    // L-BFGS builds its curvature pairs from one fixed function: under shifts they are noise and
+    // the content reconstruction from noise stayed noise (docs/STYLIZATION.md).
+    if (max <= 0 || this.current.params.optimizer === 'lbfgs') return [0, 0];
     const rand = mulberry32((this.current.params.seed * 7919 + (iter % SHIFT_SCHEDULE_LENGTH)) | 0);
     const pick = () => Math.floor(rand() * (2 * max + 1)) - max;
     return [pick(), pick()];
@@ -448,6 +455,11 @@ class StyleTransferImpl implements EngineStyleTransfer {
     };
   }
 
+  /** The sliced palette term's style colours, read back without blocking (E26). */
+  private async preparePalette(): Promise<void> {
+    if (this.preset.palette === 'sliced' && this.weights().palette !== 0) await this.targets.preparePalette();
+  }
+
   /** Brings the needed targets up to date (E3) and returns the objective for an image shifted by (dy, dx). */
   private objective(dy: number, dx: number): Objective {
     const w = this.weights();
@@ -473,6 +485,7 @@ class StyleTransferImpl implements EngineStyleTransfer {
       networkView: luminanceMode ? luminanceAsRgb : undefined,
       paletteTarget: w.palette !== 0 ? (style?.palette ?? null) : null,
       paletteWeight: w.palette,
+      slicedPalette: w.palette !== 0 && this.preset.palette === 'sliced' ? this.targets.slicedPalette() : null,
       layoutTarget: w.layout !== 0 ? this.targets.layoutTarget() : null,
       layoutWeight: w.layout,
     };

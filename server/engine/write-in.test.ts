@@ -22,6 +22,20 @@ function withStroke(img: RgbImage, x0: number, y0: number, x1: number, y1: numbe
   return { ...img, data };
 }
 
+/** `img` at half its size, each pixel the mean of a 2×2 block (as a box-filtered re-composition would be). */
+function halfSize(img: RgbImage): RgbImage {
+  const w = img.width >> 1;
+  const h = img.height >> 1;
+  const data = new Uint8Array(w * h * 3);
+  for (let y = 0; y < h; y++)
+    for (let x = 0; x < w; x++)
+      for (let c = 0; c < 3; c++) {
+        const at = (yy: number, xx: number) => img.data[(yy * img.width + xx) * 3 + c];
+        data[(y * w + x) * 3 + c] = Math.round((at(2 * y, 2 * x) + at(2 * y, 2 * x + 1) + at(2 * y + 1, 2 * x) + at(2 * y + 1, 2 * x + 1)) / 4);
+      }
+  return { width: w, height: h, data };
+}
+
 /** Max |a − b| over the pixels of rows y0..y1, columns x0..x1 (all channels). */
 function regionDiff(a: tf.Tensor4D, b: tf.Tensor4D, x0: number, y0: number, x1: number, y1: number): number {
   return tf.tidy(() => {
@@ -48,7 +62,17 @@ describe('content write-in', () => {
     const f = changedFraction(photo, stroked);
     assert.ok(f > 0 && f <= (8 * 6) / (W * H), `${f}`);
     assert.equal(changedFraction(photo, structuredClone(photo)), 0);
-    assert.equal(changedFraction(photo, syntheticImage(W + 1, H, 1)), 1);
+    assert.equal(changedFraction(photo, syntheticImage(W + 1, H, 1)), 1, 'another aspect ratio');
+    assert.equal(changedFraction(photo, halfSize(photo)), 0, 'the same picture at half the size');
+  });
+
+  test('E24, E10: the same picture composed at another size is a resize, not a new picture nor a write-in', async () => {
+    const st = await running('pyramid');
+    st.update({ content: halfSize(photo) });
+    assert.equal(st.iter, 4);
+    assert.equal(st.counters.inits, 1);
+    assert.equal(st.counters.writeIns, 0);
+    st.dispose();
   });
 
   for (const name of PARAMETERIZATION_NAMES) {

@@ -23,26 +23,71 @@ export const CHANGE_THRESHOLD_LEVELS = 3;
  */
 export const NEW_PICTURE_FRACTION = 0.5;
 
+/** Two sizes are the same picture's when their aspect ratios differ by less than this (rounding). */
+const SAME_ASPECT = 0.02;
+
 /**
- * Fraction of pixels of `a` and `b` (same size) whose channels differ by more than
- * {@link CHANGE_THRESHOLD_LEVELS}. On the host, on the 8-bit bytes: no device readback (a
- * synchronous one is impossible on webgpu in Node), ~1 ms for a 512² image.
+ * Pictures of different sizes are compared as thumbnails of at most this long side, with
+ * {@link RESAMPLED_THRESHOLD_LEVELS}: two resampling paths of one photo (the session composes
+ * the canvas at the engine's working size, which follows `resolution`) differ by a few levels
+ * per pixel, two different photos by tens.
+ */
+const THUMBNAIL_SIDE = 16;
+const RESAMPLED_THRESHOLD_LEVELS = 16;
+
+/**
+ * Fraction of pixels that changed from `a` to `b`: at the same size, pixels whose channels moved
+ * by more than {@link CHANGE_THRESHOLD_LEVELS}; at different sizes of the same aspect ratio, the
+ * same on small box-averaged thumbnails with a looser threshold (so the same picture composed at
+ * another size counts as unchanged); 1 when the aspect ratios differ. On the host, on the 8-bit
+ * bytes: no device readback (a synchronous one is impossible on webgpu in Node), a few ms at 512².
  */
 export function changedFraction(a: RgbImage, b: RgbImage): number {
-  if (a.width !== b.width || a.height !== b.height) return 1;
-  const da = a.data;
-  const db = b.data;
+  if (a.width === b.width && a.height === b.height) return fractionOver(a.data, b.data, CHANGE_THRESHOLD_LEVELS);
+  if (Math.abs(a.width / a.height - b.width / b.height) > SAME_ASPECT * (a.width / a.height)) return 1;
+  const scale = Math.min(1, THUMBNAIL_SIDE / Math.max(a.width, a.height, b.width, b.height));
+  const width = Math.max(1, Math.round(Math.min(a.width, b.width) * scale));
+  const height = Math.max(1, Math.round(Math.min(a.height, b.height) * scale));
+  return fractionOver(boxResample(a, width, height), boxResample(b, width, height), RESAMPLED_THRESHOLD_LEVELS);
+}
+
+function fractionOver(da: ArrayLike<number>, db: ArrayLike<number>, threshold: number): number {
   let changed = 0;
   for (let i = 0; i < da.length; i += 3) {
-    if (
-      Math.abs(da[i] - db[i]) > CHANGE_THRESHOLD_LEVELS ||
-      Math.abs(da[i + 1] - db[i + 1]) > CHANGE_THRESHOLD_LEVELS ||
-      Math.abs(da[i + 2] - db[i + 2]) > CHANGE_THRESHOLD_LEVELS
-    ) {
-      changed++;
+    if (Math.abs(da[i] - db[i]) > threshold || Math.abs(da[i + 1] - db[i + 1]) > threshold || Math.abs(da[i + 2] - db[i + 2]) > threshold) changed++;
+  }
+  return changed / (da.length / 3);
+}
+
+/** `img`'s bytes at `width`×`height` (≤ its own size) by averaging the source boxes; as is when equal. */
+function boxResample(img: RgbImage, width: number, height: number): Uint8Array | Float32Array {
+  if (img.width === width && img.height === height) return img.data;
+  const out = new Float32Array(width * height * 3);
+  for (let y = 0; y < height; y++) {
+    const y0 = Math.floor((y * img.height) / height);
+    const y1 = Math.max(y0 + 1, Math.floor(((y + 1) * img.height) / height));
+    for (let x = 0; x < width; x++) {
+      const x0 = Math.floor((x * img.width) / width);
+      const x1 = Math.max(x0 + 1, Math.floor(((x + 1) * img.width) / width));
+      let r = 0;
+      let g = 0;
+      let bl = 0;
+      for (let yy = y0; yy < y1; yy++) {
+        for (let xx = x0; xx < x1; xx++) {
+          const k = (yy * img.width + xx) * 3;
+          r += img.data[k];
+          g += img.data[k + 1];
+          bl += img.data[k + 2];
+        }
+      }
+      const n = (y1 - y0) * (x1 - x0);
+      const o = (y * width + x) * 3;
+      out[o] = r / n;
+      out[o + 1] = g / n;
+      out[o + 2] = bl / n;
     }
   }
-  return changed / (a.width * a.height);
+  return out;
 }
 
 /**

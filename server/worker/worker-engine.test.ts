@@ -10,6 +10,7 @@ import { WorkerEngineHost } from './worker-host.ts';
 
 test('S21: the worker engine (tiny network, cpu) streams frames and re-targets warm on a resolution change', async () => {
   const server = await startTestServer({ idlePauseMs: 500 }, { tinyEngine: true });
+  const clients: { close(): void }[] = []; // closed even when a check fails (an open client keeps the run alive)
   try {
     assert.ok(server.engineHost instanceof WorkerEngineHost);
     assert.equal(await server.engineHost.ready, 'cpu');
@@ -17,6 +18,7 @@ test('S21: the worker engine (tiny network, cpu) streams frames and re-targets w
     const { session, editorToken } = await server.sessions.create();
     session.doc.getMap('params').set('resolution', 48);
     const c = await connectClient({ url: server.url, session: session.id, token: editorToken });
+    clients.push(c);
     await waitFor(() => c.frames.some((f) => Math.max(f.w, f.h) === 48), 60_000, 'a 48 px frame');
     const before = c.frames.at(-1)!;
     assert.equal(before.backend, 'cpu');
@@ -30,8 +32,8 @@ test('S21: the worker engine (tiny network, cpu) streams frames and re-targets w
     const metrics = await (await fetch(server.url + '/metrics')).text();
     const tensors = Number(/^atelier_engine_tensors (\d+)$/m.exec(metrics)?.[1]);
     assert.ok(tensors > 0, `atelier_engine_tensors in /metrics (got ${tensors})`);
-    c.close();
   } finally {
+    for (const c of clients) c.close();
     await server.close();
   }
 });

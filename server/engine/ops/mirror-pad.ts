@@ -17,7 +17,8 @@ function mirrorAxis(x: tf.Tensor4D, axis: 1 | 2, p: number, mode: 'reflect' | 's
     const size = [...x.shape];
     begin[axis] = start;
     size[axis] = p;
-    return tf.reverse(tf.slice(x, begin, size), axis);
+    const strip = tf.slice(x, begin, size);
+    return p === 1 ? strip : tf.reverse(strip, axis); // a 1-wide strip is its own mirror image
   };
   return tf.concat([part(skip), x, part(n - p - skip)], axis) as tf.Tensor4D;
 }

@@ -1,0 +1,144 @@
+/**
+ * The sliced-Wasserstein palette term (E26): the squared 1-D Wasserstein distance between the
+ * output's and the styles' colour distributions along fixed directions in RGB, averaged over the
+ * directions (Rabin et al. 2011; Heitz et al., CVPR 2021, use the same on features).
+ *
+ * Why not only the Gaussian term (losses.ts paletteLoss): a Gaussian has one mode, so a painting
+ * with two colour families (The Great Wave's beige and Prussian blue) is matched by a mixture of
+ * the two, a greyish blue-beige; on giraffe x The Great Wave the Gaussian term left palette
+ * distance 0.68 after 150 steps (docs/STYLIZATION.md).
+ *
+ * Both distributions are taken over 4×4-pixel averages: the palette is a property of areas, and
+ * matching per-pixel spread would ask for the speckle the TV term removes. That also keeps the
+ * sort small: 16 directions × 3 072 cells at 256×192 px.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { mulberry32 } from '../../shared/random.ts';
+
+/** Side of the cells whose mean colours form the distributions. */
+export const PALETTE_CELL = 4;
+/** Number of projection directions (fixed, seeded: a render stays reproducible). */
+export const PALETTE_DIRECTIONS = 16;
+
+/** Unit directions in RGB, [3, K]: the three axes, the grey axis, then seeded random ones. */
+export function paletteDirections(k = PALETTE_DIRECTIONS): Float32Array {
+  const rand = mulberry32(20211);
+  const dirs: number[][] = [
+    [1, 0, 0],
+    [0, 1, 0],
+    [0, 0, 1],
+    [1, 1, 1],
+  ];
+  while (dirs.length < k) {
+    // Gaussian samples (Box–Muller) give directions uniform on the sphere.
+    const g = [0, 1, 2].map(() => Math.sqrt(-2 * Math.log(1 - rand())) * Math.cos(2 * Math.PI * rand()));
+    dirs.push(g);
+  }
+  const out = new Float32Array(3 * k);
+  dirs.slice(0, k).forEach((d, j) => {
+    const n = Math.hypot(...d) || 1;
+    for (let c = 0; c < 3; c++) out[c * k + j] = d[c] / n;
+  });
+  return out;
+}
+
+/** Mean colours of the {@link PALETTE_CELL}-pixel cells of `x` ([1, H, W, 3]), as [cells, 3]. */
+export function paletteCells(x: tf.Tensor4D): tf.Tensor2D {
+  return tf.tidy(() => {
+    const [, h, w] = x.shape;
+    const cell = Math.min(PALETTE_CELL, h, w);
+    return tf.reshape(tf.avgPool(x, cell, cell, 'valid'), [-1, 3]) as tf.Tensor2D;
+  });
+}
+
+/** A style's cell colours on the host (the targets are quantiles of mixtures of them). */
+export interface PaletteSamples {
+  cells: Float32Array;
+  count: number;
+}
+
+/** A style's cell colours read synchronously (cpu/wasm; tests and diagnostics). */
+export function paletteSamplesOfSync(image: tf.Tensor4D): PaletteSamples {
+  const cells = paletteCells(image);
+  try {
+    return { cells: cells.dataSync() as Float32Array, count: cells.shape[0] };
+  } finally {
+    cells.dispose();
+  }
+}
+
+/**
+ * The sorted target of a weighted mixture of styles for an output of `n` cells: for each direction
+ * k, the mixture's quantiles of the projection at levels (n − 1 − j + 0.5)/n, j = 0…n−1, i.e. in
+ * descending order like tf.topk. [K, n].
+ */
+export function slicedPaletteTarget(styles: { samples: PaletteSamples; weight: number }[], n: number, dirs = paletteDirections()): tf.Tensor2D {
+  const k = dirs.length / 3;
+  const total = styles.reduce((s, x) => s + x.weight, 0);
+  const m = styles.reduce((s, x) => s + x.samples.count, 0);
+  const values = new Float32Array(m);
+  const weights = new Float32Array(m);
+  const order = new Uint32Array(m);
+  const out = new Float32Array(k * n);
+  for (let d = 0; d < k; d++) {
+    let i = 0;
+    for (const { samples, weight } of styles) {
+      const w = weight / total / samples.count;
+      for (let c = 0; c < samples.count; c++, i++) {
+        const r = samples.cells[3 * c], g = samples.cells[3 * c + 1], b = samples.cells[3 * c + 2];
+        values[i] = r * dirs[d] + g * dirs[k + d] + b * dirs[2 * k + d];
+        weights[i] = w;
+        order[i] = i;
+      }
+    }
+    order.sort((a, b) => values[b] - values[a]);
+    // Walk the descending values with their cumulative weight; output j takes the value whose
+    // cumulative weight first passes level (j + 0.5) / n.
+    let cum = 0;
+    let at = 0;
+    for (let j = 0; j < n; j++) {
+      const level = (j + 0.5) / n;
+      while (at < m - 1 && cum + weights[order[at]] < level) cum += weights[order[at++]];
+      out[d * n + j] = values[order[at]];
+    }
+  }
+  return tf.tensor2d(out, [k, n]);
+}
+
+/** What the loss needs: the directions [3, K] and the sorted target [K, cells of the output]. */
+export interface SlicedPaletteTarget {
+  directions: tf.Tensor2D;
+  sorted: tf.Tensor2D;
+}
+
+/**
+ * 3 · mean over directions and cells of (sorted projection − sorted target)²: the factor 3 makes
+ * it equal the Gaussian term's squared W2 for isotropic colour clouds, so one base weight fits
+ * both. The gradient is the usual one of sliced Wasserstein (each cell pulled toward the target
+ * value of its rank); tf.topk has no gradient, so it is written by hand.
+ */
+export function slicedPaletteLoss(x: tf.Tensor4D, target: SlicedPaletteTarget): tf.Scalar {
+  return tf.tidy(() => {
+    const proj = tf.transpose(tf.matMul(paletteCells(x), target.directions)) as tf.Tensor2D; // [K, n]
+    const [k, n] = proj.shape;
+    if (target.sorted.shape[1] !== n) throw new Error(`sliced palette: target has ${target.sorted.shape[1]} cells, image ${n}`);
+    const loss = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+      const p = args[0] as tf.Tensor2D;
+      const save = args[1] as tf.GradSaveFunc;
+      const { indices } = tf.topk(p, n);
+      // The rank of each cell = position of its index in the descending order: a second sort of
+      // the indices (ascending) is that inverse permutation.
+      const rank = tf.topk(tf.neg(tf.cast(indices, 'float32')), n).indices;
+      // Row-wise gather as one flat gather: tfjs-backend-wasm's GatherV2 with batchDims = 1
+      // returns wrong rows (tfjs 4.22; a row of [1..5] gathered by [4,3,2,1,0] gave [2,5,4,1,2]).
+      const flat = tf.add(rank, tf.reshape(tf.range(0, k * n, n, 'int32'), [k, 1]));
+      const diff = tf.sub(p, tf.reshape(tf.gather(tf.reshape(target.sorted, [-1]), flat), [k, n]));
+      save([diff]);
+      return {
+        value: tf.mul(tf.mean(tf.square(diff)), 3) as tf.Scalar,
+        gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.mul(saved[0], tf.mul(dy, 6 / (k * n))),
+      };
+    });
+    return loss(proj) as tf.Scalar;
+  });
+}
