@@ -6,6 +6,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startTestServer, type TestServer } from '../testing/index.ts';
 import { describeWithServices, startRedis, type RedisService } from '../testing/services.ts';
+import { TcpProxy } from '../testing/tcp-proxy.ts';
 
 describeWithServices('S33: per-address limits shared through Redis', () => {
   let redis: RedisService;
@@ -45,6 +46,26 @@ describeWithServices('S33: per-address limits shared through Redis', () => {
       assert.deepEqual(statuses, [201, 201, 201, 429], 'the in-process fallback still limits');
     } finally {
       await redis.start();
+    }
+  });
+
+  test('S33: a process whose Redis connection hangs (partition: the socket stays open) counts in-process after a bounded wait', async () => {
+    const proxy = await TcpProxy.start({ port: redis.port });
+    const c = await startTestServer({ redisUrl: proxy.rewrite(redis.url), sessionCreatesPerMin: 3, leaseTtlMs: 1000, instanceId: 'lim-c' });
+    try {
+      assert.equal((await post(c, '10.9.0.4')).status, 201, 'counted in Redis while it answers');
+      proxy.pause();
+      const started = Date.now();
+      const statuses = [];
+      for (let i = 0; i < 3; i++) statuses.push((await post(c, '10.9.0.4')).status);
+      const took = Date.now() - started;
+      assert.ok(took < 3 * 1_500, `each request waited at most about REDIS_LIMIT_TIMEOUT_MS (${took} ms for 3)`);
+      assert.deepEqual(statuses, [201, 201, 201], 'the in-process fallback has its own allowance of 3');
+      assert.equal((await post(c, '10.9.0.4')).status, 429, 'and still limits');
+    } finally {
+      proxy.resume(); // let the held commands finish so the server closes
+      await c.close();
+      await proxy.close();
     }
   });
 });

@@ -5,9 +5,10 @@
  * (`RateLimiterRedis`: one atomic script per request, fixed windows of a minute). Without Redis,
  * or while Redis is unreachable, the limit is counted in this process (the library's insurance
  * limiter, or our token buckets), so an outage loosens the limits by at most the process count and
- * never blocks a request.
+ * never blocks a request: a check Redis does not answer within {@link REDIS_LIMIT_TIMEOUT_MS}
+ * (a partition keeps the socket open, so the client does not know Redis is away) is counted here.
  */
-import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
+import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, RLWrapperTimeouts } from 'rate-limiter-flexible';
 import type { RedisClientType } from 'redis';
 import { createLogger } from '../log.ts';
 import { KeyedRateLimiter } from './rate-limit.ts';
@@ -36,16 +37,19 @@ export class LocalRateLimit implements AddressRateLimit {
   }
 }
 
+/** Longest a request waits for Redis to count it before it is counted in this process (S33). */
+export const REDIS_LIMIT_TIMEOUT_MS = 500;
+
 /** In Redis, shared by every process: `capacity` per key per minute (fixed window). */
 export class RedisRateLimit implements AddressRateLimit {
-  private limiter: RateLimiterRedis;
+  private limiter: RLWrapperTimeouts;
   constructor(
     client: RedisClientType,
     readonly name: string,
     private capacity: number,
     prefix = 'atelier',
   ) {
-    this.limiter = new RateLimiterRedis({
+    const shared = new RateLimiterRedis({
       storeClient: client,
       useRedisPackage: true,
       keyPrefix: `${prefix}:rl:${name}`,
@@ -55,6 +59,9 @@ export class RedisRateLimit implements AddressRateLimit {
       rejectIfRedisNotReady: true,
       insuranceLimiter: new RateLimiterMemory({ points: capacity, duration: 60 }),
     });
+    // Redis reachable but not answering (a partition, a stalled server): same fallback, after a
+    // bounded wait (the wrapper takes the insurance limiter of the one it wraps).
+    this.limiter = new RLWrapperTimeouts({ limiter: shared, timeoutMs: REDIS_LIMIT_TIMEOUT_MS });
   }
   async take(key: string, cost = 1): Promise<RateVerdict> {
     if (cost > this.capacity) return { ok: false, retryAfterSec: 60 };
