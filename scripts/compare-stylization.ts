@@ -73,13 +73,13 @@ export const CANDIDATES: Candidate[] = [
   },
   {
     id: 'P4',
-    label: 'P3 with the sliced-Wasserstein palette term on 4x4-cell colours: the new default',
+    label: 'P3 with the sliced-Wasserstein palette term on 4x4-cell colours',
     preset: { image: { parameterization: 'pyramid-decorrelated', levels: 4, jitter: 8, average: 0 }, base: { content: 2, style: 10, tv: 30, palette: 100, layout: 1 }, tvColorWeights: [1, 6, 6], palette: 'sliced' },
     params: { learningRate: 0.01 },
   },
   {
     id: 'P5',
-    label: 'P4 with layout weight 2',
+    label: 'P4 with layout weight 2: the new default',
     preset: { image: { parameterization: 'pyramid-decorrelated', levels: 4, jitter: 8, average: 0 }, base: { content: 2, style: 10, tv: 30, palette: 100, layout: 2 }, tvColorWeights: [1, 6, 6], palette: 'sliced' },
     params: { learningRate: 0.01 },
   },

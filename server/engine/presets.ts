@@ -128,10 +128,11 @@ export const PRESETS: Readonly<Record<PresetName, Preset>> = {
     // 1.26 with chroma x4 and the layout term), and the layout term keeps the composition
     // (layout 0.93-0.98; 0.74-0.82 without it).
     tvColorWeights: [1, 6, 6],
-    base: { content: 2, style: 10, tv: 30, palette: 100, layout: 1 },
-    // Candidate P4: the sliced palette matches each painting's colour families, where the
+    // Candidates P4, P5: the sliced palette matches each painting's colour families, where the
     // Gaussian one (P3) matched their blend: palette distance after 150 steps 0.10-0.33 on all 9
-    // pairs (P3: 0.25-0.68; giraffe x The Great Wave 0.33 vs 0.68), speckle lower too.
+    // pairs (P3: 0.25-0.68; giraffe x The Great Wave 0.33 vs 0.68), speckle lower too; layout 2
+    // (P5) keeps Chambord x Kandinsky's composition (0.85 -> 0.92) for +0.00-0.03 of palette.
+    base: { content: 2, style: 10, tv: 30, palette: 100, layout: 2 },
     palette: 'sliced',
     adam: { beta1: 0.9, beta2: 0.999, epsilon: 1e-8 },
     lbfgsLearningRate: 1,
