@@ -4,7 +4,7 @@
  * load generator's.
  *
  *   npm run load -- [--editors 50] [--viewers 200] [--duration 60] [--engine fake|real] [--sessions 1]
- *                   [--interval 50] [--write]
+ *                   [--interval 50] [--write] [--pg-latency MS [--processes 2]]
  *   npm run soak -- [--duration 600] [--editors 5] [--viewers 20] [--sample 10] [--engine fake|real] [--write]
  *
  * Editors paint: every `--interval` ms each editor appends one point to its current stroke (a
@@ -12,6 +12,12 @@
  * Viewers only receive and acknowledge frames. Latency is editor → other editor: the time from an
  * editor appending a point to a probe editor seeing it (same process, same clock). With
  * `--engine real` the server runs the real engine in its worker thread on the tiny network (cpu).
+ *
+ * `--pg-latency MS` runs the cluster setup instead (issue 19): `--processes` server processes (default
+ * 2) sharing a redis-server and a PostgreSQL that sits behind a TCP proxy adding MS of round trip
+ * (scripts/load-cluster.ts). Sessions are created round-robin on the processes and each session's
+ * clients are spread over all of them, so relays and frames cross processes through Redis;
+ * event-loop delay is reported per process.
  *
  * Everything is bounded (editors ≤ 1000, viewers ≤ 5000, duration ≤ 24 h) and the run stops by
  * itself; Ctrl-C stops it early and still kills the server. `--write` puts the result table into
@@ -29,6 +35,7 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import * as Y from 'yjs';
 import { io as ioClient, type Socket } from 'socket.io-client';
 import { SOCKET_PATH, type FramePayload } from '../shared/protocol.ts';
+import { startLoadServices, type LoadServices } from './load-cluster.ts';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -42,6 +49,9 @@ interface Options {
   intervalMs: number;
   sampleSec: number;
   write: boolean;
+  /** Round trip added to PostgreSQL (cluster setup), or null: one process on SQLite. */
+  pgLatency: number | null;
+  processes: number;
 }
 
 function parseArgs(argv: string[]): Options & { serve: boolean } {
@@ -57,7 +67,10 @@ function parseArgs(argv: string[]): Options & { serve: boolean } {
     sampleSec: 10,
     write: false,
     serve: false,
+    pgLatency: null,
+    processes: 1,
   };
+  let processes: number | null = null;
   const num = (flag: string, v: string | undefined, min: number, max: number): number => {
     const n = Number(v);
     if (!Number.isFinite(n) || n < min || n > max) throw new Error(`${flag} needs a number in [${min}, ${max}], got '${v ?? ''}'`);
@@ -90,6 +103,12 @@ function parseArgs(argv: string[]): Options & { serve: boolean } {
       case '--interval':
         o.intervalMs = num(flag, value(), 5, 10_000);
         break;
+      case '--pg-latency':
+        o.pgLatency = num(flag, value(), 0, 10_000);
+        break;
+      case '--processes':
+        processes = Math.round(num(flag, value(), 1, 8));
+        break;
       case '--sample':
         o.sampleSec = num(flag, value(), 1, 3600);
         break;
@@ -103,6 +122,8 @@ function parseArgs(argv: string[]): Options & { serve: boolean } {
         throw new Error(`unknown flag ${flag}; see the header of scripts/load.ts`);
     }
   }
+  if (processes !== null && o.pgLatency === null) throw new Error('--processes needs --pg-latency (the processes share Redis and PostgreSQL)');
+  o.processes = processes ?? (o.pgLatency === null ? 1 : 2);
   return o;
 }
 
@@ -134,6 +155,8 @@ async function serve(engine: 'fake' | 'real'): Promise<void> {
       maxSocketsPerIp: 100_000,
       sessionCreatesPerMin: 10_000,
       idlePauseMs: 60_000,
+      // Cluster setup (--pg-latency): REDIS_URL, DATABASE_URL, INSTANCE_ID from the parent.
+      ...(JSON.parse(process.env.ATELIER_LOAD_SERVER ?? '{}') as Record<string, string>),
     },
     { tinyEngine: engine === 'real' },
   );
@@ -182,12 +205,12 @@ class ServerChild {
     });
   }
 
-  static start(engine: 'fake' | 'real'): Promise<ServerChild> {
+  static start(engine: 'fake' | 'real', overrides: Record<string, string> = {}): Promise<ServerChild> {
     const proc = fork(fileURLToPath(import.meta.url), ['--serve', '--engine', engine], {
       cwd: repoRoot,
       // LOAD_SERVER_NODE_ARGS="--cpu-prof" profiles the server (a .cpuprofile lands in the repo root).
       execArgv: ['--import', 'tsx', ...(process.env.LOAD_SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean)],
-      env: { ...process.env, ATELIER_LOG: process.env.ATELIER_LOG ?? 'warn' },
+      env: { ...process.env, ATELIER_LOG: process.env.ATELIER_LOG ?? 'warn', ATELIER_LOAD_SERVER: JSON.stringify(overrides) },
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
     return new Promise((resolve, reject) => {
@@ -309,8 +332,22 @@ const fmt = (n: number, d = 1) => (Number.isFinite(n) ? n.toFixed(d) : 'n/a');
 async function run(o: Options): Promise<void> {
   const { connectClient } = await import('../server/testing/index.ts');
   const started = new Date();
-  console.error(`[load] starting the server (engine ${o.engine}) …`);
-  const server = await ServerChild.start(o.engine);
+  let services: LoadServices | null = null;
+  let servers: ServerChild[];
+  if (o.pgLatency !== null) {
+    console.error(`[load] starting redis-server, PostgreSQL + ${o.pgLatency} ms proxy and ${o.processes} servers (engine ${o.engine}) …`);
+    const svc = (services = await startLoadServices(o.pgLatency));
+    servers = await Promise.all(
+      Array.from({ length: o.processes }, (_, i) => ServerChild.start(o.engine, { redisUrl: svc.redisUrl, databaseUrl: svc.databaseUrl, instanceId: `load-${i + 1}` })),
+    );
+  } else {
+    console.error(`[load] starting the server (engine ${o.engine}) …`);
+    servers = [await ServerChild.start(o.engine)];
+  }
+  const server = servers[0];
+  /** The process a client connects to: a session's clients are spread over every process. */
+  const serverFor = (i: number) => servers[Math.floor(i / o.sessions) % servers.length];
+  const sampleAll = (timeoutMs: number) => Promise.all(servers.map((x) => x.sample(timeoutMs)));
   let stopping = false;
   const onSignal = () => {
     if (stopping) process.exit(1);
@@ -322,13 +359,13 @@ async function run(o: Options): Promise<void> {
   const editors: Editor[] = [];
   const viewers: { socket: Socket; frames: number; dropped: boolean }[] = [];
   try {
-    const sessions = await Promise.all(Array.from({ length: o.sessions }, () => createSession(server.url)));
+    const sessions = await Promise.all(Array.from({ length: o.sessions }, (_, i) => createSession(servers[i % servers.length].url)));
     const sent = sessions.map(() => new Map<string, number>());
     const latencies: number[] = [];
-    console.error(`[load] connecting ${o.editors} editors and ${o.viewers} viewers to ${o.sessions} session(s) at ${server.url}`);
+    console.error(`[load] connecting ${o.editors} editors and ${o.viewers} viewers to ${o.sessions} session(s) at ${servers.map((x) => x.url).join(', ')}`);
     for (let i = 0; i < o.editors; i++) {
       const si = i % o.sessions;
-      const c = await connectClient({ url: server.url, session: sessions[si].id, token: sessions[si].editorToken, name: `load${i}` });
+      const c = await connectClient({ url: serverFor(i).url, session: sessions[si].id, token: sessions[si].editorToken, name: `load${i}` });
       editors.push(new Editor(i, c, sent[si]));
     }
     // Probes: the first two editors of each session measure when others' points arrive.
@@ -360,7 +397,7 @@ async function run(o: Options): Promise<void> {
     });
     for (let i = 0; i < o.viewers; i++) {
       const si = i % o.sessions;
-      const socket = ioClient(server.url, {
+      const socket = ioClient(serverFor(i).url, {
         path: SOCKET_PATH,
         auth: { session: sessions[si].id, token: sessions[si].viewerToken, name: `viewer${i}` },
         transports: ['websocket'],
@@ -382,12 +419,14 @@ async function run(o: Options): Promise<void> {
     console.error(`[load] connected; running for ${o.durationSec} s`);
     const genLoop = monitorEventLoopDelay({ resolution: 10 });
     const genCpu0 = process.cpuUsage();
-    const s0 = await server.sample(30_000);
+    const first = await sampleAll(30_000);
     genLoop.enable();
-    if (!s0) throw new Error('the server does not answer');
+    if (first.some((x) => !x)) throw new Error('a server does not answer');
+    const perProcess = first.map((x) => [x!]);
+    const s0 = first[0]!;
     const framesAtStart = viewers.map((v) => v.frames);
     latencies.length = 0;
-    const samples: Sample[] = [s0];
+    const samples: Sample[] = perProcess[0];
     let updatesSent = 0;
     let unanswered = 0;
     // Stagger editors over the interval so their writes do not all land in the same tick.
@@ -405,21 +444,17 @@ async function run(o: Options): Promise<void> {
     const deadline = Date.now() + o.durationSec * 1000;
     while (Date.now() < deadline && !stopping) {
       await new Promise((r) => setTimeout(r, Math.min(o.sampleSec * 1000, deadline - Date.now())));
-      const s = await server.sample(Math.max(1000, Math.min(5000, deadline - Date.now())));
-      if (!s) {
-        unanswered++;
-        continue;
-      }
-      samples.push(s);
+      const all = await sampleAll(Math.max(1000, Math.min(5000, deadline - Date.now())));
+      all.forEach((x, i) => (x ? perProcess[i].push(x) : unanswered++));
+      const s = all[0];
+      if (!s) continue;
       console.error(
         `[load] t=${fmt((s.t - s0.t) / 1000, 0)} s  rss ${fmt(s.rss / MB)} MB  heap ${fmt(s.heapUsed / MB)} MB  updates ${updatesSent}  latency samples ${latencies.length}`,
       );
     }
     // Stop painting, then take the last sample (waiting for a saturated server to answer).
     for (const t of timers) clearInterval(t);
-    const last = await server.sample(30_000);
-    if (last) samples.push(last);
-    else unanswered++;
+    (await sampleAll(30_000)).forEach((x, i) => (x ? perProcess[i].push(x) : unanswered++));
     const s1 = samples.at(-1)!;
     const genCpu = process.cpuUsage(genCpu0);
     genLoop.disable();
@@ -452,6 +487,18 @@ async function run(o: Options): Promise<void> {
       ['server samples not answered within 5 s (saturated)', String(unanswered)],
       ['engine tensors start → end', o.engine === 'real' ? `${s0.tensors ?? 'n/a'} → ${s1.tensors ?? 'n/a'}` : 'n/a (fake engine)'],
     ];
+    if (services) {
+      // The rows above that say "server" are process 1's; the rows added here are every process's.
+      for (const r of rows) if (/^server (CPU|event-loop|RSS|heap)/.test(r[0])) r[0] = r[0].replace(/^server /, 'process 1 ');
+      rows.splice(1, 0, ['setup', `${servers.length} server processes, ${services.describe}`]);
+      perProcess.forEach((ps, i) => {
+        const [a, z] = [ps[0], ps.at(-1)!];
+        const cpu = ((z.cpuUserMs + z.cpuSystemMs - a.cpuUserMs - a.cpuSystemMs) / (z.t - a.t)) * 100;
+        const p99 = Math.max(...ps.slice(1).map((x) => x.loopP99));
+        const max = Math.max(...ps.slice(1).map((x) => x.loopMax));
+        rows.push([`process ${i + 1}: event-loop delay worst per-sample p99 / max, CPU, RSS end`, `${fmt(p99)} / ${fmt(max)} ms, ${fmt(cpu, 0)} %, ${fmt(z.rss / MB)} MB`]);
+      });
+    }
     if (o.mode === 'soak') {
       rows.push(
         ['samples', `${samples.length}, every ${o.sampleSec} s`],
@@ -472,12 +519,13 @@ async function run(o: Options): Promise<void> {
       '',
     ].join('\n');
     console.log(table);
-    if (o.write) writeResults(`${o.mode}:${o.engine}:${o.editors}x${o.viewers}`, table);
+    if (o.write) writeResults(`${o.mode}:${o.engine}:${o.editors}x${o.viewers}${o.sessions > 1 ? `:s${o.sessions}` : ''}${services ? `:pg${o.pgLatency}x${servers.length}` : ''}`, table);
   } finally {
     for (const t of timers) clearInterval(t);
     for (const e of editors) e.client.close();
     for (const v of viewers) v.socket.close();
-    await server.stop();
+    await Promise.all(servers.map((x) => x.stop()));
+    await services?.stop();
     process.off('SIGINT', onSignal);
   }
 }

@@ -135,6 +135,8 @@ export const ConfigSchema = z.object({
   INSTANCE_ID: z.string().regex(/^[A-Za-z0-9._-]{1,100}$/, 'letters, digits, . _ - (at most 100)').optional(),
   /** Engine lease time to live: a dead owner's sessions move to another process within about 4/3 of it. */
   LEASE_TTL_MS: intFrom(500, 10 * 60 * 1000).default(10_000),
+  /** Longest one PostgreSQL call may take before it fails and its connection is dropped (S30). */
+  DATABASE_TIMEOUT_MS: intFrom(100, 10 * 60 * 1000).default(10_000),
 });
 
 export type RawConfig = z.infer<typeof ConfigSchema>;
@@ -192,6 +194,8 @@ export interface Config {
   databaseUrl?: string;
   instanceId: string;
   leaseTtlMs: number;
+  /** DATABASE_TIMEOUT_MS: deadline of one PostgreSQL call (S30). */
+  databaseTimeoutMs: number;
 }
 
 /** WASM_THREADS=0 in the server: one thread per core but one (kept for the event loop), 1..8. */
@@ -300,6 +304,7 @@ function fromRaw(c: RawConfig): Config {
     databaseUrl: c.DATABASE_URL,
     instanceId: c.INSTANCE_ID ?? `${hostname()}-${process.pid}`.replace(/[^A-Za-z0-9._-]/g, '_'),
     leaseTtlMs: c.LEASE_TTL_MS,
+    databaseTimeoutMs: c.DATABASE_TIMEOUT_MS,
   };
 }
 

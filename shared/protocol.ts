@@ -9,8 +9,26 @@
 import { z } from 'zod';
 import type { ImageId } from './schema.ts';
 
-/** Bumped on any incompatible change to events or payloads. */
-export const PROTOCOL_VERSION = 1;
+/**
+ * Bumped on any incompatible change to events, payloads or the document layout. 2: stroke
+ * `points` are append-only Y.Arrays (shared/strokes.ts); a version-1 studio could not read them.
+ */
+export const PROTOCOL_VERSION = 2;
+
+/** The oldest client protocol this server still serves (server/SPEC.md S32). */
+export const MIN_CLIENT_PROTOCOL = 2;
+
+/** Whether a client speaking `protocol` may connect to this server. */
+export function protocolCompatible(protocol: number): boolean {
+  return protocol >= MIN_CLIENT_PROTOCOL && protocol <= PROTOCOL_VERSION;
+}
+
+/** The refusal a client of another protocol gets, naming both versions. */
+export function incompatibleClientMessage(protocol: number): string {
+  return protocol < PROTOCOL_VERSION
+    ? `this page speaks protocol ${protocol} and the server speaks protocol ${PROTOCOL_VERSION}: the studio was updated; reload the page`
+    : `this page speaks protocol ${protocol} and the server speaks protocol ${PROTOCOL_VERSION}: the server is older than this page; reload the page, or ask whoever runs the server to update it`;
+}
 
 /** Per client, frames sent and not yet acknowledged. */
 export const MAX_UNACKED_FRAMES = 2;
@@ -38,6 +56,10 @@ export const ErrorCode = {
   EngineFailed: 'ENGINE_FAILED',
   /** A cost budget (paint, engine, images, document bytes, exports) refused the input; the message names the limit. */
   OverBudget: 'OVER_BUDGET',
+  /** The client speaks another protocol version (S32); the message names both. Reload the page. */
+  IncompatibleClient: 'INCOMPATIBLE_CLIENT',
+  /** Storage did not answer in time (S30); the client retries. */
+  Unavailable: 'UNAVAILABLE',
   Internal: 'INTERNAL',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
@@ -58,6 +80,12 @@ export const HandshakeAuth = z.object({
   session: z.string().min(1).max(64),
   token: z.string().min(1).max(128),
   name: z.string().max(64).optional(),
+  /**
+   * The protocol version the client speaks ({@link PROTOCOL_VERSION}); refused with
+   * INCOMPATIBLE_CLIENT when the server does not serve it. Optional: a stock y-protocols client that
+   * does not say is served.
+   */
+  protocol: z.number().int().min(0).max(1_000_000).optional(),
 });
 export type HandshakeAuth = z.infer<typeof HandshakeAuth>;
 

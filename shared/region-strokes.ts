@@ -1,17 +1,17 @@
 /**
  * The one place that reads and writes a region stroke's points in the Yjs document (server
- * validator, history, fork, studio). Today a stroke's `points` is a flat [x0, y0, x1, y1, …]
- * array replaced as the stroke grows, exactly like ordinary strokes; when strokes' points become
- * append-only data behind helpers of their own (issue 19), only this module changes.
+ * validator, history, fork, studio). Region strokes keep their geometry like paint strokes do
+ * (shared/strokes.ts): `points` is an append-only `Y.Array<number>` of flat x,y pairs, so painting
+ * a region costs O(1) per point on the wire and in the stored history (server SPEC S29); a plain
+ * array (documents written before strokes became append-only) reads the same.
  */
-import * as Y from 'yjs';
+import type * as Y from 'yjs';
 import type { RegionStroke } from './schema.ts';
+import { appendStrokePoints, createStroke, strokeJson, strokePoints } from './strokes.ts';
 
 /** Flat x,y pairs of a region stroke entry (a Y.Map or a plain object); [] when there are none. */
 export function regionStrokePoints(entry: unknown): number[] {
-  const raw = entry instanceof Y.Map ? entry.get('points') : entry && typeof entry === 'object' ? (entry as Record<string, unknown>).points : undefined;
-  const pts = raw instanceof Y.Array ? raw.toArray() : raw;
-  return Array.isArray(pts) ? (pts as number[]) : [];
+  return (strokePoints(entry) ?? []) as number[];
 }
 
 /**
@@ -19,23 +19,15 @@ export function regionStrokePoints(entry: unknown): number[] {
  * written, `points` flat. A value that is not an object is returned as is.
  */
 export function regionStrokeJson(entry: unknown): unknown {
-  if (entry instanceof Y.Map) {
-    const o: Record<string, unknown> = {};
-    for (const [k, v] of entry.entries()) o[k] = v instanceof Y.AbstractType ? v.toJSON() : v;
-    if (entry.has('points')) o.points = regionStrokePoints(entry);
-    return o;
-  }
-  return entry;
+  return strokeJson(entry);
 }
 
-/** A new region stroke entry to push to the `regions` array (its points as they are so far). */
+/** A new region stroke entry to push to the `regions` array (its points so far, append-only). */
 export function createRegionStroke(stroke: RegionStroke): Y.Map<unknown> {
-  const m = new Y.Map<unknown>();
-  for (const [k, v] of Object.entries(stroke)) if (v !== undefined) m.set(k, k === 'points' ? (v as number[]).slice() : v);
-  return m;
+  return createStroke(stroke);
 }
 
-/** Sets a region stroke's points to `points` (all of them: the stroke as drawn so far). */
-export function setRegionStrokePoints(entry: Y.Map<unknown>, points: readonly number[]): void {
-  entry.set('points', points.slice());
+/** Appends x,y pairs (only the new ones) to a region stroke that is in a document. */
+export function appendRegionStrokePoints(entry: Y.Map<unknown>, points: readonly number[]): void {
+  appendStrokePoints(entry, points);
 }

@@ -11,9 +11,13 @@
  * - `params`  Y.Map<ParamKey, value>
  * - `styles`  Y.Array<Y.Map> with {@link StyleEntry} fields
  * - `content` Y.Map with {@link ContentEntry} fields
- * - `strokes` Y.Array<Y.Map> with {@link Stroke} fields
+ * - `strokes` Y.Array<Y.Map> with {@link Stroke} fields; a stroke's `points` is an append-only
+ *   `Y.Array<number>` (flat x,y pairs): drawing appends, nothing rewrites it. Read and grow strokes
+ *   with the helpers of shared/strokes.ts (`strokePoints`, `createStroke`, `appendStrokePoints`);
+ *   a plain `number[]` (older documents, stock clients) still reads the same.
  * - `regions` Y.Array<Y.Map> with {@link RegionStroke} fields: style-brush strokes, which say
- *   where each style goes (masks for the engine, never painted into the content)
+ *   where each style goes (masks for the engine, never painted into the content); their points
+ *   through shared/region-strokes.ts
  */
 import { z } from 'zod';
 
@@ -123,7 +127,10 @@ export const Stroke = z.object({
   color: HexColor,
   size: finite().min(0.5).max(512),
   opacity: finite().min(0).max(1),
-  /** Flat [x0, y0, x1, y1, …] in content pixels. */
+  /**
+   * Flat [x0, y0, x1, y1, …] in content pixels, as read by `strokePoints` (shared/strokes.ts): in
+   * the document an append-only Y.Array<number> (or, from older writers, a plain array).
+   */
   points: z
     .array(finite().min(-1e5).max(1e5))
     .max(MAX_STROKE_POINTS)

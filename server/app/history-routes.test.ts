@@ -48,9 +48,9 @@ async function record(server: TestServer): Promise<{ s: CreateSessionResponse; m
   const b = await connectClient({ url: server.url, session: s.id, token: s.editorToken, name: 'bo' });
   const marks: number[] = [];
   const pause = async () => {
-    const kfs = () => server.storage.loadUpdates(s.id).length && historyKeyframes(server, s.id);
-    const n = kfs();
-    await waitFor(() => kfs() > n, 5000, 'a new keyframe');
+    const kfs = async () => (await server.storage.loadUpdates(s.id)).length && historyKeyframes(server, s.id);
+    const n = await kfs();
+    await waitFor(async () => (await kfs()) > n, 5000, 'a new keyframe');
     marks.push(Date.now());
     await new Promise((r) => setTimeout(r, 5));
   };
@@ -71,8 +71,8 @@ async function record(server: TestServer): Promise<{ s: CreateSessionResponse; m
   return { s, marks };
 }
 
-function historyKeyframes(server: TestServer, id: string): number {
-  return (server.storage as unknown as { listArchivedKeyframes(id: string): unknown[] }).listArchivedKeyframes(id).length;
+async function historyKeyframes(server: TestServer, id: string): Promise<number> {
+  return (await server.storage.listKeyframes(id)).length;
 }
 
 describe('history REST', () => {
@@ -167,10 +167,10 @@ describe('history REST', () => {
       const fork = res.body;
       assert.notEqual(fork.id, s.id);
       assert.match(fork.editorUrl, new RegExp(`/s/${fork.id}\\?token=`));
-      const live = server.sessions.get(fork.id)!;
+      const live = (await server.sessions.get(fork.id))!;
       assert.equal(canonicalJson(live.validator.state()), canonicalJson(at.state), 'the fork document equals the state at t');
       assert.equal(live.validator.state().regions.length, 1, 'with its region stroke');
-      const kf = server.storage.latestKeyframe(fork.id)!;
+      const kf = (await server.storage.latestKeyframe(fork.id))!;
       const source = await fetch(server.url + at.keyframe!.url + `?token=${s.viewerToken}`);
       assert.equal(kf.iter, at.keyframe!.iter);
       assert.deepEqual(kf.data, Buffer.from(await source.arrayBuffer()), 'the fork resumes from that keyframe image');
@@ -191,7 +191,7 @@ describe('history REST', () => {
     try {
       const s = await createSession(server.url);
       const c = await connectClient({ url: server.url, session: s.id, token: s.viewerToken, name: 'v' });
-      await waitFor(() => historyKeyframes(server, s.id) >= 3, 5000, 'three keyframes');
+      await waitFor(async () => (await historyKeyframes(server, s.id)) >= 3, 5000, 'three keyframes');
       c.close();
       const run = async (body: object) => {
         const res = await postJson<ExportAccepted>(server.url + api.exportTimelapse(s.id), s.viewerToken, body);

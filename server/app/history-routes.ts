@@ -16,10 +16,10 @@ import { createReadStream } from 'node:fs';
 import { forkSession } from '../history/fork.ts';
 import { HistoryService } from '../history/history-service.ts';
 import { SESSION_ID_RE, TooManySessionsError, tokenMatches, type SessionManager } from '../session/session-manager.ts';
-import { historyStoreOf, type SessionRecord, type Storage } from '../storage/types.ts';
+import type { SessionRecord, Storage } from '../storage/types.ts';
 import { HttpError, createdBody } from './routes.ts';
 import { perIpLimit } from '../reliability/http-guards.ts';
-import type { KeyedRateLimiter } from '../reliability/rate-limit.ts';
+import type { AddressRateLimit } from '../reliability/shared-rate-limit.ts';
 import type { PaintBudget } from '../session/doc-state.ts';
 
 export interface HistoryRouteDeps {
@@ -27,12 +27,14 @@ export interface HistoryRouteDeps {
   storage: Storage;
   images: ImageStore;
   /** Forks spend the session-creation allowance of the client address (SESSION_CREATES_PER_MIN). */
-  creations?: KeyedRateLimiter;
+  creations?: AddressRateLimit;
   sessionCreatesPerMin?: number;
   /** Base of absolute links (PUBLIC_URL). */
   publicUrl?: () => string;
   /** Export budgets (S28). */
   exportLimits?: Partial<ExportLimits>;
+  /** EXPORT_PIXELS_PER_MIN per address (cluster-wide with Redis, S33). */
+  exportPixels?: AddressRateLimit;
   /** The session's paint budget, so a replayed state is what the engine saw (S24). */
   paintBudget?: PaintBudget;
 }
@@ -45,11 +47,11 @@ function tokenOf(req: Request): string | undefined {
 }
 
 /** The stored session and the role the request's token grants; throws 401/403/404. */
-function authorizeStored(storage: Storage, req: Request, need: Role): SessionRecord {
+async function authorizeStored(storage: Storage, req: Request, need: Role): Promise<SessionRecord> {
   const id = String(req.params.id ?? '');
   const token = tokenOf(req);
   if (!token) throw new HttpError(401, ErrorCode.Unauthorized, 'send the session token as Authorization: Bearer <token> or ?token=');
-  const record = SESSION_ID_RE.test(id) ? storage.getSession(id) : undefined;
+  const record = SESSION_ID_RE.test(id) ? await storage.getSession(id) : undefined;
   if (!record) throw new HttpError(404, ErrorCode.UnknownSession, `unknown session '${id}'`);
   const editor = tokenMatches(token, record.editorTokenHash);
   if (!editor && !tokenMatches(token, record.viewerTokenHash)) throw new HttpError(401, ErrorCode.Unauthorized, `the token is not valid for session '${id}'`);
@@ -65,33 +67,31 @@ function timeParam(v: unknown): number {
 }
 
 /** The history router; `exports` is exposed for tests (waiting for jobs). */
-export function historyRouter(deps: HistoryRouteDeps): express.Router & { exports: ExportJobs; history: HistoryService | null } {
-  const r = express.Router() as express.Router & { exports: ExportJobs; history: HistoryService | null };
-  const history = historyStoreOf(deps.storage) ? new HistoryService(deps.storage, (id) => deps.images.has(id), deps.paintBudget) : null;
-  const jobs = new ExportJobs(deps.exportLimits);
+export function historyRouter(deps: HistoryRouteDeps): express.Router & { exports: ExportJobs; history: HistoryService } {
+  const r = express.Router() as express.Router & { exports: ExportJobs; history: HistoryService };
+  const history = new HistoryService(deps.storage, deps.images, deps.paintBudget);
+  const jobs = new ExportJobs(deps.exportLimits, deps.exportPixels);
   const forkLimit = deps.creations && deps.sessionCreatesPerMin ? perIpLimit('new sessions and forks', deps.sessionCreatesPerMin, deps.creations) : (_req: unknown, _res: unknown, next: () => void) => next();
   r.exports = jobs;
   r.history = history;
   const json = express.json({ limit: '4kb' });
-  const need = (): HistoryService => {
-    if (!history) throw new HttpError(501, ErrorCode.Internal, 'this server\'s storage keeps no history');
-    return history;
-  };
+  const need = (): HistoryService => history;
 
-  r.get('/api/sessions/:id/history', (req, res) => {
-    const rec = authorizeStored(deps.storage, req, 'viewer');
-    res.set('Cache-Control', 'no-store').json(need().history(rec.id, rec.createdAt));
+  r.get('/api/sessions/:id/history', async (req, res) => {
+    const rec = await authorizeStored(deps.storage, req, 'viewer');
+    res.set('Cache-Control', 'no-store').json(await need().history(rec.id, rec.createdAt));
   });
 
-  r.get('/api/sessions/:id/history/state', (req, res) => {
-    const rec = authorizeStored(deps.storage, req, 'viewer');
-    res.set('Cache-Control', 'no-store').json(need().stateAt(rec.id, timeParam(req.query.t)).body);
+  r.get('/api/sessions/:id/history/state', async (req, res) => {
+    const rec = await authorizeStored(deps.storage, req, 'viewer');
+    const t = timeParam(req.query.t);
+    res.set('Cache-Control', 'no-store').json((await need().stateAt(rec.id, t)).body);
   });
 
-  r.get('/api/sessions/:id/keyframes/:kid.jpg', (req, res) => {
-    const rec = authorizeStored(deps.storage, req, 'viewer');
+  r.get('/api/sessions/:id/keyframes/:kid.jpg', async (req, res) => {
+    const rec = await authorizeStored(deps.storage, req, 'viewer');
     const kid = Number(req.params.kid);
-    const kf = Number.isSafeInteger(kid) && kid > 0 ? need().keyframe(rec.id, kid) : undefined;
+    const kf = Number.isSafeInteger(kid) && kid > 0 ? await need().keyframe(rec.id, kid) : undefined;
     if (!kf) throw new HttpError(404, ErrorCode.NotFound, `session '${rec.id}' has no keyframe ${String(req.params.kid)}`);
     res.set({
       'Content-Type': kf.mime,
@@ -103,15 +103,15 @@ export function historyRouter(deps: HistoryRouteDeps): express.Router & { export
     res.end(kf.data);
   });
 
-  r.post('/api/sessions/:id/fork', forkLimit, json, (req, res) => {
-    const rec = authorizeStored(deps.storage, req, 'editor');
+  r.post('/api/sessions/:id/fork', forkLimit, json, async (req, res) => {
+    const rec = await authorizeStored(deps.storage, req, 'editor');
     const t = timeParam((req.body as Partial<ForkRequest> | undefined)?.t);
     const h = need();
-    const at = h.stateAt(rec.id, t);
-    const keyframe = at.keyframe ? h.keyframe(rec.id, at.keyframe.id) : undefined;
+    const at = await h.stateAt(rec.id, t);
+    const keyframe = at.keyframe ? await h.keyframe(rec.id, at.keyframe.id) : undefined;
     let created;
     try {
-      created = forkSession(deps.sessions, h.store, { sessionId: rec.id, t, state: at.state, keyframe }, req.ip);
+      created = await forkSession(deps.sessions, h.store, { sessionId: rec.id, t, state: at.state, keyframe }, req.ip);
     } catch (e) {
       if (e instanceof TooManySessionsError) throw new HttpError(503, ErrorCode.TooManySessions, e.message);
       throw e;
@@ -121,12 +121,13 @@ export function historyRouter(deps: HistoryRouteDeps): express.Router & { export
     res.status(201).json(body);
   });
 
-  r.post('/api/sessions/:id/export', json, (req, res) => {
-    const rec = authorizeStored(deps.storage, req, 'viewer');
+  r.post('/api/sessions/:id/export', json, async (req, res) => {
+    const rec = await authorizeStored(deps.storage, req, 'viewer');
     const h = need();
     try {
       const options = parseExportRequest(req.body);
-      const status = jobs.start(rec.id, { list: () => h.keyframes(rec.id), get: (id) => h.keyframe(rec.id, id) }, options, req.ip);
+      const frames = await h.keyframes(rec.id);
+      const status = await jobs.start(rec.id, { list: () => frames, get: (id) => h.keyframe(rec.id, id) }, options, req.ip);
       const body: ExportAccepted = { jobId: status.jobId, statusUrl: api.exportJob(status.jobId) };
       res.status(202).json(body);
     } catch (e) {

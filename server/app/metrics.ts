@@ -11,6 +11,7 @@ export class ServerMetrics {
   readonly framesSent: client.Counter;
   readonly frameBytesSent: client.Counter;
   readonly docUpdates: client.Counter;
+  readonly storageRetries: client.Counter;
   readonly framesDropped: client.Counter;
 
   constructor(sessions: () => SessionManager, backend: () => string, tensors: () => number | undefined = () => undefined) {
@@ -75,6 +76,11 @@ export class ServerMetrics {
       registers,
     });
     this.docUpdates = new client.Counter({ name: 'atelier_doc_updates_total', help: 'Document updates stored', registers });
+    this.storageRetries = new client.Counter({
+      name: 'atelier_storage_retries_total',
+      help: 'Update batches retried because the database was unavailable (nothing is relayed until they commit)',
+      registers,
+    });
     client.collectDefaultMetrics({ register: this.registry });
   }
 

@@ -38,9 +38,9 @@ describe('persistence', () => {
       await waitFor(() => server.storage.latestKeyframe(s.id), 5000, 'a keyframe');
       const before = docJson(a.doc);
       // What the engine runs on, including the seed (sample content and style) of the first update.
-      const validBefore = server.sessions.get(s.id)!.validator.state();
+      const validBefore = (await server.sessions.get(s.id))!.validator.state();
       assert.ok(validBefore.content.imageId && validBefore.styles.length === 1, 'the seed reached the validator');
-      const authors = new Set(server.storage.loadUpdates(s.id).map((u) => u.author.split('#')[0]));
+      const authors = new Set((await server.storage.loadUpdates(s.id)).map((u) => u.author.split('#')[0]));
       assert.ok(authors.has('alice') && authors.has('bob') && authors.has('server'), [...authors].join(','));
       a.close();
       b.close();
@@ -48,13 +48,13 @@ describe('persistence', () => {
 
       server = await startTestServer({ dataDir, keyframeIntervalMs: 150 });
       try {
-        const kf = server.storage.latestKeyframe(s.id)!;
+        const kf = (await server.storage.latestKeyframe(s.id))!;
         assert.ok(kf.iter > 0);
         const c = await connectClient({ url: server.url, session: s.id, token: s.editorToken, name: 'carol' });
         t.after(() => c.close());
         assert.deepEqual(docJson(c.doc), before);
-        assert.equal(server.sessions.get(s.id)!.validator.state().params.styleWeight, 42);
-        assert.deepEqual(server.sessions.get(s.id)!.validator.state(), validBefore, 'the reloaded session feeds the engine the same state');
+        assert.equal((await server.sessions.get(s.id))!.validator.state().params.styleWeight, 42);
+        assert.deepEqual((await server.sessions.get(s.id))!.validator.state(), validBefore, 'the reloaded session feeds the engine the same state');
         // The optimization resumes from the keyframe: iterations keep counting from it.
         await waitFor(() => c.frames.length > 0, 5000, 'a frame after restart');
         assert.ok(c.frames[0].iter >= kf.iter, `first iter ${c.frames[0].iter} >= keyframe ${kf.iter}`);

@@ -21,7 +21,7 @@ import { TooManySessionsError, type SessionManager } from '../session/session-ma
 import type { ServerMetrics } from './metrics.ts';
 import { createLogger } from '../log.ts';
 import { perIpLimit } from '../reliability/http-guards.ts';
-import { KeyedRateLimiter } from '../reliability/rate-limit.ts';
+import type { AddressRateLimit } from '../reliability/shared-rate-limit.ts';
 import type { ConnectionCounter } from '../reliability/client-address.ts';
 
 const log = createLogger('http');
@@ -52,7 +52,10 @@ function tokenOf(req: Request): string | undefined {
 export interface RouteDeps {
   config: Config;
   /** Session creations and forks per client address (SESSION_CREATES_PER_MIN). */
-  creations: KeyedRateLimiter;
+  creations: AddressRateLimit;
+  /** Uploads per client address (UPLOADS_PER_MIN) and their decoded pixels (UPLOAD_PIXELS_PER_MIN): cluster-wide with Redis (S33). */
+  uploads: AddressRateLimit;
+  uploadPixels: AddressRateLimit;
   /** Sockets and media streams per client address (MAX_SOCKETS_PER_IP). */
   connections: ConnectionCounter;
   /** Absolute base URL of links (PUBLIC_URL, or http://localhost:PORT). */
@@ -64,11 +67,11 @@ export interface RouteDeps {
 }
 
 /** Resolves the session and role from the request's token; throws 401/403/404 HttpErrors. */
-function authorize(deps: RouteDeps, req: Request, need: Role): Session {
+async function authorize(deps: RouteDeps, req: Request, need: Role): Promise<Session> {
   const id = String(req.params.id ?? '');
   const token = tokenOf(req);
   if (!token) throw new HttpError(401, ErrorCode.Unauthorized, 'send the session token as Authorization: Bearer <token> or ?token=');
-  const auth = deps.sessions.authorize(id, token);
+  const auth = await deps.sessions.authorize(id, token);
   if ('error' in auth) {
     if (auth.error === 'unknown-session') throw new HttpError(404, ErrorCode.UnknownSession, `unknown session '${id}'`);
     if (auth.error === 'too-many-sessions') throw new HttpError(503, ErrorCode.TooManySessions, 'the server runs its maximum of live sessions; try again later');
@@ -82,8 +85,6 @@ const boundary = 'atelierframe';
 
 export function apiRouter(deps: RouteDeps): express.Router {
   const r = express.Router();
-  const perMin = deps.config.uploadPixelsPerMin;
-  const uploadPixels = new KeyedRateLimiter({ capacity: Math.max(perMin, deps.config.maxImagePixels), refillPerSec: perMin / 60 });
 
   r.get(api.health, (_req, res) => {
     res.json({ ok: true, backend: deps.backend(), sessions: deps.sessions.loaded().length });
@@ -94,9 +95,9 @@ export function apiRouter(deps: RouteDeps): express.Router {
     res.send(await deps.metrics.registry.metrics());
   });
 
-  r.post(api.sessions, perIpLimit('new sessions and forks', deps.config.sessionCreatesPerMin, deps.creations), (req, res) => {
+  r.post(api.sessions, perIpLimit('new sessions and forks', deps.config.sessionCreatesPerMin, deps.creations), async (req, res) => {
     try {
-      const { session, editorToken, viewerToken } = deps.sessions.create(req.ip);
+      const { session, editorToken, viewerToken } = await deps.sessions.create(req.ip);
       res.status(201).json(createdBody(deps.publicUrl(), session.id, editorToken, viewerToken));
     } catch (e) {
       if (e instanceof TooManySessionsError) return sendError(res, 503, ErrorCode.TooManySessions, e.message);
@@ -104,8 +105,8 @@ export function apiRouter(deps: RouteDeps): express.Router {
     }
   });
 
-  r.post('/api/sessions/:id/images', perIpLimit('uploads', deps.config.uploadsPerMin), async (req, res) => {
-    authorize(deps, req, 'editor');
+  r.post('/api/sessions/:id/images', perIpLimit('uploads', deps.config.uploadsPerMin, deps.uploads), async (req, res) => {
+    await authorize(deps, req, 'editor');
     const type = req.get('content-type');
     if (!normaliseImageType(type)) {
       req.resume();
@@ -121,18 +122,18 @@ export function apiRouter(deps: RouteDeps): express.Router {
       maxBytes: deps.config.maxUploadBytes,
       maxPixels: deps.config.maxImagePixels,
       // S25: checking an upload decodes it whole; its pixels are a CPU cost, budgeted per address.
-      admitDecode: (px) =>
-        uploadPixels.take(address, px)
-          ? null
-          : `this image has ${px} pixels; your address may upload ${deps.config.uploadPixelsPerMin} pixels per minute (UPLOAD_PIXELS_PER_MIN): retry in ${uploadPixels.retryAfterSec(address, px)} s`,
+      admitDecode: async (px) => {
+        const v = await deps.uploadPixels.take(address, px);
+        return v.ok ? null : `this image has ${px} pixels; your address may upload ${deps.config.uploadPixelsPerMin} pixels per minute (UPLOAD_PIXELS_PER_MIN): retry in ${v.retryAfterSec} s`;
+      },
     });
-    const imageId = deps.images.put(bytes, v.mime, v.width, v.height);
+    const imageId = await deps.images.put(bytes, v.mime, v.width, v.height);
     const body: UploadImageResponse = { imageId, width: v.width, height: v.height };
     res.status(201).json(body);
   });
 
-  r.get('/api/images/:imageId', (req, res) => {
-    const rec = deps.images.get(String(req.params.imageId));
+  r.get('/api/images/:imageId', async (req, res) => {
+    const rec = await deps.images.get(String(req.params.imageId));
     if (!rec) throw new HttpError(404, ErrorCode.NotFound, 'no such image (ids are 64 lowercase hex characters)');
     res.set({
       'Content-Type': rec.mime,
@@ -149,8 +150,8 @@ export function apiRouter(deps: RouteDeps): express.Router {
     res.json(body);
   });
 
-  r.get('/api/sessions/:id/frame.jpg', (req, res) => {
-    const session = authorize(deps, req, 'viewer');
+  r.get('/api/sessions/:id/frame.jpg', async (req, res) => {
+    const session = await authorize(deps, req, 'viewer');
     session.wake();
     const f = session.latestFrame;
     if (!f) {
@@ -162,8 +163,8 @@ export function apiRouter(deps: RouteDeps): express.Router {
     res.end(Buffer.from(f.data.buffer, f.data.byteOffset, f.data.byteLength));
   });
 
-  r.get('/api/sessions/:id/stream.mjpg', (req, res) => {
-    const session = authorize(deps, req, 'viewer');
+  r.get('/api/sessions/:id/stream.mjpg', async (req, res) => {
+    const session = await authorize(deps, req, 'viewer');
     // R2/S17: a stream is a long-lived connection like a socket: same per-address and per-session limits.
     if (session.watcherCount >= deps.config.maxClientsPerSession) {
       throw new HttpError(503, ErrorCode.TooManyClients, `session '${session.id}' already has its maximum of ${deps.config.maxClientsPerSession} clients and streams (MAX_CLIENTS_PER_SESSION)`);

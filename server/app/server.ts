@@ -23,7 +23,8 @@ import type { RedisSessionCluster } from '../cluster/session-cluster.ts';
 import { ServerMetrics } from './metrics.ts';
 import { apiRouter, errorHandler } from './routes.ts';
 import { historyRouter } from './history-routes.ts';
-import { perMinuteLimiter, rejectBadPercentEncoding, requestLogger, securityHeaders } from '../reliability/http-guards.ts';
+import { rejectBadPercentEncoding, requestLogger, securityHeaders } from '../reliability/http-guards.ts';
+import { rateLimits } from '../reliability/shared-rate-limit.ts';
 import { ConnectionCounter, compileTrust } from '../reliability/client-address.ts';
 import type { SessionBudgets } from '../session/session.ts';
 
@@ -77,9 +78,9 @@ const CLIENT_MISSING_PAGE = `<!doctype html><meta charset="utf-8"><title>Atelier
 <p>The REST API (<code>POST /api/sessions</code>) and socket.io endpoint work without it.</p>`;
 
 /** PostgreSQL storage (DATABASE_URL); loaded on demand so single-machine setups never load pg. */
-async function openPostgres(url: string): Promise<Storage> {
+async function openPostgres(config: Config): Promise<Storage> {
   const { PostgresStorage } = await import('../storage/postgres.ts');
-  return new PostgresStorage(url);
+  return PostgresStorage.open(config.databaseUrl!, { callTimeoutMs: config.databaseTimeoutMs });
 }
 
 /** Redis-backed cluster hooks (REDIS_URL); closes `storage` when Redis cannot be reached. */
@@ -88,14 +89,14 @@ async function connectCluster(config: Config, storage: Storage): Promise<RedisSe
   try {
     return await RedisSessionCluster.connect({ redisUrl: config.redisUrl!, instanceId: config.instanceId, leaseTtlMs: config.leaseTtlMs });
   } catch (e) {
-    storage.close();
+    await storage.close();
     throw e;
   }
 }
 
 /** Starts everything and listens on config.port (0 = any free port). */
 export async function startServer(config: Config, options: StartOptions = {}): Promise<RunningServer> {
-  const storage = options.storage ?? (config.databaseUrl ? await openPostgres(config.databaseUrl) : new SqliteStorage(config.dataDir));
+  const storage = options.storage ?? (config.databaseUrl ? await openPostgres(config) : await SqliteStorage.open(config.dataDir));
   if (config.redisUrl && !config.databaseUrl && !options.storage) {
     log.warn('REDIS_URL without DATABASE_URL: processes on other machines will not see this SQLite database (docs/DEPLOY.md)');
   }
@@ -106,7 +107,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     maxPixels: config.maxImagePixels,
   });
   const engineHost = options.engineHost ?? (await createEngineHost(config));
-  const commits = new GroupCommit(storage);
+  const commits = new GroupCommit(storage, { onRetry: () => metrics.storageRetries.inc() });
   let sessions!: SessionManager;
   const budgets: SessionBudgets = {
     paint: { maxStrokeCost: config.paintMaxStrokeCost, maxUpdateCost: config.paintMaxUpdateCost, maxSessionCost: config.paintMaxSessionCost },
@@ -153,7 +154,12 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   // One trusted client address for HTTP (req.ip) and sockets (client-address.ts).
   const trust = compileTrust(config.trustProxy);
   app.set('trust proxy', trust);
-  const creations = perMinuteLimiter(config.sessionCreatesPerMin);
+  // S33: per-address limits count in Redis when there is one (every process shares them).
+  const limit = rateLimits(cluster?.redis);
+  const creations = limit('creations', config.sessionCreatesPerMin);
+  const uploads = limit('uploads', config.uploadsPerMin);
+  const uploadPixels = limit('upload-pixels', Math.max(config.uploadPixelsPerMin, config.maxImagePixels), config.uploadPixelsPerMin);
+  const exportPixels = limit('export-pixels', Math.max(config.exportPixelsPerMin, config.exportMaxPixels), config.exportPixelsPerMin);
   const connections = new ConnectionCounter(config.maxSocketsPerIp);
   let listenPort = config.port;
   const publicUrl = () => config.publicUrl ?? `http://localhost:${listenPort}`;
@@ -177,9 +183,10 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       maxPixels: config.exportMaxPixels,
       pixelsPerMin: config.exportPixelsPerMin,
     },
+    exportPixels,
   });
   app.use(history);
-  app.use(apiRouter({ config, sessions, images, metrics, backend: () => engineHost.backend, creations, connections, publicUrl }));
+  app.use(apiRouter({ config, sessions, images, metrics, backend: () => engineHost.backend, creations, uploads, uploadPixels, connections, publicUrl }));
   const dist = options.clientDist ?? path.join(repoRoot, 'client', 'dist');
   if (existsSync(path.join(dist, 'index.html'))) {
     app.use(express.static(dist, { index: 'index.html' }));
@@ -230,12 +237,13 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       // Long-lived responses (MJPEG streams) would keep httpServer.close() waiting forever.
       httpServer.closeAllConnections();
       await httpClosed;
-      sessions.closeAll();
+      await sessions.closeAll();
       history.exports.close();
-      commits.flush();
+      history.history.close();
+      await commits.close();
       await engineHost.close();
       await cluster?.close();
-      storage.close();
+      await storage.close();
     })());
 
   return { url, port, sessions, storage, engineHost, io, close, cluster };

@@ -55,7 +55,7 @@ async function recordSession(dataDir: string): Promise<{ id: string; before: num
       const style = String((c.doc.getArray('styles').get(0) as Y.Map<unknown>).get('imageId'));
       c.doc.getArray('regions').push([createRegionStroke({ id: 'g1', author: 'ana', tool: 'brush', style, size: 60, points: [0, 260, 451, 260] })]);
     });
-    await waitFor(() => server.storage.loadUpdates(s.id).length >= 2, 5000, 'the stroke stored');
+    await waitFor(async () => (await server.storage.loadUpdates(s.id)).length >= 2, 5000, 'the stroke stored');
     c.close();
     return { id: s.id, before, created };
   } finally {

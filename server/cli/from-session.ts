@@ -55,17 +55,18 @@ export function parseAt(v: string): number {
 export async function loadSessionRender(dataDir: string, sessionId: string, options: { at?: number; size: number; fromKeyframe?: boolean }): Promise<SessionRenderInputs> {
   let storage: SqliteStorage;
   try {
-    storage = new SqliteStorage(dataDir, { readonly: true });
+    // In-process: a command-line tool has no event loop to keep free.
+    storage = await SqliteStorage.open(dataDir, { readonly: true, inProcess: true });
   } catch (e) {
     throw new SessionSourceError(`cannot open ${dataDir}/atelier.db read-only: ${(e as Error).message}`);
   }
   try {
-    const record = storage.getSession(sessionId);
+    const record = await storage.getSession(sessionId);
     if (!record) throw new SessionSourceError(`no session '${sessionId}' in ${dataDir}/atelier.db`);
     const images = new ImageStore(storage);
-    const history = new HistoryService(storage, (id) => images.has(id));
+    const history = new HistoryService(storage, images);
     const at = options.at ?? Number.MAX_SAFE_INTEGER;
-    const { body, state, keyframe } = history.stateAt(sessionId, at);
+    const { body, state, keyframe } = await history.stateAt(sessionId, at);
     if (body.updates === 0) throw new SessionSourceError(`session '${sessionId}' has no document at ${new Date(Math.min(at, 8.64e15)).toISOString()} (it was created ${new Date(record.createdAt).toISOString()})`);
     const builder = new CanvasBuilder(images);
     const content = (await builder.build(state.content, state.strokes))!;
@@ -76,11 +77,11 @@ export async function loadSessionRender(dataDir: string, sessionId: string, opti
     );
     let kf: SessionRenderInputs['keyframe'];
     if (keyframe && options.fromKeyframe !== false) {
-      const rec = history.keyframe(sessionId, keyframe.id);
+      const rec = await history.keyframe(sessionId, keyframe.id);
       if (rec) kf = { iter: rec.iter, image: await decodeImage(rec.data) };
     }
     if (!styles.length && !regions.length) throw new SessionSourceError(`session '${sessionId}' has no valid style at that time; there is nothing to transfer`);
-    const lastEdit = history.timeline(sessionId).edits[body.updates - 1]?.time ?? record.createdAt;
+    const lastEdit = (await history.timeline(sessionId)).edits[body.updates - 1]?.time ?? record.createdAt;
     history.close();
     return {
       sessionId,
@@ -94,7 +95,7 @@ export async function loadSessionRender(dataDir: string, sessionId: string, opti
       keyframe: kf,
     };
   } finally {
-    storage.close();
+    await storage.close();
   }
 }
 

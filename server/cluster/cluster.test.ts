@@ -126,9 +126,9 @@ describeWithServices('cluster: several processes share sessions through Redis an
     const killedAt = Date.now();
     await servers.get(own)!.kill('SIGKILL');
     servers.delete(own);
-    const store = new PostgresStorage(dbUrl);
+    const store = await PostgresStorage.open(dbUrl);
     try {
-      const lastKeyframe = store.latestKeyframe(session.id);
+      const lastKeyframe = await store.latestKeyframe(session.id);
       assert.ok(lastKeyframe && lastKeyframe.iter > 0, 'the dead owner stored keyframes');
 
       const next = (await waitFor(
@@ -156,11 +156,11 @@ describeWithServices('cluster: several processes share sessions through Redis an
       await waitFor(() => fresh.doc.getMap('params').get('seed') === 42 && fresh.doc.getArray('strokes').length === 3, 10_000, 'the post-failover state');
       assert.deepEqual(docJson(fresh.doc), docJson(watcher.doc));
       const stored = new Y.Doc();
-      for (const u of store.loadUpdates(session.id)) Y.applyUpdate(stored, u.update);
+      for (const u of await store.loadUpdates(session.id)) Y.applyUpdate(stored, u.update);
       assert.deepEqual(docJson(stored), docJson(watcher.doc), 'PostgreSQL holds every update');
       stored.destroy();
     } finally {
-      store.close();
+      await store.close();
     }
   });
 });

@@ -6,8 +6,8 @@
  *   and never repeats, whoever acquires (see ACQUIRE).
  * - Renew every ttl/3 (compare-and-PEXPIRE). A renewal that finds another value means the lease was
  *   lost: the session stops its engine ({@link LeaseHolder.revokeEngine}). When Redis cannot be
- *   reached, the holder stops on its own once its last confirmed lease would have expired, so two
- *   engines never run past one TTL.
+ *   reached, the holder stops on its own shortly before its last confirmed lease could expire (a
+ *   renewal that hangs is given up at that moment), so two engines never run at once.
  * - Release (compare-and-DEL) when the session suspends or the process shuts down, so another
  *   process can take over at once instead of after the TTL.
  * - Keyframes carry the token and storage refuses a lower one than it already accepted, so even a
@@ -79,12 +79,18 @@ export class EngineLeases {
   private timer: NodeJS.Timeout;
   private closed = false;
   private prefix: string;
+  /**
+   * A holder that cannot confirm its lease stops this long before it could expire in Redis, so its
+   * engine is gone before another process can acquire the lease (timers fire late on a busy loop).
+   */
+  private safetyMs: number;
 
   constructor(
     private redis: RedisClientType,
     private opts: EngineLeaseOptions,
   ) {
     this.prefix = opts.prefix ?? 'atelier';
+    this.safetyMs = Math.min(1_000, Math.floor(opts.ttlMs / 10));
     this.timer = setInterval(() => this.tick(), Math.max(50, Math.floor(opts.ttlMs / 3)));
     this.timer.unref();
   }
@@ -146,7 +152,20 @@ export class EngineLeases {
         await this.eval(RELEASE, [this.leaseKey(holder.id)], [value]);
         return;
       }
-      this.held.set(holder.id, { holder, value, token, validUntil: started + this.opts.ttlMs });
+      let validUntil = started + this.opts.ttlMs;
+      if (Date.now() - started > this.opts.ttlMs / 3) {
+        // The answer came late (the command waited while Redis was away): the lease is counted from
+        // when it was asked for, so it may be about to expire. Confirm it with a renewal whose start
+        // is now, rather than start an engine and stop it at the next renewal.
+        const confirmedAt = Date.now();
+        if ((await this.eval(RENEW, [this.leaseKey(holder.id)], [value, String(this.opts.ttlMs)])) !== 1) return;
+        validUntil = confirmedAt + this.opts.ttlMs;
+        if (this.closed || holder.isClosed || this.wanted.get(holder.id) !== holder || !holder.wantsEngine) {
+          await this.eval(RELEASE, [this.leaseKey(holder.id)], [value]);
+          return;
+        }
+      }
+      this.held.set(holder.id, { holder, value, token, validUntil });
       log.info('engine lease acquired', { session: holder.id, token });
       holder.grantEngine(token);
     } catch (e) {
@@ -169,12 +188,24 @@ export class EngineLeases {
     const started = Date.now();
     let renewed = false;
     let ok: boolean;
+    // A renewal that hangs (Redis restarting: node-redis queues commands until it reconnects; a
+    // partition: the socket stays open, the bytes go nowhere) must not keep the engine running
+    // past the lease: it gives up before the last confirmed lease could have expired.
+    const safeUntil = h.validUntil - this.safetyMs;
+    let timer: NodeJS.Timeout | undefined;
     try {
-      ok = renewed = (await this.eval(RENEW, [this.leaseKey(h.holder.id)], [h.value, String(this.opts.ttlMs)])) === 1;
+      const deadline = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error('Redis did not answer before the lease could expire')), Math.max(0, safeUntil - Date.now()));
+      });
+      const renewal = this.eval(RENEW, [this.leaseKey(h.holder.id)], [h.value, String(this.opts.ttlMs)]);
+      renewal.catch(() => {}); // it may settle after the deadline
+      ok = renewed = (await Promise.race([renewal, deadline])) === 1;
     } catch (e) {
       // Unknown: keep running only while the last confirmed lease is certainly still ours.
-      ok = Date.now() < h.validUntil;
+      ok = Date.now() < safeUntil;
       log.warn('lease renewal failed', { session: h.holder.id, error: (e as Error).message });
+    } finally {
+      clearTimeout(timer);
     }
     if (this.held.get(h.holder.id) !== h) return;
     if (renewed) h.validUntil = Math.max(h.validUntil, started + this.opts.ttlMs);

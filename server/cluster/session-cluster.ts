@@ -93,7 +93,7 @@ export class RedisSessionCluster implements SessionCluster {
     this.stateTimer.unref();
     // Messages published while the subscriber was reconnecting are lost: catch up from storage.
     sub.on('ready', () => {
-      for (const r of this.relays.values()) r.session.catchUp();
+      for (const r of this.relays.values()) r.session.catchUp().catch((e: Error) => log.warn('catch-up from storage failed', { session: r.session.id, error: e.message }));
     });
   }
 
@@ -109,6 +109,11 @@ export class RedisSessionCluster implements SessionCluster {
     }
     log.info('cluster mode', { instance: opts.instanceId, leaseTtlMs: opts.leaseTtlMs });
     return new RedisSessionCluster(pub, sub, opts);
+  }
+
+  /** The commands connection (shared per-address rate limits use it, S33). */
+  get redis(): RedisClientType {
+    return this.pub;
   }
 
   /** The socket.io adapter: room broadcasts reach every process's sockets (Redis streams). */
@@ -142,7 +147,9 @@ export class RedisSessionCluster implements SessionCluster {
       // Fires for this process's durable writes (and catch-up), never for REMOTE_ORIGIN.
       durableUpdate: (update) => this.publish(id, { kind: 'update' }, update),
       frame: (frame) => {
-        if (!session.ownsEngine) return;
+        // Frames are latest-wins: while Redis is away (node-redis would queue every one and send
+        // them all at its return) they are dropped; the next one after the return goes out.
+        if (!session.ownsEngine || !this.pub.isReady) return;
         const { data, ...meta } = frame;
         this.publish(id, { kind: 'frame', frame: meta }, data);
       },
@@ -159,7 +166,9 @@ export class RedisSessionCluster implements SessionCluster {
     // Updates stored between the session's load and the subscription would be missed: once
     // subscribed, catch up from storage.
     this.sub.subscribe(this.channel(id), listener, true).then(
-      () => this.relays.get(id) === r && session.catchUp(),
+      () => {
+        if (this.relays.get(id) === r) session.catchUp().catch((e: Error) => log.warn('catch-up from storage failed', { session: id, error: e.message }));
+      },
       (e: Error) => log.warn('bus subscribe failed', { session: id, error: e.message }),
     );
     r.dispose = () => {
@@ -179,7 +188,7 @@ export class RedisSessionCluster implements SessionCluster {
       if (header.from === this.opts.instanceId) return;
       switch (header.kind) {
         case 'update':
-          session.applyRemoteUpdate(body);
+          void session.applyRemoteUpdate(new Uint8Array(body));
           break;
         case 'awareness':
           awarenessProtocol.applyAwarenessUpdate(session.awareness, body, REMOTE_ORIGIN);

@@ -34,22 +34,22 @@ describe('session cluster hooks', () => {
   const open: { session: Session; host: FakeEngineHost }[] = [];
   afterEach(async () => {
     for (const { session, host } of open.splice(0)) {
-      session.close();
+      await session.close();
       await host.close();
     }
   });
 
-  function make(storage = new MemoryStorage(), id = 'hooks0001', create = true) {
+  async function make(storage = new MemoryStorage(), id = 'hooks0001', create = true) {
     const cluster = new ScriptedCluster();
     const host = new FakeEngineHost({ frameRate: 20, frameQuality: 60 });
     const deps: SessionDeps = { storage, commits: new GroupCommit(storage), images: new ImageStore(storage), engineHost: host, idlePauseMs: 60_000, keyframeIntervalMs: 100_000, cluster };
-    const session = create ? Session.create(record(id), deps, init) : Session.load(storage.getSession(id)!, deps);
+    const session = create ? await Session.create(record(id), deps, init) : await Session.load((await storage.getSession(id))!, deps);
     open.push({ session, host });
     return { session, cluster, storage, host };
   }
 
   test('without the lease the session asks for it and runs no engine; once granted it runs, and it releases when closed', async () => {
-    const { session, cluster } = make();
+    const { session, cluster } = await make();
     const frames: FramePayload[] = [];
     session.subscribe({ frame: (f) => frames.push(f) });
     const release = session.attach('socket');
@@ -60,23 +60,23 @@ describe('session cluster hooks', () => {
     session.grantEngine(5);
     await waitFor(() => frames.length > 0, 5_000, 'frames once the lease is granted');
     release();
-    session.close();
+    await session.close();
     assert.ok(cluster.releases >= 1, 'the lease is given back on close');
   });
 
   test('a keyframe refused for a stale fencing token stops the engine and asks for the lease again', async () => {
-    const { session, cluster, storage } = make(new MemoryStorage(), 'hooks0002');
+    const { session, cluster, storage } = await make(new MemoryStorage(), 'hooks0002');
     const frames: FramePayload[] = [];
     session.subscribe({ frame: (f) => frames.push(f) });
     session.attach('socket');
     session.grantEngine(5);
     await waitFor(() => frames.length > 0, 5_000, 'frames');
     // A newer owner stored a keyframe with a higher token.
-    storage.putKeyframe({ sessionId: 'hooks0002', iter: 1, width: 1, height: 1, mime: 'image/jpeg', data: Buffer.from([1]), losses: { total: 1, style: 1, content: 1, tv: 1 }, time: 1, fencingToken: 9 });
+    await storage.putKeyframe({ sessionId: 'hooks0002', iter: 1, width: 1, height: 1, mime: 'image/jpeg', data: Buffer.from([1]), losses: { total: 1, style: 1, content: 1, tv: 1 }, time: 1, fencingToken: 9 });
     const wantsBefore = cluster.wants;
-    session.saveKeyframe();
+    await session.saveKeyframe();
     assert.equal(session.ownsEngine, false, 'the stale owner stepped down');
-    assert.equal(storage.latestKeyframe('hooks0002')?.iter, 1, "the newer owner's keyframe stands");
+    assert.equal((await storage.latestKeyframe('hooks0002'))?.iter, 1, "the newer owner's keyframe stands");
     assert.ok(cluster.wants > wantsBefore, 'it waits for the lease again');
     const n = frames.length;
     await new Promise((r) => setTimeout(r, 200));
@@ -85,18 +85,19 @@ describe('session cluster hooks', () => {
 
   test("a follower applies remote updates without storing them, relays the owner's frames, and mirrors its state", async () => {
     const storage = new MemoryStorage();
-    const owner = make(storage, 'hooks0003');
-    const follower = make(storage, 'hooks0003', false);
-    const stored = storage.loadUpdates('hooks0003').length;
+    const owner = await make(storage, 'hooks0003');
+    const follower = await make(storage, 'hooks0003', false);
+    const stored = (await storage.loadUpdates('hooks0003')).length;
     let relayed = 0;
     follower.session.subscribe({ durableUpdate: () => relayed++ });
     const edit = new Y.Doc();
     Y.applyUpdate(edit, Y.encodeStateAsUpdate(owner.session.doc));
     const before = Y.encodeStateVector(edit);
     edit.getMap('params').set('styleWeight', 9);
-    follower.session.applyRemoteUpdate(Y.encodeStateAsUpdate(edit, before));
+    await follower.session.applyRemoteUpdate(Y.encodeStateAsUpdate(edit, before));
     assert.equal(follower.session.validator.state().params.styleWeight, 9, 'validated into the engine-facing state');
-    assert.equal(storage.loadUpdates('hooks0003').length, stored, 'not stored again');
+    await new Promise((r) => setTimeout(r, 40)); // a group commit window
+    assert.equal((await storage.loadUpdates('hooks0003')).length, stored, 'not stored again');
     assert.equal(relayed, 0, 'not relayed again (the writer relayed it)');
 
     const frames: FramePayload[] = [];
@@ -113,8 +114,8 @@ describe('session cluster hooks', () => {
     Y.applyUpdate(missed, Y.encodeStateAsUpdate(edit));
     const sv = Y.encodeStateVector(missed);
     missed.getMap('params').set('tvWeight', 4);
-    storage.appendUpdates([{ sessionId: 'hooks0003', update: Y.encodeStateAsUpdate(missed, sv), author: 'dead#1', time: 2 }]);
-    follower.session.catchUp();
+    await storage.appendUpdates([{ sessionId: 'hooks0003', update: Y.encodeStateAsUpdate(missed, sv), author: 'dead#1', time: 2 }]);
+    await follower.session.catchUp();
     assert.equal(follower.session.validator.state().params.tvWeight, 4);
     assert.equal(relayed, 1, 'the caught-up change is relayed to local clients');
   });

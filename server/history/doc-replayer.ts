@@ -8,7 +8,7 @@ import * as Y from 'yjs';
 import { DOC_KEYS, type SessionState } from '../../shared/schema.ts';
 import type { DocChange } from '../../shared/protocol.ts';
 import { DocValidator, type PaintBudget } from '../session/doc-state.ts';
-import { regionStrokePoints } from '../../shared/region-strokes.ts';
+import { strokePointCount } from '../../shared/strokes.ts';
 
 /** Transaction origin of replayed updates. */
 const REPLAY_ORIGIN = Symbol('history-replay');
@@ -43,10 +43,6 @@ function field(entry: unknown, key: string): unknown {
 
 const str = (v: unknown): string | null => (typeof v === 'string' ? v : null);
 
-function pointCount(entry: unknown, kind: 'stroke' | 'region'): number {
-  const p = kind === 'region' ? regionStrokePoints(entry) : field(entry, 'points');
-  return Array.isArray(p) ? Math.floor(p.length / 2) : 0;
-}
 
 /** The entries of `strokes` or `regions` seen so far, and who made each. */
 interface EntryTrack {
@@ -214,7 +210,7 @@ export class DocReplayer {
       seen.add(entry);
       const info = strokeInfo(entry);
       track.info.set(entry, info);
-      out.push({ kind: kind === 'stroke' ? 'stroke-updated' : 'region-updated', id: info.id, author: info.author, points: pointCount(entry, kind) });
+      out.push({ kind: kind === 'stroke' ? 'stroke-updated' : 'region-updated', id: info.id, author: info.author, points: strokePointCount(entry) });
     }
   }
 }

@@ -21,7 +21,7 @@ import sharp from 'sharp';
 import { api, EXPORT_FORMATS, type ExportFormat, type ExportStatus } from '../../shared/protocol.ts';
 import type { KeyframeMeta, KeyframeRecord } from '../storage/types.ts';
 import { createLogger } from '../log.ts';
-import { KeyedRateLimiter } from '../reliability/rate-limit.ts';
+import { LocalRateLimit, type AddressRateLimit } from '../reliability/shared-rate-limit.ts';
 
 const log = createLogger('export');
 
@@ -34,7 +34,8 @@ const MAX_JOBS_KEPT = 64;
 /** Where a job reads frames from. */
 export interface FrameSource {
   list(): KeyframeMeta[];
-  get(id: number): KeyframeRecord | undefined;
+  /** One keyframe with its bytes (read from storage as the job runs). */
+  get(id: number): KeyframeRecord | undefined | Promise<KeyframeRecord | undefined>;
 }
 
 export interface ExportOptions {
@@ -138,12 +139,13 @@ export class ExportJobs {
   private running = new Set<Job>();
   private idleWaiters: (() => void)[] = [];
   readonly limits: ExportLimits;
-  private pixelRate: KeyedRateLimiter;
+  private pixelRate: AddressRateLimit;
 
-  constructor(limits: Partial<ExportLimits> = {}) {
+  /** `pixelRate`: EXPORT_PIXELS_PER_MIN per address, cluster-wide with Redis (S33); in-process by default. */
+  constructor(limits: Partial<ExportLimits> = {}, pixelRate?: AddressRateLimit) {
     this.limits = { ...DEFAULT_EXPORT_LIMITS, dir: limits.dir ?? path.join(tmpdir(), `atelier-exports-${process.pid}`), ...limits };
     const perMin = this.limits.pixelsPerMin;
-    this.pixelRate = new KeyedRateLimiter({ capacity: Math.max(perMin, this.limits.maxPixels), refillPerSec: perMin / 60 });
+    this.pixelRate = pixelRate ?? new LocalRateLimit(Math.max(perMin, this.limits.maxPixels), perMin);
     rmSync(this.limits.dir, { recursive: true, force: true });
     mkdirSync(this.limits.dir, { recursive: true });
   }
@@ -154,8 +156,8 @@ export class ExportJobs {
     return n;
   }
 
-  /** Checks the request and queues the job; throws {@link ExportRequestError} when it cannot run. */
-  start(sessionId: string, source: FrameSource, options: ExportOptions, address = 'unknown'): ExportStatus {
+  /** Checks the request and queues the job; rejects with {@link ExportRequestError} when it cannot run. */
+  async start(sessionId: string, source: FrameSource, options: ExportOptions, address = 'unknown'): Promise<ExportStatus> {
     const frames = source.list();
     if (!frames.length) throw new ExportRequestError(409, 'this session has no keyframes yet; let the optimization run a few seconds first');
     if (options.format === 'mp4' && !onPath('ffmpeg')) {
@@ -165,17 +167,22 @@ export class ExportJobs {
     const busy = (n: number, limit: number, what: string, name: string) => {
       if (n >= limit) throw new ExportRequestError(429, `${what} already has ${n} exports queued or running, the most allowed (${name}); wait for one to finish`, 'RATE_LIMITED');
     };
-    busy(this.active((j) => j.sessionId === sessionId), L.maxPerSession, 'this session', 'EXPORT_MAX_JOBS_PER_SESSION');
-    busy(this.active((j) => j.address === address), L.maxPerAddress, 'your address', 'EXPORT_MAX_JOBS_PER_IP');
-    busy(this.queue.length + this.running.size, L.maxJobs, 'the server', 'EXPORT_MAX_JOBS');
+    const checkCaps = () => {
+      busy(this.active((j) => j.sessionId === sessionId), L.maxPerSession, 'this session', 'EXPORT_MAX_JOBS_PER_SESSION');
+      busy(this.active((j) => j.address === address), L.maxPerAddress, 'your address', 'EXPORT_MAX_JOBS_PER_IP');
+      busy(this.queue.length + this.running.size, L.maxJobs, 'the server', 'EXPORT_MAX_JOBS');
+    };
+    checkCaps();
     const plan = planExport(frames, options, L.maxPixels);
-    if (!this.pixelRate.take(address, plan.pixels)) {
+    const verdict = await this.pixelRate.take(address, plan.pixels);
+    if (!verdict.ok) {
       throw new ExportRequestError(
         429,
-        `this export would encode ${plan.pixels} pixels; your address may export ${L.pixelsPerMin} pixels per minute (EXPORT_PIXELS_PER_MIN): retry in ${this.pixelRate.retryAfterSec(address, plan.pixels)} s or ask for a smaller size`,
+        `this export would encode ${plan.pixels} pixels; your address may export ${L.pixelsPerMin} pixels per minute (EXPORT_PIXELS_PER_MIN): retry in ${verdict.retryAfterSec} s or ask for a smaller size`,
         'RATE_LIMITED',
       );
     }
+    checkCaps(); // again: other requests may have queued jobs while the rate was checked
     this.prune();
     const jobId = randomBytes(16).toString('base64url');
     const job: Job = {
@@ -249,7 +256,7 @@ export class ExportJobs {
       st.frames = metas.length;
       const raw: Buffer[] = [];
       for (const [i, meta] of metas.entries()) {
-        const rec = source.get(meta.id);
+        const rec = await source.get(meta.id);
         if (!rec) continue;
         const { data } = await sharp(rec.data)
           .resize(width, height, { fit: 'contain', background: { r: 0, g: 0, b: 0 } })

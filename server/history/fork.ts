@@ -4,18 +4,18 @@
  *
  * The session manager seeds every new session with the defaults; the fork then overwrites the
  * whole document in one transaction (author `fork:<source>@<t>`), so the fork's own history
- * starts with the seed, then the fork. The keyframe is stored for the new session synchronously
- * right after creation: the engine, started by `create()`, reads the latest keyframe only after
- * decoding its inputs (asynchronously), so it starts from the forked image with `iter` continuing
- * from the keyframe's.
+ * starts with the seed, then the fork. The keyframe is stored for the new session before its
+ * engine starts, so the optimization resumes from the forked image with `iter` continuing from the
+ * keyframe's.
  */
 import * as Y from 'yjs';
 import { DOC_KEYS, type SessionState } from '../../shared/schema.ts';
 import { createRegionStroke } from '../../shared/region-strokes.ts';
+import { createStroke } from '../../shared/strokes.ts';
 import type { CreatedSession, SessionManager } from '../session/session-manager.ts';
-import type { HistoryStore, KeyframeRecord, Storage } from '../storage/types.ts';
+import type { KeyframeRecord, Storage } from '../storage/types.ts';
 
-/** Replaces `doc`'s content with `state` in one transaction (strokes get plain point arrays, as the client writes them). */
+/** Replaces `doc`'s content with `state` in one transaction (strokes in the append-only form of shared/strokes.ts, as the client writes them). */
 export function writeState(doc: Y.Doc, state: SessionState, origin: unknown): void {
   doc.transact(() => {
     const params = doc.getMap<unknown>(DOC_KEYS.params);
@@ -32,7 +32,7 @@ export function writeState(doc: Y.Doc, state: SessionState, origin: unknown): vo
 
     const strokes = doc.getArray<Y.Map<unknown>>(DOC_KEYS.strokes);
     strokes.delete(0, strokes.length);
-    strokes.push(state.strokes.map((s) => toMap({ ...s, points: s.points.slice() })));
+    strokes.push(state.strokes.map((s) => createStroke(s)));
 
     const regions = doc.getArray<Y.Map<unknown>>(DOC_KEYS.regions);
     regions.delete(0, regions.length);
@@ -55,19 +55,19 @@ export interface ForkSource {
 }
 
 /**
- * Creates the fork. Throws what `sessions.create()` throws (TooManySessionsError at capacity).
+ * Creates the fork. Rejects with what `sessions.create()` rejects with (TooManySessionsError at
+ * capacity).
  */
-export function forkSession(sessions: SessionManager, storage: Storage & Partial<HistoryStore>, source: ForkSource, owner?: string): CreatedSession {
-  const created = sessions.create(owner);
-  const { session } = created;
-  if (source.keyframe) {
-    const { sessionId: _from, time: _at, ...image } = source.keyframe as KeyframeRecord & { id?: number };
-    delete image.id;
-    const kf: KeyframeRecord = { ...image, sessionId: session.id, time: Date.now() };
-    storage.putKeyframe(kf);
-    storage.archiveKeyframe?.(kf);
-    session.iter = kf.iter;
-  }
-  writeState(session.doc, source.state, { author: `fork:${source.sessionId}@${Math.round(source.t)}` });
-  return created;
+export async function forkSession(sessions: SessionManager, storage: Storage, source: ForkSource, owner?: string): Promise<CreatedSession> {
+  return sessions.create(owner, async (session) => {
+    // Before the engine starts, so it resumes from this keyframe.
+    if (source.keyframe) {
+      const { sessionId: _from, time: _at, ...image } = source.keyframe as KeyframeRecord & { id?: number };
+      delete image.id;
+      const kf: KeyframeRecord = { ...image, sessionId: session.id, time: Date.now() };
+      await storage.putKeyframe(kf);
+      session.iter = kf.iter;
+    }
+    writeState(session.doc, source.state, { author: `fork:${source.sessionId}@${Math.round(source.t)}` });
+  });
 }

@@ -6,16 +6,14 @@
  */
 import { Params, RegionStroke, Stroke, StyleEntry, ContentEntry, type SessionState } from '../../shared/schema.ts';
 import { api, type HistoryKeyframe, type HistoryResponse, type HistoryStateResponse, type LossSample } from '../../shared/protocol.ts';
-import type { HistoryStore, KeyframeMeta, KeyframeRecord, Storage } from '../storage/types.ts';
+import type { KeyframeMeta, Storage, StoredKeyframe } from '../storage/types.ts';
+import type { ImageStore } from '../images/store.ts';
+import { imageIdsIn } from '../images/store.ts';
 import { SessionTimeline } from './timeline.ts';
 import type { PaintBudget } from '../session/doc-state.ts';
 
 /** Timelines kept in memory (each holds its session's updates and a Y.Doc). */
 const TIMELINES_CACHED = 4;
-
-export class HistoryUnavailableError extends Error {
-  override name = 'HistoryUnavailableError';
-}
 
 /** Validates a replayed state with the schemas of shared/schema.ts (a last line of defence). */
 export function validatedState(state: SessionState): SessionState {
@@ -41,58 +39,66 @@ export function keyframeAtOrBefore<K extends { time: number }>(keyframes: readon
 
 export class HistoryService {
   private timelines = new Map<string, SessionTimeline>();
-  readonly store: Storage & HistoryStore;
+  /** Refreshes in flight per session: concurrent requests share one read of the new updates. */
+  private refreshing = new Map<string, Promise<SessionTimeline>>();
 
+  /**
+   * @param images answers "is this image stored" for validation; the ids the updates name are
+   *   looked up (prefetched) before they are replayed.
+   */
   constructor(
-    storage: Storage,
-    private imageExists: (id: string) => boolean,
+    readonly store: Storage,
+    private images: Pick<ImageStore, 'has' | 'prefetch'>,
     private paintBudget?: PaintBudget,
-  ) {
-    const store = storage as Partial<HistoryStore>;
-    if (typeof store.loadUpdatesAfter !== 'function' || typeof store.listArchivedKeyframes !== 'function') {
-      throw new HistoryUnavailableError('this storage keeps no history (it lacks the HistoryStore queries)');
-    }
-    this.store = storage as Storage & HistoryStore;
-  }
+  ) {}
 
   /** The session's timeline, brought up to date with the updates stored since the last call. */
-  timeline(sessionId: string): SessionTimeline {
+  timeline(sessionId: string): Promise<SessionTimeline> {
+    const pending = this.refreshing.get(sessionId);
+    if (pending) return pending;
+    const p = this.refresh(sessionId).finally(() => this.refreshing.delete(sessionId));
+    this.refreshing.set(sessionId, p);
+    return p;
+  }
+
+  private async refresh(sessionId: string): Promise<SessionTimeline> {
     let tl = this.timelines.get(sessionId);
     if (tl) this.timelines.delete(sessionId);
-    else tl = new SessionTimeline(sessionId, this.imageExists, this.paintBudget);
+    else tl = new SessionTimeline(sessionId, (id) => this.images.has(id), this.paintBudget);
     this.timelines.set(sessionId, tl);
     while (this.timelines.size > TIMELINES_CACHED) {
       const [oldId, old] = this.timelines.entries().next().value as [string, SessionTimeline];
+      if (this.refreshing.has(oldId)) break;
       this.timelines.delete(oldId);
       old.destroy();
     }
-    tl.append(this.store.loadUpdatesAfter(sessionId, tl.lastSeq));
+    const updates = await this.store.loadUpdates(sessionId, tl.lastSeq);
+    await this.images.prefetch(updates.flatMap((u) => imageIdsIn(u.update)));
+    // Another refresh may have appended meanwhile (never concurrently: one per session at a time).
+    tl.append(updates.filter((u) => u.seq > tl.lastSeq));
     return tl;
   }
 
-  keyframes(sessionId: string): KeyframeMeta[] {
-    return this.store.listArchivedKeyframes(sessionId);
+  keyframes(sessionId: string): Promise<KeyframeMeta[]> {
+    return this.store.listKeyframes(sessionId);
   }
 
-  keyframe(sessionId: string, id: number): (KeyframeRecord & { id: number }) | undefined {
-    return this.store.getArchivedKeyframe(sessionId, id);
+  keyframe(sessionId: string, id: number): Promise<StoredKeyframe | undefined> {
+    return this.store.getKeyframe(sessionId, id);
   }
 
   /** Loss samples and keyframe losses merged, by time. */
-  lossSeries(sessionId: string, keyframes: readonly KeyframeMeta[] = this.keyframes(sessionId)): LossSample[] {
-    const out: LossSample[] = [
-      ...this.store.lossSamples(sessionId).map((s) => ({ time: s.time, iter: s.iter, ...s.losses })),
-      ...keyframes.map((k) => ({ time: k.time, iter: k.iter, ...k.losses })),
-    ];
+  async lossSeries(sessionId: string, keyframes?: readonly KeyframeMeta[]): Promise<LossSample[]> {
+    const [samples, kfs] = await Promise.all([this.store.lossSamples(sessionId), keyframes ?? this.keyframes(sessionId)]);
+    const out: LossSample[] = [...samples.map((s) => ({ time: s.time, iter: s.iter, ...s.losses })), ...kfs.map((k) => ({ time: k.time, iter: k.iter, ...k.losses }))];
     out.sort((a, b) => a.time - b.time || a.iter - b.iter);
     return out.filter((s, i) => i === 0 || s.time !== out[i - 1].time || s.iter !== out[i - 1].iter);
   }
 
   /** `GET /api/sessions/:id/history`. */
-  history(sessionId: string, createdAt: number): HistoryResponse {
-    const tl = this.timeline(sessionId);
-    const keyframes = this.keyframes(sessionId);
-    const losses = this.lossSeries(sessionId, keyframes);
+  async history(sessionId: string, createdAt: number): Promise<HistoryResponse> {
+    const [tl, keyframes] = await Promise.all([this.timeline(sessionId), this.keyframes(sessionId)]);
+    const losses = await this.lossSeries(sessionId, keyframes);
     const times = [tl.edits[0]?.time, tl.edits.at(-1)?.time, keyframes[0]?.time, keyframes.at(-1)?.time, losses[0]?.time, losses.at(-1)?.time].filter(
       (x): x is number => typeof x === 'number' && Number.isFinite(x),
     );
@@ -111,10 +117,10 @@ export class HistoryService {
    * `GET /api/sessions/:id/history/state?t=`: the response body, plus the validated state and the
    * keyframe metadata for server-side callers (fork, re-render).
    */
-  stateAt(sessionId: string, t: number): { body: HistoryStateResponse; state: SessionState; keyframe: KeyframeMeta | undefined } {
-    const tl = this.timeline(sessionId);
+  async stateAt(sessionId: string, t: number): Promise<{ body: HistoryStateResponse; state: SessionState; keyframe: KeyframeMeta | undefined }> {
+    const [tl, keyframes] = await Promise.all([this.timeline(sessionId), this.keyframes(sessionId)]);
     const at = tl.stateAt(t);
-    const kf = keyframeAtOrBefore(this.keyframes(sessionId), t);
+    const kf = keyframeAtOrBefore(keyframes, t);
     const state = validatedState(at.state);
     return {
       body: { t, seq: at.seq, updates: at.count, state, keyframe: kf ? keyframeJson(sessionId, kf) : null },

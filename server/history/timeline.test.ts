@@ -6,7 +6,7 @@ import { DocValidator, seedDocument } from '../session/doc-state.ts';
 import type { StoredUpdate } from '../storage/types.ts';
 import { CHECKPOINT_EVERY, SessionTimeline, canonicalJson } from './timeline.ts';
 import { mulberry32 } from '../../shared/random.ts';
-import { createRegionStroke, regionStrokePoints, setRegionStrokePoints } from '../../shared/region-strokes.ts';
+import { appendRegionStrokePoints, createRegionStroke } from '../../shared/region-strokes.ts';
 
 const IMG_A = 'a'.repeat(64);
 const IMG_B = 'b'.repeat(64);
@@ -56,8 +56,7 @@ function recordSession(seed: number, edits: number): StoredUpdate[] {
           regions.push([createRegionStroke({ id: `r${n}`, author: names[who], tool: pick(['brush', 'eraser'] as const), style: pick([IMG_A, IMG_B, MISSING]), size: 8, points: pts })]);
         } else if (r < 0.8) {
           const m = regions.get(Math.floor(rand() * regions.length));
-          const pts = regionStrokePoints(m);
-          setRegionStrokePoints(m, rand() < 0.15 ? [...pts, Infinity, 1] : [...pts, Math.round(rand() * 60), Math.round(rand() * 60)]);
+          appendRegionStrokePoints(m, rand() < 0.15 ? [Infinity, 1] : [Math.round(rand() * 60), Math.round(rand() * 60)]);
         } else if (r < 0.9) {
           regions.get(Math.floor(rand() * regions.length)).set('style', MISSING);
         } else {
@@ -167,7 +166,7 @@ describe('session timeline', () => {
     doc.transact(() => doc.getMap('params').set('styleWeight', 5), 'bo#2');
     const region = createRegionStroke({ id: 'g1', author: 'ana', tool: 'brush', style: IMG_B, size: 9, points: [4, 4] });
     doc.transact(() => doc.getArray('regions').push([region]), 'ana#1');
-    doc.transact(() => setRegionStrokePoints(region, [4, 4, 9, 9]), 'ana#1');
+    doc.transact(() => appendRegionStrokePoints(region, [9, 9]), 'ana#1');
     doc.transact(() => doc.getArray('regions').delete(0, 1), 'bo#2');
     const timeline = new SessionTimeline('x', exists);
     timeline.append(stored);

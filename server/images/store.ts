@@ -4,6 +4,13 @@
  * decoded pixels because the session layer decodes the same few images over and over; the cache is
  * bounded by bytes (S25: `DECODED_CACHE_BYTES`), and images are decoded at the size they are used
  * at (the content canvas, a style's working size), never at their full stored size.
+ *
+ * Validation asks "is this image stored, and how big is it?" synchronously, inside a Yjs
+ * transaction (S8), while storage answers asynchronously (S30). So the store *knows* images: every
+ * image it stored, seeded or found stays known (id → size; images are immutable and never deleted,
+ * so a known image stays true), and whoever applies a document update first {@link prefetch}es the
+ * image ids the update mentions ({@link imageIdsIn}) — one query for the unknown ones — so `has`
+ * and `dims` answer from memory without ever waiting for the database.
  */
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
@@ -11,6 +18,7 @@ import path from 'node:path';
 import { ImageId } from '../../shared/schema.ts';
 import type { PresetImage } from '../../shared/protocol.ts';
 import type { RgbImage } from '../engine/api.ts';
+import * as Y from 'yjs';
 import type { ImageRecord, Storage } from '../storage/types.ts';
 import { decodeImage, decodeImageTo, type DecodeTarget } from './codec.ts';
 import { validateImage, type AcceptedMime, type ImageLimits } from './validate.ts';
@@ -26,8 +34,30 @@ export function isImageId(id: string): boolean {
 
 /** Default byte budget of the decoded-pixel cache (config DECODED_CACHE_BYTES). */
 export const DEFAULT_DECODED_CACHE_BYTES = 128 * 1024 * 1024;
-/** Image sizes remembered (for budgets) without reading the image again. */
-const DIMS_CACHED = 4096;
+/**
+ * Images known at once (id → size, ~150 bytes each). Beyond it the oldest are forgotten; a
+ * forgotten id is looked up again by the next update that names it.
+ */
+const KNOWN_IMAGES = 200_000;
+const IMAGE_ID_RE = /^[a-f0-9]{64}$/;
+
+/**
+ * The image ids (64 lowercase hex) a Yjs update writes: string values of map entries and array
+ * items (a style's or the content's `imageId`). Decoding an update is cheap next to applying it.
+ */
+export function imageIdsIn(update: Uint8Array): string[] {
+  const out = new Set<string>();
+  const visit = (v: unknown) => {
+    if (typeof v === 'string') {
+      if (v.length === 64 && IMAGE_ID_RE.test(v)) out.add(v);
+    } else if (Array.isArray(v)) v.forEach(visit);
+  };
+  for (const struct of Y.decodeUpdate(update).structs) {
+    const content = (struct as { content?: { getContent(): unknown[] } }).content;
+    if (content && !(content instanceof Y.ContentType) && !(content instanceof Y.ContentDeleted)) visit(content.getContent());
+  }
+  return [...out];
+}
 
 interface CacheEntry {
   image: Promise<RgbImage>;
@@ -38,7 +68,8 @@ interface CacheEntry {
 export class ImageStore {
   private decoded = new Map<string, CacheEntry>();
   private decodedBytes = 0;
-  private dimsCache = new Map<string, { width: number; height: number }>();
+  /** Images known to be stored, with their size. */
+  private known = new Map<string, { width: number; height: number }>();
   private presetList: PresetImage[] = [];
   private presetFiles = new Map<string, PresetImage>();
 
@@ -52,36 +83,47 @@ export class ImageStore {
     return this.decodedBytes;
   }
 
-  /** Stored width and height of an image (from its record, remembered), or undefined. */
+  /** Stored width and height of a known image (see {@link prefetch}), or undefined. */
   dims(id: string): { width: number; height: number } | undefined {
-    const hit = this.dimsCache.get(id);
-    if (hit) return hit;
-    const rec = this.get(id);
-    if (!rec) return undefined;
-    return this.rememberDims(id, rec.width, rec.height);
+    return this.known.get(id);
   }
 
-  private rememberDims(id: string, width: number, height: number): { width: number; height: number } {
-    const d = { width, height };
-    this.dimsCache.set(id, d);
-    if (this.dimsCache.size > DIMS_CACHED) this.dimsCache.delete(this.dimsCache.keys().next().value as string);
-    return d;
+  private remember(id: string, width: number, height: number): void {
+    if (this.known.has(id)) return;
+    this.known.set(id, { width, height });
+    if (this.known.size > KNOWN_IMAGES) this.known.delete(this.known.keys().next().value as string);
   }
 
   /** Stores already validated bytes; returns the image id. */
-  put(bytes: Buffer, mime: AcceptedMime, width: number, height: number): string {
+  async put(bytes: Buffer, mime: AcceptedMime, width: number, height: number): Promise<string> {
     const id = sha256Hex(bytes);
-    this.storage.putImage({ id, mime, width, height, bytes, createdAt: Date.now() });
-    this.rememberDims(id, width, height);
+    await this.storage.putImage({ id, mime, width, height, bytes, createdAt: Date.now() });
+    this.remember(id, width, height);
     return id;
   }
 
-  get(id: string): ImageRecord | undefined {
-    return isImageId(id) ? this.storage.getImage(id) : undefined;
+  async get(id: string): Promise<ImageRecord | undefined> {
+    if (!isImageId(id)) return undefined;
+    const rec = await this.storage.getImage(id);
+    if (rec) this.remember(id, rec.width, rec.height);
+    return rec;
   }
 
+  /** Whether `id` is a known stored image (synchronous: call {@link prefetch} for ids an update brings). */
   has(id: string): boolean {
-    return isImageId(id) && this.storage.hasImage(id);
+    return this.known.has(id);
+  }
+
+  /** Looks up the ids not known yet (one storage query) so {@link has} and {@link dims} can answer them. */
+  async prefetch(ids: Iterable<string>): Promise<void> {
+    const unknown = [...new Set(ids)].filter((id) => isImageId(id) && !this.known.has(id));
+    if (!unknown.length) return;
+    for (const info of await this.storage.imageInfo(unknown)) this.remember(info.id, info.width, info.height);
+  }
+
+  /** Whether some of `ids` are not known yet (then {@link prefetch} them before validating). */
+  needsPrefetch(ids: readonly string[]): boolean {
+    return ids.some((id) => !this.known.has(id));
   }
 
   /**
@@ -97,16 +139,23 @@ export class ImageStore {
       this.decoded.set(key, hit);
       return hit.image;
     }
-    const rec = this.get(id);
-    if (!rec) return Promise.reject(new Error(`unknown image ${id}`));
-    this.rememberDims(id, rec.width, rec.height);
+    const dims = this.known.get(id);
+    if (!dims) {
+      return this.prefetch([id]).then(() => {
+        if (!this.known.has(id)) throw new Error(`unknown image ${id}`);
+        return this.decode(id, target);
+      });
+    }
     const size = !target
-      ? { width: rec.width, height: rec.height }
+      ? dims
       : 'maxSide' in target
-        ? fitInside(rec.width, rec.height, target.maxSide)
+        ? fitInside(dims.width, dims.height, target.maxSide)
         : target;
     const bytes = size.width * size.height * 3;
-    const image = target ? decodeImageTo(rec.bytes, target) : decodeImage(rec.bytes);
+    const image = this.storage.getImage(id).then((rec) => {
+      if (!rec) throw new Error(`unknown image ${id}`);
+      return target ? decodeImageTo(rec.bytes, target) : decodeImage(rec.bytes);
+    });
     if (bytes > this.decodedCacheBytes) return image;
     const entry: CacheEntry = { image, bytes };
     image.catch(() => this.drop(key, entry));
@@ -145,7 +194,7 @@ export class ImageStore {
         if (!mime) continue;
         const bytes = await readFile(path.join(assetsDir, kind, file));
         const v = await validateImage(bytes, mime, { maxBytes: Math.max(limits.maxBytes, bytes.length), maxPixels: Math.max(limits.maxPixels, 1e8) });
-        const imageId = this.put(bytes, v.mime, v.width, v.height);
+        const imageId = await this.put(bytes, v.mime, v.width, v.height);
         const credit = credits.get(`${kind}/${file}`);
         const preset: PresetImage = {
           imageId,

@@ -29,7 +29,7 @@ export interface ImageLimits {
    * Called with the header's pixel count before the full decode (which costs CPU in proportion):
    * returns an error message to refuse with 429 RATE_LIMITED, or null (UPLOAD_PIXELS_PER_MIN, S25).
    */
-  admitDecode?: (pixels: number) => string | null;
+  admitDecode?: (pixels: number) => string | null | Promise<string | null>;
 }
 
 export interface ValidatedImage {
@@ -84,7 +84,7 @@ export async function validateImage(bytes: Buffer, contentType: string | undefin
   if (w * h > limits.maxPixels) {
     throw new ImageRejection(413, ErrorCode.ImageTooLarge, `image is ${w}x${h} = ${w * h} pixels; the limit is ${limits.maxPixels}`);
   }
-  const refused = limits.admitDecode?.(w * h);
+  const refused = await limits.admitDecode?.(w * h);
   if (refused) throw new ImageRejection(429, ErrorCode.RateLimited, refused);
   try {
     const { info } = await sharp(bytes, { limitInputPixels: limits.maxPixels, failOn: 'truncated' })

@@ -4,7 +4,7 @@ import * as Y from 'yjs';
 import { io as ioClient } from 'socket.io-client';
 import * as encoding from 'lib0/encoding';
 import * as syncProtocol from 'y-protocols/sync';
-import { ErrorCode } from '../../shared/protocol.ts';
+import { ErrorCode, PROTOCOL_VERSION } from '../../shared/protocol.ts';
 import { connectClient, createSession, docJson, startTestServer, waitFor, type TestClient, type TestServer } from '../testing/index.ts';
 import { viewerTokenFor } from '../session/session-manager.ts';
 import { isDeepStrictEqual } from 'node:util';
@@ -82,7 +82,7 @@ describe('realtime sync', () => {
       return cs.every((c) => isDeepStrictEqual(docJson(c.doc), j));
     }, 5000, 'convergence');
     // The server's copy is the same too.
-    const live = server.sessions.get(s.id)!;
+    const live = server.sessions.loadedSession(s.id)!;
     assert.deepEqual(docJson(live.doc), docJson(cs[0].doc));
   });
 
@@ -112,7 +112,7 @@ describe('realtime sync', () => {
     assert.equal(viewer.errors[0].code, ErrorCode.ReadOnly);
     await new Promise((r) => setTimeout(r, 100));
     assert.equal(ed.doc.getMap('params').get('styleWeight'), 1);
-    assert.equal(server.sessions.get(s.id)!.doc.getMap('params').get('styleWeight'), 1);
+    assert.equal(server.sessions.loadedSession(s.id)!.doc.getMap('params').get('styleWeight'), 1);
     await waitFor(() => viewer.frames.length > 0, 5000, 'a frame for the viewer');
     ed.doc.getMap('params').set('tvWeight', 2);
     await waitFor(() => viewer.doc.getMap('params').get('tvWeight') === 2);
@@ -135,7 +135,7 @@ describe('realtime sync', () => {
     const a = await connect({ url: server.url, session: s.id, token: s.editorToken });
     const b = await connect({ url: server.url, session: s.id, token: s.editorToken });
     a.doc.getMap('params').set('styleWeight', 10);
-    await waitFor(() => server.sessions.get(s.id)!.validator.state().params.styleWeight === 10);
+    await waitFor(() => server.sessions.loadedSession(s.id)!.validator.state().params.styleWeight === 10);
     a.doc.getMap('params').set('styleWeight', Number.NaN);
     await waitFor(() => a.errors.length > 0);
     assert.equal(a.errors[0].code, ErrorCode.InvalidValue);
@@ -143,8 +143,8 @@ describe('realtime sync', () => {
     assert.match(a.errors[0].message, /NaN|finite|number/i);
     a.doc.getMap('params').set('resolution', 5000);
     await waitFor(() => a.errors.some((e) => e.path === 'params.resolution'));
-    assert.equal(server.sessions.get(s.id)!.validator.state().params.styleWeight, 10);
-    assert.equal(server.sessions.get(s.id)!.validator.state().params.resolution, 256);
+    assert.equal(server.sessions.loadedSession(s.id)!.validator.state().params.styleWeight, 10);
+    assert.equal(server.sessions.loadedSession(s.id)!.validator.state().params.resolution, 256);
     assert.deepEqual(b.errors, []);
   });
 
@@ -158,7 +158,7 @@ describe('realtime sync', () => {
     a.doc.getArray('styles').push([m]);
     await waitFor(() => a.errors.length > 0);
     assert.equal(a.errors[0].path, 'styles[1].imageId');
-    assert.equal(server.sessions.get(s.id)!.validator.state().styles.length, 1);
+    assert.equal(server.sessions.loadedSession(s.id)!.validator.state().styles.length, 1);
   });
 
   test('S4: a wrong token or unknown session is refused at connect with a clear message', async () => {
@@ -213,6 +213,26 @@ describe('realtime sync', () => {
     (a.socket as unknown as { emit(e: string, v: unknown): void }).emit('y:sync', new Uint8Array([9, 9]));
     await waitFor(() => a.errors.length >= 2);
     assert.ok(a.errors.every((e) => e.code === ErrorCode.BadMessage));
+  });
+
+  test('S32: a client that names another protocol version is refused at the handshake with both versions; the current one and a stock client (no version) are served', async () => {
+    const s = await createSession(server.url);
+    const attempt = (protocol?: number) =>
+      new Promise<{ ok: true } | { ok: false; err: Error & { data?: { code: string; message: string } } }>((resolve) => {
+        const sock = ioClient(server.url, { auth: { session: s.id, token: s.viewerToken, ...(protocol !== undefined ? { protocol } : {}) }, transports: ['websocket'], reconnection: false, forceNew: true });
+        sock.on('connect', () => (sock.close(), resolve({ ok: true })));
+        sock.on('connect_error', (err) => (sock.close(), resolve({ ok: false, err })));
+      });
+    const old = await attempt(PROTOCOL_VERSION - 1);
+    assert.equal(old.ok, false);
+    if (!old.ok) {
+      assert.equal(old.err.data?.code, ErrorCode.IncompatibleClient);
+      assert.match(old.err.message, new RegExp(`protocol ${PROTOCOL_VERSION - 1} .*protocol ${PROTOCOL_VERSION}.*reload`));
+    }
+    const future = await attempt(PROTOCOL_VERSION + 1);
+    assert.equal(future.ok ? null : future.err.data?.code, ErrorCode.IncompatibleClient);
+    assert.equal((await attempt(PROTOCOL_VERSION)).ok, true);
+    assert.equal((await attempt()).ok, true, 'a client that does not say is served (the stock-client contract)');
   });
 
   test('S4: connect_error carries the error code in data', async () => {

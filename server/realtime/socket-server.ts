@@ -25,6 +25,8 @@ import {
   MAX_UNACKED_FRAMES,
   PROTOCOL_VERSION,
   SOCKET_PATH,
+  incompatibleClientMessage,
+  protocolCompatible,
   type ClientToServerEvents,
   type ErrorPayload,
   type FramePayload,
@@ -298,14 +300,24 @@ export function attachRealtime(httpServer: HttpServer, sessions: SessionManager,
   const sessionMaxDocBytes = opts.sessionMaxDocBytes ?? 32 * 1024 * 1024;
   watchSlowConsumers(io, { maxBufferedBytes: opts.maxBufferedBytes ?? 8 * 1024 * 1024 });
 
-  io.use((socket, next) => {
+  io.use(async (socket, next) => {
     const parsed = HandshakeAuth.safeParse(socket.handshake.auth ?? {});
     if (!parsed.success) {
       const issue = parsed.error.issues[0];
-      return next(refusal(ErrorCode.BadRequest, `bad handshake auth: ${issue.path.join('.') || 'auth'}: ${issue.message}; send {session, token, name}`));
+      return next(refusal(ErrorCode.BadRequest, `bad handshake auth: ${issue.path.join('.') || 'auth'}: ${issue.message}; send {session, token, name, protocol}`));
     }
-    const { session: id, token, name } = parsed.data;
-    const auth = sessions.authorize(id, token);
+    const { session: id, token, name, protocol } = parsed.data;
+    // S32: a client that says which protocol it speaks must speak this server's.
+    if (protocol !== undefined && !protocolCompatible(protocol)) {
+      return next(refusal(ErrorCode.IncompatibleClient, incompatibleClientMessage(protocol)));
+    }
+    let auth: Awaited<ReturnType<SessionManager['authorize']>>;
+    try {
+      auth = await sessions.authorize(id, token);
+    } catch (e) {
+      log.warn('handshake: the session could not be read', { session: id, error: (e as Error).message });
+      return next(refusal(ErrorCode.Unavailable, 'the session cannot be read from storage right now; retrying'));
+    }
     if ('error' in auth) {
       return next(
         auth.error === 'unknown-session'
@@ -342,18 +354,14 @@ export function attachRealtime(httpServer: HttpServer, sessions: SessionManager,
     const { role } = socket.data;
     let session = socket.data.session;
     if (session.isClosed) {
-      // Unloaded (idle) between the handshake and now: load it again.
-      let fresh: Session | undefined;
-      try {
-        fresh = sessions.get(session.id);
-      } catch {
-        fresh = undefined;
-      }
-      if (!fresh) {
+      // Unloaded (idle) between the handshake and now: use the instance loaded since, if any;
+      // otherwise the client reconnects and loads it again.
+      const fresh = sessions.loadedSession(session.id);
+      if (!fresh || fresh.isClosed) {
         socket.data.releaseSlot();
         return void socket.disconnect(true);
       }
-      session = socket.data.session = fresh!;
+      session = socket.data.session = fresh;
     }
     const origin = new ClientOrigin(socket, socket.data.name);
     let room = rooms.get(session);
@@ -423,42 +431,62 @@ export function attachRealtime(httpServer: HttpServer, sessions: SessionManager,
         }
         // Charged now (not after the commit wait below), so a burst of step1s cannot all pass the check.
         guard.chargeAnswer(session.encodeStateAsUpdate(msg.payload).length + 8);
-        // Answer with durable state only: wait until queued updates are committed.
-        await opts.commits.idle();
+        // Answer with durable state only: wait until the updates queued before it are committed (S6).
+        await opts.commits.durable();
         if (session.isClosed || socket.disconnected) return;
       } else {
         if (role === 'editor' && msg.payload.length > docMaxUpdateBytes) {
           return sendError({ code: ErrorCode.OverBudget, message: `a document update of ${msg.payload.length} bytes is over the limit of ${docMaxUpdateBytes} (DOC_MAX_UPDATE_BYTES); it was dropped` });
         }
-        const { error, empty } = checkUpdate(msg.payload, role === 'editor' ? session.doc : undefined);
-        if (error) return refuse(guard.reject(ErrorCode.BadMessage, error));
-        if (role !== 'editor') {
-          if (!empty) sendError({ code: ErrorCode.ReadOnly, message: 'this is a view-only connection; the change was dropped' });
-          return;
-        }
-        if (!empty && session.docBytes + msg.payload.length > sessionMaxDocBytes) {
-          return sendError({
-            code: ErrorCode.OverBudget,
-            message: `this session's document has reached its budget of ${sessionMaxDocBytes} stored bytes (SESSION_MAX_DOC_BYTES); the change was dropped — fork the session to go on from its current state`,
-          });
-        }
+        // S30: a socket's updates are applied in the order they came. One that names images this
+        // process does not know yet waits for their lookup, and the ones after it wait behind it.
+        const payload = msg.payload;
+        const wait = role === 'editor' ? session.imagesKnown(payload) : null;
+        if (!wait && !applying) return applyUpdate(payload);
+        const queued = (applying ?? Promise.resolve()).then(() => wait).then(() => applyUpdate(payload));
+        applying = queued;
+        void queued.finally(() => {
+          if (applying === queued) applying = null;
+        });
+        return;
       }
       try {
-        if (msg.type === SYNC_STEP1) {
-          const update = session.encodeStateAsUpdate(msg.payload);
-          const enc = encoding.createEncoder();
-          encoding.writeVarUint(enc, syncProtocol.messageYjsSyncStep2);
-          encoding.writeVarUint8Array(enc, update);
-          socket.emit('y:sync', encoding.toUint8Array(enc));
-        } else {
-          // Applied here rather than via y-protocols, which would swallow (and console.error) a throw.
-          Y.applyUpdate(session.doc, msg.payload, origin);
-        }
+        const update = session.encodeStateAsUpdate(msg.payload);
+        const enc = encoding.createEncoder();
+        encoding.writeVarUint(enc, syncProtocol.messageYjsSyncStep2);
+        encoding.writeVarUint8Array(enc, update);
+        socket.emit('y:sync', encoding.toUint8Array(enc));
+      } catch (e) {
+        log.warn('bad sync message', { session: session.id, error: (e as Error).message });
+        refuse(guard.reject(ErrorCode.BadMessage, `could not answer the sync message: ${(e as Error).message}`));
+      }
+    });
+
+    /** Checks an update against the document as it is now and applies it (R1, S7, S27). */
+    let applying: Promise<void> | null = null;
+    const applyUpdate = (payload: Uint8Array): void => {
+      if (session.isClosed || socket.disconnected) return;
+      const { error, empty } = checkUpdate(payload, role === 'editor' ? session.doc : undefined);
+      if (error) return refuse(guard.reject(ErrorCode.BadMessage, error));
+      if (role !== 'editor') {
+        if (!empty) sendError({ code: ErrorCode.ReadOnly, message: 'this is a view-only connection; the change was dropped' });
+        return;
+      }
+      if (!empty && session.docBytes + payload.length > sessionMaxDocBytes) {
+        sendError({
+          code: ErrorCode.OverBudget,
+          message: `this session's document has reached its budget of ${sessionMaxDocBytes} stored bytes (SESSION_MAX_DOC_BYTES); the change was dropped — fork the session to go on from its current state`,
+        });
+        return;
+      }
+      try {
+        // Applied here rather than via y-protocols, which would swallow (and console.error) a throw.
+        Y.applyUpdate(session.doc, payload, origin);
       } catch (e) {
         log.warn('bad sync message', { session: session.id, error: (e as Error).message });
         refuse(guard.reject(ErrorCode.BadMessage, `could not apply the sync message: ${(e as Error).message}`));
       }
-    });
+    };
 
     socket.on('y:awareness', (raw: unknown) => {
       const admitted = guard.admit('y:awareness', raw);

@@ -159,7 +159,7 @@ describe('socket fuzzing', () => {
       // Up: health, and a fresh client syncs.
       const health = await fetch(server.url + '/healthz');
       assert.equal(health.status, 200);
-      const session = server.sessions.get(s.id)!;
+      const session = server.sessions.loadedSession(s.id)!;
       const last = honestStrokes.at(-1)!;
       await waitFor(() => honest.every((c) => strokeIds(c.doc).has(last)), 30_000, 'the last honest stroke everywhere');
       const fresh = await connectClient({ url: server.url, session: s.id, token: s.viewerToken, name: 'late' });

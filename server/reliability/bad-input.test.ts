@@ -117,7 +117,7 @@ describe('bad input catalogue', () => {
     const a = await connectClient({ url: server.url, session: s.id, token: s.editorToken, name: 'hostile' });
     const b = await connectClient({ url: server.url, session: s.id, token: s.editorToken, name: 'bystander' });
     clients.push(a, b);
-    const session = server.sessions.get(s.id)!;
+    const session = server.sessions.loadedSession(s.id)!;
     const before = structuredClone(session.validator.state());
     const params = a.doc.getMap('params');
     const cases: [string, () => void][] = [

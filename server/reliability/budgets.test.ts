@@ -241,7 +241,7 @@ test('S25: images are decoded at the size they are used at, and the decoded cach
   const ids: string[] = [];
   for (let i = 0; i < 4; i++) {
     const png = await sharp({ create: { width: 1000, height: 500, channels: 3, background: { r: i * 40, g: 0, b: 0 } } }).png().toBuffer();
-    ids.push(store.put(png, 'image/png', 1000, 500));
+    ids.push(await store.put(png, 'image/png', 1000, 500));
   }
   const styled = await store.decode(ids[0], { maxSide: 64 });
   assert.deepEqual([styled.width, styled.height], [64, 32], 'long side 64, aspect kept');
@@ -316,13 +316,13 @@ test('S28: export jobs are capped per session and per address, one slot is left 
   const kf = (id: number) => ({ id, sessionId: 's', iter: id, width: 64, height: 48, mime: 'image/jpeg' as const, data: jpeg, losses: { total: 1, style: 1, content: 1, tv: 0 }, time: id });
   const source = { list: () => [1, 2, 3].map((i) => { const { data: _d, ...m } = kf(i); return m; }), get: (id: number) => kf(id) };
   try {
-    jobs.start('a', source, { format: 'gif', fps: 8, size: 512 }, '10.4.0.1');
-    jobs.start('a', source, { format: 'gif', fps: 8, size: 512 }, '10.4.0.1');
-    assert.throws(() => jobs.start('a', source, { format: 'gif', fps: 8 }, '10.4.0.1'), /EXPORT_MAX_JOBS_PER_SESSION/);
-    jobs.start('b', source, { format: 'gif', fps: 8, size: 512 }, '10.4.0.1');
-    assert.throws(() => jobs.start('c', source, { format: 'gif', fps: 8 }, '10.4.0.1'), /EXPORT_MAX_JOBS_PER_IP/);
+    await jobs.start('a', source, { format: 'gif', fps: 8, size: 512 }, '10.4.0.1');
+    await jobs.start('a', source, { format: 'gif', fps: 8, size: 512 }, '10.4.0.1');
+    await assert.rejects(jobs.start('a', source, { format: 'gif', fps: 8 }, '10.4.0.1'), /EXPORT_MAX_JOBS_PER_SESSION/);
+    await jobs.start('b', source, { format: 'gif', fps: 8, size: 512 }, '10.4.0.1');
+    await assert.rejects(jobs.start('c', source, { format: 'gif', fps: 8 }, '10.4.0.1'), /EXPORT_MAX_JOBS_PER_IP/);
     // The honest job of another address starts at once in the slot the first address may not take.
-    const honest = jobs.start('d', source, { format: 'png', fps: 8, size: 64 }, '10.4.0.2');
+    const honest = await jobs.start('d', source, { format: 'png', fps: 8, size: 64 }, '10.4.0.2');
     assert.equal(jobs.status(honest.jobId)!.state, 'running');
     await jobs.idle();
     const file = jobs.file(honest.jobId)!;

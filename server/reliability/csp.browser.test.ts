@@ -49,7 +49,7 @@ describe('client under the CSP', () => {
         // Wait until the page has its socket open (it counts as a client), then for frames and images.
         // The session is looked up each time: a new session nobody attached to is unloaded after
         // idlePauseMs, and a slow page load on a busy machine may take longer than that.
-        const clients = () => server.sessions.get(s.id)?.clientCount ?? 0;
+        const clients = () => server.sessions.loadedSession(s.id)?.clientCount ?? 0;
         for (let i = 0; i < 900 && clients() === 0; i++) await page.waitForTimeout(100);
         assert.ok(clients() > 0, `${which}: the page connected over ws: to its own host`);
         await page.waitForTimeout(1500);

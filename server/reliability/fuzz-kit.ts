@@ -8,6 +8,7 @@ import * as encoding from 'lib0/encoding';
 import * as syncProtocol from 'y-protocols/sync';
 import * as awarenessProtocol from 'y-protocols/awareness';
 import { mulberry32 } from '../../shared/random.ts';
+import { createStroke } from '../../shared/strokes.ts';
 
 /** Seeded test input (mulberry32), so a failing fuzz run can be repeated. */
 export const prng = mulberry32;
@@ -15,22 +16,11 @@ export const prng = mulberry32;
 /** Integer in [0, n). */
 export const randInt = (rnd: () => number, n: number) => Math.floor(rnd() * n);
 
-/** Appends a valid stroke (as the editor client does: a Y.Map with a growing `points` Y.Array). */
+/** Appends a valid stroke (as the editor client does: shared/strokes.ts, a Y.Map with an append-only `points` Y.Array). */
 export function addStroke(doc: Y.Doc, id: string, points: number[], author = 'fuzz'): Y.Array<number> {
-  const pts = new Y.Array<number>();
-  doc.transact(() => {
-    const m = new Y.Map<unknown>();
-    m.set('id', id);
-    m.set('author', author);
-    m.set('tool', 'brush');
-    m.set('color', '#3366cc');
-    m.set('size', 8);
-    m.set('opacity', 1);
-    pts.push(points);
-    m.set('points', pts);
-    doc.getArray('strokes').push([m]);
-  });
-  return pts;
+  const m = createStroke({ id, author, tool: 'brush', color: '#3366cc', size: 8, opacity: 1, points });
+  doc.transact(() => doc.getArray('strokes').push([m]));
+  return m.get('points') as Y.Array<number>;
 }
 
 /** Ids of the strokes in `doc` (for "every honest stroke is still there" checks). */

@@ -6,7 +6,7 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { ErrorCode } from '../../shared/protocol.ts';
 import { createLogger, logs } from '../log.ts';
-import { KeyedRateLimiter } from './rate-limit.ts';
+import { LocalRateLimit, type AddressRateLimit } from './shared-rate-limit.ts';
 
 const log = createLogger('http');
 
@@ -93,9 +93,9 @@ export function rejectBadPercentEncoding(): RequestHandler {
   };
 }
 
-/** A per-minute bucket per client address, shared by the routes that spend the same allowance. */
-export function perMinuteLimiter(perMinute: number): KeyedRateLimiter {
-  return new KeyedRateLimiter({ capacity: perMinute, refillPerSec: perMinute / 60 });
+/** A per-minute allowance per client address in this process, shared by the routes that spend it. */
+export function perMinuteLimiter(perMinute: number): AddressRateLimit {
+  return new LocalRateLimit(perMinute);
 }
 
 /**
@@ -104,11 +104,12 @@ export function perMinuteLimiter(perMinute: number): KeyedRateLimiter {
  * The IP is `req.ip` (the trusted client address, see client-address.ts). Pass `limiter` to share
  * one allowance between routes (session creation and forks spend the same one).
  */
-export function perIpLimit(what: string, perMinute: number, limiter: KeyedRateLimiter = perMinuteLimiter(perMinute)): RequestHandler {
-  return (req: Request, res: Response, next: NextFunction) => {
+export function perIpLimit(what: string, perMinute: number, limiter: AddressRateLimit = perMinuteLimiter(perMinute)): RequestHandler {
+  return async (req: Request, res: Response, next: NextFunction) => {
     const ip = req.ip ?? req.socket.remoteAddress ?? 'unknown';
-    if (limiter.take(ip)) return next();
-    res.setHeader('Retry-After', String(limiter.retryAfterSec(ip)));
+    const verdict = await limiter.take(ip);
+    if (verdict.ok) return next();
+    res.setHeader('Retry-After', String(verdict.retryAfterSec));
     req.resume();
     res.status(429).json({ error: { code: ErrorCode.RateLimited, message: `too many ${what} from your address: at most ${perMinute} per minute; retry later` } });
   };

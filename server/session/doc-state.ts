@@ -27,6 +27,7 @@ import {
 } from '../../shared/schema.ts';
 import { ErrorCode, type ErrorPayload } from '../../shared/protocol.ts';
 import type { z } from 'zod';
+import { strokeJson } from '../../shared/strokes.ts';
 import { strokePaintCost } from './rasterize.ts';
 import { regionStrokeJson } from '../../shared/region-strokes.ts';
 import { workingSize } from './canvas-builder.ts';
@@ -339,7 +340,8 @@ export class DocValidator {
       let valid = prev;
       if (touched || !key) {
         this.noteUnknownFields(entry, Stroke.shape);
-        const json = entryJson(entry);
+        // `points` read through shared/strokes.ts: the append-only Y.Array or an older plain array.
+        const json = strokeJson(entry);
         const r = Stroke.safeParse(json);
         if (!r.success) {
           const m = issueMessage(r.error, json);

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import * as Y from 'yjs';
 import { DEFAULT_PARAMS, type RegionStroke } from '../../shared/schema.ts';
 import { ErrorCode, api, type ErrorPayload, type PresetsResponse } from '../../shared/protocol.ts';
-import { createRegionStroke, setRegionStrokePoints } from '../../shared/region-strokes.ts';
+import { appendRegionStrokePoints, createRegionStroke } from '../../shared/region-strokes.ts';
 import { DocValidator, seedDocument, type TransactionResult } from './doc-state.ts';
 import { RegionMaskBuilder } from './region-masks.ts';
 import { connectClient, createSession, startTestServer, waitFor, type TestClient, type TestServer } from '../testing/index.ts';
@@ -34,7 +34,7 @@ describe('region strokes in the document (S34)', () => {
     assert.equal(log.at(-1)!.changes.regions, true);
     assert.equal(log.at(-1)!.changes.canvas, false, 'a region stroke is not content');
     assert.deepEqual(v.state().regions.map((r) => r.points), [[10, 10, 40, 10]]);
-    doc.transact(() => setRegionStrokePoints(m, [10, 10, 40, 10, 60, 20]), 'ana');
+    doc.transact(() => appendRegionStrokePoints(m, [60, 20]), 'ana');
     assert.equal(v.state().regions[0].points.length, 6, 'a growing stroke');
     for (const [key, bad, path] of [
       ['size', -3, 'regions[0].size'],

@@ -11,6 +11,7 @@ import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypt
 import type { Role } from '../../shared/protocol.ts';
 import type { ContentEntry, Params, StyleEntry } from '../../shared/schema.ts';
 import { Session, type SessionDeps } from './session.ts';
+import type { SessionRecord } from '../storage/types.ts';
 
 /** Session ids are short random base64url strings; anything else is refused before a lookup. */
 export const SESSION_ID_RE = /^[A-Za-z0-9_-]{8,64}$/;
@@ -56,6 +57,10 @@ export interface SessionDefaults {
 
 export class SessionManager {
   private live = new Map<string, Session>();
+  /** Sessions being read from storage: one load per session however many ask at once. */
+  private loading = new Map<string, Promise<Session | undefined>>();
+  /** Sessions being created (they count against MAX_SESSIONS before they are live). */
+  private creating = 0;
 
   constructor(
     private deps: Omit<SessionDeps, 'onIdle'>,
@@ -63,8 +68,11 @@ export class SessionManager {
     private defaults: () => SessionDefaults,
   ) {}
 
-  /** Makes a new session seeded with `defaults()` (sample content and style, DEFAULT_PARAMS with the configured model). */
-  create(owner?: string): CreatedSession {
+  /**
+   * Makes a new session seeded with `defaults()` (sample content and style, DEFAULT_PARAMS with the
+   * configured model). `prepare` runs before its engine starts (a fork stores its keyframe there).
+   */
+  async create(owner?: string, prepare?: (session: Session) => Promise<void>): Promise<CreatedSession> {
     this.checkCapacity();
     const editorToken = newToken();
     const viewerToken = viewerTokenFor(editorToken);
@@ -75,8 +83,20 @@ export class SessionManager {
       createdAt: Date.now(),
     };
     const { params, styles, content } = this.defaults();
-    const session = Session.create(record, this.sessionDeps(), { params: { ...params }, styles, content }, owner);
+    this.creating++;
+    let session: Session;
+    try {
+      session = await Session.create(record, this.sessionDeps(), { params: { ...params }, styles, content }, owner);
+    } finally {
+      this.creating--;
+    }
     this.live.set(record.id, session);
+    try {
+      await prepare?.(session);
+    } catch (e) {
+      this.unload(session);
+      throw e;
+    }
     session.wake();
     return { session, editorToken, viewerToken };
   }
@@ -86,7 +106,7 @@ export class SessionManager {
    * ones: idle sessions are unloaded and cost only disk.
    */
   private checkCapacity(): void {
-    if (this.live.size >= this.maxSessions) {
+    if (this.live.size + this.loading.size + this.creating >= this.maxSessions) {
       throw new TooManySessionsError(`this server already runs its maximum of ${this.maxSessions} live sessions; try again later`);
     }
   }
@@ -96,19 +116,35 @@ export class SessionManager {
   }
 
   /**
-   * The live session `id`, loading it from storage if needed; undefined when unknown. Throws
+   * The live session `id`, loading it from storage if needed; undefined when unknown. Rejects with
    * {@link TooManySessionsError} when it would have to be loaded beyond MAX_SESSIONS.
    */
-  get(id: string): Session | undefined {
+  async get(id: string): Promise<Session | undefined> {
     if (!SESSION_ID_RE.test(id)) return undefined;
     const live = this.live.get(id);
     if (live) return live;
-    const record = this.deps.storage.getSession(id);
+    const pending = this.loading.get(id);
+    if (pending) return pending;
+    const record = await this.deps.storage.getSession(id);
     if (!record) return undefined;
+    return this.load(record);
+  }
+
+  /** Loads a stored session once, however many callers ask while it loads. */
+  private load(record: SessionRecord): Promise<Session | undefined> {
+    const live = this.live.get(record.id);
+    if (live) return Promise.resolve(live);
+    let pending = this.loading.get(record.id);
+    if (pending) return pending;
     this.checkCapacity();
-    const session = Session.load(record, this.sessionDeps());
-    this.live.set(id, session);
-    return session;
+    pending = Session.load(record, this.sessionDeps())
+      .then((session) => {
+        this.live.set(record.id, session);
+        return session;
+      })
+      .finally(() => this.loading.delete(record.id));
+    this.loading.set(record.id, pending);
+    return pending;
   }
 
   /**
@@ -116,12 +152,12 @@ export class SessionManager {
    * token, when it is derived from this editor token (sessions created before the derivation
    * have an unrelated random one, which is not known here).
    */
-  authorize(
+  async authorize(
     id: string,
     token: string | undefined,
-  ): { session: Session; role: Role; viewerToken?: string } | { error: 'unknown-session' | 'bad-token' | 'too-many-sessions' } {
+  ): Promise<{ session: Session; role: Role; viewerToken?: string } | { error: 'unknown-session' | 'bad-token' | 'too-many-sessions' }> {
     if (!SESSION_ID_RE.test(id)) return { error: 'unknown-session' };
-    const record = this.live.get(id)?.record ?? this.deps.storage.getSession(id);
+    const record = this.live.get(id)?.record ?? (await this.deps.storage.getSession(id));
     if (!record) return { error: 'unknown-session' };
     const t = token ?? '';
     const editor = tokenMatches(t, record.editorTokenHash);
@@ -129,7 +165,7 @@ export class SessionManager {
     if (!editor && !viewer) return { error: 'bad-token' };
     let session: Session | undefined;
     try {
-      session = this.get(id);
+      session = await this.load(record);
     } catch (e) {
       if (e instanceof TooManySessionsError) return { error: 'too-many-sessions' };
       throw e;
@@ -143,7 +179,12 @@ export class SessionManager {
   private unload(s: Session): void {
     if (this.live.get(s.id) !== s) return;
     this.live.delete(s.id);
-    s.close();
+    void s.close();
+  }
+
+  /** The live (loaded) session `id`, without loading it. */
+  loadedSession(id: string): Session | undefined {
+    return this.live.get(id);
   }
 
   /** Sessions in memory now. */
@@ -151,8 +192,11 @@ export class SessionManager {
     return [...this.live.values()];
   }
 
-  closeAll(): void {
-    for (const s of this.live.values()) s.close();
+  /** Closes every live session (keyframes stored, queued updates durable); waits for loads in flight first. */
+  async closeAll(): Promise<void> {
+    await Promise.allSettled([...this.loading.values()]);
+    const all = [...this.live.values()];
     this.live.clear();
+    await Promise.all(all.map((s) => s.close()));
   }
 }

@@ -87,7 +87,7 @@ describe('session engine feed', () => {
     await waitFor(() => c.frames.length >= 3, 5000, 'frames');
     c.close();
     await waitFor(() => !server!.sessions.loaded().some((x) => x.id === s.id), 5000, 'the session to unload');
-    const kf = server.storage.latestKeyframe(s.id);
+    const kf = await server.storage.latestKeyframe(s.id);
     assert.ok(kf && kf.iter > 0);
     const again = await connectClient({ url: server.url, session: s.id, token: s.viewerToken });
     clients.push(again);

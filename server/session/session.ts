@@ -17,15 +17,17 @@ import { ErrorCode, type EngineState, type ErrorPayload, type FramePayload } fro
 import type { ContentEntry, Params, StyleEntry } from '../../shared/schema.ts';
 import type { RgbImage, StyleInput, StyleRegion } from '../engine/api.ts';
 import { decodeImage } from '../images/codec.ts';
-import type { ImageStore } from '../images/store.ts';
+import { imageIdsIn, type ImageStore } from '../images/store.ts';
 import { createLogger, type Logger } from '../log.ts';
 import type { GroupCommit } from '../storage/group-commit.ts';
-import { StaleFencingTokenError, type SessionRecord, type Storage } from '../storage/types.ts';
+import { StaleFencingTokenError, StorageUnavailableError, type SessionRecord, type Storage, type StoredUpdate } from '../storage/types.ts';
+import { DOC_KEYS } from '../../shared/schema.ts';
+import { migrateStrokePoints } from '../../shared/strokes.ts';
 import { CanvasBuilder, Coalescer, styleDecodeSide } from './canvas-builder.ts';
 import { admitResolution, admitStyles } from './admission.ts';
 import { RegionMaskBuilder, regionStyles } from './region-masks.ts';
 import { DocValidator, seedDocument, type PaintBudget } from './doc-state.ts';
-import { archiveKeyframe, recordLossSample } from '../history/recorder.ts';
+import { recordLossSample } from '../history/recorder.ts';
 import type { EngineFrame, EngineHost, SessionEngine } from './engine-host.ts';
 
 /** Transaction origin of updates replayed from storage (not persisted again, not relayed). */
@@ -157,7 +159,14 @@ export class Session {
   private idleTimer: NodeJS.Timeout | null = null;
   private keyframeTimer: NodeJS.Timeout;
   private lastKeyframeIter = -1;
+  /** Time of the newest keyframe: keyframe times only grow per session (the latest is the greatest). */
+  private lastKeyframeTime = 0;
+  /** The keyframe write in flight (at most one: a slow database skips a period rather than queueing). */
+  private keyframeWrite: Promise<void> | null = null;
+  /** Updates from other processes and catch-ups, applied in order (an image lookup may delay one). */
+  private applyChain: Promise<void> = Promise.resolve();
   private closed = false;
+  private closing: Promise<void> | null = null;
   /** Fencing token of the engine lease this process holds (cluster), or null. */
   private fencingToken: number | null = null;
   /** Latest frame (JPEG), served to new clients and to frame.jpg / stream.mjpg. */
@@ -204,29 +213,61 @@ export class Session {
     void this.ensureEngine();
   }
 
-  /** A brand-new session: writes `init` as the first (durable) update. */
-  static create(record: SessionRecord, deps: SessionDeps, init: InitialDocument, owner?: string): Session {
-    deps.storage.createSession(record);
+  /** A brand-new session: writes `init` as the first update; resolves once it is durable. */
+  static async create(record: SessionRecord, deps: SessionDeps, init: InitialDocument, owner?: string): Promise<Session> {
+    await deps.storage.createSession(record);
     const s = new Session(record, deps);
     s.owner = owner;
     seedDocument(s.doc, init);
-    deps.commits.flush();
+    await deps.commits.flush();
     return s;
   }
 
-  /** Rebuilds a stored session by replaying its updates in order, one transaction each. */
-  static load(record: SessionRecord, deps: SessionDeps): Session {
+  /**
+   * Rebuilds a stored session by replaying its updates in order, one transaction each (after
+   * looking up the images they name, so validation answers from memory), then turns strokes that
+   * older clients stored as plain point arrays into the append-only form (S29), as one update.
+   */
+  static async load(record: SessionRecord, deps: SessionDeps): Promise<Session> {
+    const [updates, kf] = await Promise.all([deps.storage.loadUpdates(record.id), deps.storage.latestKeyframe(record.id)]);
+    await deps.images.prefetch(updates.flatMap((u) => imageIdsIn(u.update)));
     const s = new Session(record, deps);
-    for (const u of deps.storage.loadUpdates(record.id)) {
+    for (const u of updates) {
       s.docBytes += u.update.byteLength;
       Y.applyUpdate(s.doc, u.update, STORAGE_ORIGIN);
     }
-    const kf = deps.storage.latestKeyframe(record.id);
     if (kf) {
       s.iter = kf.iter;
       s.lastKeyframeIter = kf.iter;
+      s.lastKeyframeTime = kf.time;
     }
+    s.migrateStrokes();
     return s;
+  }
+
+  /** S29: plain-array strokes (older clients) become append-only Y.Arrays, in one server transaction. */
+  private migrateStrokes(): void {
+    const strokes = this.doc.getArray(DOC_KEYS.strokes);
+    if (!strokes.toArray().some((e) => e instanceof Y.Map && Array.isArray(e.get('points')))) return;
+    this.doc.transact(() => {
+      for (const e of strokes.toArray()) migrateStrokePoints(e);
+    }, 'server');
+  }
+
+  /**
+   * Runs `apply` after the updates queued before it, once the images `updates` name are known
+   * (S30: validation never waits for storage inside a transaction).
+   */
+  private enqueueApply(updates: readonly Uint8Array[], apply: () => void): Promise<void> {
+    const ids = updates.flatMap((u) => imageIdsIn(u));
+    const run = () => {
+      if (!this.closed) apply();
+    };
+    this.applyChain = this.applyChain.then(async () => {
+      if (this.deps.images.needsPrefetch(ids)) await this.deps.images.prefetch(ids).catch((e) => this.log.warn('image lookup failed', { error: (e as Error).message }));
+      run();
+    });
+    return this.applyChain;
   }
 
   subscribe(l: SessionListener): () => void {
@@ -450,8 +491,9 @@ export class Session {
       await Promise.all([this.builtStyles ? null : this.stylesJob.run(), this.builtCanvas ? null : this.canvasJob.run(), this.builtRegions ? null : this.regionsJob.run()]);
       let initImage: RgbImage | undefined;
       let iterOffset = 0;
-      const kf = this.deps.storage.latestKeyframe(this.id);
+      const kf = await this.deps.storage.latestKeyframe(this.id);
       if (kf) {
+        this.lastKeyframeTime = Math.max(this.lastKeyframeTime, kf.time);
         initImage = await decodeImage(kf.data);
         iterOffset = kf.iter;
       }
@@ -471,6 +513,12 @@ export class Session {
       this.engine.setActive(params.running);
       if (!params.running) this.setState('paused');
     } catch (e) {
+      if (e instanceof StorageUnavailableError && !this.closed) {
+        // The keyframe could not be read: try again rather than restart the optimization from scratch.
+        this.log.warn('could not read the keyframe to resume from; retrying', { error: e.message });
+        setTimeout(() => void this.ensureEngine(), 1000).unref();
+        return;
+      }
       this.fail(e);
     }
   }
@@ -492,35 +540,47 @@ export class Session {
     this.emit('frame', this.latestFrame);
   }
 
-  /** Stores the latest frame as a keyframe when the image changed since the last one. */
-  saveKeyframe(): void {
+  /**
+   * Stores the latest frame as a keyframe when the image changed since the last one. At most one
+   * write is in flight; resolves when it is stored (or failed: a keyframe is never worth an error).
+   */
+  saveKeyframe(): Promise<void> {
     const f = this.latestFrame;
-    if (!f || f.iter === this.lastKeyframeIter || this.closed || !this.ownsEngine) return;
-    try {
-      this.deps.storage.putKeyframe({
+    if (!f || f.iter === this.lastKeyframeIter || this.closed || !this.ownsEngine) return this.keyframeWrite ?? Promise.resolve();
+    if (this.keyframeWrite) return this.keyframeWrite;
+    const time = Math.max(Date.now(), this.lastKeyframeTime + 1);
+    this.lastKeyframeTime = time;
+    const iter = f.iter;
+    this.keyframeWrite = this.deps.storage
+      .putKeyframe({
         sessionId: this.id,
-        iter: f.iter,
+        iter,
         width: f.w,
         height: f.h,
         mime: f.mime,
         data: Buffer.from(f.data),
         losses: f.losses,
-        time: Date.now(),
+        time,
         ...(this.fencingToken !== null ? { fencingToken: this.fencingToken } : {}),
-      });
-      this.lastKeyframeIter = f.iter;
-      archiveKeyframe(this.deps.storage, this.id, f);
-    } catch (e) {
-      if (e instanceof StaleFencingTokenError) return this.revokeEngine();
-      this.log.warn('could not store a keyframe', { error: (e as Error).message });
-    }
+      })
+      .then(
+        () => {
+          this.lastKeyframeIter = Math.max(this.lastKeyframeIter, iter);
+        },
+        (e) => {
+          if (e instanceof StaleFencingTokenError) return this.revokeEngine();
+          this.log.warn('could not store a keyframe', { error: (e as Error).message });
+        },
+      )
+      .finally(() => (this.keyframeWrite = null));
+    return this.keyframeWrite;
   }
 
   /** Nobody watched for idlePauseMs: keyframe, free the engine, report idle. */
   private suspend(): void {
     this.idleTimer = null;
     if (this.holders > 0 || this.closed) return;
-    this.saveKeyframe();
+    void this.saveKeyframe();
     this.engine?.dispose();
     this.engine = null;
     this.dropLease();
@@ -528,11 +588,13 @@ export class Session {
     this.deps.onIdle?.(this);
   }
 
-  /** Flushes pending writes, stores a keyframe, frees everything. */
-  close(): void {
-    if (this.closed) return;
-    this.deps.commits.flush();
-    this.saveKeyframe();
+  /**
+   * Stores a keyframe, frees the engine and everything else, and resolves once the updates
+   * queued before it and the keyframe are durable (or the storage gave up on them).
+   */
+  close(): Promise<void> {
+    if (this.closing) return this.closing;
+    const keyframe = this.saveKeyframe();
     this.closed = true;
     clearInterval(this.keyframeTimer);
     if (this.idleTimer) clearTimeout(this.idleTimer);
@@ -541,8 +603,11 @@ export class Session {
     this.dropLease();
     this.deps.cluster?.closed(this);
     this.awareness.destroy();
-    this.doc.destroy();
     this.listeners.clear();
+    this.closing = Promise.all([this.deps.commits.flush(), keyframe]).then(() => {
+      this.doc.destroy();
+    });
+    return this.closing;
   }
 
   get isClosed(): boolean {
@@ -568,10 +633,17 @@ export class Session {
   grantEngine(fencingToken: number): void {
     if (this.closed) return;
     this.fencingToken = fencingToken;
-    this.catchUp();
-    const kf = this.deps.storage.latestKeyframe(this.id);
-    if (kf && kf.iter > this.iter) this.iter = kf.iter;
-    if (this.wantsEngine) void this.ensureEngine();
+    void (async () => {
+      try {
+        await this.catchUp();
+        const kf = await this.deps.storage.latestKeyframe(this.id);
+        if (kf && kf.iter > this.iter) this.iter = kf.iter;
+        if (kf) this.lastKeyframeTime = Math.max(this.lastKeyframeTime, kf.time);
+      } catch (e) {
+        this.log.warn('could not catch up from storage on taking the engine', { error: (e as Error).message });
+      }
+      if (this.wantsEngine && this.fencingToken === fencingToken) void this.ensureEngine();
+    })();
   }
 
   /**
@@ -579,9 +651,15 @@ export class Session {
    * longer subscribed to the cluster bus, or by an owner that died before publishing). Known ones
    * are no-ops; new ones are relayed to the clients, not stored again.
    */
-  catchUp(): void {
+  async catchUp(): Promise<void> {
     if (this.closed) return;
-    for (const u of this.deps.storage.loadUpdates(this.id)) Y.applyUpdate(this.doc, u.update, CATCHUP_ORIGIN);
+    const updates: StoredUpdate[] = await this.deps.storage.loadUpdates(this.id);
+    await this.enqueueApply(
+      updates.map((u) => u.update),
+      () => {
+        for (const u of updates) Y.applyUpdate(this.doc, u.update, CATCHUP_ORIGIN);
+      },
+    );
   }
 
   /** The lease was lost (expired, or a newer owner's fencing token): stop the engine here. */
@@ -600,9 +678,24 @@ export class Session {
     this.deps.cluster?.releaseEngine(this);
   }
 
-  /** An update another process stored and relayed: apply it here, without storing or relaying. */
-  applyRemoteUpdate(update: Uint8Array): void {
-    if (!this.closed) Y.applyUpdate(this.doc, update, REMOTE_ORIGIN);
+  /**
+   * S30: null when every image `update` names is known to the image store, else a promise that
+   * resolves once they were looked up — apply the update after it, so validation answers from memory.
+   */
+  imagesKnown(update: Uint8Array): Promise<void> | null {
+    let ids: string[];
+    try {
+      ids = imageIdsIn(update);
+    } catch {
+      return null; // not decodable: the integration check refuses it
+    }
+    if (!this.deps.images.needsPrefetch(ids)) return null;
+    return this.deps.images.prefetch(ids).catch((e) => this.log.warn('image lookup failed', { error: (e as Error).message }));
+  }
+
+  /** An update another process stored and relayed: apply it here (in arrival order), without storing or relaying. */
+  applyRemoteUpdate(update: Uint8Array): Promise<void> {
+    return this.enqueueApply([update], () => Y.applyUpdate(this.doc, update, REMOTE_ORIGIN));
   }
 
   /** A frame of the owning process: relay it to this process's clients (ignored by the owner). */

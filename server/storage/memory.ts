@@ -1,112 +1,129 @@
-/** In-memory {@link Storage} double: same behaviour as SQLite, nothing survives `close()`. */
-import type {
-  HistoryStore,
-  ImageRecord,
-  KeyframeMeta,
-  KeyframeRecord,
-  LossSampleRecord,
-  SessionRecord,
-  Storage,
-  StoredUpdate,
-  UpdateRecord,
+/**
+ * In-memory {@link Storage} double: the behaviour of the contract (contract.ts), nothing survives
+ * `close()`. Answers asynchronously like the real ones (after a microtask), so callers cannot come
+ * to depend on synchronous answers.
+ */
+import {
+  DuplicateSessionError,
+  StaleFencingTokenError,
+  type ImageInfo,
+  type ImageRecord,
+  type KeyframeMeta,
+  type KeyframeRecord,
+  type LossSampleRecord,
+  type SessionRecord,
+  type Storage,
+  type StoredKeyframe,
+  type StoredUpdate,
+  type UpdateRecord,
 } from './types.ts';
-import { StaleFencingTokenError } from './types.ts';
 
-export class MemoryStorage implements Storage, HistoryStore {
+export class MemoryStorage implements Storage {
+  readonly kind = 'memory';
   private sessions = new Map<string, SessionRecord>();
   private updates = new Map<string, StoredUpdate[]>();
+  private batches = new Set<string>();
   private images = new Map<string, ImageRecord>();
-  private keyframes = new Map<string, KeyframeRecord>();
+  private keyframes = new Map<string, StoredKeyframe[]>();
   /** Highest keyframe fencing token accepted per session. */
   private fences = new Map<string, number>();
   private seq = 0;
-  private archive = new Map<string, (KeyframeRecord & { id: number })[]>();
-  private archiveSeq = 0;
+  private keyframeSeq = 0;
   private losses = new Map<string, LossSampleRecord[]>();
   private closed = false;
 
-  private check(): void {
+  private async run<T>(fn: () => T): Promise<T> {
+    await Promise.resolve();
     if (this.closed) throw new Error('storage is closed');
+    return fn();
   }
-  createSession(rec: SessionRecord): void {
-    this.check();
-    if (this.sessions.has(rec.id)) throw new Error(`session ${rec.id} exists`);
-    this.sessions.set(rec.id, { ...rec });
+
+  /** Synchronous reads for tests that inspect what was stored. */
+  updatesOf(sessionId: string): readonly StoredUpdate[] {
+    return this.updates.get(sessionId) ?? [];
   }
-  getSession(id: string): SessionRecord | undefined {
-    this.check();
-    return this.sessions.get(id);
+
+  createSession(rec: SessionRecord): Promise<void> {
+    return this.run(() => {
+      if (this.sessions.has(rec.id)) throw new DuplicateSessionError(`session ${rec.id} exists`);
+      this.sessions.set(rec.id, { ...rec });
+    });
   }
-  countSessions(): number {
-    return this.sessions.size;
+  getSession(id: string): Promise<SessionRecord | undefined> {
+    return this.run(() => this.sessions.get(id));
   }
-  appendUpdates(records: readonly UpdateRecord[]): void {
-    this.check();
-    for (const r of records) {
-      const list = this.updates.get(r.sessionId) ?? [];
-      list.push({ ...r, update: new Uint8Array(r.update), seq: ++this.seq });
-      this.updates.set(r.sessionId, list);
-    }
+  countSessions(): Promise<number> {
+    return this.run(() => this.sessions.size);
   }
-  loadUpdates(sessionId: string): StoredUpdate[] {
-    this.check();
-    return [...(this.updates.get(sessionId) ?? [])];
+  appendUpdates(records: readonly UpdateRecord[], batchId?: string): Promise<void> {
+    return this.run(() => {
+      if (batchId !== undefined) {
+        if (this.batches.has(batchId)) return;
+        this.batches.add(batchId);
+      }
+      for (const r of records) {
+        const list = this.updates.get(r.sessionId) ?? [];
+        list.push({ ...r, update: new Uint8Array(r.update), seq: ++this.seq });
+        this.updates.set(r.sessionId, list);
+      }
+    });
   }
-  putImage(rec: ImageRecord): void {
-    this.check();
-    if (!this.images.has(rec.id)) this.images.set(rec.id, rec);
+  loadUpdates(sessionId: string, afterSeq = 0): Promise<StoredUpdate[]> {
+    return this.run(() => (this.updates.get(sessionId) ?? []).filter((u) => u.seq > afterSeq));
   }
-  getImage(id: string): ImageRecord | undefined {
-    this.check();
-    return this.images.get(id);
+  putImage(rec: ImageRecord): Promise<void> {
+    return this.run(() => {
+      if (!this.images.has(rec.id)) this.images.set(rec.id, rec);
+    });
   }
-  hasImage(id: string): boolean {
-    return this.images.has(id);
+  getImage(id: string): Promise<ImageRecord | undefined> {
+    return this.run(() => this.images.get(id));
   }
-  putKeyframe(rec: KeyframeRecord): void {
-    this.check();
-    if (rec.fencingToken !== undefined) {
-      const current = this.fences.get(rec.sessionId) ?? 0;
-      if (rec.fencingToken < current) throw new StaleFencingTokenError(rec.sessionId, rec.fencingToken, current);
-      this.fences.set(rec.sessionId, rec.fencingToken);
-    }
-    this.keyframes.set(rec.sessionId, rec);
+  imageInfo(ids: readonly string[]): Promise<ImageInfo[]> {
+    return this.run(() =>
+      ids.flatMap((id) => {
+        const r = this.images.get(id);
+        return r ? [{ id: r.id, mime: r.mime, width: r.width, height: r.height }] : [];
+      }),
+    );
   }
-  latestKeyframe(sessionId: string): KeyframeRecord | undefined {
-    this.check();
-    return this.keyframes.get(sessionId);
+  putKeyframe(rec: KeyframeRecord): Promise<number> {
+    return this.run(() => {
+      if (rec.fencingToken !== undefined) {
+        const current = this.fences.get(rec.sessionId) ?? 0;
+        if (rec.fencingToken < current) throw new StaleFencingTokenError(rec.sessionId, rec.fencingToken, current);
+        this.fences.set(rec.sessionId, rec.fencingToken);
+      }
+      const { fencingToken: _t, ...kf } = rec;
+      const stored = { ...kf, losses: { ...rec.losses }, id: ++this.keyframeSeq };
+      const list = this.keyframes.get(rec.sessionId) ?? [];
+      list.push(stored);
+      list.sort((a, b) => a.time - b.time || a.id - b.id);
+      this.keyframes.set(rec.sessionId, list);
+      return stored.id;
+    });
   }
-  loadUpdatesAfter(sessionId: string, afterSeq: number): StoredUpdate[] {
-    this.check();
-    return (this.updates.get(sessionId) ?? []).filter((u) => u.seq > afterSeq);
+  latestKeyframe(sessionId: string): Promise<StoredKeyframe | undefined> {
+    return this.run(() => this.keyframes.get(sessionId)?.at(-1));
   }
-  archiveKeyframe(rec: KeyframeRecord): number {
-    this.check();
-    const id = ++this.archiveSeq;
-    const list = this.archive.get(rec.sessionId) ?? [];
-    list.push({ ...rec, losses: { ...rec.losses }, id });
-    this.archive.set(rec.sessionId, list);
-    return id;
+  listKeyframes(sessionId: string): Promise<KeyframeMeta[]> {
+    return this.run(() => (this.keyframes.get(sessionId) ?? []).map(({ data: _data, ...meta }) => ({ ...meta, losses: { ...meta.losses } })));
   }
-  listArchivedKeyframes(sessionId: string): KeyframeMeta[] {
-    this.check();
-    return (this.archive.get(sessionId) ?? []).map(({ data: _data, ...meta }) => ({ ...meta, losses: { ...meta.losses } }));
+  getKeyframe(sessionId: string, id: number): Promise<StoredKeyframe | undefined> {
+    return this.run(() => this.keyframes.get(sessionId)?.find((k) => k.id === id));
   }
-  getArchivedKeyframe(sessionId: string, id: number): (KeyframeRecord & { id: number }) | undefined {
-    this.check();
-    return this.archive.get(sessionId)?.find((k) => k.id === id);
+  appendLossSample(rec: LossSampleRecord): Promise<void> {
+    return this.run(() => {
+      const list = this.losses.get(rec.sessionId) ?? [];
+      list.push({ ...rec, losses: { ...rec.losses } });
+      this.losses.set(rec.sessionId, list);
+    });
   }
-  appendLossSample(rec: LossSampleRecord): void {
-    this.check();
-    const list = this.losses.get(rec.sessionId) ?? [];
-    list.push({ ...rec, losses: { ...rec.losses } });
-    this.losses.set(rec.sessionId, list);
+  lossSamples(sessionId: string): Promise<LossSampleRecord[]> {
+    // A stable sort keeps same-ms samples in the order they were written.
+    return this.run(() => [...(this.losses.get(sessionId) ?? [])].sort((a, b) => a.time - b.time));
   }
-  lossSamples(sessionId: string): LossSampleRecord[] {
-    this.check();
-    return [...(this.losses.get(sessionId) ?? [])].sort((a, b) => a.time - b.time);
-  }
-  close(): void {
+  async close(): Promise<void> {
     this.closed = true;
   }
 }

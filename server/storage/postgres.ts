@@ -1,236 +1,230 @@
 /**
  * PostgreSQL {@link Storage}: the shared store when several server processes serve the same
- * sessions (DATABASE_URL, see docs/DEPLOY.md). SQLite stays the embedded default.
+ * sessions (DATABASE_URL, docs/DEPLOY.md). A `pg` pool on the main thread: every call is a promise,
+ * so a slow or hung database delays only the calls that wait for it, never the event loop (S30).
  *
- * Why synchronous: the Storage interface is synchronous because better-sqlite3 is, and the session
- * layer relies on that (group commit flushes in one call, a session loads in one call). Rather than
- * make every caller async, the `pg` client lives in a worker thread (postgres-worker.mjs) and each
- * call here blocks on `Atomics.wait` until the worker answers — the same cost model as SQLite (the
- * event loop waits for the disk), one network round trip per call, one transaction per batch.
- * Group commit keeps that to one round trip per event-loop tick for document updates.
- *
- * Keyframe writes carry the engine lease's fencing token (server/cluster/engine-lease.ts); the
- * highest accepted token per session is kept in `keyframe_fences` and a lower one is refused in
- * the same transaction, so a stale owner cannot overwrite a newer owner's keyframe.
+ * - **Timeouts.** Every call has a deadline (`callTimeoutMs`, DATABASE_TIMEOUT_MS). A call past it
+ *   fails with {@link StorageUnavailableError} and its connection is destroyed, not returned to the
+ *   pool: the late answer dies with the socket and can never be read as another call's, and a
+ *   transaction cut short is rolled back by PostgreSQL when the connection drops. Each call runs on
+ *   a connection of its own, so two calls' statements never interleave.
+ * - **One round trip per write.** Appends, keyframe writes (with the fencing check) and their
+ *   bookkeeping are single statements (data-modifying CTEs), i.e. one implicit transaction each:
+ *   with PostgreSQL 20 ms away a group commit costs 20 ms, not 80 (BEGIN, INSERT, INSERT, COMMIT).
+ * - **Idempotent appends.** A batch carries an id, inserted in the same statement into
+ *   `update_batches`; a retry of a batch whose commit did happen (its answer was lost) inserts
+ *   nothing.
+ * - **Schema.** schema.ts, migrated at open in one transaction under an advisory lock, so processes
+ *   starting together migrate once.
  */
-import { MessageChannel, Worker, receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
-import type {
-  HistoryStore,
-  ImageRecord,
-  KeyframeMeta,
-  KeyframeRecord,
-  LossSampleRecord,
-  SessionRecord,
-  Storage,
-  StoredUpdate,
-  UpdateRecord,
+import pg from 'pg';
+import { POSTGRES, SCHEMA_VERSION_TABLE, UPDATE_BATCH_RETENTION_MS, pendingMigrations } from './schema.ts';
+import { lossesOf } from './sqlite-db.ts';
+import {
+  DuplicateSessionError,
+  StaleFencingTokenError,
+  StorageUnavailableError,
+  type ImageInfo,
+  type ImageRecord,
+  type KeyframeMeta,
+  type KeyframeRecord,
+  type LossSampleRecord,
+  type SessionRecord,
+  type Storage,
+  type StoredKeyframe,
+  type StoredUpdate,
+  type UpdateRecord,
 } from './types.ts';
-import { StaleFencingTokenError } from './types.ts';
+import { createLogger } from '../log.ts';
 
-const SCHEMA = `
-CREATE TABLE IF NOT EXISTS sessions (
-  id TEXT PRIMARY KEY,
-  editor_token_hash BYTEA NOT NULL,
-  viewer_token_hash BYTEA NOT NULL,
-  created_at BIGINT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS updates (
-  seq BIGSERIAL PRIMARY KEY,
-  session_id TEXT NOT NULL REFERENCES sessions(id),
-  data BYTEA NOT NULL,
-  author TEXT NOT NULL,
-  time BIGINT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS updates_by_session ON updates(session_id, seq);
-CREATE TABLE IF NOT EXISTS images (
-  id TEXT PRIMARY KEY,
-  mime TEXT NOT NULL,
-  width INTEGER NOT NULL,
-  height INTEGER NOT NULL,
-  bytes BYTEA NOT NULL,
-  created_at BIGINT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS keyframes (
-  id BIGSERIAL PRIMARY KEY,
-  session_id TEXT NOT NULL REFERENCES sessions(id),
-  iter INTEGER NOT NULL,
-  width INTEGER NOT NULL,
-  height INTEGER NOT NULL,
-  mime TEXT NOT NULL,
-  data BYTEA NOT NULL,
-  losses JSONB NOT NULL,
-  time BIGINT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS keyframes_by_session ON keyframes(session_id, id);
-CREATE TABLE IF NOT EXISTS keyframe_fences (
-  session_id TEXT PRIMARY KEY REFERENCES sessions(id),
-  token BIGINT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS keyframe_archive (
-  id BIGSERIAL PRIMARY KEY,
-  session_id TEXT NOT NULL REFERENCES sessions(id),
-  iter INTEGER NOT NULL,
-  width INTEGER NOT NULL,
-  height INTEGER NOT NULL,
-  mime TEXT NOT NULL,
-  data BYTEA NOT NULL,
-  losses JSONB NOT NULL,
-  time BIGINT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS keyframe_archive_by_session ON keyframe_archive(session_id, id);
-CREATE TABLE IF NOT EXISTS loss_samples (
-  id BIGSERIAL PRIMARY KEY,
-  session_id TEXT NOT NULL REFERENCES sessions(id),
-  time BIGINT NOT NULL,
-  iter INTEGER NOT NULL,
-  total DOUBLE PRECISION,
-  style DOUBLE PRECISION,
-  content DOUBLE PRECISION,
-  tv DOUBLE PRECISION
-);
-CREATE INDEX IF NOT EXISTS loss_samples_by_session ON loss_samples(session_id, time, id);
-`;
+const log = createLogger('postgres');
 
-/** Keyframes kept per session for engine resume (the archive keeps every one). */
-const KEYFRAMES_KEPT = 3;
-/** Several processes may start at once: schema creation runs under this advisory lock. */
+/** Processes starting together take this advisory lock to migrate one at a time. */
 const SCHEMA_LOCK = 7_311_042;
 
-interface Query {
-  text: string;
-  values?: unknown[];
-  /** Abort the batch (rollback) when this statement affects no row; the tag comes back as the error. */
-  refuseWhenNoRows?: string;
+export interface PostgresStorageOptions {
+  /** Longest a call may take, connection included, before it fails (default 10 s, DATABASE_TIMEOUT_MS). */
+  callTimeoutMs?: number;
+  /** Connection attempt timeout (default: callTimeoutMs). */
+  connectTimeoutMs?: number;
+  /** Pool size (default 10): the group commit uses one connection, loads, images and keyframes the others. */
+  maxConnections?: number;
 }
 
 type Row = Record<string, unknown>;
 
-interface WorkerAnswer {
-  ok: boolean;
-  results: Row[][];
-  error?: { message: string; code?: string; refused?: boolean };
-}
+/** int8 (bigint, bigserial) as JS numbers: sequence numbers and ms timestamps stay far below 2^53. */
+const types = {
+  getTypeParser: ((oid: number, format?: 'text' | 'binary') => (oid === 20 ? (v: string) => Number(v) : pg.types.getTypeParser(oid, format as 'text'))) as typeof pg.types.getTypeParser,
+};
 
-/** A query failed in PostgreSQL (`code` is the SQLSTATE, e.g. 23505 for a duplicate key). */
-export class PostgresError extends Error {
-  override name = 'PostgresError';
-  constructor(
-    message: string,
-    readonly code?: string,
-  ) {
-    super(message);
-  }
-}
-
-export interface PostgresStorageOptions {
-  /** Longest a single call may block the event loop before it fails (default 30 s). */
-  callTimeoutMs?: number;
-  /** Connection timeout (default 10 s). */
-  connectTimeoutMs?: number;
+/** SQLSTATE classes and socket errors after which a retry may succeed. */
+function isTransient(e: unknown): boolean {
+  const code = (e as { code?: string }).code ?? '';
+  if (/^(08|53|57P|40001|40P01|55P03)/.test(code)) return true;
+  if (/^E(CONNREFUSED|CONNRESET|PIPE|TIMEDOUT|HOSTUNREACH|NETUNREACH|AI_AGAIN)$/.test(code)) return true;
+  return /Connection terminated|timeout|not queryable|Client has encountered a connection error/i.test((e as Error)?.message ?? '');
 }
 
 const buf = (v: unknown): Buffer => {
   const u = v as Uint8Array;
-  return Buffer.from(u.buffer, u.byteOffset, u.byteLength);
+  return Buffer.isBuffer(u) ? u : Buffer.from(u.buffer, u.byteOffset, u.byteLength);
 };
 
-const FINITE_OR_NULL = (v: number): number | null => (Number.isFinite(v) ? v : null);
+const finiteOrNull = (v: number): number | null => (Number.isFinite(v) ? v : null);
+const numOrNaN = (v: unknown): number => (typeof v === 'number' ? v : NaN);
 
-export class PostgresStorage implements Storage, HistoryStore {
-  private worker: Worker;
-  private port: MessagePort;
-  private signal: Int32Array;
-  private closed = false;
+export class PostgresStorage implements Storage {
+  readonly kind = 'postgres';
+  private pool: pg.Pool;
   private callTimeoutMs: number;
+  private closed = false;
+  private lastBatchPrune = 0;
+
+  private constructor(url: string, opts: PostgresStorageOptions) {
+    this.callTimeoutMs = opts.callTimeoutMs ?? 10_000;
+    this.pool = new pg.Pool({
+      connectionString: url,
+      max: opts.maxConnections ?? 10,
+      connectionTimeoutMillis: opts.connectTimeoutMs ?? this.callTimeoutMs,
+      idleTimeoutMillis: 30_000,
+      application_name: 'atelier',
+      keepAlive: true,
+      types,
+    });
+    // An idle connection that breaks (PostgreSQL restarted) is dropped by the pool; say so.
+    this.pool.on('error', (e) => log.warn('idle PostgreSQL connection failed', { error: e.message }));
+  }
 
   /**
-   * Connects to `url` (postgres://user@host:port/db) and creates the tables if needed. Blocks until
-   * the database answered; throws a clear error when it cannot be reached.
+   * Connects to `url` (postgres://user@host:port/db), migrates the schema if needed and resolves
+   * when the database answered; throws a clear error when it cannot be reached.
    */
-  constructor(url: string, options: PostgresStorageOptions = {}) {
-    this.callTimeoutMs = options.callTimeoutMs ?? 30_000;
-    const flag = new SharedArrayBuffer(4);
-    this.signal = new Int32Array(flag);
-    const { port1, port2 } = new MessageChannel();
-    this.port = port1;
-    this.worker = new Worker(new URL('./postgres-worker.mjs', import.meta.url), {
-      workerData: { url, port: port2, flag, connectTimeoutMs: options.connectTimeoutMs ?? 10_000 },
-      transferList: [port2],
-    });
-    this.worker.unref();
+  static async open(url: string, opts: PostgresStorageOptions = {}): Promise<PostgresStorage> {
+    const s = new PostgresStorage(url, opts);
     try {
-      this.batch(
-        [{ text: 'SELECT pg_advisory_xact_lock($1)', values: [SCHEMA_LOCK] }, ...SCHEMA.split(';').filter((q) => q.trim()).map((text) => ({ text }))],
-        true,
-      );
+      await s.migrate();
     } catch (e) {
-      void this.worker.terminate();
+      await s.pool.end().catch(() => {});
+      if (e instanceof StorageUnavailableError) throw new StorageUnavailableError(`cannot reach PostgreSQL: ${e.message}`);
+      throw e;
+    }
+    return s;
+  }
+
+  /**
+   * Runs `fn` on a pooled connection within the call deadline. Past it (or on a connection error)
+   * the connection is destroyed and the call fails with {@link StorageUnavailableError}.
+   */
+  private async withClient<T>(what: string, fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
+    if (this.closed) throw new Error('storage is closed');
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new StorageUnavailableError(`PostgreSQL did not answer ${what} within ${this.callTimeoutMs} ms`)), this.callTimeoutMs);
+    });
+    let client: pg.PoolClient | undefined;
+    const connecting = this.pool.connect();
+    try {
+      client = await Promise.race([connecting, deadline]);
+      const work = fn(client);
+      work.catch(() => {}); // it may settle after the deadline, on a destroyed connection
+      const result = await Promise.race([work, deadline]);
+      client.release();
+      return result;
+    } catch (e) {
+      const unavailable = e instanceof StorageUnavailableError || isTransient(e);
+      if (client) {
+        if (unavailable) destroy(client, e as Error);
+        else client.release(); // a refused statement (a duplicate key): the connection is fine
+      } else if (e instanceof StorageUnavailableError) {
+        connecting.then((c) => c.release(), () => {}); // connected too late: back to the pool
+      }
+      if (e instanceof StorageUnavailableError) throw e;
+      if (unavailable) throw new StorageUnavailableError(`PostgreSQL ${what}: ${(e as Error).message}`);
+      throw e;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private query(what: string, text: string, values: unknown[] = []): Promise<Row[]> {
+    return this.withClient(what, async (c) => (await c.query(text, values)).rows as Row[]);
+  }
+
+  private async migrate(): Promise<void> {
+    await this.withClient('the schema migration', async (c) => {
+      await c.query('BEGIN');
+      try {
+        await c.query('SELECT pg_advisory_xact_lock($1)', [SCHEMA_LOCK]);
+        await c.query(SCHEMA_VERSION_TABLE(POSTGRES));
+        const v = ((await c.query('SELECT MAX(version) AS v FROM schema_version')).rows[0]?.v as number | null) ?? 0;
+        for (const m of pendingMigrations(v)) {
+          for (const sql of m.statements(POSTGRES)) await c.query(sql);
+          await c.query('INSERT INTO schema_version (version, name, applied_at) VALUES ($1, $2, $3)', [m.version, m.name, Date.now()]);
+          log.info('schema migrated', { version: m.version, name: m.name });
+        }
+        await c.query('COMMIT');
+      } catch (e) {
+        await c.query('ROLLBACK').catch(() => {});
+        throw e;
+      }
+    });
+  }
+
+  /** The version recorded in `schema_version` (tests). */
+  async schemaVersion(): Promise<number> {
+    return ((await this.query('schema version', 'SELECT MAX(version) AS v FROM schema_version'))[0]?.v as number | null) ?? 0;
+  }
+
+  async createSession(rec: SessionRecord): Promise<void> {
+    try {
+      await this.query('createSession', 'INSERT INTO sessions (id, editor_token_hash, viewer_token_hash, created_at) VALUES ($1, $2, $3, $4)', [
+        rec.id,
+        rec.editorTokenHash,
+        rec.viewerTokenHash,
+        rec.createdAt,
+      ]);
+    } catch (e) {
+      if ((e as { code?: string }).code === '23505') throw new DuplicateSessionError(`session ${rec.id} exists`);
       throw e;
     }
   }
-
-  /** Runs `queries` in the worker (in one transaction when `transaction`), blocking until done. */
-  private batch(queries: Query[], transaction: boolean): Row[][] {
-    if (this.closed) throw new Error('storage is closed');
-    Atomics.store(this.signal, 0, 0);
-    this.port.postMessage({ queries, transaction });
-    if (Atomics.wait(this.signal, 0, 0, this.callTimeoutMs) === 'timed-out') {
-      throw new PostgresError(`PostgreSQL did not answer within ${this.callTimeoutMs} ms`);
-    }
-    const msg = receiveMessageOnPort(this.port)?.message as WorkerAnswer | undefined;
-    if (!msg) throw new PostgresError('the PostgreSQL worker answered nothing');
-    if (!msg.ok) {
-      const err = new PostgresError(msg.error?.message ?? 'query failed', msg.error?.code);
-      if (msg.error?.refused) Object.assign(err, { refused: true });
-      throw err;
-    }
-    return msg.results;
+  async getSession(id: string): Promise<SessionRecord | undefined> {
+    const r = (await this.query('getSession', 'SELECT id, editor_token_hash, viewer_token_hash, created_at FROM sessions WHERE id = $1', [id]))[0];
+    return r && { id: r.id as string, editorTokenHash: buf(r.editor_token_hash), viewerTokenHash: buf(r.viewer_token_hash), createdAt: r.created_at as number };
   }
-
-  private query(text: string, values: unknown[] = []): Row[] {
-    return this.batch([{ text, values }], false)[0];
+  async countSessions(): Promise<number> {
+    return (await this.query('countSessions', 'SELECT COUNT(*)::int AS n FROM sessions'))[0].n as number;
   }
-
-  createSession(rec: SessionRecord): void {
-    this.query('INSERT INTO sessions (id, editor_token_hash, viewer_token_hash, created_at) VALUES ($1, $2, $3, $4)', [
-      rec.id,
-      rec.editorTokenHash,
-      rec.viewerTokenHash,
-      rec.createdAt,
-    ]);
-  }
-  getSession(id: string): SessionRecord | undefined {
-    const r = this.query('SELECT id, editor_token_hash, viewer_token_hash, created_at FROM sessions WHERE id = $1', [id])[0];
-    if (!r) return undefined;
-    return { id: r.id as string, editorTokenHash: buf(r.editor_token_hash), viewerTokenHash: buf(r.viewer_token_hash), createdAt: r.created_at as number };
-  }
-  countSessions(): number {
-    return this.query('SELECT COUNT(*)::int AS n FROM sessions')[0].n as number;
-  }
-  appendUpdates(records: readonly UpdateRecord[]): void {
+  async appendUpdates(records: readonly UpdateRecord[], batchId?: string): Promise<void> {
     if (!records.length) return;
-    // One multi-row INSERT: one statement, one transaction, seq in array order.
     const values: unknown[] = [];
+    const base = batchId === undefined ? 0 : 2;
     const rows = records.map((r, i) => {
-      values.push(r.sessionId, r.update, r.author, r.time);
-      return `($${4 * i + 1}, $${4 * i + 2}, $${4 * i + 3}, $${4 * i + 4})`;
+      values.push(r.sessionId, buf(r.update), r.author, r.time);
+      const p = base + 4 * i;
+      return `($${p + 1}::text, $${p + 2}::bytea, $${p + 3}::text, $${p + 4}::bigint, ${i})`;
     });
-    this.query(`INSERT INTO updates (session_id, data, author, time) VALUES ${rows.join(', ')}`, values);
+    const now = Date.now();
+    // One statement, so one round trip and one implicit transaction; seq follows the array order.
+    const text =
+      batchId === undefined
+        ? `INSERT INTO updates (session_id, data, author, time) SELECT s, d, a, t FROM (VALUES ${rows.join(', ')}) AS v(s, d, a, t, o) ORDER BY o`
+        : `WITH batch AS (INSERT INTO update_batches (id, time) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING RETURNING id)
+           INSERT INTO updates (session_id, data, author, time)
+           SELECT s, d, a, t FROM (VALUES ${rows.join(', ')}) AS v(s, d, a, t, o) WHERE EXISTS (SELECT 1 FROM batch) ORDER BY o`;
+    await this.query('appendUpdates', text, batchId === undefined ? values : [batchId, now, ...values]);
+    if (batchId !== undefined && now - this.lastBatchPrune > 60_000) {
+      this.lastBatchPrune = now;
+      this.query('prune update_batches', 'DELETE FROM update_batches WHERE time < $1', [now - UPDATE_BATCH_RETENTION_MS]).catch(() => {});
+    }
   }
-  loadUpdates(sessionId: string): StoredUpdate[] {
-    return this.loadUpdatesAfter(sessionId, 0);
+  async loadUpdates(sessionId: string, afterSeq = 0): Promise<StoredUpdate[]> {
+    const rows = await this.query('loadUpdates', 'SELECT seq, data, author, time FROM updates WHERE session_id = $1 AND seq > $2 ORDER BY seq', [sessionId, afterSeq]);
+    return rows.map((r) => ({ sessionId, seq: r.seq as number, update: buf(r.data), author: r.author as string, time: r.time as number }));
   }
-  loadUpdatesAfter(sessionId: string, afterSeq: number): StoredUpdate[] {
-    return this.query('SELECT seq, data, author, time FROM updates WHERE session_id = $1 AND seq > $2 ORDER BY seq', [sessionId, afterSeq]).map((r) => ({
-      sessionId,
-      seq: r.seq as number,
-      update: new Uint8Array(r.data as Uint8Array),
-      author: r.author as string,
-      time: r.time as number,
-    }));
-  }
-  putImage(rec: ImageRecord): void {
-    this.query('INSERT INTO images (id, mime, width, height, bytes, created_at) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO NOTHING', [
+  async putImage(rec: ImageRecord): Promise<void> {
+    await this.query('putImage', 'INSERT INTO images (id, mime, width, height, bytes, created_at) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO NOTHING', [
       rec.id,
       rec.mime,
       rec.width,
@@ -239,141 +233,95 @@ export class PostgresStorage implements Storage, HistoryStore {
       rec.createdAt,
     ]);
   }
-  getImage(id: string): ImageRecord | undefined {
-    const r = this.query('SELECT id, mime, width, height, bytes, created_at FROM images WHERE id = $1', [id])[0];
-    if (!r) return undefined;
-    return {
-      id: r.id as string,
-      mime: r.mime as ImageRecord['mime'],
-      width: r.width as number,
-      height: r.height as number,
-      bytes: buf(r.bytes),
-      createdAt: r.created_at as number,
-    };
+  async getImage(id: string): Promise<ImageRecord | undefined> {
+    const r = (await this.query('getImage', 'SELECT id, mime, width, height, bytes, created_at FROM images WHERE id = $1', [id]))[0];
+    return r && { id: r.id as string, mime: r.mime as ImageRecord['mime'], width: r.width as number, height: r.height as number, bytes: buf(r.bytes), createdAt: r.created_at as number };
   }
-  hasImage(id: string): boolean {
-    return this.query('SELECT 1 FROM images WHERE id = $1', [id]).length > 0;
+  async imageInfo(ids: readonly string[]): Promise<ImageInfo[]> {
+    if (!ids.length) return [];
+    const rows = await this.query('imageInfo', 'SELECT id, mime, width, height FROM images WHERE id = ANY($1::text[])', [[...ids]]);
+    return rows.map((r) => ({ id: r.id as string, mime: r.mime as ImageRecord['mime'], width: r.width as number, height: r.height as number }));
   }
-  putKeyframe(rec: KeyframeRecord): void {
-    const queries: Query[] = [];
-    if (rec.fencingToken !== undefined) {
-      queries.push({
-        text: `INSERT INTO keyframe_fences (session_id, token) VALUES ($1, $2)
-               ON CONFLICT (session_id) DO UPDATE SET token = EXCLUDED.token WHERE keyframe_fences.token <= EXCLUDED.token`,
-        values: [rec.sessionId, rec.fencingToken],
-        refuseWhenNoRows: 'stale fencing token',
-      });
+  async putKeyframe(rec: KeyframeRecord): Promise<number> {
+    const values = [rec.sessionId, rec.iter, rec.width, rec.height, rec.mime, rec.data, JSON.stringify(rec.losses), rec.time];
+    if (rec.fencingToken === undefined) {
+      const r = await this.query('putKeyframe', 'INSERT INTO keyframes (session_id, iter, width, height, mime, data, losses, time) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id', values);
+      return r[0].id as number;
     }
-    queries.push(
-      {
-        text: 'INSERT INTO keyframes (session_id, iter, width, height, mime, data, losses, time) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)',
-        values: [rec.sessionId, rec.iter, rec.width, rec.height, rec.mime, rec.data, JSON.stringify(rec.losses), rec.time],
-      },
-      {
-        text: 'DELETE FROM keyframes WHERE session_id = $1 AND id NOT IN (SELECT id FROM keyframes WHERE session_id = $1 ORDER BY id DESC LIMIT $2)',
-        values: [rec.sessionId, KEYFRAMES_KEPT],
-      },
+    // Fence check and insert in one statement: a stale writer changes nothing.
+    const r = await this.query(
+      'putKeyframe',
+      `WITH fence AS (
+         INSERT INTO keyframe_fences (session_id, token) VALUES ($1, $9)
+         ON CONFLICT (session_id) DO UPDATE SET token = EXCLUDED.token WHERE keyframe_fences.token <= EXCLUDED.token
+         RETURNING token)
+       INSERT INTO keyframes (session_id, iter, width, height, mime, data, losses, time)
+       SELECT $1, $2, $3, $4, $5, $6, $7, $8 WHERE EXISTS (SELECT 1 FROM fence) RETURNING id`,
+      [...values, rec.fencingToken],
     );
-    try {
-      this.batch(queries, true);
-    } catch (e) {
-      if ((e as { refused?: boolean }).refused) {
-        const current = this.query('SELECT token FROM keyframe_fences WHERE session_id = $1', [rec.sessionId])[0]?.token as number;
-        throw new StaleFencingTokenError(rec.sessionId, rec.fencingToken!, current);
-      }
-      throw e;
-    }
+    if (r[0]) return r[0].id as number;
+    const current = (await this.query('putKeyframe', 'SELECT token FROM keyframe_fences WHERE session_id = $1', [rec.sessionId]))[0]?.token as number;
+    throw new StaleFencingTokenError(rec.sessionId, rec.fencingToken, current);
   }
-  latestKeyframe(sessionId: string): KeyframeRecord | undefined {
-    const r = this.query('SELECT session_id, iter, width, height, mime, data, losses, time FROM keyframes WHERE session_id = $1 ORDER BY id DESC LIMIT 1', [
-      sessionId,
-    ])[0];
-    return r ? keyframeOf(r) : undefined;
+  async latestKeyframe(sessionId: string): Promise<StoredKeyframe | undefined> {
+    const r = (await this.query('latestKeyframe', 'SELECT id, session_id, iter, width, height, mime, data, losses, time FROM keyframes WHERE session_id = $1 ORDER BY time DESC, id DESC LIMIT 1', [sessionId]))[0];
+    return r && { ...metaOf(r), data: buf(r.data) };
   }
-  archiveKeyframe(rec: KeyframeRecord): number {
-    const r = this.query(
-      'INSERT INTO keyframe_archive (session_id, iter, width, height, mime, data, losses, time) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id',
-      [rec.sessionId, rec.iter, rec.width, rec.height, rec.mime, rec.data, JSON.stringify(rec.losses), rec.time],
-    );
-    return r[0].id as number;
+  async listKeyframes(sessionId: string): Promise<KeyframeMeta[]> {
+    return (await this.query('listKeyframes', 'SELECT id, session_id, iter, width, height, mime, losses, time FROM keyframes WHERE session_id = $1 ORDER BY time, id', [sessionId])).map(metaOf);
   }
-  listArchivedKeyframes(sessionId: string): KeyframeMeta[] {
-    return this.query('SELECT id, session_id, iter, width, height, mime, losses, time FROM keyframe_archive WHERE session_id = $1 ORDER BY id', [sessionId]).map(
-      (r) => ({
-        id: r.id as number,
-        sessionId: r.session_id as string,
-        iter: r.iter as number,
-        width: r.width as number,
-        height: r.height as number,
-        mime: r.mime as KeyframeRecord['mime'],
-        losses: lossesOf(r.losses),
-        time: r.time as number,
-      }),
-    );
-  }
-  getArchivedKeyframe(sessionId: string, id: number): (KeyframeRecord & { id: number }) | undefined {
+  async getKeyframe(sessionId: string, id: number): Promise<StoredKeyframe | undefined> {
     if (!Number.isSafeInteger(id)) return undefined;
-    const r = this.query('SELECT id, session_id, iter, width, height, mime, data, losses, time FROM keyframe_archive WHERE session_id = $1 AND id = $2', [
-      sessionId,
-      id,
-    ])[0];
-    return r ? { ...keyframeOf(r), id: r.id as number } : undefined;
+    const r = (await this.query('getKeyframe', 'SELECT id, session_id, iter, width, height, mime, data, losses, time FROM keyframes WHERE session_id = $1 AND id = $2', [sessionId, id]))[0];
+    return r && { ...metaOf(r), data: buf(r.data) };
   }
-  appendLossSample(rec: LossSampleRecord): void {
+  async appendLossSample(rec: LossSampleRecord): Promise<void> {
     const l = rec.losses;
-    this.query('INSERT INTO loss_samples (session_id, time, iter, total, style, content, tv) VALUES ($1, $2, $3, $4, $5, $6, $7)', [
+    await this.query('appendLossSample', 'INSERT INTO loss_samples (session_id, time, iter, total, style, content, tv) VALUES ($1, $2, $3, $4, $5, $6, $7)', [
       rec.sessionId,
       rec.time,
       rec.iter,
-      FINITE_OR_NULL(l.total),
-      FINITE_OR_NULL(l.style),
-      FINITE_OR_NULL(l.content),
-      FINITE_OR_NULL(l.tv),
+      finiteOrNull(l.total),
+      finiteOrNull(l.style),
+      finiteOrNull(l.content),
+      finiteOrNull(l.tv),
     ]);
   }
-  lossSamples(sessionId: string): LossSampleRecord[] {
-    return this.query('SELECT time, iter, total, style, content, tv FROM loss_samples WHERE session_id = $1 ORDER BY time, id', [sessionId]).map((r) => ({
+  async lossSamples(sessionId: string): Promise<LossSampleRecord[]> {
+    const rows = await this.query('lossSamples', 'SELECT time, iter, total, style, content, tv FROM loss_samples WHERE session_id = $1 ORDER BY time, id', [sessionId]);
+    return rows.map((r) => ({
       sessionId,
       time: r.time as number,
       iter: r.iter as number,
       losses: { total: numOrNaN(r.total), style: numOrNaN(r.style), content: numOrNaN(r.content), tv: numOrNaN(r.tv) },
     }));
   }
-  /** Closes the connection and stops the worker. */
-  close(): void {
+  /** Closes the pool (connections in use are ended once their calls finish). */
+  async close(): Promise<void> {
     if (this.closed) return;
-    try {
-      this.batch([], false);
-      Atomics.store(this.signal, 0, 0);
-      this.port.postMessage({ close: true });
-      Atomics.wait(this.signal, 0, 0, 5_000);
-    } catch {
-      // closing anyway
-    }
     this.closed = true;
-    this.port.close();
-    void this.worker.terminate();
+    await this.pool.end().catch(() => {});
   }
 }
 
-function numOrNaN(v: unknown): number {
-  return typeof v === 'number' ? v : NaN;
+/** Drops a connection whose call failed or timed out: never back into the pool, socket closed now. */
+function destroy(client: pg.PoolClient, err: Error): void {
+  try {
+    client.release(err);
+  } catch {
+    // already released
+  }
+  (client as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream?.destroy();
 }
 
-/** JSONB has no NaN/Infinity: they were stored as null and read back as NaN. */
-function lossesOf(v: unknown): KeyframeRecord['losses'] {
-  const o = (v ?? {}) as Record<string, unknown>;
-  return { total: numOrNaN(o.total), style: numOrNaN(o.style), content: numOrNaN(o.content), tv: numOrNaN(o.tv) };
-}
-
-function keyframeOf(r: Row): KeyframeRecord {
+function metaOf(r: Row): KeyframeMeta {
   return {
+    id: r.id as number,
     sessionId: r.session_id as string,
     iter: r.iter as number,
     width: r.width as number,
     height: r.height as number,
     mime: r.mime as KeyframeRecord['mime'],
-    data: buf(r.data),
     losses: lossesOf(r.losses),
     time: r.time as number,
   };

@@ -6,9 +6,9 @@ import { MemoryStorage } from './memory.ts';
 import { SqliteStorage } from './sqlite.ts';
 
 // The shared storage contract (contract.ts) on the embedded implementations; postgres.test.ts runs
-// it on PostgreSQL.
+// it on PostgreSQL. SQLite runs in its worker thread, as the server runs it.
 storageContract('memory', () => ({ storage: new MemoryStorage(), cleanup() {} }));
-storageContract('sqlite', () => {
+storageContract('sqlite', async () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'atelier-storage-'));
-  return { storage: new SqliteStorage(dir), reopen: () => new SqliteStorage(dir), cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+  return { storage: await SqliteStorage.open(dir), reopen: () => SqliteStorage.open(dir), cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 });

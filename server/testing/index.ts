@@ -13,6 +13,7 @@ import * as encoding from 'lib0/encoding';
 import * as syncProtocol from 'y-protocols/sync';
 import * as awarenessProtocol from 'y-protocols/awareness';
 import {
+  PROTOCOL_VERSION,
   SOCKET_PATH,
   api,
   type ClientToServerEvents,
@@ -111,7 +112,7 @@ export function connectClient(opts: ConnectOptions): Promise<TestClient> {
   awareness.setLocalState(null);
   const socket: Socket<ServerToClientEvents, ClientToServerEvents> = io(opts.url, {
     path: SOCKET_PATH,
-    auth: { session: opts.session, token: opts.token, name: opts.name ?? 'test' },
+    auth: { session: opts.session, token: opts.token, name: opts.name ?? 'test', protocol: PROTOCOL_VERSION },
     transports: ['websocket'],
     reconnection: false,
     forceNew: true,

@@ -98,6 +98,10 @@ export interface RedisService {
   /** redis://127.0.0.1:<port> */
   url: string;
   port: number;
+  /** Kills redis-server (SIGKILL: its data is gone, as after a restart without persistence). */
+  kill(): Promise<void>;
+  /** Starts it again on the same port, empty. */
+  start(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -107,26 +111,37 @@ export async function startRedis(): Promise<RedisService> {
   if (!bin) throw new Error(`redis-server is not installed: ${INSTALL_HINT}`);
   const dir = mkdtempSync(path.join(tmpdir(), 'atelier-redis-'));
   const port = await freePort();
-  const proc = spawn(bin, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, '--protected-mode', 'no'], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  proc.stdout!.on('data', (d) => (out += d));
-  proc.stderr!.on('data', (d) => (out += d));
-  const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
+  let proc: ChildProcess | null = null;
+  let exited: Promise<void> = Promise.resolve();
+  const start = async () => {
+    const p = spawn(bin, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, '--protected-mode', 'no'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    proc = p;
+    let out = '';
+    p.stdout!.on('data', (d) => (out += d));
+    p.stderr!.on('data', (d) => (out += d));
+    exited = new Promise<void>((resolve) => p.once('exit', () => resolve()));
+    await waitForPort(port, p, 'redis-server', () => out);
+  };
+  const kill = async () => {
+    if (proc && proc.exitCode === null) proc.kill('SIGKILL');
+    await exited;
+  };
   try {
-    await waitForPort(port, proc, 'redis-server', () => out);
+    await start();
   } catch (e) {
-    proc.kill('SIGKILL');
+    await kill();
     rmSync(dir, { recursive: true, force: true });
     throw e;
   }
   return {
     url: `redis://127.0.0.1:${port}`,
     port,
+    kill,
+    start,
     stop: async () => {
-      if (proc.exitCode === null) proc.kill('SIGKILL');
-      await exited;
+      await kill();
       rmSync(dir, { recursive: true, force: true });
     },
   };

@@ -15,7 +15,7 @@ test('S21: the worker engine (tiny network, cpu) streams frames and re-targets w
     assert.ok(server.engineHost instanceof WorkerEngineHost);
     assert.equal(await server.engineHost.ready, 'cpu');
     // Created in-process so the first step already runs at 48 px (a 256 px cpu step is slow).
-    const { session, editorToken } = server.sessions.create();
+    const { session, editorToken } = await server.sessions.create();
     session.doc.getMap('params').set('resolution', 48);
     const c = await connectClient({ url: server.url, session: session.id, token: editorToken });
     clients.push(c);
@@ -44,7 +44,7 @@ test('S23: a change made while a step runs abandons that step, and a stream of c
     assert.ok(server.engineHost instanceof WorkerEngineHost);
     const host = server.engineHost;
     await host.ready;
-    const { session, editorToken } = server.sessions.create();
+    const { session, editorToken } = await server.sessions.create();
     // Big enough that a cpu step takes a good fraction of a second: changes land mid-step.
     session.doc.getMap('params').set('resolution', 160);
     const c = await connectClient({ url: server.url, session: session.id, token: editorToken });
@@ -78,7 +78,7 @@ test('S26: a step longer than ENGINE_STEP_TIME_LIMIT_MS is preempted and its ses
   const server = await startTestServer({ idlePauseMs: 60_000 }, { engineHost });
   try {
     await engineHost.ready;
-    const { session, editorToken } = server.sessions.create();
+    const { session, editorToken } = await server.sessions.create();
     // A 160 px cpu step of the tiny network takes well over 100 ms.
     session.doc.getMap('params').set('resolution', 160);
     const c = await connectClient({ url: server.url, session: session.id, token: editorToken });

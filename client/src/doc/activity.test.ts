@@ -37,7 +37,7 @@ describe('activity feed', () => {
     a.updateStyle(0, { weight: 2.5 });
     a.setContent({ imageId: IMG, width: 100, height: 80 });
     const m = a.beginStroke({ author: 'Ana', tool: 'brush', color: '#000000', size: 3, opacity: 1, points: [0, 0] });
-    a.setStrokePoints(m, [0, 0, 1, 1]);
+    a.appendPoints(m, [1, 1]);
     a.beginStroke({ author: 'Ana', tool: 'brush', color: '#000000', size: 3, opacity: 1, points: [2, 2] });
     a.clearStrokes();
     const texts = seen.flatMap((s) => s.changes.map((c) => describeChange('Ana', c)));

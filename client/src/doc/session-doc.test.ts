@@ -65,14 +65,34 @@ describe('session document accessors', () => {
     assert.deepEqual(s.getContent(), { background: '#102030', width: 640, height: 480 });
   });
 
-  test('C34: a stroke is a Y.Map whose points array is replaced as it grows, and others see it live', () => {
+  test('C34: a stroke is a Y.Map whose points Y.Array only grows (O(1) per point on the wire), and others see it live', () => {
     const [a, b] = pair();
     const m = a.beginStroke({ author: 'Ana', tool: 'brush', color: '#ff0000', size: 8, opacity: 1, points: [1, 2] });
+    assert.ok(m.get('points') instanceof Y.Array);
     assert.equal(b.getStrokes()[0].points.length, 2);
-    a.setStrokePoints(m, [1, 2, 3, 4, 5, 6]);
-    assert.deepEqual(b.getStrokes()[0].points, [1, 2, 3, 4, 5, 6]);
+    const sizes: number[] = [];
+    a.doc.on('update', (u: Uint8Array) => sizes.push(u.byteLength));
+    a.appendPoints(m, [3, 4]);
+    for (let i = 0; i < 200; i++) a.appendPoints(m, [5 + i, 6 + i / 8]);
+    assert.deepEqual(b.getStrokes()[0].points.slice(0, 6), [1, 2, 3, 4, 5, 6]);
+    assert.equal(b.getStrokes()[0].points.length, 2 + 2 + 400);
+    assert.ok(Math.max(...sizes) <= 32 && sizes.at(-1)! <= sizes[10] + 4, `every append costs the same few bytes however long the stroke is (${sizes[10]} after 10 points, ${sizes.at(-1)} after 200, max ${Math.max(...sizes)})`);
     assert.equal(b.getStrokes()[0].author, 'Ana');
-    assert.throws(() => a.setStrokePoints(m, [1, 2, 3]), /pairs/);
+    assert.throws(() => a.appendPoints(m, [1, 2, 3]), /pairs/);
+    assert.throws(() => a.appendPoints(m, [1, Number.NaN]), /finite/);
+  });
+
+  test('C34: a stroke written by an older client as a plain points array reads, and appending turns it into the append-only form', () => {
+    const [a, b] = pair();
+    const old = new Y.Map<unknown>();
+    a.doc.transact(() => {
+      for (const [k, v] of Object.entries({ id: 'old', author: 'Bo', tool: 'brush', color: '#00ff00', size: 4, opacity: 1, points: [1, 1, 2, 2] })) old.set(k, v);
+      a.strokes.push([old]);
+    });
+    assert.deepEqual(b.getStrokes()[0].points, [1, 1, 2, 2]);
+    a.appendPoints(old, [3, 3]);
+    assert.ok(old.get('points') instanceof Y.Array);
+    assert.deepEqual(b.getStrokes()[0].points, [1, 1, 2, 2, 3, 3]);
   });
 
   test('C35: clearing removes every stroke and is one undo step that brings them back', () => {
@@ -111,8 +131,8 @@ describe('session document accessors', () => {
     undo.captureTimeout = 0; // every change would be its own step
     const release = holdUndoGroup(undo);
     const m = a.beginStroke({ author: 'Ana', tool: 'brush', color: '#ff0000', size: 8, opacity: 1, points: [1, 2] });
-    a.setStrokePoints(m, [1, 2, 3, 4]);
-    a.setStrokePoints(m, [1, 2, 3, 4, 5, 6]);
+    a.appendPoints(m, [3, 4]);
+    a.appendPoints(m, [5, 6]);
     release();
     a.setParam('seed', 5);
     undo.undo();

@@ -24,7 +24,8 @@ import {
   type ParamKey,
   type Params,
 } from '../../../shared/schema.ts';
-import { createRegionStroke, regionStrokeJson, setRegionStrokePoints } from '../../../shared/region-strokes.ts';
+import { appendRegionStrokePoints, createRegionStroke, regionStrokeJson } from '../../../shared/region-strokes.ts';
+import { appendStrokePoints, createStroke, strokeJson, strokePointCount } from '../../../shared/strokes.ts';
 
 /** Transaction origin of this browser's own edits; the undo manager tracks only this. */
 export const LOCAL_ORIGIN: { readonly name: string } = Object.freeze({ name: 'atelier-local' });
@@ -180,22 +181,30 @@ export class SessionDoc {
     return out;
   }
 
-  /** Adds a stroke (usually with its first point) and returns its map for live point updates. */
+  /**
+   * Adds a stroke (usually with its first point) and returns its map for live point appends. Its
+   * `points` is append-only (shared/strokes.ts): a Y.Array that {@link appendPoints} grows.
+   */
   beginStroke(stroke: Omit<Stroke, 'id'> & { id?: string }): Y.Map<unknown> {
     const id = stroke.id ?? `${this.doc.clientID.toString(36)}-${Date.now().toString(36)}-${(this.strokeCounter++).toString(36)}`;
     const s = check(Stroke, { ...stroke, id }, `strokes[${this.strokes.length}]`);
     if (this.strokes.length >= MAX_STROKES) throw new InvalidDocValue('strokes', `at most ${MAX_STROKES} strokes; clear the canvas first`);
-    const m = new Y.Map<unknown>(Object.entries(s));
+    const m = createStroke(s);
     this.transact(() => this.strokes.push([m]));
     return m;
   }
 
-  /** Replaces a stroke's points (the whole array: other clients see the stroke grow live). */
-  setStrokePoints(stroke: Y.Map<unknown>, points: readonly number[]): void {
-    if (points.length > MAX_STROKE_POINTS) throw new InvalidDocValue('strokes.points', `at most ${MAX_STROKE_POINTS / 2} points`);
+  /**
+   * Appends points to a stroke (flat x,y pairs; only the new ones): one small insert on the wire
+   * and in the stored history however long the stroke already is (C34), while others see it grow.
+   */
+  appendPoints(stroke: Y.Map<unknown>, points: readonly number[]): void {
+    if (!points.length) return;
     if (points.length % 2 !== 0) throw new InvalidDocValue('strokes.points', 'points must hold x,y pairs');
+    if (!points.every((v) => Number.isFinite(v) && Math.abs(v) <= 1e5)) throw new InvalidDocValue('strokes.points', 'points must be finite content coordinates');
     if (stroke.doc !== this.doc) return; // the stroke was removed (e.g. someone cleared) — nothing to update
-    this.transact(() => stroke.set('points', points.slice()));
+    if (strokePointCount(stroke) * 2 + points.length > MAX_STROKE_POINTS) throw new InvalidDocValue('strokes.points', `at most ${MAX_STROKE_POINTS / 2} points`);
+    this.transact(() => appendStrokePoints(stroke, points));
   }
 
   // ── regions (style brushes) ──────────────────────────────────────────────
@@ -219,12 +228,14 @@ export class SessionDoc {
     return m;
   }
 
-  /** Replaces a style-brush stroke's points (others see the region grow live). */
-  setRegionPoints(entry: Y.Map<unknown>, points: readonly number[]): void {
-    if (points.length > MAX_STROKE_POINTS) throw new InvalidDocValue('regions.points', `at most ${MAX_STROKE_POINTS / 2} points`);
+  /** Appends points (only the new ones) to a style-brush stroke; others see the region grow live. */
+  appendRegionPoints(entry: Y.Map<unknown>, points: readonly number[]): void {
+    if (!points.length) return;
     if (points.length % 2 !== 0) throw new InvalidDocValue('regions.points', 'points must hold x,y pairs');
+    if (!points.every((v) => Number.isFinite(v) && Math.abs(v) <= 1e5)) throw new InvalidDocValue('regions.points', 'points must be finite content coordinates');
     if (entry.doc !== this.doc) return; // removed meanwhile (e.g. someone cleared the regions)
-    this.transact(() => setRegionStrokePoints(entry, points));
+    if (strokePointCount(entry) * 2 + points.length > MAX_STROKE_POINTS) throw new InvalidDocValue('regions.points', `at most ${MAX_STROKE_POINTS / 2} points`);
+    this.transact(() => appendRegionStrokePoints(entry, points));
   }
 
   /** Removes every style-brush stroke in one local transaction (one undo step). */
@@ -249,6 +260,6 @@ export function readRegion(m: unknown): RegionStroke | null {
 /** Validated snapshot of one stroke map, or null if it is not a valid stroke. */
 export function readStroke(m: unknown): Stroke | null {
   if (!(m instanceof Y.Map)) return null;
-  const r = Stroke.safeParse(mapToObject(m));
+  const r = Stroke.safeParse(strokeJson(m));
   return r.success ? r.data : null;
 }

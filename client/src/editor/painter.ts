@@ -1,6 +1,6 @@
 /**
  * The painting tools: turns pointer gestures on the content canvas into strokes in the shared
- * document. A stroke is created on pointer-down and its points are replaced (throttled to
+ * document. A stroke is created on pointer-down and its new points are appended (throttled to
  * PUBLISH_INTERVAL_MS) while it grows, so others watch it being drawn; the local copy is drawn
  * at full rate. Each stroke is one undo step. A stroke that reaches the schema's point limit
  * continues as a new stroke. The style brush and its eraser (C98) write region strokes
@@ -106,7 +106,7 @@ export class Painter implements CanvasInput {
             tool: b.tool === 'style' ? 'brush' : 'eraser',
             ...(b.tool === 'style' ? { style: b.style } : {}),
             size: b.size,
-            points: rec.points.slice(),
+            points: rec.takeUnpublished(),
           })
         : this.sdoc.beginStroke({
             author: this.author().slice(0, 64),
@@ -114,7 +114,7 @@ export class Painter implements CanvasInput {
             color: b.color,
             size: b.size,
             opacity: b.opacity,
-            points: rec.points.slice(),
+            points: rec.takeUnpublished(),
           });
       this.currentId = String(this.current.get('id'));
       this.recorder = rec;
@@ -145,7 +145,7 @@ export class Painter implements CanvasInput {
   private maybePublish(): void {
     if (!this.recorder || !this.current) return;
     if (this.recorder.shouldPublish(performance.now())) {
-      this.publish(this.recorder.points);
+      this.publish(this.recorder.takeUnpublished());
     } else if (this.flushTimer === undefined) {
       // Make sure the last points of a pause go out even if no further event comes.
       this.flushTimer = setTimeout(() => {
@@ -156,10 +156,10 @@ export class Painter implements CanvasInput {
   }
 
   private publish(points: readonly number[]): void {
-    if (!this.current) return;
+    if (!this.current || !points.length) return;
     try {
-      if (this.region) this.sdoc.setRegionPoints(this.current, points);
-      else this.sdoc.setStrokePoints(this.current, points);
+      if (this.region) this.sdoc.appendRegionPoints(this.current, points);
+      else this.sdoc.appendPoints(this.current, points);
     } catch (e) {
       this.onError(e);
     }
@@ -168,7 +168,7 @@ export class Painter implements CanvasInput {
   private commit(): void {
     clearTimeout(this.flushTimer);
     this.flushTimer = undefined;
-    if (this.recorder && this.current) this.publish(this.recorder.finish());
+    if (this.recorder && this.current) this.publish(this.recorder.takeUnpublished());
     this.recorder = null;
     this.current = null;
     this.showLive();

@@ -1,6 +1,6 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { StrokeRecorder, simplifyPolyline, PUBLISH_INTERVAL_MS } from './stroke-points.ts';
+import { StrokeRecorder, PUBLISH_INTERVAL_MS } from './stroke-points.ts';
 
 describe('stroke point recording', () => {
   test('C50: points closer than a fraction of the brush size are dropped', () => {
@@ -29,19 +29,14 @@ describe('stroke point recording', () => {
     assert.equal(r.full, true);
   });
 
-  test('C52: simplification keeps the ends and the corners and drops collinear points', () => {
-    const line = [0, 0, 1, 0.01, 2, 0, 3, 0.02, 4, 0, 4, 5, 4, 10];
-    assert.deepEqual(simplifyPolyline(line, 0.5), [0, 0, 4, 0, 4, 10]);
-    assert.deepEqual(simplifyPolyline([5, 5], 1), [5, 5]);
-    assert.deepEqual(simplifyPolyline(line, 0), line);
-  });
-
-  test('C52: simplification handles long strokes without recursion limits', () => {
-    const pts: number[] = [];
-    for (let i = 0; i < 10_000; i++) pts.push(i, Math.sin(i / 50) * 40);
-    const s = simplifyPolyline(pts, 0.5);
-    assert.ok(s.length < pts.length / 4, `kept ${s.length / 2} of ${pts.length / 2}`);
-    assert.deepEqual(s.slice(0, 2), [0, 0]);
-    assert.deepEqual(s.slice(-2), pts.slice(-2));
+  test('C52: only the points added since the last publish are handed out, in 1/8 px steps (a stroke is appended to, never rewritten)', () => {
+    const r = new StrokeRecorder(1);
+    r.add(0.04, 0);
+    r.add(10.3, 0.06);
+    assert.deepEqual(r.takeUnpublished(), [0, 0, 10.25, 0]);
+    assert.deepEqual(r.takeUnpublished(), []);
+    r.add(20, 5);
+    assert.deepEqual(r.takeUnpublished(), [20, 5]);
+    assert.deepEqual(r.points, [0, 0, 10.25, 0, 20, 5]);
   });
 });

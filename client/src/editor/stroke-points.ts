@@ -2,10 +2,13 @@
  * Recording a stroke's points while someone draws. Pointer events arrive far faster than the
  * network needs (and in Chromium, coalesced); the recorder drops points closer than a fraction
  * of the brush size to the previous one, tells the caller when to publish (every
- * {@link PUBLISH_INTERVAL_MS}), and simplifies the finished stroke with Ramer–Douglas–Peucker
- * so the stored document stays small. Pure, unit tested.
+ * {@link PUBLISH_INTERVAL_MS}) and hands out only the points added since the last publish: the
+ * shared stroke is append-only (shared/strokes.ts), so a point costs the same on the wire and in
+ * the stored history however long the stroke is. Coordinates are kept in 1/8 px steps (what the
+ * document stores). Pure, unit tested.
  */
 import { MAX_STROKE_POINTS } from '../../../shared/schema.ts';
+import { quantizeCoord } from '../../../shared/strokes.ts';
 
 /** Live stroke updates are published at most this often. */
 export const PUBLISH_INTERVAL_MS = 30;
@@ -14,6 +17,8 @@ export class StrokeRecorder {
   /** Flat x,y pairs in content pixels. */
   readonly points: number[] = [];
   private lastPublish = -Infinity;
+  /** Numbers of `points` already handed out by {@link takeUnpublished}. */
+  private published = 0;
   private dirty = false;
   private readonly minDist: number;
 
@@ -38,7 +43,7 @@ export class StrokeRecorder {
       const dy = y - this.points[n - 1];
       if (dx * dx + dy * dy < this.minDist * this.minDist) return false;
     }
-    this.points.push(round2(x), round2(y));
+    this.points.push(quantizeCoord(x), quantizeCoord(y));
     this.dirty = true;
     return true;
   }
@@ -52,62 +57,14 @@ export class StrokeRecorder {
   }
 
   /** The final point list: simplified, never empty if any point was added. */
-  finish(tolerance = 0.35): number[] {
+  /**
+   * The points added since the last call, to append to the published stroke (C52: a stroke is
+   * appended to, never rewritten), and marks them published.
+   */
+  takeUnpublished(): number[] {
+    const out = this.points.slice(this.published);
+    this.published = this.points.length;
     this.dirty = false;
-    return simplifyPolyline(this.points, tolerance);
+    return out;
   }
-}
-
-function round2(v: number): number {
-  return Math.round(v * 100) / 100;
-}
-
-/**
- * Ramer–Douglas–Peucker on a flat [x0,y0,x1,y1,…] array: keeps the end points and every point
- * farther than `tolerance` from the simplified line. Iterative, so long strokes cannot overflow
- * the stack.
- */
-export function simplifyPolyline(points: readonly number[], tolerance: number): number[] {
-  const n = points.length / 2;
-  if (n <= 2 || tolerance <= 0) return points.slice();
-  const keep = new Uint8Array(n);
-  keep[0] = 1;
-  keep[n - 1] = 1;
-  const stack: Array<[number, number]> = [[0, n - 1]];
-  const tol2 = tolerance * tolerance;
-  while (stack.length) {
-    const [a, b] = stack.pop()!;
-    const ax = points[2 * a];
-    const ay = points[2 * a + 1];
-    const bx = points[2 * b];
-    const by = points[2 * b + 1];
-    let maxD = -1;
-    let maxI = -1;
-    for (let i = a + 1; i < b; i++) {
-      const d = segmentDistance2(points[2 * i], points[2 * i + 1], ax, ay, bx, by);
-      if (d > maxD) {
-        maxD = d;
-        maxI = i;
-      }
-    }
-    if (maxI >= 0 && maxD > tol2) {
-      keep[maxI] = 1;
-      stack.push([a, maxI], [maxI, b]);
-    }
-  }
-  const out: number[] = [];
-  for (let i = 0; i < n; i++) if (keep[i]) out.push(points[2 * i], points[2 * i + 1]);
-  return out;
-}
-
-/** Squared distance from (px,py) to the segment a–b. */
-function segmentDistance2(px: number, py: number, ax: number, ay: number, bx: number, by: number): number {
-  const dx = bx - ax;
-  const dy = by - ay;
-  const len2 = dx * dx + dy * dy;
-  let t = len2 === 0 ? 0 : ((px - ax) * dx + (py - ay) * dy) / len2;
-  t = Math.max(0, Math.min(1, t));
-  const ex = ax + t * dx - px;
-  const ey = ay + t * dy - py;
-  return ex * ex + ey * ey;
 }

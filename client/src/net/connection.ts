@@ -13,6 +13,7 @@ import * as Y from 'yjs';
 import { Awareness } from 'y-protocols/awareness';
 import {
   SOCKET_PATH,
+  PROTOCOL_VERSION,
   ErrorCode,
   type ServerToClientEvents,
   type ClientToServerEvents,
@@ -34,7 +35,7 @@ export interface ConnectionOptions {
   presence: AwarenessState | null;
 }
 
-const FATAL_CODES = new Set<string>([ErrorCode.Unauthorized, ErrorCode.Forbidden, ErrorCode.UnknownSession, ErrorCode.TooManyClients]);
+const FATAL_CODES = new Set<string>([ErrorCode.Unauthorized, ErrorCode.Forbidden, ErrorCode.UnknownSession, ErrorCode.TooManyClients, ErrorCode.IncompatibleClient]);
 
 export class Connection {
   readonly doc = new Y.Doc();
@@ -61,7 +62,8 @@ export class Connection {
     this.awareness.setLocalState(opts.presence);
     this.socket = io({
       path: SOCKET_PATH,
-      auth: { session: opts.session, token: opts.token, name: opts.presence?.user.name },
+      // The server refuses a page of another protocol version with INCOMPATIBLE_CLIENT (S32, C27).
+      auth: { session: opts.session, token: opts.token, name: opts.presence?.user.name, protocol: PROTOCOL_VERSION },
       reconnectionDelay: 500,
       reconnectionDelayMax: 4000,
     });

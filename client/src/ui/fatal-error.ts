@@ -43,6 +43,13 @@ export function fatalText(code: string, session: string, page: 'editor' | 'proje
         todo: ['Try again in a minute, when someone has left.'],
         retry: true,
       };
+    case ErrorCode.IncompatibleClient:
+      return {
+        title: 'Atelier was updated: reload this page',
+        detail: `This page is an older (or newer) version of the studio than the server now runs, so it cannot open session ${session}. Nothing of the session is lost.`,
+        todo: ['Reload the page (your browser keeps the link).', 'If it keeps saying this, clear the site’s cached files and reload.'],
+        retry: true,
+      };
     case ErrorCode.Forbidden:
       return {
         title: 'This link does not allow that',
@@ -69,7 +76,7 @@ export function showFatalError(root: HTMLElement, err: { code: string; message: 
     'div',
     { class: 'fatal-actions' },
     saved ? h('a', { class: 'btn primary', href: saved.path }, `Open your saved ${saved.role === 'editor' ? 'editor' : 'view-only'} link`) : null,
-    text.retry ? h('button', { type: 'button', class: 'btn primary', onclick: () => location.reload() }, 'Try again') : null,
+    text.retry ? h('button', { type: 'button', class: 'btn primary', onclick: () => location.reload() }, err.code === ErrorCode.IncompatibleClient ? 'Reload' : 'Try again') : null,
     h('a', { class: 'btn', href: '/' }, 'Go to the start page'),
   );
   root.replaceChildren(
