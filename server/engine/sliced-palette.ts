@@ -135,7 +135,7 @@ export function slicedPaletteLossOfCells(cells: tf.Tensor2D, target: SlicedPalet
       // the indices (ascending) is that inverse permutation.
       const rank = tf.topk(tf.neg(tf.cast(indices, 'float32')), n).indices;
       // Row-wise gather as one flat gather: tfjs-backend-wasm's GatherV2 with batchDims = 1
-      // returns wrong rows (tfjs 4.22; a row of [1..5] gathered by [4,3,2,1,0] gave [2,5,4,1,2]).
+      // returns wrong rows (tfjs 4.22: the second row [5,4,3,2,1] gathered by [4,3,2,1,0] gave [2,5,4,1,2]).
       const flat = tf.add(rank, tf.reshape(tf.range(0, k * n, n, 'int32'), [k, 1]));
       const diff = tf.sub(p, tf.reshape(tf.gather(tf.reshape(target.sorted, [-1]), flat), [k, n]));
       save([diff]);
