@@ -23,6 +23,7 @@ import {
 } from '../server/engine/index.ts';
 import { readImageFile } from '../server/images/codec.ts';
 import { writeSection } from './engine.ts';
+import { median } from './live.ts';
 
 const { values: argv } = parseArgs({
   options: {
@@ -41,8 +42,6 @@ const VARIANTS: { id: string; what: string; params: Partial<TransferParams> }[] 
   { id: 'shifts', what: '+ random shifts ±8 px', params: { paletteWeight: 0 } },
   { id: 'default', what: '+ palette term: the `default` preset', params: {} },
 ];
-
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 const backend = await initBackend(argv.backend as 'auto');
 const network = await loadNetwork(argv.network as NetworkName);

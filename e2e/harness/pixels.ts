@@ -109,30 +109,8 @@ export function luminance(img: Raw): Float64Array {
   return out;
 }
 
-/** Pearson correlation of two equally long series (0 when either is constant). */
-export function correlation(a: Float64Array, b: Float64Array): number {
-  if (a.length !== b.length) throw new Error(`correlation of series of different lengths (${a.length}, ${b.length})`);
-  const n = a.length;
-  let ma = 0;
-  let mb = 0;
-  for (let i = 0; i < n; i++) {
-    ma += a[i];
-    mb += b[i];
-  }
-  ma /= n;
-  mb /= n;
-  let sab = 0;
-  let saa = 0;
-  let sbb = 0;
-  for (let i = 0; i < n; i++) {
-    const da = a[i] - ma;
-    const db = b[i] - mb;
-    sab += da * db;
-    saa += da * da;
-    sbb += db * db;
-  }
-  return saa > 0 && sbb > 0 ? sab / Math.sqrt(saa * sbb) : 0;
-}
+/** Pearson correlation of two equally long series: the one the stylization metrics use. */
+export { correlation } from '../../scripts/stylization/metrics.ts';
 
 /** Mean absolute difference per channel (0…255) of two same-sized raw images. */
 export function meanAbsDiff(a: Raw, b: Raw): number {

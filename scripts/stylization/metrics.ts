@@ -123,7 +123,8 @@ export function blockLuminance(img: RgbImage, factor: number): { values: Float64
 
 /** Pearson correlation of two equally long series (0 when either is constant). */
 export function correlation(a: Float64Array, b: Float64Array): number {
-  const n = Math.min(a.length, b.length);
+  if (a.length !== b.length) throw new Error(`correlation of series of different lengths (${a.length}, ${b.length})`);
+  const n = a.length;
   let ma = 0;
   let mb = 0;
   for (let i = 0; i < n; i++) (ma += a[i]), (mb += b[i]);

@@ -57,11 +57,21 @@ export interface PaletteSamples {
   count: number;
 }
 
+/** Cell colours ({@link paletteCells}) read back to the host without blocking. */
+export async function readPaletteSamples(cells: tf.Tensor2D): Promise<PaletteSamples> {
+  return { cells: (await cells.data()) as Float32Array, count: cells.shape[0] };
+}
+
+/** Cell colours read back synchronously: cpu/wasm only (webgpu has no synchronous read). */
+export function readPaletteSamplesSync(cells: tf.Tensor2D): PaletteSamples {
+  return { cells: cells.dataSync() as Float32Array, count: cells.shape[0] };
+}
+
 /** A style's cell colours read synchronously (cpu/wasm; tests and diagnostics). */
 export function paletteSamplesOfSync(image: tf.Tensor4D): PaletteSamples {
   const cells = paletteCells(image);
   try {
-    return { cells: cells.dataSync() as Float32Array, count: cells.shape[0] };
+    return readPaletteSamplesSync(cells);
   } finally {
     cells.dispose();
   }

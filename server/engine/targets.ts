@@ -26,6 +26,8 @@ import {
   PALETTE_DIRECTIONS,
   paletteDirections,
   paletteCells,
+  readPaletteSamples,
+  readPaletteSamplesSync,
   slicedPaletteTarget,
   type PaletteSamples,
   type SlicedPaletteTarget,
@@ -305,7 +307,7 @@ export class TransferTargets {
     // Painted regions' styles too (E37): every live style is either blended or painted.
     const entries = (this.ctx().inputs.regions ?? []).length ? [...this.syncStyles().values()] : (targets?.paletteStyles ?? []).map((p) => p.entry);
     for (const entry of entries) {
-      if (!entry.samples) entry.samples = { cells: (await entry.cells.data()) as Float32Array, count: entry.cells.shape[0] };
+      if (!entry.samples) entry.samples = await readPaletteSamples(entry.cells);
     }
   }
 
@@ -326,7 +328,7 @@ export class TransferTargets {
     this.disposeSlicedParts();
     const { cells, parts } = masks.atCells(cell);
     const blend = this.styleTargets();
-    const samples = (entry: StyleEntry) => (entry.samples ??= samplesNow(entry.cells));
+    const samples = (entry: StyleEntry) => (entry.samples ??= readPaletteSamplesSync(entry.cells));
     const styleOf = (p: number) =>
       p === 0
         ? (blend?.paletteStyles.map(({ entry, weight }) => ({ samples: samples(entry), weight })) ?? null)
@@ -373,7 +375,7 @@ export class TransferTargets {
       directions: tf.tensor2d(paletteDirections(), [3, PALETTE_DIRECTIONS]),
       sorted: slicedPaletteTarget(
         // Read synchronously only when preparePalette() did not run first (cpu/wasm diagnostics).
-        targets.paletteStyles.map(({ entry, weight }) => ({ samples: (entry.samples ??= samplesNow(entry.cells)), weight })),
+        targets.paletteStyles.map(({ entry, weight }) => ({ samples: (entry.samples ??= readPaletteSamplesSync(entry.cells)), weight })),
         cells,
       ),
     };
@@ -465,10 +467,6 @@ function disposeStyle(s: StyleEntry): void {
   tf.dispose([s.moments.mean, s.moments.second, s.cells]);
   if (s.palette) tf.dispose([s.palette.mean, s.palette.covSqrt]);
   disposeMap(s.energy);
-}
-
-function samplesNow(cells: tf.Tensor2D): PaletteSamples {
-  return { cells: cells.dataSync() as Float32Array, count: cells.shape[0] };
 }
 
 /** A region's style as the style cache sees it (its weight plays no part in a region). */

@@ -6,21 +6,28 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 
+/** `size` rows (axis 1) or columns (axis 2) of `x` from `start`. */
+export function sliceAlong(x: tf.Tensor4D, axis: 1 | 2, start: number, size: number): tf.Tensor4D {
+  const begin = [0, 0, 0, 0];
+  const sizes = [...x.shape];
+  begin[axis] = start;
+  sizes[axis] = size;
+  return tf.slice(x, begin, sizes);
+}
+
+/** `size` rows/columns of `x` from `start`, mirrored along `axis` (a 1-wide strip is its own mirror image). */
+export function mirroredStrip(x: tf.Tensor4D, axis: 1 | 2, start: number, size: number): tf.Tensor4D {
+  const strip = sliceAlong(x, axis, start, size);
+  return size === 1 ? strip : tf.reverse(strip, axis);
+}
+
 /** Mirrors `p` rows/columns of `x` at both ends of `axis` (1 = H, 2 = W). */
 function mirrorAxis(x: tf.Tensor4D, axis: 1 | 2, p: number, mode: 'reflect' | 'symmetric'): tf.Tensor4D {
   if (p === 0) return x;
   const n = x.shape[axis];
   const skip = mode === 'reflect' ? 1 : 0;
   if (p + skip > n) throw new Error(`mirror pad of ${p} (${mode}) needs at least ${p + skip} values along axis ${axis}, got ${n}`);
-  const part = (start: number) => {
-    const begin = [0, 0, 0, 0];
-    const size = [...x.shape];
-    begin[axis] = start;
-    size[axis] = p;
-    const strip = tf.slice(x, begin, size);
-    return p === 1 ? strip : tf.reverse(strip, axis); // a 1-wide strip is its own mirror image
-  };
-  return tf.concat([part(skip), x, part(n - p - skip)], axis) as tf.Tensor4D;
+  return tf.concat([mirroredStrip(x, axis, skip, p), x, mirroredStrip(x, axis, n - p - skip, p)], axis) as tf.Tensor4D;
 }
 
 /**
