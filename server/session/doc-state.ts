@@ -320,6 +320,13 @@ export class DocValidator {
     return cost;
   }
 
+  /** One report per entry: a stroke drawn past a budget would otherwise be told on every point. */
+  private tellOnce(entry: object | null, e: ErrorPayload, errors: ErrorPayload[]): void {
+    if (entry && this.overBudgetTold.has(entry)) return;
+    if (entry) this.overBudgetTold.add(entry);
+    errors.push(e);
+  }
+
   private validateStrokes(isTouched: (e: unknown) => boolean, errors: ErrorPayload[]): void {
     const out: Stroke[] = [];
     const budget = this.paintBudget;
@@ -327,12 +334,7 @@ export class DocValidator {
     const sizeKey = `${size.width}x${size.height}@${size.scale}`;
     let sessionCost = 0;
     let updateCost = 0;
-    /** One report per entry and budget kind: a stroke drawn past a budget would otherwise be told on every point. */
-    const tell = (entry: object | null, e: ErrorPayload) => {
-      if (entry && this.overBudgetTold.has(entry)) return;
-      if (entry) this.overBudgetTold.add(entry);
-      errors.push(e);
-    };
+    const tell = (entry: object | null, e: ErrorPayload) => this.tellOnce(entry, e, errors);
     this.strokesArray.toArray().forEach((entry, i) => {
       const key = typeof entry === 'object' && entry !== null ? entry : null;
       const touched = isTouched(entry);
@@ -390,11 +392,7 @@ export class DocValidator {
     const styles = new Set<string>();
     let sessionCost = 0;
     let updateCost = 0;
-    const tell = (entry: object | null, e: ErrorPayload) => {
-      if (entry && this.overBudgetTold.has(entry)) return;
-      if (entry) this.overBudgetTold.add(entry);
-      errors.push(e);
-    };
+    const tell = (entry: object | null, e: ErrorPayload) => this.tellOnce(entry, e, errors);
     this.regionsArray.toArray().forEach((entry, i) => {
       const key = typeof entry === 'object' && entry !== null ? entry : null;
       const touched = isTouched(entry);
