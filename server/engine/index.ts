@@ -7,6 +7,7 @@ export { initBackend, activeBackend, availableBackendsReport, wasmThreadCount, t
 export { loadNetwork, NETWORK_NAMES, DEFAULT_LAYERS, type NetworkName, type LoadNetworkOptions } from './networks/index.ts';
 export {
   createStyleTransfer,
+  SHIFT_SCHEDULE_LENGTH,
   type CreateStyleTransferOptions,
   type EngineStyleTransfer,
   type TransferCounters,

@@ -12,7 +12,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { FeatureNetwork, FeatureTransformName, LayerWeight, Pooling } from './api.ts';
 import './ops/gradients.ts';
 import { applyColorTransform, RGB_TO_YIQ } from './color.ts';
-import { mirroredStrip, sliceAlong } from './ops/mirror-pad.ts';
+import { concatAlong, mirroredStrip, sliceAlong } from './ops/mirror-pad.ts';
 import { slicedPaletteLoss, type SlicedPaletteTarget } from './sliced-palette.ts';
 
 /** Elements summed per level by {@link accurateSum}. */
@@ -495,7 +495,7 @@ function shiftAxis(x: tf.Tensor4D, axis: 1 | 2, d: number): tf.Tensor4D {
   const n = x.shape[axis];
   const p = Math.min(Math.abs(d), n - 1);
   if (p === 0) return x;
-  return (d > 0
-    ? tf.concat([mirroredStrip(x, axis, 1, p), sliceAlong(x, axis, 0, n - p)], axis)
-    : tf.concat([sliceAlong(x, axis, p, n - p), mirroredStrip(x, axis, n - 1 - p, p)], axis)) as tf.Tensor4D;
+  return d > 0
+    ? concatAlong([mirroredStrip(x, axis, 1, p), sliceAlong(x, axis, 0, n - p)], axis)
+    : concatAlong([sliceAlong(x, axis, p, n - p), mirroredStrip(x, axis, n - 1 - p, p)], axis);
 }

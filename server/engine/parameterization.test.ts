@@ -1,7 +1,7 @@
 import { test, describe, before } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
-import { createParameterization, pyramidSizes, upsample2x, PARAMETERIZATION_NAMES } from './parameterization.ts';
+import { createParameterization, pyramidSizes, upsample2x, upsample2xAdjoint, PARAMETERIZATION_NAMES } from './parameterization.ts';
 import { createStyleTransfer } from './transfer.ts';
 import { createRandomNet } from './testing/random-net.ts';
 import { syntheticImage, testParams, useCpuBackend } from './testing/helpers.ts';
@@ -35,6 +35,27 @@ describe('image parameterizations', () => {
       assert.deepEqual(ours.shape, [1, H, W, 3]);
       assert.ok(maxAbsDiff(ours, ref) < 1e-6, `${h}x${w} -> ${H}x${W}`);
       tf.dispose([x, ours, full, ref]);
+    }
+  });
+
+  test("E23: upsample2x's gradient is its exact adjoint, at even and cropped sizes", () => {
+    for (const [h, w, H, W] of [
+      [5, 6, 10, 12],
+      [5, 6, 9, 11],
+      [1, 3, 2, 5],
+      [4, 4, 7, 8],
+    ]) {
+      const x = tf.randomUniform([1, h, w, 3], -1, 1, 'float32', h * 5 + w);
+      const g = tf.randomUniform([1, H, W, 3], -1, 1, 'float32', H * 3 + W);
+      // ⟨up(x), g⟩ = ⟨x, upᵀ(g)⟩ for random x and g holds only for the true transpose
+      const lhs = tf.sum(tf.mul(upsample2x(x as tf.Tensor4D, H, W), g)).dataSync()[0];
+      const adj = upsample2xAdjoint(g as tf.Tensor4D, h, w);
+      const rhs = tf.sum(tf.mul(x, adj)).dataSync()[0];
+      assert.ok(Math.abs(lhs - rhs) < 1e-4 * Math.max(1, Math.abs(lhs)), `${h}x${w} -> ${H}x${W}: ${lhs} vs ${rhs}`);
+      // and it is what autodiff gets through upsample2x
+      const viaGrad = tf.grad((t: tf.Tensor) => tf.sum(tf.mul(upsample2x(t as tf.Tensor4D, H, W), g)))(x);
+      assert.ok(maxAbsDiff(viaGrad, adj) < 1e-6);
+      tf.dispose([x, g, adj, viaGrad]);
     }
   });
 

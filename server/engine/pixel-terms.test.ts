@@ -6,7 +6,16 @@ import { createStyleTransfer } from './transfer.ts';
 import { createRandomNet } from './testing/random-net.ts';
 import { syntheticImage, testParams, useCpuBackend } from './testing/helpers.ts';
 import { rgbToTensor } from './tensor-image.ts';
-import { PALETTE_DIRECTIONS, paletteDirections, paletteSamplesOfSync, slicedPaletteLoss, slicedPaletteTarget } from './sliced-palette.ts';
+import {
+  PALETTE_DIRECTIONS,
+  PALETTE_PAIRING_USES,
+  PalettePairing,
+  paletteCells,
+  paletteDirections,
+  paletteSamplesOfSync,
+  slicedPaletteLoss,
+  slicedPaletteTarget,
+} from './sliced-palette.ts';
 
 const value = (t: tf.Tensor) => {
   const v = t.dataSync()[0];
@@ -114,6 +123,41 @@ describe('pixel-space terms: palette and layout', () => {
       assert.ok(Math.abs(numeric - gv[i]) < 5e-7 + 0.03 * Math.abs(numeric), `[${i}] ${gv[i]} vs ${numeric}`);
     }
     tf.dispose([dirs, style, sorted, twoColour, twoTarget.sorted, permuted, mid, x, g]);
+  });
+
+  test("E26: paletteCells' written-out gradient is average pooling's, remainder rows and columns included", () => {
+    for (const [h, w] of [
+      [24, 32],
+      [13, 10],
+    ]) {
+      const x = tf.randomUniform([1, h, w, 3], 0, 1, 'float32', h + w);
+      const dy = tf.randomUniform([Math.floor(h / 4) * Math.floor(w / 4), 3], -1, 1, 'float32', 3);
+      const ours = tf.grad((t: tf.Tensor) => tf.sum(tf.mul(paletteCells(t as tf.Tensor4D), dy)))(x);
+      const ref = tf.grad((t: tf.Tensor) => tf.sum(tf.mul(tf.reshape(tf.avgPool(t as tf.Tensor4D, 4, 4, 'valid'), [-1, 3]), dy)))(x);
+      assert.ok(value(tf.max(tf.abs(tf.sub(ours, ref)))) < 1e-7, `${h}x${w}`);
+      tf.dispose([x, dy, ours, ref]);
+    }
+  });
+
+  test('E26: a kept pairing reuses its assignment for a few steps, bounding the exact loss from above', () => {
+    const dirs = tf.tensor2d(paletteDirections(), [3, PALETTE_DIRECTIONS]);
+    const style = tf.randomUniform([1, 32, 32, 3], 0, 1, 'float32', 11) as tf.Tensor4D;
+    const x0 = tf.randomUniform([1, 32, 32, 3], 0, 1, 'float32', 12) as tf.Tensor4D;
+    const exact = { directions: dirs, sorted: slicedPaletteTarget([{ samples: paletteSamplesOfSync(style), weight: 1 }], 64) };
+    const kept = { ...exact, pairing: new PalettePairing() };
+    // a fresh pairing is the exact assignment
+    assert.ok(Math.abs(value(slicedPaletteLoss(x0, kept)) - value(slicedPaletteLoss(x0, exact))) < 1e-7);
+    // the image moves: until the refresh the kept assignment costs at least the optimal one
+    const x1 = tf.add(x0, tf.randomUniform(x0.shape, -0.3, 0.3, 'float32', 13)) as tf.Tensor4D;
+    const optimal = value(slicedPaletteLoss(x1, exact));
+    for (let use = 2; use <= PALETTE_PAIRING_USES; use++) {
+      assert.ok(value(slicedPaletteLoss(x1, kept)) > optimal, `use ${use}: the stale assignment is not the optimal one here`);
+    }
+    // after PALETTE_PAIRING_USES evaluations it sorts again and is exact
+    const fresh = value(slicedPaletteLoss(x1, kept));
+    assert.ok(Math.abs(fresh - value(slicedPaletteLoss(x1, exact))) < 1e-7, 're-sorted');
+    kept.pairing.dispose();
+    tf.dispose([dirs, style, x0, x1, exact.sorted]);
   });
 
   test('E26: the sliced target of several styles is the quantiles of their weighted mixture', () => {

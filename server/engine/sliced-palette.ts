@@ -42,13 +42,27 @@ export function paletteDirections(k = PALETTE_DIRECTIONS): Float32Array {
   return out;
 }
 
-/** Mean colours of the {@link PALETTE_CELL}-pixel cells of `x` ([1, H, W, 3]), as [cells, 3]. */
+/**
+ * Mean colours of the {@link PALETTE_CELL}-pixel cells of `x` ([1, H, W, 3]), as [cells, 3].
+ * A remainder narrower than a cell at the right or bottom edge is left out.
+ *
+ * The gradient is written out (each pixel of a cell gets 1/cell² of the cell's gradient: a
+ * nearest-neighbour upsampling, zero-padded over the remainder) because tfjs-wasm 4.22's
+ * AvgPoolGrad took 6 ms at 256 px, 5 % of the default preset's step; the resize takes < 1 ms.
+ */
 export function paletteCells(x: tf.Tensor4D): tf.Tensor2D {
-  return tf.tidy(() => {
-    const [, h, w] = x.shape;
-    const cell = Math.min(PALETTE_CELL, h, w);
-    return tf.reshape(tf.avgPool(x, cell, cell, 'valid'), [-1, 3]) as tf.Tensor2D;
-  });
+  const [, h, w] = x.shape;
+  const cell = Math.min(PALETTE_CELL, h, w);
+  const rows = Math.floor(h / cell), cols = Math.floor(w / cell);
+  const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => ({
+    value: tf.avgPool(args[0] as tf.Tensor4D, cell, cell, 'valid'),
+    gradFunc: (dy: tf.Tensor) =>
+      tf.tidy(() => {
+        const spread = tf.image.resizeNearestNeighbor(tf.div(dy, cell * cell) as tf.Tensor4D, [rows * cell, cols * cell]);
+        return rows * cell === h && cols * cell === w ? spread : tf.pad(spread, [[0, 0], [0, h - rows * cell], [0, w - cols * cell], [0, 0]]);
+      }),
+  }));
+  return tf.tidy(() => tf.reshape(op(x), [-1, 3]) as tf.Tensor2D);
 }
 
 /** A style's cell colours on the host (the targets are quantiles of mixtures of them). */
@@ -115,10 +129,65 @@ export function slicedPaletteTarget(styles: { samples: PaletteSamples; weight: n
   return tf.tensor2d(out, [k, n]);
 }
 
-/** What the loss needs: the directions [3, K] and the sorted target [K, cells of the output]. */
+/**
+ * What the loss needs: the directions [3, K] and the sorted target [K, cells of the output]; with
+ * a {@link PalettePairing}, the assignment of cells to target values is reused for a few steps.
+ */
 export interface SlicedPaletteTarget {
   directions: tf.Tensor2D;
   sorted: tf.Tensor2D;
+  pairing?: PalettePairing;
+}
+
+/** How many evaluations one assignment of cells to target quantiles serves (E26). */
+export const PALETTE_PAIRING_USES = 4;
+
+/**
+ * The sorting half of the sliced palette term, kept between steps (E26). Sliced Wasserstein pairs
+ * each cell with the target value of its rank along each direction; finding the ranks (two
+ * tf.topk over [16, n]) and gathering the values cost 17 ms of a ~150 ms step at 256 px on wasm
+ * (5 + 5 + 7 ms, measured with tf.profile), while the ranks barely change from one Adam step to the
+ * next (a step moves a cell by ~1/100 of the colour range). So the paired targets are computed
+ * every {@link PALETTE_PAIRING_USES} evaluations and reused in between: the loss is then the
+ * transport cost of a slightly stale assignment, an upper bound of the exact one that becomes it
+ * again at each refresh, and its gradient is still exact for that assignment.
+ */
+export class PalettePairing {
+  private paired: tf.Tensor2D | null = null;
+  private pairedFor: tf.Tensor2D | null = null;
+  private uses = 0;
+
+  /** The target value of each cell's rank, [K, n], for projections `proj` [K, n]. */
+  targetOf(proj: tf.Tensor2D, sorted: tf.Tensor2D): tf.Tensor2D {
+    if (!this.paired || this.pairedFor !== sorted || this.uses >= PALETTE_PAIRING_USES || this.paired.shape[1] !== proj.shape[1]) {
+      this.paired?.dispose();
+      this.paired = tf.keep(pairedTarget(proj, sorted));
+      this.pairedFor = sorted;
+      this.uses = 0;
+    }
+    this.uses += 1;
+    return this.paired;
+  }
+
+  dispose(): void {
+    this.paired?.dispose();
+    this.paired = null;
+  }
+}
+
+/** Each cell's target value: `sorted[k, rank of proj[k, i] in descending order]`, [K, n]. */
+function pairedTarget(proj: tf.Tensor2D, sorted: tf.Tensor2D): tf.Tensor2D {
+  return tf.tidy(() => {
+    const [k, n] = proj.shape;
+    const { indices } = tf.topk(proj, n);
+    // The rank of each cell = position of its index in the descending order: a second sort of
+    // the indices (ascending) is that inverse permutation.
+    const rank = tf.topk(tf.neg(tf.cast(indices, 'float32')), n).indices;
+    // Row-wise gather as one flat gather: tfjs-backend-wasm's GatherV2 with batchDims = 1
+    // returns wrong rows (tfjs 4.22: the second row [5,4,3,2,1] gathered by [4,3,2,1,0] gave [2,5,4,1,2]).
+    const flat = tf.add(rank, tf.reshape(tf.range(0, k * n, n, 'int32'), [k, 1]));
+    return tf.reshape(tf.gather(tf.reshape(sorted, [-1]), flat), [k, n]) as tf.Tensor2D;
+  });
 }
 
 /**
@@ -140,14 +209,8 @@ export function slicedPaletteLossOfCells(cells: tf.Tensor2D, target: SlicedPalet
     const loss = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
       const p = args[0] as tf.Tensor2D;
       const save = args[1] as tf.GradSaveFunc;
-      const { indices } = tf.topk(p, n);
-      // The rank of each cell = position of its index in the descending order: a second sort of
-      // the indices (ascending) is that inverse permutation.
-      const rank = tf.topk(tf.neg(tf.cast(indices, 'float32')), n).indices;
-      // Row-wise gather as one flat gather: tfjs-backend-wasm's GatherV2 with batchDims = 1
-      // returns wrong rows (tfjs 4.22: the second row [5,4,3,2,1] gathered by [4,3,2,1,0] gave [2,5,4,1,2]).
-      const flat = tf.add(rank, tf.reshape(tf.range(0, k * n, n, 'int32'), [k, 1]));
-      const diff = tf.sub(p, tf.reshape(tf.gather(tf.reshape(target.sorted, [-1]), flat), [k, n]));
+      const paired = target.pairing ? target.pairing.targetOf(p, target.sorted) : pairedTarget(p, target.sorted);
+      const diff = tf.sub(p, paired);
       save([diff]);
       return {
         value: tf.mul(tf.mean(tf.square(diff)), 3) as tf.Scalar,

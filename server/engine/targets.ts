@@ -29,6 +29,7 @@ import {
   readPaletteSamples,
   readPaletteSamplesSync,
   slicedPaletteTarget,
+  PalettePairing,
   type PaletteSamples,
   type SlicedPaletteTarget,
 } from './sliced-palette.ts';
@@ -343,7 +344,7 @@ export class TransferTargets {
         rows: rows ? tf.tensor1d(rows, 'int32') : null,
         rows2d: rows ? tf.tensor2d(rows, [rows.length, 1], 'int32') : null,
         fraction: n / cells,
-        target: { directions, sorted: slicedPaletteTarget(styles, n) },
+        target: { directions, sorted: slicedPaletteTarget(styles, n), pairing: new PalettePairing() },
       });
     });
     this.slicedParts = { key, parts: out, directions };
@@ -353,7 +354,10 @@ export class TransferTargets {
   private disposeSlicedParts(): void {
     const s = this.slicedParts;
     if (s) {
-      for (const p of s.parts.parts) tf.dispose([p.target.sorted, ...(p.rows ? [p.rows, p.rows2d!] : [])]);
+      for (const p of s.parts.parts) {
+        tf.dispose([p.target.sorted, ...(p.rows ? [p.rows, p.rows2d!] : [])]);
+        p.target.pairing?.dispose();
+      }
       s.directions.dispose();
     }
     this.slicedParts = null;
@@ -378,6 +382,7 @@ export class TransferTargets {
         targets.paletteStyles.map(({ entry, weight }) => ({ samples: (entry.samples ??= readPaletteSamplesSync(entry.cells)), weight })),
         cells,
       ),
+      pairing: new PalettePairing(),
     };
     this.sliced = { blendKey: this.blend!.key, cells, target };
     return target;
@@ -402,7 +407,10 @@ export class TransferTargets {
   }
 
   private disposeSliced(): void {
-    if (this.sliced) tf.dispose([this.sliced.target.directions, this.sliced.target.sorted]);
+    if (this.sliced) {
+      tf.dispose([this.sliced.target.directions, this.sliced.target.sorted]);
+      this.sliced.target.pairing?.dispose();
+    }
     this.sliced = null;
   }
 

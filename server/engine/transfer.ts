@@ -54,7 +54,7 @@ export interface EngineStyleTransfer extends StyleTransfer {
 }
 
 /** Length of the seeded shift schedule (E25); content targets are cached per shift, one per entry. */
-const SHIFT_SCHEDULE_LENGTH = 16;
+export const SHIFT_SCHEDULE_LENGTH = 16;
 
 class StyleTransferImpl implements EngineStyleTransfer {
   private readonly writeIns = { inits: 0, writeIns: 0 };
