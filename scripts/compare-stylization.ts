@@ -12,7 +12,8 @@
  *
  * A candidate is a patch of the `default` preset plus parameter overrides, applied for its runs
  * only (this process's copy of PRESETS), so it means the same thing after the preset changes.
- * Renders are cached under .cache/compare-stylization by setup, pair, size and steps.
+ * Renders are cached under .cache/compare-stylization by setup, pair, size and steps; after a change
+ * of the engine, `--fresh P5,…` renders those candidates again (and caches the new renders).
  */
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
@@ -106,8 +107,10 @@ const { values: argv } = parseArgs({
     'overview-step': { type: 'string', default: '150' },
     model: { type: 'string', default: 'mobilenet_v2' },
     list: { type: 'boolean', default: false },
+    fresh: { type: 'string', default: '' },
   },
 });
+const FRESH = new Set(argv.fresh!.split(',').filter(Boolean));
 
 function pairList(spec: string): string[] {
   if (spec === 'tuned') return TUNED_PAIRS;
@@ -172,6 +175,7 @@ async function render(network: FeatureNetwork, c: Candidate, pair: string, size:
   let meta: { msPerStep: number; width: number; height: number } | null = null;
   const images: RgbImage[] = [];
   try {
+    if (FRESH.has(c.id)) throw new Error('render again (--fresh)');
     meta = JSON.parse(await readFile(path.join(dir, `${key}.json`), 'utf8'));
     for (const s of steps) images.push(await decodeImage(await readFile(path.join(dir, `${key}-${s}.png`))));
   } catch {

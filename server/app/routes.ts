@@ -164,15 +164,21 @@ export function apiRouter(deps: RouteDeps): express.Router {
   });
 
   r.get('/api/sessions/:id/stream.mjpg', async (req, res) => {
-    const session = await authorize(deps, req, 'viewer');
-    // R2/S17: a stream is a long-lived connection like a socket: same per-address and per-session limits.
-    if (session.watcherCount >= deps.config.maxClientsPerSession) {
-      throw new HttpError(503, ErrorCode.TooManyClients, `session '${session.id}' already has its maximum of ${deps.config.maxClientsPerSession} clients and streams (MAX_CLIENTS_PER_SESSION)`);
-    }
+    // R2/S17: a stream is a long-lived connection like a socket: same per-address and per-session
+    // limits. The address limit is checked first and answered here, not thrown: a flood of
+    // streams from one address (1000 at once in `npm run attack`) is refused before the token
+    // hash and without a walk through express's error handling, which was most of the cost.
     const address = req.ip ?? 'unknown';
+    if (deps.connections.count(address) >= deps.connections.maxPerAddress) {
+      return sendError(res, 429, ErrorCode.TooManyClients, `your address already has its maximum of ${deps.connections.maxPerAddress} connections and streams (MAX_SOCKETS_PER_IP)`);
+    }
+    const session = await authorize(deps, req, 'viewer');
+    if (session.watcherCount >= deps.config.maxClientsPerSession) {
+      return sendError(res, 503, ErrorCode.TooManyClients, `session '${session.id}' already has its maximum of ${deps.config.maxClientsPerSession} clients and streams (MAX_CLIENTS_PER_SESSION)`);
+    }
     const releaseSlot = deps.connections.acquire(address);
     if (!releaseSlot) {
-      throw new HttpError(429, ErrorCode.TooManyClients, `your address already has its maximum of ${deps.connections.maxPerAddress} connections and streams (MAX_SOCKETS_PER_IP)`);
+      return sendError(res, 429, ErrorCode.TooManyClients, `your address already has its maximum of ${deps.connections.maxPerAddress} connections and streams (MAX_SOCKETS_PER_IP)`);
     }
     const releaseWatch = session.attach('stream', address);
     const release = () => {
