@@ -51,10 +51,10 @@ import {
   parseSyncMessage,
   type Admission,
   type SocketLimits,
-} from '../reliability/message-guard.ts';
-import { watchSlowConsumers } from '../reliability/slow-consumers.ts';
-import { ConnectionCounter, clientAddress, compileTrust, type TrustFn } from '../reliability/client-address.ts';
-import { TokenBucket } from '../reliability/rate-limit.ts';
+} from './message-guard.ts';
+import { watchSlowConsumers } from './slow-consumers.ts';
+import { ConnectionCounter, clientAddress, compileTrust, type TrustFn } from '../limits/client-address.ts';
+import { TokenBucket } from '../limits/rate-limit.ts';
 
 const log = createLogger('realtime');
 
@@ -106,7 +106,7 @@ export interface RealtimeOptions {
   metrics?: ServerMetrics;
   /** socket.io's cap on one message (default 8 MiB; a long stroke is ~200 KB). */
   maxMessageBytes?: number;
-  /** Per-socket rate limits and strike policy (reliability/message-guard.ts); defaults below. */
+  /** Per-socket rate limits and strike policy (message-guard.ts); defaults below. */
   limits?: Partial<SocketLimits>;
   /** Concurrent sockets per client IP (default unbounded); ignored when `connections` is given. */
   maxSocketsPerIp?: number;
