@@ -1,7 +1,7 @@
 import { test, describe, before } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
-import { initBackend } from '../backend.ts';
+import { initBackend } from '../platform/backend.ts';
 import { Conv2D, DepthwiseConv2D, setConvGradientMode, getConvGradientMode, type ConvActivation, type ConvPadding } from './conv.ts';
 
 /** Deterministic pseudo-random tensor (tf.randomNormal with a seed is fine too, but this is obvious). */
