@@ -35,7 +35,6 @@ import {
   type StatusPayload,
 } from '../../shared/protocol.ts';
 import { createLogger } from '../log.ts';
-import type { ServerMetrics } from '../app/metrics.ts';
 import type { GroupCommit } from '../storage/group-commit.ts';
 import { REMOTE_ORIGIN, type Session, type UpdateOrigin } from '../session/session.ts';
 import type { SessionManager } from '../session/session-manager.ts';
@@ -57,6 +56,15 @@ import { ConnectionCounter, clientAddress, compileTrust, type TrustFn } from '..
 import { TokenBucket } from '../limits/rate-limit.ts';
 
 const log = createLogger('realtime');
+
+/**
+ * What the realtime layer counts. app/metrics.ts's ServerMetrics provides it; declared here so the
+ * transport does not import the composition root (app/ → realtime/, never back).
+ */
+export interface RealtimeMetrics {
+  frameSent(bytes: number): void;
+  framesDropped: { inc(n: number): void };
+}
 
 /** How long a frame may stay unacknowledged before its slot is reclaimed (lost acks, not slowness). */
 const FRAME_ACK_TIMEOUT_MS = 30_000;
@@ -103,7 +111,7 @@ export class ClientOrigin implements UpdateOrigin {
 export interface RealtimeOptions {
   maxClientsPerSession: number;
   commits: GroupCommit;
-  metrics?: ServerMetrics;
+  metrics?: RealtimeMetrics;
   /** socket.io's cap on one message (default 8 MiB; a long stroke is ~200 KB). */
   maxMessageBytes?: number;
   /** Per-socket rate limits and strike policy (message-guard.ts); defaults below. */
@@ -154,7 +162,7 @@ class SessionRoom {
   constructor(
     readonly session: Session,
     private io: AtelierServer,
-    private metrics?: ServerMetrics,
+    private metrics?: RealtimeMetrics,
   ) {
     this.unsubscribe = session.subscribe({
       durableUpdate: (update, origin) => {

@@ -27,7 +27,7 @@ import { CanvasBuilder, Coalescer, styleDecodeSide } from './canvas-builder.ts';
 import { admitResolution, admitStyles } from './admission.ts';
 import { RegionMaskBuilder, regionStyles } from './region-masks.ts';
 import { DocValidator, seedDocument, type PaintBudget } from './doc-state.ts';
-import { recordLossSample } from '../history/recorder.ts';
+import { recordLossSample } from './loss-samples.ts';
 import type { EngineFrame, EngineHost, SessionEngine } from './engine-host.ts';
 
 /** Transaction origin of updates replayed from storage (not persisted again, not relayed). */
