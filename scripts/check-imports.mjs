@@ -2,9 +2,9 @@
 /**
  * Architecture checks on the import graph (run by `npm test`):
  *  1. no import cycles among the project's own modules;
- *  2. relative imports respect the layers (LAYER_RULES below): shared/ imports nothing from
- *     server/ or client/, client/ nothing from server/, the engine nothing from the layers that
- *     drive it, and so on;
+ *  2. relative imports respect the layers (LAYERS and LAYER_RULES below): shared/ imports nothing
+ *     from server/ or client/, client/ nothing from server/, the engine nothing from the layers
+ *     that drive it, each server folder only lower layers (server/SPEC.md, Layout), and so on;
  *  3. no cycles between folders ("rooms": shared, client, each folder of server/, each top-level
  *     module of server/, e2e, scripts, bench), on the graph of relative imports of non-test
  *     modules. Tests are left out of this graph: a test uses its own folder and the test harness
@@ -14,8 +14,11 @@
  */
 import { readFileSync, readdirSync, statSync, existsSync } from 'node:fs';
 import path from 'node:path';
+import { parseArgs } from 'node:util';
 
-const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
+// --root DIR checks another tree (the tests of this script use small ones).
+const { values: flags } = parseArgs({ options: { root: { type: 'string' } } });
+const root = path.resolve(flags.root ?? path.join(path.dirname(new URL(import.meta.url).pathname), '..'));
 const dirs = ['shared', 'server', 'client/src', 'e2e', 'scripts', 'bench'];
 const exts = ['.ts', '.tsx', '.mts', '.js', '.mjs'];
 const importRe = /(?:^|[\s;])(?:import|export)\s[^'"`]*?from\s*['"]([^'"]+)['"]|(?:^|[\s;(])import\s*\(\s*['"]([^'"]+)['"]\s*\)|(?:^|[\s;])import\s+['"]([^'"]+)['"]/gm;
@@ -74,12 +77,34 @@ const LAYER_RULES = [
   { from: ['server'], except: ['server/testing'], forbid: ['server/testing'], production: true, why: 'the test harness is for tests, scripts and benchmarks' },
 ];
 
+/**
+ * The layers of server/SPEC.md's Layout, bottom up. A non-test module imports only from its own
+ * folder and from lower layers, never from another folder of its own layer.
+ */
+const LAYERS = [
+  ['shared'],
+  ['server/log.ts'],
+  ['server/engine'],
+  ['server/config.ts', 'server/storage', 'server/limits'],
+  ['server/images'],
+  ['server/session'],
+  ['server/history', 'server/worker', 'server/cluster', 'server/realtime'],
+  ['server/cli'],
+  ['server/app'],
+  ['server/main.ts', 'server/testing'],
+];
+const layerOf = (room) => LAYERS.findIndex((l) => l.includes(room));
+
 function layerProblem(from, target) {
   for (const r of LAYER_RULES) {
     if (!r.from.some((p) => under(from, p)) || r.except?.some((p) => under(from, p))) continue;
     if (r.production && isTest(from)) continue;
     const bad = r.forbid.find((p) => under(target, p) && !r.from.some((q) => under(target, q) && q.length > p.length));
     if (bad) return `${from} imports ${target}: ${r.why}`;
+  }
+  const a = roomOf(from), b = roomOf(target);
+  if (a !== b && !isTest(from) && layerOf(a) >= 0 && layerOf(b) >= layerOf(a)) {
+    return `${from} imports ${target}: ${b} is not below ${a} (server/SPEC.md, Layout: lower layers never import higher ones or their own layer's other folders)`;
   }
   return null;
 }
