@@ -76,7 +76,7 @@ async function historyKeyframes(server: TestServer, id: string): Promise<number>
 }
 
 describe('history REST', () => {
-  test('history lists described edits with authors, keyframes and losses; state at t; replay works after a restart on the same DATA_DIR', async () => {
+  test('H1, H3: history lists described edits with authors, keyframes and losses; state at t; replay works after a restart on the same DATA_DIR', async () => {
     const dataDir = mkdtempSync(path.join(tmpdir(), 'atelier-history-'));
     try {
       let server = await startTestServer({ dataDir, keyframeIntervalMs: 120 });
@@ -154,7 +154,7 @@ describe('history REST', () => {
     }
   });
 
-  test('fork (editor token) starts a live session from exactly the state and keyframe at t', async () => {
+  test('H4: fork (editor token) starts a live session from exactly the state and keyframe at t', async () => {
     const server = await startTestServer({ keyframeIntervalMs: 120 });
     try {
       const { s, marks } = await record(server);
@@ -186,7 +186,7 @@ describe('history REST', () => {
     }
   });
 
-  test('export: animated WebP and GIF timelapses (pages > 1), PNG final image, clear 4xx for bad requests', async () => {
+  test('H5: export: animated WebP and GIF timelapses (pages > 1), PNG final image, clear 4xx for bad requests', async () => {
     const server = await startTestServer({ keyframeIntervalMs: 100 });
     try {
       const s = await createSession(server.url);

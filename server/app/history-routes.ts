@@ -18,8 +18,8 @@ import { HistoryService } from '../history/history-service.ts';
 import { SESSION_ID_RE, TooManySessionsError, tokenMatches, type SessionManager } from '../session/session-manager.ts';
 import type { SessionRecord, Storage } from '../storage/types.ts';
 import { HttpError, createdBody } from './routes.ts';
-import { perIpLimit } from '../reliability/http-guards.ts';
-import type { AddressRateLimit } from '../reliability/shared-rate-limit.ts';
+import { perIpLimit } from './http-guards.ts';
+import type { AddressRateLimit } from '../limits/shared-rate-limit.ts';
 import type { PaintBudget } from '../session/doc-state.ts';
 
 export interface HistoryRouteDeps {

@@ -20,9 +20,9 @@ import type { Session } from '../session/session.ts';
 import { TooManySessionsError, type SessionManager } from '../session/session-manager.ts';
 import type { ServerMetrics } from './metrics.ts';
 import { createLogger } from '../log.ts';
-import { perIpLimit } from '../reliability/http-guards.ts';
-import type { AddressRateLimit } from '../reliability/shared-rate-limit.ts';
-import type { ConnectionCounter } from '../reliability/client-address.ts';
+import { perIpLimit } from './http-guards.ts';
+import type { AddressRateLimit } from '../limits/shared-rate-limit.ts';
+import type { ConnectionCounter } from '../limits/client-address.ts';
 
 const log = createLogger('http');
 

@@ -23,9 +23,9 @@ import type { RedisSessionCluster } from '../cluster/session-cluster.ts';
 import { ServerMetrics } from './metrics.ts';
 import { apiRouter, errorHandler } from './routes.ts';
 import { historyRouter } from './history-routes.ts';
-import { rejectBadPercentEncoding, requestLogger, securityHeaders } from '../reliability/http-guards.ts';
-import { rateLimits } from '../reliability/shared-rate-limit.ts';
-import { ConnectionCounter, compileTrust } from '../reliability/client-address.ts';
+import { rejectBadPercentEncoding, requestLogger, securityHeaders } from './http-guards.ts';
+import { rateLimits } from '../limits/shared-rate-limit.ts';
+import { ConnectionCounter, compileTrust } from '../limits/client-address.ts';
 import type { SessionBudgets } from '../session/session.ts';
 
 const log = createLogger('server');

@@ -5,7 +5,7 @@ import { parseRenderArgs, UsageError, type RenderOptions } from './args.ts';
 const base = ['--content', 'c.png', '--style', 's.jpg', '--out', 'o.png'];
 const parse = (...extra: string[]) => parseRenderArgs([...base, ...extra]) as RenderOptions;
 
-test('defaults are the documented ones', () => {
+test('L1: defaults are the documented ones', () => {
   const o = parse();
   assert.equal(o.preset, 'default');
   assert.equal(o.size, 256);
@@ -16,7 +16,7 @@ test('defaults are the documented ones', () => {
   assert.deepEqual(o.styles, [{ path: 's.jpg', weight: 1, scale: 1 }]);
 });
 
-test('--style-weight and --style-scale apply to the --style before them', () => {
+test('L2: --style-weight and --style-scale apply to the --style before them', () => {
   const o = parseRenderArgs([
     '--content', 'c.png', '--style', 'a.jpg', '--style-weight', '2', '--style', 'b.jpg', '--style-scale', '0.5', '--style-weight', '3', '--out', 'o.png',
   ]) as RenderOptions;
@@ -26,7 +26,7 @@ test('--style-weight and --style-scale apply to the --style before them', () => 
   ]);
 });
 
-test('bad options are refused with a message naming the option', () => {
+test('L1: bad options are refused with a message naming the option', () => {
   const cases: [string[], RegExp][] = [
     [['--size', 'abc'], /--size must be an integer/],
     [['--size', '8'], /--size must be an integer between 16/],
@@ -42,7 +42,7 @@ test('bad options are refused with a message naming the option', () => {
   }
 });
 
-test('missing inputs are reported per mode', () => {
+test('L1: missing inputs are reported per mode', () => {
   assert.throws(() => parseRenderArgs(['--style', 's.jpg', '--out', 'o.png']), /--content is required/);
   assert.throws(() => parseRenderArgs(['--content', 'c.png', '--out', 'o.png']), /at least one --style/);
   assert.throws(() => parseRenderArgs(['--content', 'c.png', '--style', 's.jpg']), /--out is required/);
@@ -52,7 +52,7 @@ test('missing inputs are reported per mode', () => {
   assert.equal(texture.content, undefined);
 });
 
-test('--style-mask applies to the --style before it (engine E34): that style goes only into its region', () => {
+test('L2: --style-mask applies to the --style before it (engine E34): that style goes only into its region', () => {
   const o = parseRenderArgs(['--content', 'c.png', '--style', 'a.jpg', '--style-mask', 'left.png', '--style', 'b.jpg', '--out', 'o.png']) as RenderOptions;
   assert.deepEqual(o.styles, [
     { path: 'a.jpg', weight: 1, scale: 1, mask: 'left.png' },

@@ -64,7 +64,7 @@ async function recordSession(dataDir: string): Promise<{ id: string; before: num
 }
 
 describe('render --from-session', () => {
-  test('loads the state at T read-only: strokes painted by the server rasterizer, session params at the requested size', async () => {
+  test('L4: loads the state at T read-only: strokes painted by the server rasterizer, session params at the requested size', async () => {
     const dataDir = mkdtempSync(path.join(tmpdir(), 'atelier-fromsession-'));
     try {
       const { id, before } = await recordSession(dataDir);
@@ -98,7 +98,7 @@ describe('render --from-session', () => {
     }
   });
 
-  test('the CLI re-renders a tiny session offline (tiny model, small size) and reports bad sources with exit code 2', async () => {
+  test('L4: the CLI re-renders a tiny session offline (tiny model, small size) and reports bad sources with exit code 2', async () => {
     const dataDir = mkdtempSync(path.join(tmpdir(), 'atelier-fromsession-'));
     try {
       const { id, created } = await recordSession(dataDir);
@@ -123,7 +123,7 @@ describe('render --from-session', () => {
     }
   });
 
-  test('argument rules: --at needs --from-session, no --content/--style with it, ISO or ms times', () => {
+  test('L4: argument rules: --at needs --from-session, no --content/--style with it, ISO or ms times', () => {
     assert.throws(() => parseRenderArgs(['--at', '5', '--content', 'a.png', '--style', 'b.jpg', '--out', 'o.png']), UsageError);
     assert.throws(() => parseRenderArgs(['--from-session', 'abcdefgh', '--content', 'a.png', '--out', 'o.png']), /drop --content/);
     assert.throws(() => parseRenderArgs(['--from-session', '../etc', '--out', 'o.png']), /session id/);

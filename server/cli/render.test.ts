@@ -20,7 +20,7 @@ function render(args: string[]) {
   });
 }
 
-test('render on the embedded default writes a stylized image and one JSON line per iteration', async () => {
+test('L3: render on the embedded default writes a stylized image and one JSON line per iteration', async () => {
   const out = path.join(mkdtempSync(path.join(tmpdir(), 'render-')), 'out.png');
   const r = render(['--content', content, '--style', style, '--out', out, '--size', '64', '--iters', '3', '--backend', 'wasm', '--json']);
   assert.equal(r.status, 0, r.stderr);
@@ -35,7 +35,7 @@ test('render on the embedded default writes a stylized image and one JSON line p
   assert.equal(Math.max(img.width, img.height), 64);
 });
 
-test('render reports missing images, bad options and missing VGG19 weights clearly', () => {
+test('L1: render reports missing images, bad options and missing VGG19 weights clearly', () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'render-'));
   const missing = render(['--content', path.join(dir, 'nope.png'), '--style', style, '--out', path.join(dir, 'o.png')]);
   assert.equal(missing.status, 1);
@@ -55,7 +55,7 @@ test('render reports missing images, bad options and missing VGG19 weights clear
   assert.equal(existsSync(path.join(dir, 'o.png')), false);
 });
 
-test('render --style-mask: each style goes where its mask is white; a mask of another aspect is refused (exit 2)', async () => {
+test('L2: render --style-mask: each style goes where its mask is white; a mask of another aspect is refused (exit 2)', async () => {
   const { encodeImage } = await import('../images/codec.ts');
   const { writeFile } = await import('node:fs/promises');
   const dir = mkdtempSync(path.join(tmpdir(), 'render-mask-'));

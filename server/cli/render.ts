@@ -10,7 +10,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { MaskImage, RgbImage, StyleInput, StyleRegion, TransferParams } from '../engine/api.ts';
-import { initBackend } from '../engine/backend.ts';
+import { initBackend } from '../engine/platform/backend.ts';
 import { loadNetwork } from '../engine/networks/index.ts';
 import { presetSuggestedParams } from '../engine/presets.ts';
 import { encodeImage, readImageFile, type EncodeMime } from '../images/codec.ts';

@@ -75,7 +75,7 @@ describeWithServices('cluster: several processes share sessions through Redis an
     if (dataDir) rmSync(dataDir, { recursive: true, force: true });
   });
 
-  test('clients connected to different processes co-edit one session and converge (document and presence)', async () => {
+  test('C1: clients connected to different processes co-edit one session and converge (document and presence)', async () => {
     const a = await connect('a', session.editorToken, 'on-a');
     const b = await connect('b', session.editorToken, 'on-b');
     const c = await connect('c', session.viewerToken, 'viewer-on-c');
@@ -100,7 +100,7 @@ describeWithServices('cluster: several processes share sessions through Redis an
     assert.equal(a.errors.length + b.errors.length, 0, `no errors: ${JSON.stringify([...a.errors, ...b.errors])}`);
   });
 
-  test('exactly one process owns the engine, and its frames reach clients on the other processes', async () => {
+  test('C2: exactly one process owns the engine, and its frames reach clients on the other processes', async () => {
     const own = (await waitFor(owner, 10_000, 'an engine lease'))!;
     assert.ok(servers.has(own), `the lease names a live process (${own})`);
     const others = [...servers.keys()].filter((k) => k !== own);
@@ -112,7 +112,7 @@ describeWithServices('cluster: several processes share sessions through Redis an
     await waitFor(() => remote.statuses.at(-1)?.state === 'running', 10_000, 'the owner state mirrored in status');
   });
 
-  test('killing the owning process (SIGKILL) moves the optimization to another process, resuming from its keyframe, with no update lost', async () => {
+  test('C4: killing the owning process (SIGKILL) moves the optimization to another process, resuming from its keyframe, with no update lost', async () => {
     const own = (await owner())!;
     const survivors = [...servers.keys()].filter((k) => k !== own);
     const onOwner = await connect(own, session.editorToken, 'doomed');

@@ -26,7 +26,7 @@ class FakeHolder implements LeaseHolder {
   }
 }
 
-test('bus messages round-trip a JSON header and binary body, and malformed ones are refused', () => {
+test('C5: bus messages round-trip a JSON header and binary body, and malformed ones are refused', () => {
   const body = new Uint8Array([0, 1, 2, 255]);
   const msg = decodeBusMessage(encodeBusMessage({ from: 'a', kind: 'frame', frame: { iter: 3, w: 1, h: 1, mime: 'image/jpeg', losses: { total: 1, style: 1, content: 1, tv: 1 }, stepsPerSec: 2, backend: 'x' } }, body));
   assert.equal(msg.header.from, 'a');
@@ -62,7 +62,7 @@ describeWithServices('engine leases on redis-server', () => {
     await redis?.stop();
   });
 
-  test('one holder at a time; a release hands the engine over with a higher fencing token', async () => {
+  test('C2, C3: one holder at a time; a release hands the engine over with a higher fencing token', async () => {
     const [a, b] = [await manager('a'), await manager('b')];
     const ha = new FakeHolder('sess-one');
     const hb = new FakeHolder('sess-one');
@@ -78,7 +78,7 @@ describeWithServices('engine leases on redis-server', () => {
     b.release(hb);
   });
 
-  test('fencing tokens keep growing even when Redis lost its data (restart without persistence)', async () => {
+  test('C3: fencing tokens keep growing even when Redis lost its data (restart without persistence)', async () => {
     const a = await manager('a4');
     const h1 = new FakeHolder('sess-four');
     a.want(h1);
@@ -93,7 +93,7 @@ describeWithServices('engine leases on redis-server', () => {
     a.release(h2);
   });
 
-  test('a lease taken over in Redis revokes the engine at the next renewal', async () => {
+  test('C3: a lease taken over in Redis revokes the engine at the next renewal', async () => {
     const a = await manager('a2');
     const h = new FakeHolder('sess-two');
     a.want(h);
@@ -104,7 +104,7 @@ describeWithServices('engine leases on redis-server', () => {
     assert.equal(a.tokenOf('sess-two'), undefined);
   });
 
-  test('an owner cut off from Redis stops its engine once its lease may have expired, and another takes over', async () => {
+  test('C3, S35: an owner cut off from Redis stops its engine once its lease may have expired, and another takes over', async () => {
     const cutClient = await connect();
     const a = await manager('a3', cutClient);
     const b = await manager('b3');
@@ -120,7 +120,7 @@ describeWithServices('engine leases on redis-server', () => {
     b.release(hb);
   });
 
-  test('a server started with REDIS_URL serves a session and closes cleanly (leases released, no handles left)', async () => {
+  test('C5: a server started with REDIS_URL serves a session and closes cleanly (leases released, no handles left)', async () => {
     const server = await startTestServer({ redisUrl: redis.url, instanceId: 'solo', leaseTtlMs: TTL });
     try {
       const s = await createSession(server.url);

@@ -48,7 +48,7 @@ describe('session cluster hooks', () => {
     return { session, cluster, storage, host };
   }
 
-  test('without the lease the session asks for it and runs no engine; once granted it runs, and it releases when closed', async () => {
+  test('C2: without the lease the session asks for it and runs no engine; once granted it runs, and it releases when closed', async () => {
     const { session, cluster } = await make();
     const frames: FramePayload[] = [];
     session.subscribe({ frame: (f) => frames.push(f) });
@@ -64,7 +64,7 @@ describe('session cluster hooks', () => {
     assert.ok(cluster.releases >= 1, 'the lease is given back on close');
   });
 
-  test('a keyframe refused for a stale fencing token stops the engine and asks for the lease again', async () => {
+  test('C3: a keyframe refused for a stale fencing token stops the engine and asks for the lease again', async () => {
     const { session, cluster, storage } = await make(new MemoryStorage(), 'hooks0002');
     const frames: FramePayload[] = [];
     session.subscribe({ frame: (f) => frames.push(f) });
@@ -83,7 +83,7 @@ describe('session cluster hooks', () => {
     assert.equal(frames.length, n, 'no frames from the stepped-down engine');
   });
 
-  test("a follower applies remote updates without storing them, relays the owner's frames, and mirrors its state", async () => {
+  test("C2: a follower applies remote updates without storing them, relays the owner's frames, and mirrors its state", async () => {
     const storage = new MemoryStorage();
     const owner = await make(storage, 'hooks0003');
     const follower = await make(storage, 'hooks0003', false);

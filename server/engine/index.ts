@@ -3,7 +3,7 @@
  * Import from here rather than from the individual modules.
  */
 export * from './api.ts';
-export { initBackend, activeBackend, availableBackendsReport, wasmThreadCount, type BackendProbe, type InitBackendOptions } from './backend.ts';
+export { initBackend, activeBackend, availableBackendsReport, wasmThreadCount, type BackendProbe, type InitBackendOptions } from './platform/backend.ts';
 export { loadNetwork, NETWORK_NAMES, DEFAULT_LAYERS, type NetworkName, type LoadNetworkOptions } from './networks/index.ts';
 export {
   createStyleTransfer,

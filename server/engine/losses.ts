@@ -85,7 +85,7 @@ function differenceKernel(axis: 'h' | 'w', channels: number, sign: 1 | -1): tf.T
  * difference is a convolution of the zero-padded signs with the flipped kernel.
  *
  * Why not slices and tfjs' tape: on wasm `Slice` and its gradient (`Pad`) are generic loops; the
- * slice formulation took 21.5 ms fwd+bwd at 256² against 11.5 ms here (bench-losses.ts).
+ * slice formulation took 21.5 ms fwd+bwd at 256² against 11.5 ms here (bench/micro/losses.ts).
  */
 const totalVariationOp = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
   const x = args[0] as tf.Tensor4D;

@@ -21,7 +21,7 @@ import sharp from 'sharp';
 import { api, EXPORT_FORMATS, type ExportFormat, type ExportStatus } from '../../shared/protocol.ts';
 import type { KeyframeMeta, KeyframeRecord } from '../storage/types.ts';
 import { createLogger } from '../log.ts';
-import { LocalRateLimit, type AddressRateLimit } from '../reliability/shared-rate-limit.ts';
+import { LocalRateLimit, type AddressRateLimit } from '../limits/shared-rate-limit.ts';
 
 const log = createLogger('export');
 

@@ -16,10 +16,12 @@ const POINTS = 300;
 
 test('S29: a 300-point stroke painted live stores ≤ 3× its final size, relays O(1) per point, and replays growing at ≥ 10 states/s', async (t) => {
   const server = await startTestServer({ keyframeIntervalMs: 60_000 });
+  const clients: { close(): void }[] = [];
   try {
     const s = await createSession(server.url);
     const painter = await connectClient({ url: server.url, session: s.id, token: s.editorToken, name: 'ana' });
     const watcher = await connectClient({ url: server.url, session: s.id, token: s.viewerToken, name: 'bo' });
+    clients.push(painter, watcher);
     const relayed: number[] = [];
     watcher.socket.on('y:sync', (m: Uint8Array) => relayed.push(m.byteLength));
     const seeded = (await server.storage.loadUpdates(s.id)).length;
@@ -60,9 +62,10 @@ test('S29: a 300-point stroke painted live stores ≤ 3× its final size, relays
     }
     const steps = counts.filter((c, i) => i > 0 && c > counts[i - 1]).length;
     assert.ok(steps >= counts.length - 2, `the stroke grows between states 100 ms apart (${counts.join(',')}; drawn in ${drawMs} ms)`);
-    painter.close();
-    watcher.close();
   } finally {
+    // Closed here, not at the end of the try: a failed assertion left them reconnecting, and the
+    // test process never exited.
+    for (const c of clients) c.close();
     await server.close();
   }
 });

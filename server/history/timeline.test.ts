@@ -117,7 +117,7 @@ function referenceState(updates: readonly StoredUpdate[], t: number): SessionSta
 }
 
 describe('session timeline', () => {
-  test('the state at t equals the state rebuilt by applying the updates up to t (fuzz: 2 clients, gaps, invalid values)', () => {
+  test('H2: the state at t equals the state rebuilt by applying the updates up to t (fuzz: 2 clients, gaps, invalid values)', () => {
     for (const seed of [1, 2, 3]) {
       const updates = recordSession(seed, 300);
       assert.ok(updates.length > 3 * CHECKPOINT_EVERY, 'enough updates to cross several checkpoints');
@@ -140,7 +140,7 @@ describe('session timeline', () => {
     }
   });
 
-  test('each update is described: params old→new, styles added/changed/removed, strokes added/updated/removed with id and author', () => {
+  test('H3: each update is described: params old→new, styles added/changed/removed, strokes added/updated/removed with id and author', () => {
     const doc = new Y.Doc();
     const stored: StoredUpdate[] = [];
     let time = 10;

@@ -11,7 +11,7 @@ import * as Y from 'yjs';
 import { io as ioClient, type Socket } from 'socket.io-client';
 import { SOCKET_PATH } from '../../shared/protocol.ts';
 import { connectClient, createSession, docJson, startTestServer, waitFor, type TestClient, type TestServer } from '../testing/index.ts';
-import { addStroke, mutate, nonBinaryPayload, prng, randInt, randomBytes, recordSeedMessages, strokeIds } from '../reliability/fuzz-kit.ts';
+import { addStroke, mutate, nonBinaryPayload, prng, randInt, randomBytes, recordSeedMessages, strokeIds } from '../testing/fuzz-kit.ts';
 import { isDeepStrictEqual } from 'node:util';
 
 const SEED = 20261126;

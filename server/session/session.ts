@@ -1,5 +1,6 @@
 /**
- * One live session: its Yjs document, awareness, validation fence, persistence and engine.
+ * One live session: its Yjs document, awareness, validation fence and the engine's inputs, composed
+ * with its engine lifecycle (engine-lifecycle.ts) and its keyframe recorder (keyframe-recorder.ts).
  *
  * Flow of a client edit: the realtime layer applies a y-protocols message to {@link Session.doc}
  * with the client as transaction origin → `update` is queued in the group commit → once durable,
@@ -7,28 +8,28 @@
  * {@link DocValidator} checks the touched values; bad ones go back to the origin as errors, good
  * ones re-target the engine (params directly, styles/canvas after decoding / rasterizing).
  *
- * Engine lifecycle: the engine exists while someone is attached (a socket or an MJPEG stream) and
- * for `idlePauseMs` after the last one leaves; then a keyframe is stored and the engine disposed.
- * Reattaching reopens it from the latest keyframe, exactly as after a server restart.
+ * Engine lifecycle (engine-lifecycle.ts): the engine exists while someone is attached (a socket or
+ * an MJPEG stream) and for `idlePauseMs` after the last one leaves; then a keyframe is stored and
+ * the engine disposed. Reattaching reopens it from the latest keyframe, as after a server restart.
  */
 import * as Y from 'yjs';
 import * as awarenessProtocol from 'y-protocols/awareness';
 import { ErrorCode, type EngineState, type ErrorPayload, type FramePayload } from '../../shared/protocol.ts';
 import type { ContentEntry, Params, StyleEntry } from '../../shared/schema.ts';
 import type { RgbImage, StyleInput, StyleRegion } from '../engine/api.ts';
-import { decodeImage } from '../images/codec.ts';
 import { imageIdsIn, type ImageStore } from '../images/store.ts';
 import { createLogger, type Logger } from '../log.ts';
 import type { GroupCommit } from '../storage/group-commit.ts';
-import { StaleFencingTokenError, StorageUnavailableError, type SessionRecord, type Storage, type StoredUpdate } from '../storage/types.ts';
+import type { SessionRecord, Storage, StoredUpdate } from '../storage/types.ts';
 import { DOC_KEYS } from '../../shared/schema.ts';
 import { migrateStrokePoints } from '../../shared/strokes.ts';
 import { CanvasBuilder, Coalescer, styleDecodeSide } from './canvas-builder.ts';
 import { admitResolution, admitStyles } from './admission.ts';
 import { RegionMaskBuilder, regionStyles } from './region-masks.ts';
 import { DocValidator, seedDocument, type PaintBudget } from './doc-state.ts';
-import { recordLossSample } from '../history/recorder.ts';
-import type { EngineFrame, EngineHost, SessionEngine } from './engine-host.ts';
+import type { EngineHost } from './engine-host.ts';
+import { EngineLifecycle } from './engine-lifecycle.ts';
+import { KeyframeRecorder } from './keyframe-recorder.ts';
 
 /** Transaction origin of updates replayed from storage (not persisted again, not relayed). */
 export const STORAGE_ORIGIN = Symbol('storage');
@@ -150,29 +151,14 @@ export class Session {
   private builtCanvas: RgbImage | null = null;
   private stylesJob: Coalescer;
   private canvasJob: Coalescer;
-  private engine: SessionEngine | null = null;
-  private opening: Promise<void> | null = null;
-  private engineState: EngineState = 'idle';
-  private stateMessage: string | undefined;
-  private sockets = 0;
-  private holders = 0;
-  private idleTimer: NodeJS.Timeout | null = null;
-  private keyframeTimer: NodeJS.Timeout;
-  private lastKeyframeIter = -1;
-  /** Time of the newest keyframe: keyframe times only grow per session (the latest is the greatest). */
-  private lastKeyframeTime = 0;
-  /** The keyframe write in flight (at most one: a slow database skips a period rather than queueing). */
-  private keyframeWrite: Promise<void> | null = null;
+  /** When the engine runs, its state, frames and lease (S12, S35). */
+  private readonly lifecycle: EngineLifecycle;
+  /** Keyframes of the latest frame (S13). */
+  private readonly keyframes: KeyframeRecorder;
   /** Updates from other processes and catch-ups, applied in order (an image lookup may delay one). */
   private applyChain: Promise<void> = Promise.resolve();
   private closed = false;
   private closing: Promise<void> | null = null;
-  /** Fencing token of the engine lease this process holds (cluster), or null. */
-  private fencingToken: number | null = null;
-  /** Latest frame (JPEG), served to new clients and to frame.jpg / stream.mjpg. */
-  latestFrame: FramePayload | null = null;
-  iter = 0;
-  stepsPerSec = 0;
 
   private constructor(
     readonly record: SessionRecord,
@@ -190,17 +176,38 @@ export class Session {
     this.regionsJob = new Coalescer(() => this.rebuildRegions(), CANVAS_MIN_INTERVAL_MS, () => (this.regionMasks.lastPaintCost / this.budgets.paintCostPerSec) * 1000);
     this.doc.on('update', (update: Uint8Array, origin: unknown) => this.onUpdate(update, origin));
     this.doc.on('afterTransaction', (tr: Y.Transaction) => this.onTransaction(tr));
-    this.keyframeTimer = setInterval(() => this.saveKeyframe(), deps.keyframeIntervalMs);
-    this.keyframeTimer.unref();
-    this.armIdleTimer();
+    this.keyframes = new KeyframeRecorder({
+      sessionId: this.id,
+      storage: deps.storage,
+      log: this.log,
+      intervalMs: deps.keyframeIntervalMs,
+      latest: () => this.lifecycle.latestFrame,
+      mayWrite: () => !this.closed && this.lifecycle.ownsEngine,
+      fencingToken: () => this.lifecycle.fencingToken,
+      leaseLost: () => this.lifecycle.revokeEngine(),
+    });
+    const cluster = deps.cluster;
+    this.lifecycle = new EngineLifecycle({
+      sessionId: this.id,
+      log: this.log,
+      storage: deps.storage,
+      engineHost: deps.engineHost,
+      idlePauseMs: deps.idlePauseMs,
+      metrics: deps.metrics,
+      keyframes: this.keyframes,
+      lease: cluster && { want: () => cluster.wantEngine(this), release: () => cluster.releaseEngine(this) },
+      buildInputs: () =>
+        Promise.all([this.builtStyles ? null : this.stylesJob.run(), this.builtCanvas ? null : this.canvasJob.run(), this.builtRegions ? null : this.regionsJob.run()]),
+      inputs: () => (this.builtCanvas && this.builtStyles && this.builtRegions ? { content: this.builtCanvas, styles: this.builtStyles, regions: this.builtRegions } : null),
+      params: () => this.engineParams(),
+      group: () => this.owner ?? this.id,
+      isClosed: () => this.closed,
+      catchUp: () => this.catchUp(),
+      status: () => this.emit('status'),
+      frame: (f) => this.emit('frame', f),
+      idle: () => this.deps.onIdle?.(this),
+    });
     deps.cluster?.opened(this);
-  }
-
-  /** Nobody attached: after idlePauseMs the engine is suspended and the session unloaded. */
-  private armIdleTimer(): void {
-    if (this.idleTimer) clearTimeout(this.idleTimer);
-    this.idleTimer = setTimeout(() => this.suspend(), this.deps.idlePauseMs);
-    this.idleTimer.unref();
   }
 
   /**
@@ -208,9 +215,7 @@ export class Session {
    * the idle grace period unless someone attaches.
    */
   wake(): void {
-    if (this.closed) return;
-    if (this.holders === 0) this.armIdleTimer();
-    void this.ensureEngine();
+    this.lifecycle.wake();
   }
 
   /** A brand-new session: writes `init` as the first update; resolves once it is durable. */
@@ -238,8 +243,7 @@ export class Session {
     }
     if (kf) {
       s.iter = kf.iter;
-      s.lastKeyframeIter = kf.iter;
-      s.lastKeyframeTime = kf.time;
+      s.keyframes.resumedFrom(kf);
     }
     s.migrateStrokes();
     return s;
@@ -372,11 +376,7 @@ export class Session {
   }
 
   private onParamsChanged(): void {
-    if (!this.engine) return;
-    const params = this.engineParams();
-    this.engine.update({ params });
-    this.engine.setActive(params.running);
-    if (!params.running) this.setState('paused');
+    this.lifecycle.paramsChanged();
   }
 
   private async rebuildStyles(): Promise<void> {
@@ -385,7 +385,7 @@ export class Session {
     const styles = await this.canvas.styles(this.admittedStyles, this.engineParams().resolution);
     if (this.closed) return;
     this.builtStyles = styles;
-    this.engine?.update({ styles });
+    this.lifecycle.update({ styles });
   }
 
   private async rebuildCanvas(): Promise<void> {
@@ -395,7 +395,7 @@ export class Session {
     const canvas = await this.canvas.build(content, strokes, this.engineParams().resolution, () => this.closed);
     if (!canvas || this.closed) return;
     this.builtCanvas = canvas;
-    this.engine?.update({ content: canvas });
+    this.lifecycle.update({ content: canvas });
   }
 
   /** S34: the region strokes as masks per admitted style, with the styles decoded, to the engine. */
@@ -415,40 +415,45 @@ export class Session {
     );
     if (this.closed) return;
     this.builtRegions = inputs;
-    this.engine?.update({ regions: inputs });
+    this.lifecycle.update({ regions: inputs });
   }
 
   private fail(e: unknown): void {
-    if (this.closed) return; // a rebuild that was in flight when the session closed: nothing to report
-    this.log.error('engine input failed', { error: (e as Error).message });
-    this.setState('error', (e as Error).message);
-  }
-
-  private setState(state: EngineState, message?: string): void {
-    if (state === this.engineState && message === this.stateMessage) return;
-    this.engineState = state;
-    this.stateMessage = message;
-    this.emit('status');
+    this.lifecycle.fail(e);
   }
 
   get state(): EngineState {
-    return this.engineState;
+    return this.lifecycle.state;
   }
   get message(): string | undefined {
-    return this.stateMessage;
+    return this.lifecycle.message;
   }
   get clientCount(): number {
-    return this.sockets;
+    return this.lifecycle.clientCount;
   }
   /** Sockets and media streams attached (MAX_CLIENTS_PER_SESSION counts both). */
   get watcherCount(): number {
-    return this.holders;
+    return this.lifecycle.watcherCount;
   }
   get backend(): string {
-    return this.deps.engineHost.backend;
+    return this.lifecycle.backend;
   }
   get running(): boolean {
-    return this.engine !== null && this.engineState === 'running';
+    return this.lifecycle.running;
+  }
+  /** Latest frame (JPEG), served to new clients and to frame.jpg / stream.mjpg. */
+  get latestFrame(): FramePayload | null {
+    return this.lifecycle.latestFrame;
+  }
+  get iter(): number {
+    return this.lifecycle.iter;
+  }
+  /** Set where a session starts from a keyframe (load, fork) before its engine runs. */
+  set iter(iter: number) {
+    this.lifecycle.iter = iter;
+  }
+  get stepsPerSec(): number {
+    return this.lifecycle.stepsPerSec;
   }
 
   /**
@@ -458,86 +463,7 @@ export class Session {
   attach(kind: 'socket' | 'stream', address?: string): () => void {
     if (this.closed) throw new Error('session is closed');
     this.owner ??= address;
-    this.holders++;
-    if (kind === 'socket') this.sockets++;
-    if (this.idleTimer) clearTimeout(this.idleTimer);
-    this.idleTimer = null;
-    void this.ensureEngine();
-    this.emit('status');
-    let released = false;
-    return () => {
-      if (released) return;
-      released = true;
-      this.holders--;
-      if (kind === 'socket') this.sockets--;
-      this.emit('status');
-      if (this.holders === 0 && !this.closed) this.armIdleTimer();
-    };
-  }
-
-  private ensureEngine(): Promise<void> {
-    if (this.engine || this.closed) return Promise.resolve();
-    if (this.deps.cluster && this.fencingToken === null) {
-      this.deps.cluster.wantEngine(this);
-      return Promise.resolve();
-    }
-    this.opening ??= this.openEngine().finally(() => (this.opening = null));
-    return this.opening;
-  }
-
-  private async openEngine(): Promise<void> {
-    this.setState('loading');
-    try {
-      await Promise.all([this.builtStyles ? null : this.stylesJob.run(), this.builtCanvas ? null : this.canvasJob.run(), this.builtRegions ? null : this.regionsJob.run()]);
-      let initImage: RgbImage | undefined;
-      let iterOffset = 0;
-      const kf = await this.deps.storage.latestKeyframe(this.id);
-      if (kf) {
-        this.lastKeyframeTime = Math.max(this.lastKeyframeTime, kf.time);
-        initImage = await decodeImage(kf.data);
-        iterOffset = kf.iter;
-      }
-      if (this.closed || this.holders === 0 && !this.idleTimer || !this.ownsEngine) return;
-      if (!this.builtCanvas || !this.builtStyles || !this.builtRegions) throw new Error('engine inputs are missing');
-      const params = this.engineParams();
-      this.engine = this.deps.engineHost.open(
-        this.id,
-        { content: this.builtCanvas, styles: this.builtStyles, regions: this.builtRegions, params },
-        { initImage, iterOffset, group: this.owner ?? this.id },
-        {
-          frame: (f) => this.onFrame(f),
-          state: (s, m) => this.setState(s, m),
-          step: () => this.deps.metrics?.step(),
-        },
-      );
-      this.engine.setActive(params.running);
-      if (!params.running) this.setState('paused');
-    } catch (e) {
-      if (e instanceof StorageUnavailableError && !this.closed) {
-        // The keyframe could not be read: try again rather than restart the optimization from scratch.
-        this.log.warn('could not read the keyframe to resume from; retrying', { error: e.message });
-        setTimeout(() => void this.ensureEngine(), 1000).unref();
-        return;
-      }
-      this.fail(e);
-    }
-  }
-
-  private onFrame(f: EngineFrame): void {
-    this.iter = f.iter;
-    this.stepsPerSec = f.stepsPerSec;
-    this.latestFrame = {
-      iter: f.iter,
-      w: f.width,
-      h: f.height,
-      mime: f.mime,
-      losses: f.losses,
-      stepsPerSec: f.stepsPerSec,
-      backend: this.backend,
-      data: f.data,
-    };
-    recordLossSample(this.deps.storage, this.id, this.latestFrame);
-    this.emit('frame', this.latestFrame);
+    return this.lifecycle.attach(kind);
   }
 
   /**
@@ -545,47 +471,7 @@ export class Session {
    * write is in flight; resolves when it is stored (or failed: a keyframe is never worth an error).
    */
   saveKeyframe(): Promise<void> {
-    const f = this.latestFrame;
-    if (!f || f.iter === this.lastKeyframeIter || this.closed || !this.ownsEngine) return this.keyframeWrite ?? Promise.resolve();
-    if (this.keyframeWrite) return this.keyframeWrite;
-    const time = Math.max(Date.now(), this.lastKeyframeTime + 1);
-    this.lastKeyframeTime = time;
-    const iter = f.iter;
-    this.keyframeWrite = this.deps.storage
-      .putKeyframe({
-        sessionId: this.id,
-        iter,
-        width: f.w,
-        height: f.h,
-        mime: f.mime,
-        data: Buffer.from(f.data),
-        losses: f.losses,
-        time,
-        ...(this.fencingToken !== null ? { fencingToken: this.fencingToken } : {}),
-      })
-      .then(
-        () => {
-          this.lastKeyframeIter = Math.max(this.lastKeyframeIter, iter);
-        },
-        (e) => {
-          if (e instanceof StaleFencingTokenError) return this.revokeEngine();
-          this.log.warn('could not store a keyframe', { error: (e as Error).message });
-        },
-      )
-      .finally(() => (this.keyframeWrite = null));
-    return this.keyframeWrite;
-  }
-
-  /** Nobody watched for idlePauseMs: keyframe, free the engine, report idle. */
-  private suspend(): void {
-    this.idleTimer = null;
-    if (this.holders > 0 || this.closed) return;
-    void this.saveKeyframe();
-    this.engine?.dispose();
-    this.engine = null;
-    this.dropLease();
-    this.setState('idle');
-    this.deps.onIdle?.(this);
+    return this.keyframes.save();
   }
 
   /**
@@ -596,11 +482,8 @@ export class Session {
     if (this.closing) return this.closing;
     const keyframe = this.saveKeyframe();
     this.closed = true;
-    clearInterval(this.keyframeTimer);
-    if (this.idleTimer) clearTimeout(this.idleTimer);
-    this.engine?.dispose();
-    this.engine = null;
-    this.dropLease();
+    this.keyframes.stop();
+    this.lifecycle.stop();
     this.deps.cluster?.closed(this);
     this.awareness.destroy();
     this.listeners.clear();
@@ -618,12 +501,12 @@ export class Session {
 
   /** Whether this process runs the session's engine: always in one process, with the lease in a cluster. */
   get ownsEngine(): boolean {
-    return !this.deps.cluster || this.fencingToken !== null;
+    return this.lifecycle.ownsEngine;
   }
 
   /** Whether the session wants an engine now (someone attached, or woken within the grace period). */
   get wantsEngine(): boolean {
-    return !this.closed && (this.holders > 0 || this.idleTimer !== null);
+    return this.lifecycle.wantsEngine;
   }
 
   /**
@@ -631,19 +514,7 @@ export class Session {
    * have missed (a dead owner's last ones) and start the engine from the latest keyframe.
    */
   grantEngine(fencingToken: number): void {
-    if (this.closed) return;
-    this.fencingToken = fencingToken;
-    void (async () => {
-      try {
-        await this.catchUp();
-        const kf = await this.deps.storage.latestKeyframe(this.id);
-        if (kf && kf.iter > this.iter) this.iter = kf.iter;
-        if (kf) this.lastKeyframeTime = Math.max(this.lastKeyframeTime, kf.time);
-      } catch (e) {
-        this.log.warn('could not catch up from storage on taking the engine', { error: (e as Error).message });
-      }
-      if (this.wantsEngine && this.fencingToken === fencingToken) void this.ensureEngine();
-    })();
+    this.lifecycle.grantEngine(fencingToken);
   }
 
   /**
@@ -664,18 +535,7 @@ export class Session {
 
   /** The lease was lost (expired, or a newer owner's fencing token): stop the engine here. */
   revokeEngine(): void {
-    if (this.fencingToken === null) return;
-    this.log.warn('engine lease lost; another process runs the optimization now');
-    this.fencingToken = null;
-    this.engine?.dispose();
-    this.engine = null;
-    if (this.wantsEngine) this.deps.cluster?.wantEngine(this);
-  }
-
-  /** No engine needed here any more: stop waiting for the lease, give it back if held. */
-  private dropLease(): void {
-    this.fencingToken = null;
-    this.deps.cluster?.releaseEngine(this);
+    this.lifecycle.revokeEngine();
   }
 
   /**
@@ -700,16 +560,11 @@ export class Session {
 
   /** A frame of the owning process: relay it to this process's clients (ignored by the owner). */
   applyRemoteFrame(frame: FramePayload): void {
-    if (this.closed || this.ownsEngine) return;
-    this.iter = frame.iter;
-    this.stepsPerSec = frame.stepsPerSec;
-    this.latestFrame = frame;
-    this.emit('frame', frame);
+    this.lifecycle.applyRemoteFrame(frame);
   }
 
   /** The owner's engine state, mirrored on the other processes. */
   applyRemoteState(state: EngineState, message?: string): void {
-    if (this.closed || this.ownsEngine) return;
-    this.setState(state, message);
+    this.lifecycle.applyRemoteState(state, message);
   }
 }

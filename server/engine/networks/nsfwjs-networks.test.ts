@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { initBackend } from '../backend.ts';
+import { initBackend } from '../platform/backend.ts';
 import { readImageFile } from '../../images/codec.ts';
 import { loadNetwork, DEFAULT_LAYERS } from './index.ts';
 import { loadNsfwjsNetwork, NSFWJS_INPUT_SIZE, NSFWJS_OUTPUT } from './nsfwjs-networks.ts';

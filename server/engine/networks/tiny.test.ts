@@ -1,7 +1,7 @@
 import { test, describe, before } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
-import { initBackend } from '../backend.ts';
+import { initBackend } from '../platform/backend.ts';
 import { loadNetwork, DEFAULT_LAYERS } from './index.ts';
 
 describe('tiny network', () => {

@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import h5wasm, { type Group } from 'h5wasm/node';
-import { initBackend } from '../backend.ts';
+import { initBackend } from '../platform/backend.ts';
 import { loadNetwork, DEFAULT_LAYERS, vgg19WeightsPath, VGG19_DEFAULT_WEIGHTS_PATH, VGG19_LAYERS } from './index.ts';
 import { CAFFE_BGR_MEAN } from './vgg19.ts';
 

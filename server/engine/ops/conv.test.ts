@@ -1,7 +1,7 @@
 import { test, describe, before } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
-import { initBackend } from '../backend.ts';
+import { initBackend } from '../platform/backend.ts';
 import { Conv2D, DepthwiseConv2D, setConvGradientMode, getConvGradientMode, type ConvActivation, type ConvPadding } from './conv.ts';
 
 /** Deterministic pseudo-random tensor (tf.randomNormal with a seed is fine too, but this is obvious). */
@@ -68,7 +68,7 @@ describe('custom conv input gradients', () => {
   });
 
   for (const [i, c] of cases.entries()) {
-    test(`${c.name}: forward and input gradient equal tfjs's builtin ones`, () => {
+    test(`O1: ${c.name}: forward and input gradient equal tfjs's builtin ones`, () => {
       const x = rand(c.input, 10 + i) as tf.Tensor4D;
       const kernel = rand(c.kernel, 100 + i) as tf.Tensor4D;
       const outChannels = c.depthwise ? c.kernel[2] * c.kernel[3] : c.kernel[3];
@@ -94,7 +94,7 @@ describe('custom conv input gradients', () => {
     });
   }
 
-  test('builtin mode gives the same gradient as custom mode', () => {
+  test('O1: builtin mode gives the same gradient as custom mode', () => {
     const x = rand([1, 9, 9, 3], 1) as tf.Tensor4D;
     const layer = new Conv2D({ kernel: rand([3, 3, 3, 4], 2) as tf.Tensor4D, bias: rand([4], 3) as tf.Tensor1D, strides: 2, padding: 'same', activation: 'relu' });
     const loss = (t: tf.Tensor) => tf.sum(tf.square(layer.apply(t as tf.Tensor4D)));
@@ -112,7 +112,7 @@ describe('custom conv input gradients', () => {
     layer.dispose();
   });
 
-  test('gradient computation leaks no tensors beyond its result', () => {
+  test('O1: gradient computation leaks no tensors beyond its result', () => {
     const x = rand([1, 8, 8, 3], 4) as tf.Tensor4D;
     const layer = new DepthwiseConv2D({ kernel: rand([3, 3, 3, 1], 5) as tf.Tensor4D, strides: 2, padding: 'same', activation: 'relu6' });
     // the first call builds the cached backward kernel, which belongs to the layer
@@ -127,7 +127,7 @@ describe('custom conv input gradients', () => {
     x.dispose();
   });
 
-  test('on the wasm backend the custom gradient equals the cpu builtin gradient for every case', async () => {
+  test('O1: on the wasm backend the custom gradient equals the cpu builtin gradient for every case', async () => {
     const expected: { y: Float32Array; dx: Float32Array }[] = [];
     const run = (c: Case, i: number, useReference: boolean) =>
       tf.tidy(() => {
@@ -158,7 +158,7 @@ describe('custom conv input gradients', () => {
     }
   });
 
-  test('bad specs are rejected with a clear error', () => {
+  test('O3: bad specs are rejected with a clear error', () => {
     const k = tf.zeros([3, 3, 2, 4]) as tf.Tensor4D;
     assert.throws(() => new Conv2D({ kernel: k, bias: tf.zeros([3]) as tf.Tensor1D }), /bias has 3 values for 4 output channels/);
     assert.throws(() => new Conv2D({ kernel: k, padding: [[-1, 0], [0, 0]] }), /non-negative/);

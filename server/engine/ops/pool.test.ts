@@ -1,7 +1,7 @@
 import { test, describe, before } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
-import { initBackend } from '../backend.ts';
+import { initBackend } from '../platform/backend.ts';
 import { pool2d, type PoolKind } from './pool.ts';
 
 interface Case {
@@ -44,7 +44,7 @@ describe('pooling with fast input gradients', () => {
   });
 
   for (const [n, c] of cases.entries()) {
-    test(`${c.kind} ${c.size}x${c.size} stride ${c.strides} ${c.padding} on [${c.input}]: forward and gradient equal tfjs's`, () => {
+    test(`O2: ${c.kind} ${c.size}x${c.size} stride ${c.strides} ${c.padding} on [${c.input}]: forward and gradient equal tfjs's`, () => {
       tf.tidy(() => {
         // random normal values: no ties inside a window
         const x = tf.randomNormal(c.input, 0, 1, 'float32', 40 + n) as tf.Tensor4D;
@@ -67,7 +67,7 @@ describe('pooling with fast input gradients', () => {
     });
   }
 
-  test("'same' average pooling's gradient matches finite differences at the borders", () => {
+  test("O2: 'same' average pooling's gradient matches finite differences at the borders", () => {
     tf.tidy(() => {
       const x = tf.randomNormal([1, 5, 5, 1], 0, 1, 'float32', 3) as tf.Tensor4D;
       const f = (t: tf.Tensor) => tf.sum(tf.square(pool2d(t as tf.Tensor4D, 3, 1, 'same', 'avg')));
@@ -85,7 +85,7 @@ describe('pooling with fast input gradients', () => {
     });
   });
 
-  test('max-pool ties after a ReLU give the same image gradient as tfjs', () => {
+  test('O2: max-pool ties after a ReLU give the same image gradient as tfjs', () => {
     tf.tidy(() => {
       // half the inputs are negative, so many 2x2 windows are all-zero after the ReLU
       const x = tf.sub(tf.randomUniform([1, 8, 8, 2], 0, 1, 'float32', 5), 0.7) as tf.Tensor4D;
@@ -96,7 +96,7 @@ describe('pooling with fast input gradients', () => {
     });
   });
 
-  test('on the wasm backend the pooling gradients equal the cpu ones', async () => {
+  test('O2: on the wasm backend the pooling gradients equal the cpu ones', async () => {
     const run = () =>
       tf.tidy(() =>
         cases.map((c, n) => {

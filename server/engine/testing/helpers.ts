@@ -4,7 +4,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { RgbImage, TransferParams } from '../api.ts';
-import { initBackend } from '../backend.ts';
+import { initBackend } from '../platform/backend.ts';
 import { seededRandom } from '../tensor-image.ts';
 
 /** Activates tfjs' plain-JS `cpu` backend (deterministic, available everywhere). */

@@ -13,7 +13,7 @@ process.env.ENGINE_WEBGPU_TOGGLES ??= 'vulkan_enable_f16_on_nvidia,allow_unsafe_
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
-import { initBackend } from '../../backend.ts';
+import { initBackend } from '../backend.ts';
 import { gramMatrix } from '../../losses.ts';
 import { Conv2D } from '../../ops/conv.ts';
 import { createStyleTransfer, loadNetwork, presetSuggestedParams } from '../../index.ts';

@@ -17,7 +17,7 @@ import * as decoding from 'lib0/decoding';
 import * as Y from 'yjs';
 import { AWARENESS_LIMITS, ErrorCode, type ErrorPayload } from '../../shared/protocol.ts';
 import { AwarenessState } from '../../shared/schema.ts';
-import { TokenBucket, type Clock } from './rate-limit.ts';
+import { TokenBucket, type Clock } from '../limits/rate-limit.ts';
 
 /** y-protocols sync message types. */
 export const SYNC_STEP1 = 0;

@@ -1,7 +1,7 @@
 import { test, describe, after } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
-import { BACKEND_NAMES } from './api.ts';
+import { BACKEND_NAMES } from '../api.ts';
 import { initBackend, availableBackendsReport, activeBackend, isSoftwareAdapter } from './backend.ts';
 
 describe('initBackend', () => {

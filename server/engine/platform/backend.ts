@@ -13,12 +13,12 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import { BACKEND_NAMES, type BackendName } from './api.ts';
-import { createLogger } from '../log.ts';
-import './ops/gradients.ts';
-import { installWasmKernelOverrides } from './ops/wasm-kernels.ts';
+import { BACKEND_NAMES, type BackendName } from '../api.ts';
+import { createLogger } from '../../log.ts';
+import '../ops/gradients.ts';
+import { installWasmKernelOverrides } from './wasm-kernels.ts';
 import { enableWasmThreads, releaseIdleWasmWorkers } from './wasm-threads.ts';
-import { createEngineGpu, registerEngineWebgpu } from './platform/webgpu/register.ts';
+import { createEngineGpu, registerEngineWebgpu } from './webgpu/register.ts';
 
 const log = createLogger('engine');
 

@@ -2,16 +2,16 @@
  * Benchmark (not a test): forward and forward+backward time of each feature network on its
  * default style + content layers, with the custom conv gradients and with tfjs's builtin ones.
  *
- *   node --import tsx server/engine/networks/bench-networks.ts [--backend wasm] [--size 256] [--repeat 3] [--models tiny,mobilenet_v2,inception_v3]
+ *   node --import tsx bench/micro/networks.ts [--backend wasm] [--size 256] [--repeat 3] [--models tiny,mobilenet_v2,inception_v3]
  *
  * The loss is a stand-in (sum of mean squared features) so only the network is measured. "n/a":
  * the builtin gradient needs a kernel the backend lacks (wasm: DepthwiseConv2dNativeBackpropInput).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { initBackend } from '../backend.ts';
-import type { BackendName } from '../api.ts';
-import { arg, timeBuiltinAndCustom, timeMs } from '../ops/bench-timing.ts';
-import { loadNetwork, DEFAULT_LAYERS, NETWORK_NAMES, type NetworkName } from './index.ts';
+import { initBackend } from '../../server/engine/platform/backend.ts';
+import type { BackendName } from '../../server/engine/api.ts';
+import { arg, timeBuiltinAndCustom, timeMs } from './timing.ts';
+import { loadNetwork, DEFAULT_LAYERS, NETWORK_NAMES, type NetworkName } from '../../server/engine/networks/index.ts';
 
 const backend = await initBackend(arg('backend', 'wasm') as BackendName);
 const size = Number(arg('size', '256'));

@@ -3,7 +3,7 @@
  * straightforward tfjs formulations they replaced, interleaved in one process so that machine
  * load hits both alike. Also checks that both give the same values and gradients.
  *
- *   node --import tsx server/engine/bench-losses.ts [--backend wasm|cpu|webgpu] [--threads 1] [--rounds 8]
+ *   node --import tsx bench/micro/losses.ts [--backend wasm|cpu|webgpu] [--threads 1] [--rounds 8]
  *
  * - Gram matrix F^T F / n with its gradient: `tf.matMul(F, F, true, false)` + tape gradient
  *   (wasm sends transposed matMuls to a naive loop) vs losses.ts' explicit transpose + custom
@@ -12,10 +12,10 @@
  *   convolutions with a written-out adjoint.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { initBackend } from './backend.ts';
-import type { BackendName } from './api.ts';
-import { accurateSum, gramMatrix, totalVariation } from './losses.ts';
-import { arg } from './ops/bench-timing.ts';
+import { initBackend } from '../../server/engine/platform/backend.ts';
+import type { BackendName } from '../../server/engine/api.ts';
+import { accurateSum, gramMatrix, totalVariation } from '../../server/engine/losses.ts';
+import { arg } from './timing.ts';
 
 const backend = await initBackend(arg('backend', 'wasm') as BackendName, { wasmThreads: Number(arg('threads', '1')) });
 const rounds = Number(arg('rounds', '8'));

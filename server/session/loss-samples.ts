@@ -1,5 +1,5 @@
 /**
- * What the session layer records for history beyond the document updates and keyframes (every
+ * What the session records for history beyond the document updates and keyframes (every
  * keyframe is kept by `Storage.putKeyframe`): a loss sample about once a second. A one-line hook
  * in session.ts; never throws and never queues behind a slow database (a sample whose predecessor
  * is still being written is skipped: samples are a curve, not data).

@@ -39,7 +39,7 @@ import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { createLogger } from '../log.ts';
+import { createLogger } from '../../log.ts';
 
 const log = createLogger('engine');
 

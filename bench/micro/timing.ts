@@ -1,10 +1,10 @@
 /**
- * Shared by the engine's micro-benchmarks (bench-conv-grad.ts, networks/bench-networks.ts,
- * bench-losses.ts): command-line flags and timing of tfjs work with the builtin vs the custom
+ * Shared by the engine's micro-benchmarks (conv-grad.ts, networks.ts,
+ * losses.ts): command-line flags and timing of tfjs work with the builtin vs the custom
  * convolution gradients. Not used by the engine itself.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { setConvGradientMode } from './conv.ts';
+import { setConvGradientMode } from '../../server/engine/ops/conv.ts';
 
 /** The value after `--name` on the command line, or `fallback`. */
 export function arg(name: string, fallback: string): string {

@@ -2,18 +2,18 @@
  * Micro-benchmark (not a test): forward and input-gradient time of single convolutions and pools
  * with tfjs's builtin gradients vs the gradients of conv.ts and pool.ts.
  *
- *   node --import tsx server/engine/ops/bench-conv-grad.ts [--backend wasm|cpu|webgpu|tensorflow] [--repeat 3]
+ *   node --import tsx bench/micro/conv-grad.ts [--backend wasm|cpu|webgpu|tensorflow] [--repeat 3]
  *
  * Prints one line per case: forward ms, forward+backward ms for builtin and custom (median of the
  * repeats after one warm-up). "n/a" means the backend has no kernel for tfjs's gradient (wasm has
  * no DepthwiseConv2dNativeBackpropInput).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { initBackend } from '../backend.ts';
-import type { BackendName } from '../api.ts';
-import { Conv2D, DepthwiseConv2D, type ConvSpec } from './conv.ts';
-import { arg, timeBuiltinAndCustom, timeMs } from './bench-timing.ts';
-import { pool2d, type PoolKind } from './pool.ts';
+import { initBackend } from '../../server/engine/platform/backend.ts';
+import type { BackendName } from '../../server/engine/api.ts';
+import { Conv2D, DepthwiseConv2D, type ConvSpec } from '../../server/engine/ops/conv.ts';
+import { arg, timeBuiltinAndCustom, timeMs } from './timing.ts';
+import { pool2d, type PoolKind } from '../../server/engine/ops/pool.ts';
 
 interface Case {
   name: string;

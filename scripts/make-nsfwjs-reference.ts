@@ -4,13 +4,13 @@
  * nsfwjs-networks.test.ts checks that our hand-built graphs reproduce them.
  *
  * Needs @tensorflow/tfjs (nsfwjs's peer dependency, installed with it); run in its own process:
- *   node --import tsx server/engine/networks/make-nsfwjs-reference.ts
+ *   node --import tsx scripts/make-nsfwjs-reference.ts
  */
 import { readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { readImageFile } from '../../images/codec.ts';
+import { readImageFile } from '../server/images/codec.ts';
 
-const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../../..');
+const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
 const tf = (await import(/* @vite-ignore */ '@tensorflow/tfjs' as string)) as typeof import('@tensorflow/tfjs-core');
 const nsfwjs = (await import('nsfwjs' as string)) as {
   load(name: string, options: { modelDefinitions: unknown[] }): Promise<{ infer(img: unknown): import('@tensorflow/tfjs-core').Tensor }>;
@@ -37,9 +37,9 @@ for (const [model, def, name] of [
     console.log(model, file, out[model][file]);
   }
 }
-const target = path.join(path.dirname(new URL(import.meta.url).pathname), 'nsfwjs-reference.json');
+const target = path.join(root, 'server/engine/networks/nsfwjs-reference.json');
 writeFileSync(
   target,
-  JSON.stringify({ generatedBy: 'server/engine/networks/make-nsfwjs-reference.ts', classes: ['Drawing', 'Hentai', 'Neutral', 'Porn', 'Sexy'], probabilities: out }, null, 2) + '\n',
+  JSON.stringify({ generatedBy: 'scripts/make-nsfwjs-reference.ts', classes: ['Drawing', 'Hentai', 'Neutral', 'Porn', 'Sexy'], probabilities: out }, null, 2) + '\n',
 );
 console.log('wrote', target);

@@ -11,7 +11,7 @@ import sharp from 'sharp';
 import * as Y from 'yjs';
 import { ErrorCode, api, type ErrorResponse } from '../../shared/protocol.ts';
 import { connectClient, createSession, startTestServer, waitFor, type TestClient, type TestServer } from '../testing/index.ts';
-import { addStroke } from './fuzz-kit.ts';
+import { addStroke } from '../testing/fuzz-kit.ts';
 
 /** Rewrites the first SOF0/SOF2 frame header of a JPEG to declare `w`×`h`. */
 function jpegDeclaring(jpeg: Buffer, w: number, h: number): Buffer {

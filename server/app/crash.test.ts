@@ -11,7 +11,7 @@ import path from 'node:path';
 import * as Y from 'yjs';
 import { spawnServer, type ChildServer } from '../testing/child-server.ts';
 import { connectClient, createSession, type TestClient } from '../testing/index.ts';
-import { addStroke, prng, randInt, strokeIds } from './fuzz-kit.ts';
+import { addStroke, prng, randInt, strokeIds } from '../testing/fuzz-kit.ts';
 
 const SEED = 7;
 const ROUNDS = 10;

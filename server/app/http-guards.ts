@@ -6,7 +6,7 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { ErrorCode } from '../../shared/protocol.ts';
 import { createLogger, logs } from '../log.ts';
-import { LocalRateLimit, type AddressRateLimit } from './shared-rate-limit.ts';
+import { LocalRateLimit, type AddressRateLimit } from '../limits/shared-rate-limit.ts';
 
 const log = createLogger('http');
 
