@@ -16,7 +16,7 @@ import * as Y from 'yjs';
 import { connectClient, createSession, type TestClient } from '../testing/index.ts';
 import { spawnServer, type ChildServer } from '../testing/child-server.ts';
 import { describeWithServices, startPostgres, startRedis, type PostgresService, type RedisService } from '../testing/services.ts';
-import { addStroke, prng, randInt, strokeIds } from '../reliability/fuzz-kit.ts';
+import { addStroke, prng, randInt, strokeIds } from '../testing/fuzz-kit.ts';
 
 const SEED = 19;
 const ROUNDS = 5;
