@@ -118,6 +118,13 @@ export const ContentEntry = z.object({
 });
 export type ContentEntry = z.infer<typeof ContentEntry>;
 
+/**
+ * The canvas before any valid content value (blank, white, 512²): what the server validates
+ * against, what a new session gets when no preset photo is installed, and what the studio draws
+ * until the document says otherwise.
+ */
+export const DEFAULT_CONTENT: Readonly<ContentEntry> = Object.freeze({ background: '#ffffff', width: 512, height: 512 });
+
 export const MAX_STROKE_POINTS = 20_000; // numbers, i.e. 10k points
 export const MAX_STROKES = 5_000;
 

@@ -21,13 +21,12 @@ import sharp from 'sharp';
 import { api, EXPORT_FORMATS, type ExportFormat, type ExportStatus } from '../../shared/protocol.ts';
 import type { KeyframeMeta, KeyframeRecord } from '../storage/types.ts';
 import { createLogger } from '../log.ts';
+import { CONFIG_DEFAULTS, type Config } from '../config.ts';
 import { LocalRateLimit, type AddressRateLimit } from '../reliability/shared-rate-limit.ts';
 
 const log = createLogger('export');
 
 export const MAX_EXPORT_FRAMES = 300;
-/** Default of EXPORT_MAX_PIXELS: decoded frames of one job (16 M pixels = 48 MB of RGB). */
-export const MAX_EXPORT_PIXELS = 16_000_000;
 export const EXPORT_TTL_MS = 15 * 60_000;
 const MAX_JOBS_KEPT = 64;
 
@@ -70,7 +69,22 @@ export interface ExportLimits {
   pixelsPerMin: number;
 }
 
-export const DEFAULT_EXPORT_LIMITS: Omit<ExportLimits, 'dir'> = { maxPerSession: 2, maxPerAddress: 3, maxJobs: 32, concurrency: 2, maxPixels: MAX_EXPORT_PIXELS, pixelsPerMin: MAX_EXPORT_PIXELS };
+/** The export limits a configuration sets (EXPORT_* settings). */
+export function exportLimits(
+  c: Pick<Config, 'exportMaxJobsPerSession' | 'exportMaxJobsPerIp' | 'exportMaxJobs' | 'exportConcurrency' | 'exportMaxPixels' | 'exportPixelsPerMin'>,
+): Omit<ExportLimits, 'dir'> {
+  return {
+    maxPerSession: c.exportMaxJobsPerSession,
+    maxPerAddress: c.exportMaxJobsPerIp,
+    maxJobs: c.exportMaxJobs,
+    concurrency: c.exportConcurrency,
+    maxPixels: c.exportMaxPixels,
+    pixelsPerMin: c.exportPixelsPerMin,
+  };
+}
+
+/** The configuration's defaults (EXPORT_MAX_PIXELS: 16 M decoded pixels = 48 MB of RGB per job). */
+export const DEFAULT_EXPORT_LIMITS: Omit<ExportLimits, 'dir'> = exportLimits(CONFIG_DEFAULTS);
 
 /** Parses and checks a request body. */
 export function parseExportRequest(body: unknown): ExportOptions {

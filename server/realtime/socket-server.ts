@@ -35,6 +35,7 @@ import {
   type StatusPayload,
 } from '../../shared/protocol.ts';
 import { createLogger } from '../log.ts';
+import { CONFIG_DEFAULTS, type Config } from '../config.ts';
 import type { ServerMetrics } from '../app/metrics.ts';
 import type { GroupCommit } from '../storage/group-commit.ts';
 import { REMOTE_ORIGIN, type Session, type UpdateOrigin } from '../session/session.ts';
@@ -104,7 +105,7 @@ export interface RealtimeOptions {
   maxClientsPerSession: number;
   commits: GroupCommit;
   metrics?: ServerMetrics;
-  /** socket.io's cap on one message (default 8 MiB; a long stroke is ~200 KB). */
+  /** socket.io's cap on one message (default SOCKET_MAX_MESSAGE_BYTES's; a long stroke is ~200 KB). */
   maxMessageBytes?: number;
   /** Per-socket rate limits and strike policy (reliability/message-guard.ts); defaults below. */
   limits?: Partial<SocketLimits>;
@@ -118,20 +119,25 @@ export interface RealtimeOptions {
   docMaxUpdateBytes?: number;
   /** Stored document bytes per session (SESSION_MAX_DOC_BYTES, S27). */
   sessionMaxDocBytes?: number;
-  /** A socket with more bytes queued than this (it does not read) is dropped (default 8 MiB, SOCKET_MAX_BUFFERED_BYTES). */
+  /** A socket with more bytes queued than this (it does not read) is dropped (SOCKET_MAX_BUFFERED_BYTES). */
   maxBufferedBytes?: number;
 }
 
-/** Limits used when RealtimeOptions.limits leaves them out (same as the config defaults). */
-export const DEFAULT_SOCKET_LIMITS: SocketLimits = {
-  msgRate: 200,
-  msgBurst: 1000,
-  byteRate: 4 * 1024 * 1024,
-  byteBurst: 16 * 1024 * 1024,
-  maxMessageBytes: 8 * 1024 * 1024,
-  maxBadMessages: 20,
-  strikeForgiveSec: 5,
-};
+/** The per-socket limits a configuration sets (SOCKET_* settings; the strike forgiveness is fixed). */
+export function socketLimits(c: Pick<Config, 'socketMsgRate' | 'socketMsgBurst' | 'socketByteRate' | 'socketByteBurst' | 'socketMaxMessageBytes' | 'socketMaxBadMessages'>): SocketLimits {
+  return {
+    msgRate: c.socketMsgRate,
+    msgBurst: c.socketMsgBurst,
+    byteRate: c.socketByteRate,
+    byteBurst: c.socketByteBurst,
+    maxMessageBytes: c.socketMaxMessageBytes,
+    maxBadMessages: c.socketMaxBadMessages,
+    strikeForgiveSec: 5,
+  };
+}
+
+/** Limits used when RealtimeOptions.limits leaves them out: the configuration's defaults. */
+export const DEFAULT_SOCKET_LIMITS: SocketLimits = socketLimits(CONFIG_DEFAULTS);
 
 /** After an editor's update was dropped by a rate limit, ask it for a resync this much later. */
 const RESYNC_AFTER_DROP_MS = 1000;
@@ -296,9 +302,9 @@ export function attachRealtime(httpServer: HttpServer, sessions: SessionManager,
   const rooms = new Map<Session, SessionRoom>();
   const trust = opts.trust ?? compileTrust('loopback');
   const connections = opts.connections ?? (opts.maxSocketsPerIp !== undefined ? new ConnectionCounter(opts.maxSocketsPerIp) : undefined);
-  const docMaxUpdateBytes = opts.docMaxUpdateBytes ?? 2 * 1024 * 1024;
-  const sessionMaxDocBytes = opts.sessionMaxDocBytes ?? 32 * 1024 * 1024;
-  watchSlowConsumers(io, { maxBufferedBytes: opts.maxBufferedBytes ?? 8 * 1024 * 1024 });
+  const docMaxUpdateBytes = opts.docMaxUpdateBytes ?? CONFIG_DEFAULTS.docMaxUpdateBytes;
+  const sessionMaxDocBytes = opts.sessionMaxDocBytes ?? CONFIG_DEFAULTS.sessionMaxDocBytes;
+  watchSlowConsumers(io, { maxBufferedBytes: opts.maxBufferedBytes ?? CONFIG_DEFAULTS.socketMaxBufferedBytes });
 
   io.use(async (socket, next) => {
     const parsed = HandshakeAuth.safeParse(socket.handshake.auth ?? {});
