@@ -302,24 +302,73 @@ export interface ExportStatus {
   message?: string;
 }
 
-/** REST paths, in one place so server routes and client fetches cannot drift apart. */
-export const api = {
+/**
+ * Every HTTP path of the server, in one place so server routes and client URLs cannot drift
+ * apart: the server mounts these patterns (express syntax, `:name` parameters), and {@link api}
+ * builds URLs from the same patterns. server/app/routes-table.test.ts checks that no other file
+ * writes a path by hand.
+ */
+export const ROUTES = {
+  /** Prefix of every REST route (the API's 404 catch-all is mounted on it). */
+  apiPrefix: '/api',
   sessions: '/api/sessions',
-  images: (sessionId: string) => `/api/sessions/${encodeURIComponent(sessionId)}/images`,
-  image: (imageId: string) => `/api/images/${encodeURIComponent(imageId)}`,
-  frame: (sessionId: string) => `/api/sessions/${encodeURIComponent(sessionId)}/frame.jpg`,
-  stream: (sessionId: string) => `/api/sessions/${encodeURIComponent(sessionId)}/stream.mjpg`,
+  images: '/api/sessions/:id/images',
+  image: '/api/images/:imageId',
+  frame: '/api/sessions/:id/frame.jpg',
+  stream: '/api/sessions/:id/stream.mjpg',
   presets: '/api/presets',
-  history: (sessionId: string) => `/api/sessions/${encodeURIComponent(sessionId)}/history`,
-  historyState: (sessionId: string, t: number) => `/api/sessions/${encodeURIComponent(sessionId)}/history/state?t=${t}`,
-  keyframe: (sessionId: string, keyframeId: number) => `/api/sessions/${encodeURIComponent(sessionId)}/keyframes/${keyframeId}.jpg`,
-  fork: (sessionId: string) => `/api/sessions/${encodeURIComponent(sessionId)}/fork`,
-  exportTimelapse: (sessionId: string) => `/api/sessions/${encodeURIComponent(sessionId)}/export`,
-  exportJob: (jobId: string) => `/api/exports/${encodeURIComponent(jobId)}`,
-  exportFile: (jobId: string) => `/api/exports/${encodeURIComponent(jobId)}/file`,
-  editorPage: (sessionId: string, token: string) => `/s/${encodeURIComponent(sessionId)}?token=${encodeURIComponent(token)}`,
-  projectorPage: (sessionId: string, token: string) => `/s/${encodeURIComponent(sessionId)}/view?token=${encodeURIComponent(token)}`,
-  replayPage: (sessionId: string, token: string) => `/s/${encodeURIComponent(sessionId)}/replay?token=${encodeURIComponent(token)}`,
+  history: '/api/sessions/:id/history',
+  historyState: '/api/sessions/:id/history/state',
+  keyframe: '/api/sessions/:id/keyframes/:kid.jpg',
+  fork: '/api/sessions/:id/fork',
+  exportTimelapse: '/api/sessions/:id/export',
+  exportJob: '/api/exports/:jobId',
+  exportFile: '/api/exports/:jobId/file',
+  /** The client's pages: editor, projector (`/view`) and replay (`/replay`); index.html serves them all. */
+  editorPage: '/s/:id',
+  projectorPage: '/s/:id/view',
+  replayPage: '/s/:id/replay',
+  /** Every page path, for the server's index.html fallback. */
+  pages: '/s/*splat',
+  /** What every session page path starts with. */
+  pagePrefix: '/s/',
   health: '/healthz',
   metrics: '/metrics',
+  socket: SOCKET_PATH,
+} as const;
+
+/** `pattern` with each `:name` replaced by `params[name]`, percent-encoded. */
+export function fillRoute(pattern: string, params: Record<string, string | number>): string {
+  return pattern.replace(/:(\w+)/g, (_, name: string) => {
+    const v = params[name];
+    if (v === undefined) throw new Error(`route ${pattern} needs :${name}`);
+    return encodeURIComponent(String(v));
+  });
+}
+
+/** `path` with the session token as its query (links and media URLs that cannot send a header). */
+export function withToken(path: string, token: string): string {
+  return `${path}?token=${encodeURIComponent(token)}`;
+}
+
+/** URL builders of {@link ROUTES}. */
+export const api = {
+  sessions: ROUTES.sessions,
+  images: (sessionId: string) => fillRoute(ROUTES.images, { id: sessionId }),
+  image: (imageId: string) => fillRoute(ROUTES.image, { imageId }),
+  frame: (sessionId: string) => fillRoute(ROUTES.frame, { id: sessionId }),
+  stream: (sessionId: string) => fillRoute(ROUTES.stream, { id: sessionId }),
+  presets: ROUTES.presets,
+  history: (sessionId: string) => fillRoute(ROUTES.history, { id: sessionId }),
+  historyState: (sessionId: string, t: number) => `${fillRoute(ROUTES.historyState, { id: sessionId })}?t=${t}`,
+  keyframe: (sessionId: string, keyframeId: number) => fillRoute(ROUTES.keyframe, { id: sessionId, kid: keyframeId }),
+  fork: (sessionId: string) => fillRoute(ROUTES.fork, { id: sessionId }),
+  exportTimelapse: (sessionId: string) => fillRoute(ROUTES.exportTimelapse, { id: sessionId }),
+  exportJob: (jobId: string) => fillRoute(ROUTES.exportJob, { jobId }),
+  exportFile: (jobId: string) => fillRoute(ROUTES.exportFile, { jobId }),
+  editorPage: (sessionId: string, token: string) => withToken(fillRoute(ROUTES.editorPage, { id: sessionId }), token),
+  projectorPage: (sessionId: string, token: string) => withToken(fillRoute(ROUTES.projectorPage, { id: sessionId }), token),
+  replayPage: (sessionId: string, token: string) => withToken(fillRoute(ROUTES.replayPage, { id: sessionId }), token),
+  health: ROUTES.health,
+  metrics: ROUTES.metrics,
 } as const;

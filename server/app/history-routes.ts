@@ -9,7 +9,7 @@
  * unguessable id alone (so `<a href>` downloads work).
  */
 import express, { type Request } from 'express';
-import { ErrorCode, api, type CreateSessionResponse, type ExportAccepted, type ForkRequest, type Role } from '../../shared/protocol.ts';
+import { ErrorCode, ROUTES, api, type CreateSessionResponse, type ExportAccepted, type ForkRequest, type Role } from '../../shared/protocol.ts';
 import type { ImageStore } from '../images/store.ts';
 import { ExportJobs, ExportRequestError, parseExportRequest, type ExportLimits } from '../history/export.ts';
 import { createReadStream } from 'node:fs';
@@ -77,18 +77,18 @@ export function historyRouter(deps: HistoryRouteDeps): express.Router & { export
   const json = express.json({ limit: '4kb' });
   const need = (): HistoryService => history;
 
-  r.get('/api/sessions/:id/history', async (req, res) => {
+  r.get(ROUTES.history, async (req, res) => {
     const rec = await authorizeStored(deps.storage, req, 'viewer');
     res.set('Cache-Control', 'no-store').json(await need().history(rec.id, rec.createdAt));
   });
 
-  r.get('/api/sessions/:id/history/state', async (req, res) => {
+  r.get(ROUTES.historyState, async (req, res) => {
     const rec = await authorizeStored(deps.storage, req, 'viewer');
     const t = timeParam(req.query.t);
     res.set('Cache-Control', 'no-store').json((await need().stateAt(rec.id, t)).body);
   });
 
-  r.get('/api/sessions/:id/keyframes/:kid.jpg', async (req, res) => {
+  r.get(ROUTES.keyframe, async (req, res) => {
     const rec = await authorizeStored(deps.storage, req, 'viewer');
     const kid = Number(req.params.kid);
     const kf = Number.isSafeInteger(kid) && kid > 0 ? await need().keyframe(rec.id, kid) : undefined;
@@ -103,7 +103,7 @@ export function historyRouter(deps: HistoryRouteDeps): express.Router & { export
     res.end(kf.data);
   });
 
-  r.post('/api/sessions/:id/fork', forkLimit, json, async (req, res) => {
+  r.post(ROUTES.fork, forkLimit, json, async (req, res) => {
     const rec = await authorizeStored(deps.storage, req, 'editor');
     const t = timeParam((req.body as Partial<ForkRequest> | undefined)?.t);
     const h = need();
@@ -121,7 +121,7 @@ export function historyRouter(deps: HistoryRouteDeps): express.Router & { export
     res.status(201).json(body);
   });
 
-  r.post('/api/sessions/:id/export', json, async (req, res) => {
+  r.post(ROUTES.exportTimelapse, json, async (req, res) => {
     const rec = await authorizeStored(deps.storage, req, 'viewer');
     const h = need();
     try {
@@ -136,13 +136,13 @@ export function historyRouter(deps: HistoryRouteDeps): express.Router & { export
     }
   });
 
-  r.get('/api/exports/:jobId', (req, res) => {
+  r.get(ROUTES.exportJob, (req, res) => {
     const status = jobs.status(String(req.params.jobId));
     if (!status) throw new HttpError(404, ErrorCode.NotFound, 'no such export job (jobs are kept 15 minutes after they finish)');
     res.set('Cache-Control', 'no-store').json(status);
   });
 
-  r.get('/api/exports/:jobId/file', (req, res) => {
+  r.get(ROUTES.exportFile, (req, res) => {
     const file = jobs.file(String(req.params.jobId));
     if (!file) throw new HttpError(404, ErrorCode.NotFound, 'no finished export with this id');
     res.set({

@@ -6,6 +6,7 @@
 import express, { type NextFunction, type Request, type Response } from 'express';
 import {
   ErrorCode,
+  ROUTES,
   api,
   type CreateSessionResponse,
   type ErrorPayload,
@@ -86,16 +87,16 @@ const boundary = 'atelierframe';
 export function apiRouter(deps: RouteDeps): express.Router {
   const r = express.Router();
 
-  r.get(api.health, (_req, res) => {
+  r.get(ROUTES.health, (_req, res) => {
     res.json({ ok: true, backend: deps.backend(), sessions: deps.sessions.loaded().length });
   });
 
-  r.get(api.metrics, async (_req, res) => {
+  r.get(ROUTES.metrics, async (_req, res) => {
     res.set('Content-Type', deps.metrics.registry.contentType);
     res.send(await deps.metrics.registry.metrics());
   });
 
-  r.post(api.sessions, perIpLimit('new sessions and forks', deps.config.sessionCreatesPerMin, deps.creations), async (req, res) => {
+  r.post(ROUTES.sessions, perIpLimit('new sessions and forks', deps.config.sessionCreatesPerMin, deps.creations), async (req, res) => {
     try {
       const { session, editorToken, viewerToken } = await deps.sessions.create(req.ip);
       res.status(201).json(createdBody(deps.publicUrl(), session.id, editorToken, viewerToken));
@@ -105,7 +106,7 @@ export function apiRouter(deps: RouteDeps): express.Router {
     }
   });
 
-  r.post('/api/sessions/:id/images', perIpLimit('uploads', deps.config.uploadsPerMin, deps.uploads), async (req, res) => {
+  r.post(ROUTES.images, perIpLimit('uploads', deps.config.uploadsPerMin, deps.uploads), async (req, res) => {
     await authorize(deps, req, 'editor');
     const type = req.get('content-type');
     if (!normaliseImageType(type)) {
@@ -132,7 +133,7 @@ export function apiRouter(deps: RouteDeps): express.Router {
     res.status(201).json(body);
   });
 
-  r.get('/api/images/:imageId', async (req, res) => {
+  r.get(ROUTES.image, async (req, res) => {
     const rec = await deps.images.get(String(req.params.imageId));
     if (!rec) throw new HttpError(404, ErrorCode.NotFound, 'no such image (ids are 64 lowercase hex characters)');
     res.set({
@@ -145,12 +146,12 @@ export function apiRouter(deps: RouteDeps): express.Router {
     res.end(rec.bytes);
   });
 
-  r.get(api.presets, (_req, res) => {
+  r.get(ROUTES.presets, (_req, res) => {
     const body: PresetsResponse = { images: [...deps.images.presets] };
     res.json(body);
   });
 
-  r.get('/api/sessions/:id/frame.jpg', async (req, res) => {
+  r.get(ROUTES.frame, async (req, res) => {
     const session = await authorize(deps, req, 'viewer');
     session.wake();
     const f = session.latestFrame;
@@ -163,7 +164,7 @@ export function apiRouter(deps: RouteDeps): express.Router {
     res.end(Buffer.from(f.data.buffer, f.data.byteOffset, f.data.byteLength));
   });
 
-  r.get('/api/sessions/:id/stream.mjpg', async (req, res) => {
+  r.get(ROUTES.stream, async (req, res) => {
     const session = await authorize(deps, req, 'viewer');
     // R2/S17: a stream is a long-lived connection like a socket: same per-address and per-session limits.
     if (session.watcherCount >= deps.config.maxClientsPerSession) {
@@ -229,7 +230,7 @@ export function apiRouter(deps: RouteDeps): express.Router {
     res.on('close', stop);
   });
 
-  r.use('/api', (req) => {
+  r.use(ROUTES.apiPrefix, (req) => {
     throw new HttpError(404, ErrorCode.NotFound, `no route ${req.method} ${req.path}`);
   });
 
@@ -242,8 +243,8 @@ export function createdBody(base: string, id: string, editorToken: string, viewe
     id,
     editorToken,
     viewerToken,
-    editorUrl: `${base}/s/${encodeURIComponent(id)}?token=${encodeURIComponent(editorToken)}`,
-    viewerUrl: `${base}/s/${encodeURIComponent(id)}/view?token=${encodeURIComponent(viewerToken)}`,
+    editorUrl: base + api.editorPage(id, editorToken),
+    viewerUrl: base + api.projectorPage(id, viewerToken),
   };
 }
 

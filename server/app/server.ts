@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import express from 'express';
 import type { Config } from '../config.ts';
 import { DEFAULT_CONTENT, DEFAULT_PARAMS } from '../../shared/schema.ts';
+import { ROUTES } from '../../shared/protocol.ts';
 import { ImageStore } from '../images/store.ts';
 import { createLogger } from '../log.ts';
 import { attachRealtime, socketLimits, type AtelierServer } from '../realtime/socket-server.ts';
@@ -184,9 +185,9 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   const dist = options.clientDist ?? path.join(repoRoot, 'client', 'dist');
   if (existsSync(path.join(dist, 'index.html'))) {
     app.use(express.static(dist, { index: 'index.html' }));
-    app.get(['/s/*splat', '/'], (_req, res) => res.sendFile(path.join(dist, 'index.html')));
+    app.get([ROUTES.pages, '/'], (_req, res) => res.sendFile(path.join(dist, 'index.html')));
   } else {
-    app.get(['/', '/s/*splat'], (_req, res) => res.type('html').send(CLIENT_MISSING_PAGE));
+    app.get(['/', ROUTES.pages], (_req, res) => res.type('html').send(CLIENT_MISSING_PAGE));
   }
   app.use(errorHandler);
 

@@ -4,6 +4,7 @@
  */
 import {
   api,
+  withToken,
   type CreateSessionResponse,
   type ExportAccepted,
   type ExportFormat,
@@ -39,5 +40,5 @@ export async function exportStatus(jobId: string): Promise<ExportStatus> {
 
 /** A keyframe image URL an `<img>` can load (the token goes in the query). */
 export function keyframeSrc(url: string, token: string): string {
-  return `${url}?token=${encodeURIComponent(token)}`;
+  return withToken(url, token);
 }
