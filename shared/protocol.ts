@@ -267,22 +267,52 @@ export interface HistoryStateResponse {
   keyframe: HistoryKeyframe | null;
 }
 
-/** `POST /api/sessions/:id/fork` body (editor token) → 201 {@link CreateSessionResponse}. */
-export interface ForkRequest {
-  t: number;
+// REST request bodies and queries: checked at the boundary with these schemas (server
+// app/routes.ts parseRequest), each refusal a 400 BAD_REQUEST naming the field and what it got.
+
+/** What a refused value was, for messages: its JSON, or `nothing`. */
+const got = (v: unknown): string => JSON.stringify(v) ?? 'nothing';
+
+/** A JSON body; none, or one that is not an object, reads as `{}` so the missing field is named. */
+function jsonBody<T extends z.ZodType>(schema: T) {
+  return z.preprocess((body) => (body !== null && typeof body === 'object' ? body : {}), schema);
 }
+
+/** A time in ms since the epoch: a number, or a numeric string (query strings). */
+export const TimeMs = z.unknown().transform((v, ctx) => {
+  const t = typeof v === 'string' && v.trim() !== '' ? Number(v) : v;
+  if (typeof t === 'number' && Number.isFinite(t)) return t;
+  ctx.addIssue({ code: 'custom', message: `t must be a time in ms since the epoch (got ${got(v)})` });
+  return z.NEVER;
+});
+
+/** `GET /api/sessions/:id/history/state?t=<ms>` query. */
+export const HistoryStateQuery = z.object({ t: TimeMs });
+
+/** `POST /api/sessions/:id/fork` body (editor token) → 201 {@link CreateSessionResponse}. */
+export const ForkRequest = jsonBody(z.object({ t: TimeMs }));
+export type ForkRequest = z.output<typeof ForkRequest>;
 
 export const EXPORT_FORMATS = ['webp', 'gif', 'mp4', 'png'] as const;
 export type ExportFormat = (typeof EXPORT_FORMATS)[number];
 
+const fpsError = (iss: { input?: unknown }) => `fps must be a number from 1 to 60 (got ${got(iss.input)})`;
+const sizeError = (iss: { input?: unknown }) => `size must be an integer from 16 to 2048 (got ${got(iss.input)})`;
+
+const ExportFields = z.object({
+  format: z.enum(EXPORT_FORMATS, { error: (iss) => `format must be one of ${EXPORT_FORMATS.join(', ')} (got ${got(iss.input)})` }),
+  /** Frames per second of the timelapse. */
+  fps: z.number({ error: fpsError }).min(1, { error: fpsError }).max(60, { error: fpsError }).default(8),
+  /** Long side in pixels; absent: the keyframes' own size. */
+  size: z.number({ error: sizeError }).int({ error: sizeError }).min(16, { error: sizeError }).max(2048, { error: sizeError }).optional(),
+});
 /** `POST /api/sessions/:id/export` body → 202 {@link ExportAccepted}. */
-export interface ExportRequest {
-  format: ExportFormat;
-  /** Frames per second of the timelapse (1..60, default 8). */
-  fps?: number;
-  /** Long side in pixels (16..2048, default: the keyframes' own size). */
-  size?: number;
-}
+export const ExportRequest = jsonBody(ExportFields);
+/** What a client sends (`fps` may be left out) … */
+export type ExportRequest = z.input<typeof ExportFields>;
+/** … and what the server reads, defaults applied. */
+export type ExportOptions = z.output<typeof ExportFields>;
+
 export interface ExportAccepted {
   jobId: string;
   /** `GET` this for progress ({@link ExportStatus}). */

@@ -4,6 +4,7 @@
  * as `?token=`.
  */
 import express, { type NextFunction, type Request, type Response } from 'express';
+import type { z } from 'zod';
 import {
   ErrorCode,
   ROUTES,
@@ -21,6 +22,7 @@ import type { Session } from '../session/session.ts';
 import { TooManySessionsError, type SessionManager } from '../session/session-manager.ts';
 import type { ServerMetrics } from './metrics.ts';
 import { createLogger } from '../log.ts';
+import { AccessDenied, authorizeAccess, requestToken } from '../session/access.ts';
 import { perIpLimit } from '../reliability/http-guards.ts';
 import type { AddressRateLimit } from '../reliability/shared-rate-limit.ts';
 import type { ConnectionCounter } from '../reliability/client-address.ts';
@@ -41,14 +43,15 @@ export function sendError(res: Response, status: number, code: ErrorPayload['cod
   res.status(status).json({ error: { code, message } });
 }
 
-function tokenOf(req: Request): string | undefined {
-  const h = req.get('authorization');
-  if (h) {
-    const m = /^Bearer\s+(\S+)$/i.exec(h);
-    if (m) return m[1];
-  }
-  return typeof req.query.token === 'string' ? req.query.token : undefined;
+/** `value` (a body or query) checked with a shared schema; otherwise a 400 naming the first problem. */
+export function parseRequest<T extends z.ZodType>(schema: T, value: unknown): z.output<T> {
+  const parsed = schema.safeParse(value);
+  if (!parsed.success) throw new HttpError(400, ErrorCode.BadRequest, parsed.error.issues[0].message);
+  return parsed.data;
 }
+
+/** The session token of a request (Bearer header or `?token=`). */
+export const tokenOf = (req: Request): string | undefined => requestToken(req.get('authorization'), req.query.token);
 
 export interface RouteDeps {
   config: Config;
@@ -67,19 +70,10 @@ export interface RouteDeps {
   backend: () => string;
 }
 
-/** Resolves the session and role from the request's token; throws 401/403/404 HttpErrors. */
+/** The live session the request's token opens with at least role `need` (session/access.ts). */
 async function authorize(deps: RouteDeps, req: Request, need: Role): Promise<Session> {
-  const id = String(req.params.id ?? '');
-  const token = tokenOf(req);
-  if (!token) throw new HttpError(401, ErrorCode.Unauthorized, 'send the session token as Authorization: Bearer <token> or ?token=');
-  const auth = await deps.sessions.authorize(id, token);
-  if ('error' in auth) {
-    if (auth.error === 'unknown-session') throw new HttpError(404, ErrorCode.UnknownSession, `unknown session '${id}'`);
-    if (auth.error === 'too-many-sessions') throw new HttpError(503, ErrorCode.TooManySessions, 'the server runs its maximum of live sessions; try again later');
-    throw new HttpError(401, ErrorCode.Unauthorized, `the token is not valid for session '${id}'`);
-  }
-  if (need === 'editor' && auth.role !== 'editor') throw new HttpError(403, ErrorCode.Forbidden, 'this needs the editor token; the viewer token is read-only');
-  return auth.session;
+  const { session } = await authorizeAccess((id, token) => deps.sessions.authorize(id, token), String(req.params.id ?? ''), tokenOf(req), need);
+  return session;
 }
 
 const boundary = 'atelierframe';
@@ -291,7 +285,7 @@ export function errorHandler(err: unknown, req: Request, res: Response, _next: N
     res.destroy();
     return;
   }
-  if (err instanceof HttpError || err instanceof ImageRejection) return sendError(res, err.status, err.code, err.message);
+  if (err instanceof HttpError || err instanceof ImageRejection || err instanceof AccessDenied) return sendError(res, err.status, err.code, err.message);
   if (err instanceof URIError) return sendError(res, 400, ErrorCode.BadRequest, 'the request has malformed percent-encoding');
   const e = err as { type?: string; status?: number; message?: string };
   if (e.type === 'entity.parse.failed') return sendError(res, 400, ErrorCode.BadRequest, 'the body is not valid JSON');

@@ -40,6 +40,7 @@ import type { ServerMetrics } from '../app/metrics.ts';
 import type { GroupCommit } from '../storage/group-commit.ts';
 import { REMOTE_ORIGIN, type Session, type UpdateOrigin } from '../session/session.ts';
 import type { SessionManager } from '../session/session-manager.ts';
+import { AccessDenied, authorizeAccess } from '../session/access.ts';
 import { FrameChannel } from './frame-channel.ts';
 import {
   MAX_AWARENESS_ENTRIES,
@@ -317,21 +318,14 @@ export function attachRealtime(httpServer: HttpServer, sessions: SessionManager,
     if (protocol !== undefined && !protocolCompatible(protocol)) {
       return next(refusal(ErrorCode.IncompatibleClient, incompatibleClientMessage(protocol)));
     }
-    let auth: Awaited<ReturnType<SessionManager['authorize']>>;
+    let auth: Exclude<Awaited<ReturnType<SessionManager['authorize']>>, { error: unknown }>;
     try {
-      auth = await sessions.authorize(id, token);
+      auth = await authorizeAccess((sid, t) => sessions.authorize(sid, t), id, token, 'viewer');
     } catch (e) {
+      // The same refusals as REST (session/access.ts).
+      if (e instanceof AccessDenied) return next(refusal(e.code, e.message));
       log.warn('handshake: the session could not be read', { session: id, error: (e as Error).message });
       return next(refusal(ErrorCode.Unavailable, 'the session cannot be read from storage right now; retrying'));
-    }
-    if ('error' in auth) {
-      return next(
-        auth.error === 'unknown-session'
-          ? refusal(ErrorCode.UnknownSession, `unknown session '${id}'`)
-          : auth.error === 'too-many-sessions'
-            ? refusal(ErrorCode.TooManySessions, 'the server runs its maximum of live sessions; try again later')
-            : refusal(ErrorCode.Unauthorized, `the token is not valid for session '${id}'`),
-      );
     }
     if (auth.session.watcherCount >= opts.maxClientsPerSession) {
       return next(refusal(ErrorCode.TooManyClients, `session '${id}' already has its maximum of ${opts.maxClientsPerSession} clients`));
