@@ -13,6 +13,7 @@ import { availableParallelism, hostname } from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
 import { BACKEND_NAMES, MODEL_NAMES } from '../shared/names.ts';
+import { DEFAULT_PARAMS } from '../shared/schema.ts';
 
 const intFrom = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 
@@ -39,7 +40,8 @@ export const ConfigSchema = z.object({
   wasmThreads: intFrom(0, 8)
     .default(0)
     .transform((n) => n || serverWasmThreads()),
-  model: z.enum(MODEL_NAMES).default('mobilenet_v2'),
+  /** The model of new sessions (default: the document default's). */
+  model: z.enum(MODEL_NAMES).default(DEFAULT_PARAMS.model),
   /** Path of the user-supplied VGG19 weights file (only for MODEL/params.model = vgg19). */
   vgg19Weights: z.string().min(1).optional(),
   maxSessions: intFrom(1, 1_000_000).default(1000),
