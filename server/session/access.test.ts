@@ -10,14 +10,14 @@ const denied = (status: number, code: ErrorCode, message: RegExp) => (e: unknown
   e instanceof AccessDenied && e.status === status && e.code === code && message.test(e.message);
 
 describe('access', () => {
-  test('the token comes from a Bearer header, else from ?token=', () => {
+  test('S3, S17: the token comes from a Bearer header, else from ?token=', () => {
     assert.equal(requestToken('Bearer abc', 'q'), 'abc');
     assert.equal(requestToken('bearer  abc', undefined), 'abc');
     assert.equal(requestToken('Basic abc', 'q'), 'q');
     assert.equal(requestToken(undefined, ['a', 'b']), undefined);
   });
 
-  test('each refusal has its status, code and wording', async () => {
+  test('S3: each refusal has its status, code and wording', async () => {
     const lookup: SessionLookup<{ role: 'editor' | 'viewer' }> = async (id, token) =>
       id === 'busy' ? { error: 'too-many-sessions' } : id !== 'known' ? { error: 'unknown-session' } : token === 'ed' ? { role: 'editor' } : token === 'vw' ? { role: 'viewer' } : { error: 'bad-token' };
     await assert.rejects(authorizeAccess(lookup, 'known', undefined, 'viewer'), denied(401, ErrorCode.Unauthorized, /Authorization: Bearer <token> or \?token=/));
@@ -29,7 +29,7 @@ describe('access', () => {
     assert.deepEqual(await authorizeAccess(lookup, 'known', 'ed', 'editor'), { role: 'editor' });
   });
 
-  test('the stored lookup reads storage only, and knows both tokens', async () => {
+  test('S3: the stored lookup reads storage only, and knows both tokens', async () => {
     const record = { id: 'stored-01', editorTokenHash: hashToken('ed'), viewerTokenHash: hashToken('vw') } as SessionRecord;
     const reads: string[] = [];
     const lookup = storedSessionLookup(async (id) => (reads.push(id), id === record.id ? record : undefined));
