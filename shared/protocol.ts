@@ -381,6 +381,11 @@ export function withToken(path: string, token: string): string {
   return `${path}?token=${encodeURIComponent(token)}`;
 }
 
+/** The header that carries the session token on REST calls (the server also reads `?token=`, {@link withToken}). */
+export function bearer(token: string): { authorization: string } {
+  return { authorization: `Bearer ${token}` };
+}
+
 /** URL builders of {@link ROUTES}. */
 export const api = {
   sessions: ROUTES.sessions,

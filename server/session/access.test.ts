@@ -1,7 +1,7 @@
 /** One authorisation (session/access.ts) for REST and sockets: statuses, codes and wording. */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ErrorCode } from '../../shared/protocol.ts';
+import { ErrorCode, bearer } from '../../shared/protocol.ts';
 import { AccessDenied, authorizeAccess, requestToken, storedSessionLookup, type SessionLookup } from './access.ts';
 import { hashToken } from './session-manager.ts';
 import type { SessionRecord } from '../storage/types.ts';
@@ -11,6 +11,7 @@ const denied = (status: number, code: ErrorCode, message: RegExp) => (e: unknown
 
 describe('access', () => {
   test('S3, S17: the token comes from a Bearer header, else from ?token=', () => {
+    assert.equal(requestToken(bearer('abc-_1').authorization, 'q'), 'abc-_1', 'the header clients build (shared bearer) is the one the server reads');
     assert.equal(requestToken('Bearer abc', 'q'), 'abc');
     assert.equal(requestToken('bearer  abc', undefined), 'abc');
     assert.equal(requestToken('Basic abc', 'q'), 'q');
