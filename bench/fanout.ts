@@ -23,6 +23,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import type { BackendName } from '../server/engine/api.ts';
+import { api } from '../shared/protocol.ts';
 import type { FromViewers, ToViewers, ViewerStats } from './fanout-viewers.ts';
 import { writeSection } from './engine.ts';
 import { arg, flag, machineLine, runIfMain, sleep, startLiveServer, stepRate } from './live.ts';
@@ -99,7 +100,7 @@ class Viewers {
 }
 
 async function frameCounters(url: string): Promise<{ frames: number; bytes: number }> {
-  const text = await (await fetch(url + '/metrics')).text();
+  const text = await (await fetch(url + api.metrics)).text();
   const value = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
   return { frames: value('atelier_frames_sent_total'), bytes: value('atelier_frame_bytes_sent_total') };
 }

@@ -468,7 +468,8 @@ const ATTACKS: Attack[] = [
       const forged = codes(forger.errors);
       forger.close();
       honest.close();
-      const bad = await request(c.url + '/api/images/%E0%A4%A', { ip: ATTACKER });
+      // The image route with a malformed escape, which api.image() would percent-encode into a good one.
+      const bad = await request(c.url + api.image('%').replace('%25', '%E0%A4%A'), { ip: ATTACKER });
       const host = await request(c.url + api.sessions, { method: 'POST', headers: { Host: 'attacker.example' }, ip: ATTACKER });
       c.notes.push(
         `awareness flood → ${floodCodes}; forged id → ${forged}; bad %-encoding → ${bad.status}; Host: attacker.example → editorUrl ${String(host.body?.editorUrl ?? host.status).split('?')[0]}`,

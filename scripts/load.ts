@@ -34,7 +34,7 @@ import { fileURLToPath } from 'node:url';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import * as Y from 'yjs';
 import { io as ioClient, type Socket } from 'socket.io-client';
-import { SOCKET_PATH, type FramePayload } from '../shared/protocol.ts';
+import { SOCKET_PATH, api, type FramePayload } from '../shared/protocol.ts';
 import { startLoadServices, type LoadServices } from './load-cluster.ts';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -253,7 +253,7 @@ class ServerChild {
 }
 
 async function createSession(url: string): Promise<{ id: string; editorToken: string; viewerToken: string }> {
-  const res = await fetch(url + '/api/sessions', { method: 'POST' });
+  const res = await fetch(url + api.sessions, { method: 'POST' });
   if (res.status !== 201) throw new Error(`POST /api/sessions → ${res.status} ${await res.text()}`);
   return (await res.json()) as { id: string; editorToken: string; viewerToken: string };
 }

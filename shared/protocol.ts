@@ -267,22 +267,52 @@ export interface HistoryStateResponse {
   keyframe: HistoryKeyframe | null;
 }
 
-/** `POST /api/sessions/:id/fork` body (editor token) → 201 {@link CreateSessionResponse}. */
-export interface ForkRequest {
-  t: number;
+// REST request bodies and queries: checked at the boundary with these schemas (server
+// app/routes.ts parseRequest), each refusal a 400 BAD_REQUEST naming the field and what it got.
+
+/** What a refused value was, for messages: its JSON, or `nothing`. */
+const got = (v: unknown): string => JSON.stringify(v) ?? 'nothing';
+
+/** A JSON body; none, or one that is not an object, reads as `{}` so the missing field is named. */
+function jsonBody<T extends z.ZodType>(schema: T) {
+  return z.preprocess((body) => (body !== null && typeof body === 'object' ? body : {}), schema);
 }
+
+/** A time in ms since the epoch: a number, or a numeric string (query strings). */
+export const TimeMs = z.unknown().transform((v, ctx) => {
+  const t = typeof v === 'string' && v.trim() !== '' ? Number(v) : v;
+  if (typeof t === 'number' && Number.isFinite(t)) return t;
+  ctx.addIssue({ code: 'custom', message: `t must be a time in ms since the epoch (got ${got(v)})` });
+  return z.NEVER;
+});
+
+/** `GET /api/sessions/:id/history/state?t=<ms>` query. */
+export const HistoryStateQuery = z.object({ t: TimeMs });
+
+/** `POST /api/sessions/:id/fork` body (editor token) → 201 {@link CreateSessionResponse}. */
+export const ForkRequest = jsonBody(z.object({ t: TimeMs }));
+export type ForkRequest = z.output<typeof ForkRequest>;
 
 export const EXPORT_FORMATS = ['webp', 'gif', 'mp4', 'png'] as const;
 export type ExportFormat = (typeof EXPORT_FORMATS)[number];
 
+const fpsError = (iss: { input?: unknown }) => `fps must be a number from 1 to 60 (got ${got(iss.input)})`;
+const sizeError = (iss: { input?: unknown }) => `size must be an integer from 16 to 2048 (got ${got(iss.input)})`;
+
+const ExportFields = z.object({
+  format: z.enum(EXPORT_FORMATS, { error: (iss) => `format must be one of ${EXPORT_FORMATS.join(', ')} (got ${got(iss.input)})` }),
+  /** Frames per second of the timelapse. */
+  fps: z.number({ error: fpsError }).min(1, { error: fpsError }).max(60, { error: fpsError }).default(8),
+  /** Long side in pixels; absent: the keyframes' own size. */
+  size: z.number({ error: sizeError }).int({ error: sizeError }).min(16, { error: sizeError }).max(2048, { error: sizeError }).optional(),
+});
 /** `POST /api/sessions/:id/export` body → 202 {@link ExportAccepted}. */
-export interface ExportRequest {
-  format: ExportFormat;
-  /** Frames per second of the timelapse (1..60, default 8). */
-  fps?: number;
-  /** Long side in pixels (16..2048, default: the keyframes' own size). */
-  size?: number;
-}
+export const ExportRequest = jsonBody(ExportFields);
+/** What a client sends (`fps` may be left out) … */
+export type ExportRequest = z.input<typeof ExportFields>;
+/** … and what the server reads, defaults applied. */
+export type ExportOptions = z.output<typeof ExportFields>;
+
 export interface ExportAccepted {
   jobId: string;
   /** `GET` this for progress ({@link ExportStatus}). */
@@ -302,24 +332,78 @@ export interface ExportStatus {
   message?: string;
 }
 
-/** REST paths, in one place so server routes and client fetches cannot drift apart. */
-export const api = {
+/**
+ * Every HTTP path of the server, in one place so server routes and client URLs cannot drift
+ * apart: the server mounts these patterns (express syntax, `:name` parameters), and {@link api}
+ * builds URLs from the same patterns. server/app/routes-table.test.ts checks that no other file
+ * writes a path by hand.
+ */
+export const ROUTES = {
+  /** Prefix of every REST route (the API's 404 catch-all is mounted on it). */
+  apiPrefix: '/api',
   sessions: '/api/sessions',
-  images: (sessionId: string) => `/api/sessions/${encodeURIComponent(sessionId)}/images`,
-  image: (imageId: string) => `/api/images/${encodeURIComponent(imageId)}`,
-  frame: (sessionId: string) => `/api/sessions/${encodeURIComponent(sessionId)}/frame.jpg`,
-  stream: (sessionId: string) => `/api/sessions/${encodeURIComponent(sessionId)}/stream.mjpg`,
+  images: '/api/sessions/:id/images',
+  image: '/api/images/:imageId',
+  frame: '/api/sessions/:id/frame.jpg',
+  stream: '/api/sessions/:id/stream.mjpg',
   presets: '/api/presets',
-  history: (sessionId: string) => `/api/sessions/${encodeURIComponent(sessionId)}/history`,
-  historyState: (sessionId: string, t: number) => `/api/sessions/${encodeURIComponent(sessionId)}/history/state?t=${t}`,
-  keyframe: (sessionId: string, keyframeId: number) => `/api/sessions/${encodeURIComponent(sessionId)}/keyframes/${keyframeId}.jpg`,
-  fork: (sessionId: string) => `/api/sessions/${encodeURIComponent(sessionId)}/fork`,
-  exportTimelapse: (sessionId: string) => `/api/sessions/${encodeURIComponent(sessionId)}/export`,
-  exportJob: (jobId: string) => `/api/exports/${encodeURIComponent(jobId)}`,
-  exportFile: (jobId: string) => `/api/exports/${encodeURIComponent(jobId)}/file`,
-  editorPage: (sessionId: string, token: string) => `/s/${encodeURIComponent(sessionId)}?token=${encodeURIComponent(token)}`,
-  projectorPage: (sessionId: string, token: string) => `/s/${encodeURIComponent(sessionId)}/view?token=${encodeURIComponent(token)}`,
-  replayPage: (sessionId: string, token: string) => `/s/${encodeURIComponent(sessionId)}/replay?token=${encodeURIComponent(token)}`,
+  history: '/api/sessions/:id/history',
+  historyState: '/api/sessions/:id/history/state',
+  keyframe: '/api/sessions/:id/keyframes/:kid.jpg',
+  fork: '/api/sessions/:id/fork',
+  exportTimelapse: '/api/sessions/:id/export',
+  exportJob: '/api/exports/:jobId',
+  exportFile: '/api/exports/:jobId/file',
+  /** The client's pages: editor, projector (`/view`) and replay (`/replay`); index.html serves them all. */
+  editorPage: '/s/:id',
+  projectorPage: '/s/:id/view',
+  replayPage: '/s/:id/replay',
+  /** Every page path, for the server's index.html fallback. */
+  pages: '/s/*splat',
+  /** What every session page path starts with. */
+  pagePrefix: '/s/',
   health: '/healthz',
   metrics: '/metrics',
+  socket: SOCKET_PATH,
+} as const;
+
+/** `pattern` with each `:name` replaced by `params[name]`, percent-encoded. */
+export function fillRoute(pattern: string, params: Record<string, string | number>): string {
+  return pattern.replace(/:(\w+)/g, (_, name: string) => {
+    const v = params[name];
+    if (v === undefined) throw new Error(`route ${pattern} needs :${name}`);
+    return encodeURIComponent(String(v));
+  });
+}
+
+/** `path` with the session token as its query (links and media URLs that cannot send a header). */
+export function withToken(path: string, token: string): string {
+  return `${path}?token=${encodeURIComponent(token)}`;
+}
+
+/** The header that carries the session token on REST calls (the server also reads `?token=`, {@link withToken}). */
+export function bearer(token: string): { authorization: string } {
+  return { authorization: `Bearer ${token}` };
+}
+
+/** URL builders of {@link ROUTES}. */
+export const api = {
+  sessions: ROUTES.sessions,
+  images: (sessionId: string) => fillRoute(ROUTES.images, { id: sessionId }),
+  image: (imageId: string) => fillRoute(ROUTES.image, { imageId }),
+  frame: (sessionId: string) => fillRoute(ROUTES.frame, { id: sessionId }),
+  stream: (sessionId: string) => fillRoute(ROUTES.stream, { id: sessionId }),
+  presets: ROUTES.presets,
+  history: (sessionId: string) => fillRoute(ROUTES.history, { id: sessionId }),
+  historyState: (sessionId: string, t: number) => `${fillRoute(ROUTES.historyState, { id: sessionId })}?t=${t}`,
+  keyframe: (sessionId: string, keyframeId: number) => fillRoute(ROUTES.keyframe, { id: sessionId, kid: keyframeId }),
+  fork: (sessionId: string) => fillRoute(ROUTES.fork, { id: sessionId }),
+  exportTimelapse: (sessionId: string) => fillRoute(ROUTES.exportTimelapse, { id: sessionId }),
+  exportJob: (jobId: string) => fillRoute(ROUTES.exportJob, { jobId }),
+  exportFile: (jobId: string) => fillRoute(ROUTES.exportFile, { jobId }),
+  editorPage: (sessionId: string, token: string) => withToken(fillRoute(ROUTES.editorPage, { id: sessionId }), token),
+  projectorPage: (sessionId: string, token: string) => withToken(fillRoute(ROUTES.projectorPage, { id: sessionId }), token),
+  replayPage: (sessionId: string, token: string) => withToken(fillRoute(ROUTES.replayPage, { id: sessionId }), token),
+  health: ROUTES.health,
+  metrics: ROUTES.metrics,
 } as const;

@@ -20,6 +20,9 @@
  *   through shared/region-strokes.ts
  */
 import { z } from 'zod';
+import { COLOR_MODES, DOC_INIT_MODES, MODEL_NAMES, OPTIMIZER_NAMES, POOLING_NAMES, PRESET_NAMES, STROKE_TOOLS } from './names.ts';
+
+export { MODEL_NAMES, PRESET_NAMES } from './names.ts';
 
 /** Names of the top-level shared types in the Y.Doc. */
 export const DOC_KEYS = {
@@ -38,13 +41,11 @@ export const HexColor = z.string().regex(/^#[0-9a-fA-F]{6}$/, "colour must look 
 
 const finite = () => z.number().finite();
 
-/** Names of models the engine can build. `vgg19` needs a user-supplied weights file. */
-export const MODEL_NAMES = ['mobilenet_v2', 'inception_v3', 'vgg19'] as const;
+/** Models the engine can build for a session (shared/names.ts). */
 export const ModelName = z.enum(MODEL_NAMES);
 export type ModelName = z.infer<typeof ModelName>;
 
-/** Presets bundle layer choices and loss conventions; `default` is the embedded-model setup. */
-export const PRESET_NAMES = ['default', 'tf-tutorial', 'gatys2015'] as const;
+/** Presets (shared/names.ts): layer choices and loss conventions. */
 export const PresetName = z.enum(PRESET_NAMES);
 export type PresetName = z.infer<typeof PresetName>;
 
@@ -56,12 +57,12 @@ export const ParamSchemas = {
   contentWeight: finite().min(0).max(1e12),
   styleWeight: finite().min(0).max(1e12),
   tvWeight: finite().min(0).max(1e9),
-  optimizer: z.enum(['adam', 'lbfgs']),
+  optimizer: z.enum(OPTIMIZER_NAMES),
   learningRate: finite().gt(0).max(100),
   resolution: z.number().int().min(32).max(2048),
-  pooling: z.enum(['max', 'avg']),
-  colors: z.enum(['style', 'luminance', 'histogram']),
-  init: z.enum(['content', 'noise']),
+  pooling: z.enum(POOLING_NAMES),
+  colors: z.enum(COLOR_MODES),
+  init: z.enum(DOC_INIT_MODES),
   seed: z.number().int().min(0).max(2 ** 31 - 1),
   /**
    * Restart counter: every change starts the optimization over from `init` (whatever the init
@@ -117,13 +118,20 @@ export const ContentEntry = z.object({
 });
 export type ContentEntry = z.infer<typeof ContentEntry>;
 
+/**
+ * The canvas before any valid content value (blank, white, 512²): what the server validates
+ * against, what a new session gets when no preset photo is installed, and what the studio draws
+ * until the document says otherwise.
+ */
+export const DEFAULT_CONTENT: Readonly<ContentEntry> = Object.freeze({ background: '#ffffff', width: 512, height: 512 });
+
 export const MAX_STROKE_POINTS = 20_000; // numbers, i.e. 10k points
 export const MAX_STROKES = 5_000;
 
 export const Stroke = z.object({
   id: z.string().min(1).max(64),
   author: z.string().max(64),
-  tool: z.enum(['brush', 'eraser']),
+  tool: z.enum(STROKE_TOOLS),
   color: HexColor,
   size: finite().min(0.5).max(512),
   opacity: finite().min(0).max(1),
@@ -154,7 +162,7 @@ export const RegionStroke = z
   .object({
     id: z.string().min(1).max(64),
     author: z.string().max(64),
-    tool: z.enum(['brush', 'eraser']),
+    tool: z.enum(STROKE_TOOLS),
     style: ImageId.optional(),
     size: finite().min(0.5).max(512),
     /** Flat [x0, y0, x1, y1, …] in content pixels. */

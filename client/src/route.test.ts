@@ -1,6 +1,12 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseRoute, joinPathFromInput } from './route.ts';
+import { api } from '../../shared/protocol.ts';
+
+function split(link: string): [string, string] {
+  const u = new URL(link, 'http://x');
+  return [u.pathname, u.search];
+}
 
 describe('routes', () => {
   test('C1: the root path is the start page', () => {
@@ -42,5 +48,11 @@ describe('routes', () => {
     assert.equal(joinPathFromInput('https://x.org/s/q1'), null);
     assert.equal(joinPathFromInput('join me at s/q1 please'), null, 'no token, no link');
     assert.equal(joinPathFromInput('https://x.org/docs/s/q1?token=k'), null, '/s/ deeper in another path is not a session link');
+  });
+  test('C1: the router reads every page link the server hands out (shared/protocol.ts builders)', () => {
+    const id = 'Ab_9-xyz', token = 'T0k_en';
+    assert.deepEqual(parseRoute(...split(api.editorPage(id, token))), { page: 'editor', session: id, token });
+    assert.deepEqual(parseRoute(...split(api.projectorPage(id, token))), { page: 'projector', session: id, token, overlay: false });
+    assert.deepEqual(parseRoute(...split(api.replayPage(id, token))), { page: 'replay', session: id, token });
   });
 });

@@ -9,15 +9,16 @@
  * unguessable id alone (so `<a href>` downloads work).
  */
 import express, { type Request } from 'express';
-import { ErrorCode, api, type CreateSessionResponse, type ExportAccepted, type ForkRequest, type Role } from '../../shared/protocol.ts';
+import { ErrorCode, ForkRequest, HistoryStateQuery, ROUTES, api, type CreateSessionResponse, type ExportAccepted, type Role } from '../../shared/protocol.ts';
 import type { ImageStore } from '../images/store.ts';
 import { ExportJobs, ExportRequestError, parseExportRequest, type ExportLimits } from '../history/export.ts';
 import { createReadStream } from 'node:fs';
 import { forkSession } from '../history/fork.ts';
 import { HistoryService } from '../history/history-service.ts';
-import { SESSION_ID_RE, TooManySessionsError, tokenMatches, type SessionManager } from '../session/session-manager.ts';
+import { TooManySessionsError, type SessionManager } from '../session/session-manager.ts';
+import { authorizeAccess, storedSessionLookup } from '../session/access.ts';
 import type { SessionRecord, Storage } from '../storage/types.ts';
-import { HttpError, createdBody } from './routes.ts';
+import { HttpError, createdBody, parseRequest, tokenOf } from './routes.ts';
 import { perIpLimit } from './http-guards.ts';
 import type { AddressRateLimit } from '../limits/shared-rate-limit.ts';
 import type { PaintBudget } from '../session/doc-state.ts';
@@ -39,33 +40,6 @@ export interface HistoryRouteDeps {
   paintBudget?: PaintBudget;
 }
 
-function tokenOf(req: Request): string | undefined {
-  const h = req.get('authorization');
-  const m = h ? /^Bearer\s+(\S+)$/i.exec(h) : null;
-  if (m) return m[1];
-  return typeof req.query.token === 'string' ? req.query.token : undefined;
-}
-
-/** The stored session and the role the request's token grants; throws 401/403/404. */
-async function authorizeStored(storage: Storage, req: Request, need: Role): Promise<SessionRecord> {
-  const id = String(req.params.id ?? '');
-  const token = tokenOf(req);
-  if (!token) throw new HttpError(401, ErrorCode.Unauthorized, 'send the session token as Authorization: Bearer <token> or ?token=');
-  const record = SESSION_ID_RE.test(id) ? await storage.getSession(id) : undefined;
-  if (!record) throw new HttpError(404, ErrorCode.UnknownSession, `unknown session '${id}'`);
-  const editor = tokenMatches(token, record.editorTokenHash);
-  if (!editor && !tokenMatches(token, record.viewerTokenHash)) throw new HttpError(401, ErrorCode.Unauthorized, `the token is not valid for session '${id}'`);
-  if (need === 'editor' && !editor) throw new HttpError(403, ErrorCode.Forbidden, 'this needs the editor token; the viewer token is read-only');
-  return record;
-}
-
-/** `t` from a query string or body: ms since epoch. */
-function timeParam(v: unknown): number {
-  const t = typeof v === 'string' && v.trim() !== '' ? Number(v) : v;
-  if (typeof t !== 'number' || !Number.isFinite(t)) throw new HttpError(400, ErrorCode.BadRequest, `t must be a time in ms since the epoch (got ${JSON.stringify(v) ?? 'nothing'})`);
-  return t;
-}
-
 /** The history router; `exports` is exposed for tests (waiting for jobs). */
 export function historyRouter(deps: HistoryRouteDeps): express.Router & { exports: ExportJobs; history: HistoryService } {
   const r = express.Router() as express.Router & { exports: ExportJobs; history: HistoryService };
@@ -75,21 +49,25 @@ export function historyRouter(deps: HistoryRouteDeps): express.Router & { export
   r.exports = jobs;
   r.history = history;
   const json = express.json({ limit: '4kb' });
+  const stored = storedSessionLookup((id) => deps.storage.getSession(id));
+  /** The stored session the request's token opens with at least role `need` (session/access.ts). */
+  const authorizeStored = async (req: Request, need: Role): Promise<SessionRecord> =>
+    (await authorizeAccess(stored, String(req.params.id ?? ''), tokenOf(req), need)).record;
   const need = (): HistoryService => history;
 
-  r.get('/api/sessions/:id/history', async (req, res) => {
-    const rec = await authorizeStored(deps.storage, req, 'viewer');
+  r.get(ROUTES.history, async (req, res) => {
+    const rec = await authorizeStored(req, 'viewer');
     res.set('Cache-Control', 'no-store').json(await need().history(rec.id, rec.createdAt));
   });
 
-  r.get('/api/sessions/:id/history/state', async (req, res) => {
-    const rec = await authorizeStored(deps.storage, req, 'viewer');
-    const t = timeParam(req.query.t);
+  r.get(ROUTES.historyState, async (req, res) => {
+    const rec = await authorizeStored(req, 'viewer');
+    const { t } = parseRequest(HistoryStateQuery, req.query);
     res.set('Cache-Control', 'no-store').json((await need().stateAt(rec.id, t)).body);
   });
 
-  r.get('/api/sessions/:id/keyframes/:kid.jpg', async (req, res) => {
-    const rec = await authorizeStored(deps.storage, req, 'viewer');
+  r.get(ROUTES.keyframe, async (req, res) => {
+    const rec = await authorizeStored(req, 'viewer');
     const kid = Number(req.params.kid);
     const kf = Number.isSafeInteger(kid) && kid > 0 ? await need().keyframe(rec.id, kid) : undefined;
     if (!kf) throw new HttpError(404, ErrorCode.NotFound, `session '${rec.id}' has no keyframe ${String(req.params.kid)}`);
@@ -103,9 +81,9 @@ export function historyRouter(deps: HistoryRouteDeps): express.Router & { export
     res.end(kf.data);
   });
 
-  r.post('/api/sessions/:id/fork', forkLimit, json, async (req, res) => {
-    const rec = await authorizeStored(deps.storage, req, 'editor');
-    const t = timeParam((req.body as Partial<ForkRequest> | undefined)?.t);
+  r.post(ROUTES.fork, forkLimit, json, async (req, res) => {
+    const rec = await authorizeStored(req, 'editor');
+    const { t } = parseRequest(ForkRequest, req.body);
     const h = need();
     const at = await h.stateAt(rec.id, t);
     const keyframe = at.keyframe ? await h.keyframe(rec.id, at.keyframe.id) : undefined;
@@ -121,8 +99,8 @@ export function historyRouter(deps: HistoryRouteDeps): express.Router & { export
     res.status(201).json(body);
   });
 
-  r.post('/api/sessions/:id/export', json, async (req, res) => {
-    const rec = await authorizeStored(deps.storage, req, 'viewer');
+  r.post(ROUTES.exportTimelapse, json, async (req, res) => {
+    const rec = await authorizeStored(req, 'viewer');
     const h = need();
     try {
       const options = parseExportRequest(req.body);
@@ -136,13 +114,13 @@ export function historyRouter(deps: HistoryRouteDeps): express.Router & { export
     }
   });
 
-  r.get('/api/exports/:jobId', (req, res) => {
+  r.get(ROUTES.exportJob, (req, res) => {
     const status = jobs.status(String(req.params.jobId));
     if (!status) throw new HttpError(404, ErrorCode.NotFound, 'no such export job (jobs are kept 15 minutes after they finish)');
     res.set('Cache-Control', 'no-store').json(status);
   });
 
-  r.get('/api/exports/:jobId/file', (req, res) => {
+  r.get(ROUTES.exportFile, (req, res) => {
     const file = jobs.file(String(req.params.jobId));
     if (!file) throw new HttpError(404, ErrorCode.NotFound, 'no finished export with this id');
     res.set({

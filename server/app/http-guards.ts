@@ -4,7 +4,7 @@
  * never writes tokens, and a helper that redacts tokens from any string.
  */
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
-import { ErrorCode } from '../../shared/protocol.ts';
+import { ErrorCode, ROUTES } from '../../shared/protocol.ts';
 import { createLogger, logs } from '../log.ts';
 import { LocalRateLimit, type AddressRateLimit } from '../limits/shared-rate-limit.ts';
 
@@ -47,7 +47,7 @@ export function securityHeaders(): RequestHandler {
     res.setHeader('Referrer-Policy', 'no-referrer');
     res.setHeader('X-Frame-Options', 'DENY');
     res.setHeader('Cross-Origin-Opener-Policy', 'same-origin');
-    if (!req.path.startsWith('/api/') && !req.path.startsWith('/socket.io')) {
+    if (!req.path.startsWith(ROUTES.apiPrefix + '/') && !req.path.startsWith(ROUTES.socket)) {
       res.setHeader('Content-Security-Policy', pageCsp(req.get('host')));
     }
     next();

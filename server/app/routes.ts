@@ -4,8 +4,10 @@
  * as `?token=`.
  */
 import express, { type NextFunction, type Request, type Response } from 'express';
+import type { z } from 'zod';
 import {
   ErrorCode,
+  ROUTES,
   api,
   type CreateSessionResponse,
   type ErrorPayload,
@@ -20,6 +22,7 @@ import type { Session } from '../session/session.ts';
 import { TooManySessionsError, type SessionManager } from '../session/session-manager.ts';
 import type { ServerMetrics } from './metrics.ts';
 import { createLogger } from '../log.ts';
+import { AccessDenied, authorizeAccess, requestToken } from '../session/access.ts';
 import { perIpLimit } from './http-guards.ts';
 import type { AddressRateLimit } from '../limits/shared-rate-limit.ts';
 import type { ConnectionCounter } from '../limits/client-address.ts';
@@ -40,14 +43,15 @@ export function sendError(res: Response, status: number, code: ErrorPayload['cod
   res.status(status).json({ error: { code, message } });
 }
 
-function tokenOf(req: Request): string | undefined {
-  const h = req.get('authorization');
-  if (h) {
-    const m = /^Bearer\s+(\S+)$/i.exec(h);
-    if (m) return m[1];
-  }
-  return typeof req.query.token === 'string' ? req.query.token : undefined;
+/** `value` (a body or query) checked with a shared schema; otherwise a 400 naming the first problem. */
+export function parseRequest<T extends z.ZodType>(schema: T, value: unknown): z.output<T> {
+  const parsed = schema.safeParse(value);
+  if (!parsed.success) throw new HttpError(400, ErrorCode.BadRequest, parsed.error.issues[0].message);
+  return parsed.data;
 }
+
+/** The session token of a request (Bearer header or `?token=`). */
+export const tokenOf = (req: Request): string | undefined => requestToken(req.get('authorization'), req.query.token);
 
 export interface RouteDeps {
   config: Config;
@@ -66,19 +70,10 @@ export interface RouteDeps {
   backend: () => string;
 }
 
-/** Resolves the session and role from the request's token; throws 401/403/404 HttpErrors. */
+/** The live session the request's token opens with at least role `need` (session/access.ts). */
 async function authorize(deps: RouteDeps, req: Request, need: Role): Promise<Session> {
-  const id = String(req.params.id ?? '');
-  const token = tokenOf(req);
-  if (!token) throw new HttpError(401, ErrorCode.Unauthorized, 'send the session token as Authorization: Bearer <token> or ?token=');
-  const auth = await deps.sessions.authorize(id, token);
-  if ('error' in auth) {
-    if (auth.error === 'unknown-session') throw new HttpError(404, ErrorCode.UnknownSession, `unknown session '${id}'`);
-    if (auth.error === 'too-many-sessions') throw new HttpError(503, ErrorCode.TooManySessions, 'the server runs its maximum of live sessions; try again later');
-    throw new HttpError(401, ErrorCode.Unauthorized, `the token is not valid for session '${id}'`);
-  }
-  if (need === 'editor' && auth.role !== 'editor') throw new HttpError(403, ErrorCode.Forbidden, 'this needs the editor token; the viewer token is read-only');
-  return auth.session;
+  const { session } = await authorizeAccess((id, token) => deps.sessions.authorize(id, token), String(req.params.id ?? ''), tokenOf(req), need);
+  return session;
 }
 
 const boundary = 'atelierframe';
@@ -86,16 +81,16 @@ const boundary = 'atelierframe';
 export function apiRouter(deps: RouteDeps): express.Router {
   const r = express.Router();
 
-  r.get(api.health, (_req, res) => {
+  r.get(ROUTES.health, (_req, res) => {
     res.json({ ok: true, backend: deps.backend(), sessions: deps.sessions.loaded().length });
   });
 
-  r.get(api.metrics, async (_req, res) => {
+  r.get(ROUTES.metrics, async (_req, res) => {
     res.set('Content-Type', deps.metrics.registry.contentType);
     res.send(await deps.metrics.registry.metrics());
   });
 
-  r.post(api.sessions, perIpLimit('new sessions and forks', deps.config.sessionCreatesPerMin, deps.creations), async (req, res) => {
+  r.post(ROUTES.sessions, perIpLimit('new sessions and forks', deps.config.sessionCreatesPerMin, deps.creations), async (req, res) => {
     try {
       const { session, editorToken, viewerToken } = await deps.sessions.create(req.ip);
       res.status(201).json(createdBody(deps.publicUrl(), session.id, editorToken, viewerToken));
@@ -105,7 +100,7 @@ export function apiRouter(deps: RouteDeps): express.Router {
     }
   });
 
-  r.post('/api/sessions/:id/images', perIpLimit('uploads', deps.config.uploadsPerMin, deps.uploads), async (req, res) => {
+  r.post(ROUTES.images, perIpLimit('uploads', deps.config.uploadsPerMin, deps.uploads), async (req, res) => {
     await authorize(deps, req, 'editor');
     const type = req.get('content-type');
     if (!normaliseImageType(type)) {
@@ -132,7 +127,7 @@ export function apiRouter(deps: RouteDeps): express.Router {
     res.status(201).json(body);
   });
 
-  r.get('/api/images/:imageId', async (req, res) => {
+  r.get(ROUTES.image, async (req, res) => {
     const rec = await deps.images.get(String(req.params.imageId));
     if (!rec) throw new HttpError(404, ErrorCode.NotFound, 'no such image (ids are 64 lowercase hex characters)');
     res.set({
@@ -145,12 +140,12 @@ export function apiRouter(deps: RouteDeps): express.Router {
     res.end(rec.bytes);
   });
 
-  r.get(api.presets, (_req, res) => {
+  r.get(ROUTES.presets, (_req, res) => {
     const body: PresetsResponse = { images: [...deps.images.presets] };
     res.json(body);
   });
 
-  r.get('/api/sessions/:id/frame.jpg', async (req, res) => {
+  r.get(ROUTES.frame, async (req, res) => {
     const session = await authorize(deps, req, 'viewer');
     session.wake();
     const f = session.latestFrame;
@@ -163,7 +158,7 @@ export function apiRouter(deps: RouteDeps): express.Router {
     res.end(Buffer.from(f.data.buffer, f.data.byteOffset, f.data.byteLength));
   });
 
-  r.get('/api/sessions/:id/stream.mjpg', async (req, res) => {
+  r.get(ROUTES.stream, async (req, res) => {
     // R2/S17: a stream is a long-lived connection like a socket: same per-address and per-session
     // limits. The address limit is checked first and answered here, not thrown: a flood of
     // streams from one address (1000 at once in `npm run attack`) is refused before the token
@@ -235,7 +230,7 @@ export function apiRouter(deps: RouteDeps): express.Router {
     res.on('close', stop);
   });
 
-  r.use('/api', (req) => {
+  r.use(ROUTES.apiPrefix, (req) => {
     throw new HttpError(404, ErrorCode.NotFound, `no route ${req.method} ${req.path}`);
   });
 
@@ -248,8 +243,8 @@ export function createdBody(base: string, id: string, editorToken: string, viewe
     id,
     editorToken,
     viewerToken,
-    editorUrl: `${base}/s/${encodeURIComponent(id)}?token=${encodeURIComponent(editorToken)}`,
-    viewerUrl: `${base}/s/${encodeURIComponent(id)}/view?token=${encodeURIComponent(viewerToken)}`,
+    editorUrl: base + api.editorPage(id, editorToken),
+    viewerUrl: base + api.projectorPage(id, viewerToken),
   };
 }
 
@@ -296,7 +291,7 @@ export function errorHandler(err: unknown, req: Request, res: Response, _next: N
     res.destroy();
     return;
   }
-  if (err instanceof HttpError || err instanceof ImageRejection) return sendError(res, err.status, err.code, err.message);
+  if (err instanceof HttpError || err instanceof ImageRejection || err instanceof AccessDenied) return sendError(res, err.status, err.code, err.message);
   if (err instanceof URIError) return sendError(res, 400, ErrorCode.BadRequest, 'the request has malformed percent-encoding');
   const e = err as { type?: string; status?: number; message?: string };
   if (e.type === 'entity.parse.failed') return sendError(res, 400, ErrorCode.BadRequest, 'the body is not valid JSON');

@@ -9,10 +9,11 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import express from 'express';
 import type { Config } from '../config.ts';
-import { DEFAULT_PARAMS } from '../../shared/schema.ts';
+import { DEFAULT_CONTENT, DEFAULT_PARAMS } from '../../shared/schema.ts';
+import { ROUTES } from '../../shared/protocol.ts';
 import { ImageStore } from '../images/store.ts';
 import { createLogger } from '../log.ts';
-import { attachRealtime, type AtelierServer } from '../realtime/socket-server.ts';
+import { attachRealtime, socketLimits, type AtelierServer } from '../realtime/socket-server.ts';
 import type { EngineHost } from '../session/engine-host.ts';
 import { FakeEngineHost } from '../session/fake-engine.ts';
 import { SessionManager, type SessionDefaults } from '../session/session-manager.ts';
@@ -23,10 +24,12 @@ import type { RedisSessionCluster } from '../cluster/session-cluster.ts';
 import { ServerMetrics } from './metrics.ts';
 import { apiRouter, errorHandler } from './routes.ts';
 import { historyRouter } from './history-routes.ts';
+import { exportLimits } from '../history/export.ts';
 import { rejectBadPercentEncoding, requestLogger, securityHeaders } from './http-guards.ts';
 import { rateLimits } from '../limits/shared-rate-limit.ts';
 import { ConnectionCounter, compileTrust } from '../limits/client-address.ts';
 import type { SessionBudgets } from '../session/session.ts';
+import { paintBudget } from '../session/doc-state.ts';
 
 const log = createLogger('server');
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -110,7 +113,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   const commits = new GroupCommit(storage, { onRetry: () => metrics.storageRetries.inc() });
   let sessions!: SessionManager;
   const budgets: SessionBudgets = {
-    paint: { maxStrokeCost: config.paintMaxStrokeCost, maxUpdateCost: config.paintMaxUpdateCost, maxSessionCost: config.paintMaxSessionCost },
+    paint: paintBudget(config),
     paintCostPerSec: config.paintCostPerSec,
     maxStylePixels: config.sessionMaxStylePixels,
     engineMaxStepMs: config.engineMaxStepMs,
@@ -123,8 +126,8 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     return {
       params: { ...DEFAULT_PARAMS, model: config.model },
       content: content
-        ? { imageId: content.imageId, background: '#ffffff', width: content.width, height: content.height }
-        : { background: '#ffffff', width: 512, height: 512 },
+        ? { imageId: content.imageId, background: DEFAULT_CONTENT.background, width: content.width, height: content.height }
+        : { ...DEFAULT_CONTENT },
       styles: style ? [{ imageId: style.imageId, weight: 1, scale: 1 }] : [],
     };
   };
@@ -174,15 +177,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     sessionCreatesPerMin: config.sessionCreatesPerMin,
     publicUrl,
     paintBudget: budgets.paint,
-    exportLimits: {
-      dir: path.join(config.dataDir, 'exports'),
-      maxPerSession: config.exportMaxJobsPerSession,
-      maxPerAddress: config.exportMaxJobsPerIp,
-      maxJobs: config.exportMaxJobs,
-      concurrency: config.exportConcurrency,
-      maxPixels: config.exportMaxPixels,
-      pixelsPerMin: config.exportPixelsPerMin,
-    },
+    exportLimits: { dir: path.join(config.dataDir, 'exports'), ...exportLimits(config) },
     exportPixels,
   });
   app.use(history);
@@ -190,9 +185,9 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   const dist = options.clientDist ?? path.join(repoRoot, 'client', 'dist');
   if (existsSync(path.join(dist, 'index.html'))) {
     app.use(express.static(dist, { index: 'index.html' }));
-    app.get(['/s/*splat', '/'], (_req, res) => res.sendFile(path.join(dist, 'index.html')));
+    app.get([ROUTES.pages, '/'], (_req, res) => res.sendFile(path.join(dist, 'index.html')));
   } else {
-    app.get(['/', '/s/*splat'], (_req, res) => res.type('html').send(CLIENT_MISSING_PAGE));
+    app.get(['/', ROUTES.pages], (_req, res) => res.type('html').send(CLIENT_MISSING_PAGE));
   }
   app.use(errorHandler);
 
@@ -206,14 +201,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     docMaxUpdateBytes: config.docMaxUpdateBytes,
     sessionMaxDocBytes: config.sessionMaxDocBytes,
     maxBufferedBytes: config.socketMaxBufferedBytes,
-    limits: {
-      msgRate: config.socketMsgRate,
-      msgBurst: config.socketMsgBurst,
-      byteRate: config.socketByteRate,
-      byteBurst: config.socketByteBurst,
-      maxMessageBytes: config.socketMaxMessageBytes,
-      maxBadMessages: config.socketMaxBadMessages,
-    },
+    limits: socketLimits(config),
   });
   if (cluster) io.adapter(cluster.socketAdapter());
   await new Promise<void>((resolve, reject) => {

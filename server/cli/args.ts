@@ -3,14 +3,34 @@
  * mistake is reported before any model is loaded (loading VGG19 takes seconds; a typo should not).
  */
 import { parseArgs } from 'node:util';
-import { BACKEND_NAMES, type BackendName, type ColorMode, type InitMode, type OptimizerName, type Pooling } from '../engine/api.ts';
+import {
+  BACKEND_NAMES,
+  COLOR_MODES,
+  EXPERIMENT_MODES,
+  FEATURE_TRANSFORMS,
+  INIT_MODES,
+  NETWORK_NAMES,
+  OPTIMIZER_NAMES,
+  POOLING_NAMES,
+  PRESET_NAMES,
+  type BackendName,
+  type ColorMode,
+  type FeatureTransformName,
+  type InitMode,
+  type OptimizerName,
+  type Pooling,
+  type PresetName,
+} from '../../shared/names.ts';
 import { PARAMETERIZATION_NAMES } from '../engine/parameterization.ts';
 
-export const CLI_MODES = ['transfer', 'reconstruct-content', 'synthesize-style', 'grid'] as const;
+/** The engine's experiment modes, plus `grid` (one image per weight combination). */
+export const CLI_MODES = [...EXPERIMENT_MODES, 'grid'] as const;
 export type CliMode = (typeof CLI_MODES)[number];
-export const CLI_MODELS = ['mobilenet_v2', 'inception_v3', 'vgg19', 'tiny'] as const;
+/** Every engine network, `tiny` included. */
+export const CLI_MODELS = NETWORK_NAMES;
 export type CliModel = (typeof CLI_MODELS)[number];
-export const CLI_PRESETS = ['default', 'tf-tutorial', 'gatys2015'] as const;
+export const CLI_PRESETS = PRESET_NAMES;
+export const CLI_BACKENDS = ['auto', ...BACKEND_NAMES] as const;
 
 export interface RenderStyle {
   path: string;
@@ -25,7 +45,7 @@ export interface RenderOptions {
   content?: string;
   styles: RenderStyle[];
   out: string;
-  preset: (typeof CLI_PRESETS)[number];
+  preset: PresetName;
   model?: CliModel;
   weights?: string;
   size: number;
@@ -46,7 +66,7 @@ export interface RenderOptions {
   pyramid: boolean;
   contentLayers?: string[];
   styleLayers?: string[];
-  styleTransform?: 'none' | 'softmax';
+  styleTransform?: FeatureTransformName;
   /** Image parameterization (E23); absent = the preset's. */
   parameterization?: (typeof PARAMETERIZATION_NAMES)[number];
   /** Largest random shift in px (E25); absent = the preset's. */
@@ -76,31 +96,31 @@ Inputs
                           image's aspect is the content's); unmasked styles blend over the rest
   --out FILE              output image (.png, .jpg or .webp)
 Model and preset
-  --preset P              default | tf-tutorial | gatys2015            (default: default)
-  --model M               mobilenet_v2 | inception_v3 | vgg19 | tiny   (default: the preset's)
+  --preset P              ${CLI_PRESETS.join(' | ')}            (default: default)
+  --model M               ${CLI_MODELS.join(' | ')}   (default: the preset's)
   --weights FILE          VGG19 Keras notop .h5 file (else $VGG19_WEIGHTS or the cache)
-  --backend B             auto | ${BACKEND_NAMES.join(' | ')}          (default: auto)
+  --backend B             ${CLI_BACKENDS.join(' | ')}          (default: auto)
 Optimization
   --size N                long side in pixels (default 256)
   --iters K               optimizer steps (default 200)
   --seed S                random seed (default 1)
-  --optimizer O           adam | lbfgs (default: the preset's)
+  --optimizer O           ${OPTIMIZER_NAMES.join(' | ')} (default: the preset's)
   --lr X                  learning rate (Adam)
   --content-weight X      multiplier on the preset's content weight (default 1)
   --style-loss-weight X   multiplier on the preset's style weight (default 1)
   --tv-weight X           multiplier on the preset's total-variation weight (default 1)
-  --pooling P             max | avg
-  --colors C              style | luminance | histogram (default style)
-  --init I                content | noise | image
+  --pooling P             ${POOLING_NAMES.join(' | ')}
+  --colors C              ${COLOR_MODES.join(' | ')} (default style)
+  --init I                ${INIT_MODES.join(' | ')}
   --init-image FILE       start image for --init image
   --pyramid               coarse-to-fine: start small, step up by sqrt(2) to --size
   --content-layers L,L    override the preset's content layers
   --style-layers L,L      override the preset's style layers
-  --style-transform T     none | softmax (Wang et al. 2021)
-  --parameterization P    pixels | pyramid | pyramid-decorrelated (default: the preset's)
+  --style-transform T     ${FEATURE_TRANSFORMS.join(' | ')} (Wang et al. 2021)
+  --parameterization P    ${PARAMETERIZATION_NAMES.join(' | ')} (default: the preset's)
   --jitter N              largest random shift in px per step, 0 = none (default: the preset's)
   --palette-weight X      multiplier on the preset's palette weight (default 1)
-  --mode M                transfer | reconstruct-content | synthesize-style | grid
+  --mode M                ${CLI_MODES.join(' | ')}
   --save-every N          also write out-<iter>.png every N iterations
 From a stored session (content, styles, strokes and params come from the session)
   --from-session ID       re-render session ID from the server's SQLite store (read-only)
@@ -223,9 +243,9 @@ export function parseRenderArgs(argv: string[]): RenderOptions | 'help' {
     throw new UsageError('at least one style weight must be > 0');
   }
   if (styles.some((s) => s.mask !== undefined) && mode !== 'transfer') throw new UsageError('--style-mask works in --mode transfer only');
-  const init = oneOf('init', v.init, ['content', 'noise', 'image'] as const);
+  const init = oneOf('init', v.init, INIT_MODES);
   if (init === 'image' && !v['init-image']) throw new UsageError('--init image needs --init-image FILE');
-  const transform = oneOf('style-transform', v['style-transform'], ['none', 'softmax'] as const);
+  const transform = oneOf('style-transform', v['style-transform'], FEATURE_TRANSFORMS);
 
   return {
     content: v.content,
@@ -237,16 +257,16 @@ export function parseRenderArgs(argv: string[]): RenderOptions | 'help' {
     size: num('size', v.size, { min: 16, max: 4096, int: true }) ?? 256,
     iters: num('iters', v.iters, { min: 0, max: 1_000_000, int: true }) ?? 200,
     seed: num('seed', v.seed, { min: 0, max: 2 ** 31 - 1, int: true }) ?? 1,
-    backend: oneOf('backend', v.backend, ['auto', ...BACKEND_NAMES] as const) ?? 'auto',
+    backend: oneOf('backend', v.backend, CLI_BACKENDS) ?? 'auto',
     json: Boolean(v.json),
     mode,
-    optimizer: oneOf('optimizer', v.optimizer, ['adam', 'lbfgs'] as const),
+    optimizer: oneOf('optimizer', v.optimizer, OPTIMIZER_NAMES),
     learningRate: num('lr', v.lr, { min: 1e-6, max: 100 }),
     contentWeight: num('content-weight', v['content-weight'], { min: 0, max: 1e12 }) ?? 1,
     styleLossWeight: num('style-loss-weight', v['style-loss-weight'], { min: 0, max: 1e12 }) ?? 1,
     tvWeight: num('tv-weight', v['tv-weight'], { min: 0, max: 1e9 }) ?? 1,
-    pooling: oneOf('pooling', v.pooling, ['max', 'avg'] as const),
-    colors: oneOf('colors', v.colors, ['style', 'luminance', 'histogram'] as const) ?? 'style',
+    pooling: oneOf('pooling', v.pooling, POOLING_NAMES),
+    colors: oneOf('colors', v.colors, COLOR_MODES) ?? 'style',
     init: init ?? (v['init-image'] ? 'image' : undefined),
     initImage: v['init-image'],
     pyramid: Boolean(v.pyramid),

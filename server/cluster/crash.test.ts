@@ -5,7 +5,7 @@
  * restarted and a fresh client of it (which loads the session from PostgreSQL) must hold
  * everything that any client had received from another client, i.e. everything the cluster
  * relayed, whichever process relayed it. Same check as the single-process crash test
- * (reliability/crash.test.ts), now with the relay crossing Redis.
+ * (app/crash.test.ts), now with the relay crossing Redis.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';

@@ -6,9 +6,10 @@
  * {@link StyleTransfer}; the CLI (server/cli) drives the same object from the command line.
  */
 import type * as tf from '@tensorflow/tfjs-core';
+import type { ColorMode, ExperimentMode, FeatureTransformName, InitMode, OptimizerName, ParameterizationName, Pooling } from '../../shared/names.ts';
 
-export const BACKEND_NAMES = ['tensorflow', 'webgpu', 'wasm', 'cpu'] as const;
-export type BackendName = (typeof BACKEND_NAMES)[number];
+// The option names are Atelier's vocabulary, declared once in shared/names.ts.
+export { BACKEND_NAMES, type BackendName, type ColorMode, type ExperimentMode, type FeatureTransformName, type InitMode, type OptimizerName, type Pooling } from '../../shared/names.ts';
 
 /** 8-bit RGB pixels, row-major, 3 bytes per pixel, no alpha. */
 export interface RgbImage {
@@ -22,8 +23,6 @@ export interface LayerWeight {
   layer: string;
   weight: number;
 }
-
-export type Pooling = 'max' | 'avg';
 
 /**
  * A pretrained CNN seen as a differentiable map from an image to named feature maps.
@@ -48,11 +47,6 @@ export interface FeatureNetwork {
 export interface FeatureOptions {
   pooling?: Pooling;
 }
-
-export type OptimizerName = 'adam' | 'lbfgs';
-export type ColorMode = 'style' | 'luminance' | 'histogram';
-export type InitMode = 'content' | 'noise' | 'image';
-export type ExperimentMode = 'transfer' | 'reconstruct-content' | 'synthesize-style';
 
 /**
  * Everything that defines one optimization. Weights are multipliers on the preset's own loss
@@ -86,14 +80,12 @@ export interface TransferParams {
    */
   featureTransform?: FeatureTransformName;
   /** How the image is optimized (E23); omitted = the preset's. L-BFGS always optimizes pixels. */
-  parameterization?: 'pixels' | 'pyramid' | 'pyramid-decorrelated';
+  parameterization?: ParameterizationName;
   /** Largest random shift in pixels applied before the network each step (E25); omitted = the preset's. */
   jitter?: number;
   /** Multiplier on the preset's palette weight (E26); omitted = 1. */
   paletteWeight?: number;
 }
-
-export type FeatureTransformName = 'none' | 'softmax';
 
 export interface StyleInput {
   image: RgbImage;

@@ -30,9 +30,9 @@ import * as tf from '@tensorflow/tfjs-core';
 import { resizeImage } from './tensor-image.ts';
 import { sliceAlong } from './ops/mirror-pad.ts';
 import { invert3 } from './color.ts';
+import { PARAMETERIZATION_NAMES, type ParameterizationName } from '../../shared/names.ts';
 
-export const PARAMETERIZATION_NAMES = ['pixels', 'pyramid', 'pyramid-decorrelated'] as const;
-export type ParameterizationName = (typeof PARAMETERIZATION_NAMES)[number];
+export { PARAMETERIZATION_NAMES, type ParameterizationName } from '../../shared/names.ts';
 
 export interface ImageParameterization {
   readonly name: ParameterizationName;

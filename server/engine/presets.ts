@@ -11,12 +11,12 @@ import { assertRgbImage, type Quantize, type SizeRounding } from './tensor-image
 import { DEFAULT_LAYERS } from './networks/index.ts';
 import { PARAMETERIZATION_NAMES, type ParameterizationName } from './parameterization.ts';
 import { assertMaskImage } from './regions.ts';
+import { COLOR_MODES, EXPERIMENT_MODES, FEATURE_TRANSFORMS, INIT_MODES, OPTIMIZER_NAMES, POOLING_NAMES, PRESET_NAMES, type PresetName } from '../../shared/names.ts';
 
 /** Most painted regions one optimization takes (each is a Gram set and a guided Gram per layer, E34). */
 export const MAX_REGIONS = 16;
 
-export type PresetName = 'default' | 'tf-tutorial' | 'gatys2015';
-export const PRESET_NAMES: readonly PresetName[] = ['default', 'tf-tutorial', 'gatys2015'];
+export { PRESET_NAMES, type PresetName } from '../../shared/names.ts';
 
 /** Adam constants in Keras' "epsilon hat" form (see optim/adam.ts). */
 export interface AdamConstants {
@@ -242,13 +242,6 @@ export function resolveLayers(
   return { content: content.map((l) => ({ ...l })), style: style.map((l) => ({ ...l })) };
 }
 
-const OPTIMIZERS = ['adam', 'lbfgs'];
-const POOLINGS = ['max', 'avg'];
-const COLOR_MODES = ['style', 'luminance', 'histogram'];
-const INIT_MODES = ['content', 'noise', 'image'];
-const EXPERIMENT_MODES = ['transfer', 'reconstruct-content', 'synthesize-style'];
-const FEATURE_TRANSFORMS = ['none', 'softmax'];
-
 function oneOf(name: string, value: unknown, allowed: readonly string[]): void {
   if (!allowed.includes(value as string)) {
     throw new Error(`params.${name} must be one of ${allowed.join(', ')} (got ${JSON.stringify(value)})`);
@@ -291,8 +284,8 @@ export function validateInputs(inputs: TransferInputs): void {
     throw new Error(`params.resolution must be an integer in [8, 8192] (got ${String(p.resolution)})`);
   }
   if (!Number.isInteger(p.seed)) throw new Error(`params.seed must be an integer (got ${String(p.seed)})`);
-  oneOf('optimizer', p.optimizer, OPTIMIZERS);
-  oneOf('pooling', p.pooling, POOLINGS);
+  oneOf('optimizer', p.optimizer, OPTIMIZER_NAMES);
+  oneOf('pooling', p.pooling, POOLING_NAMES);
   oneOf('colors', p.colors, COLOR_MODES);
   oneOf('init', p.init, INIT_MODES);
   if (p.mode !== undefined) oneOf('mode', p.mode, EXPERIMENT_MODES);

@@ -18,16 +18,15 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
-import { api, EXPORT_FORMATS, type ExportFormat, type ExportStatus } from '../../shared/protocol.ts';
+import { api, ExportRequest, type ExportFormat, type ExportOptions, type ExportStatus } from '../../shared/protocol.ts';
 import type { KeyframeMeta, KeyframeRecord } from '../storage/types.ts';
 import { createLogger } from '../log.ts';
+import { CONFIG_DEFAULTS, type Config } from '../config.ts';
 import { LocalRateLimit, type AddressRateLimit } from '../limits/shared-rate-limit.ts';
 
 const log = createLogger('export');
 
 export const MAX_EXPORT_FRAMES = 300;
-/** Default of EXPORT_MAX_PIXELS: decoded frames of one job (16 M pixels = 48 MB of RGB). */
-export const MAX_EXPORT_PIXELS = 16_000_000;
 export const EXPORT_TTL_MS = 15 * 60_000;
 const MAX_JOBS_KEPT = 64;
 
@@ -38,12 +37,8 @@ export interface FrameSource {
   get(id: number): KeyframeRecord | undefined | Promise<KeyframeRecord | undefined>;
 }
 
-export interface ExportOptions {
-  format: ExportFormat;
-  fps: number;
-  /** Long side in pixels; undefined = the largest keyframe's. */
-  size?: number;
-}
+/** A validated export request (shared/protocol.ts ExportRequest): format, fps, and the long side (undefined = the largest keyframe's). */
+export type { ExportOptions };
 
 /** A request that cannot be served (bad option, nothing to export, no ffmpeg). */
 export class ExportRequestError extends Error {
@@ -70,21 +65,28 @@ export interface ExportLimits {
   pixelsPerMin: number;
 }
 
-export const DEFAULT_EXPORT_LIMITS: Omit<ExportLimits, 'dir'> = { maxPerSession: 2, maxPerAddress: 3, maxJobs: 32, concurrency: 2, maxPixels: MAX_EXPORT_PIXELS, pixelsPerMin: MAX_EXPORT_PIXELS };
+/** The export limits a configuration sets (EXPORT_* settings). */
+export function exportLimits(
+  c: Pick<Config, 'exportMaxJobsPerSession' | 'exportMaxJobsPerIp' | 'exportMaxJobs' | 'exportConcurrency' | 'exportMaxPixels' | 'exportPixelsPerMin'>,
+): Omit<ExportLimits, 'dir'> {
+  return {
+    maxPerSession: c.exportMaxJobsPerSession,
+    maxPerAddress: c.exportMaxJobsPerIp,
+    maxJobs: c.exportMaxJobs,
+    concurrency: c.exportConcurrency,
+    maxPixels: c.exportMaxPixels,
+    pixelsPerMin: c.exportPixelsPerMin,
+  };
+}
 
-/** Parses and checks a request body. */
+/** The configuration's defaults (EXPORT_MAX_PIXELS: 16 M decoded pixels = 48 MB of RGB per job). */
+export const DEFAULT_EXPORT_LIMITS: Omit<ExportLimits, 'dir'> = exportLimits(CONFIG_DEFAULTS);
+
+/** Parses and checks a request body with the shared ExportRequest schema. */
 export function parseExportRequest(body: unknown): ExportOptions {
-  const b = (body && typeof body === 'object' ? body : {}) as Record<string, unknown>;
-  if (!(EXPORT_FORMATS as readonly unknown[]).includes(b.format)) {
-    throw new ExportRequestError(400, `format must be one of ${EXPORT_FORMATS.join(', ')} (got ${JSON.stringify(b.format) ?? 'nothing'})`);
-  }
-  const fps = b.fps === undefined ? 8 : b.fps;
-  if (typeof fps !== 'number' || !Number.isFinite(fps) || fps < 1 || fps > 60) throw new ExportRequestError(400, `fps must be a number from 1 to 60 (got ${JSON.stringify(fps)})`);
-  const size = b.size;
-  if (size !== undefined && (typeof size !== 'number' || !Number.isInteger(size) || size < 16 || size > 2048)) {
-    throw new ExportRequestError(400, `size must be an integer from 16 to 2048 (got ${JSON.stringify(size)})`);
-  }
-  return { format: b.format as ExportFormat, fps, size: size as number | undefined };
+  const parsed = ExportRequest.safeParse(body);
+  if (!parsed.success) throw new ExportRequestError(400, parsed.error.issues[0].message);
+  return parsed.data;
 }
 
 /** Whether an executable `name` is on PATH. */

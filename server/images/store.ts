@@ -22,6 +22,7 @@ import * as Y from 'yjs';
 import type { ImageRecord, Storage } from '../storage/types.ts';
 import { decodeImage, decodeImageTo, type DecodeTarget } from './codec.ts';
 import { validateImage, type AcceptedMime, type ImageLimits } from './validate.ts';
+import { CONFIG_DEFAULTS } from '../config.ts';
 
 export function sha256Hex(bytes: Uint8Array): string {
   return createHash('sha256').update(bytes).digest('hex');
@@ -33,7 +34,7 @@ export function isImageId(id: string): boolean {
 }
 
 /** Default byte budget of the decoded-pixel cache (config DECODED_CACHE_BYTES). */
-export const DEFAULT_DECODED_CACHE_BYTES = 128 * 1024 * 1024;
+export const DEFAULT_DECODED_CACHE_BYTES = CONFIG_DEFAULTS.decodedCacheBytes;
 /**
  * Images known at once (id → size, ~150 bytes each). Beyond it the oldest are forgotten; a
  * forgotten id is looked up again by the next update that names it.

@@ -25,9 +25,11 @@ import {
   type ErrorPayload,
 } from '../../shared/protocol.ts';
 import { createLogger } from '../log.ts';
+import { CONFIG_DEFAULTS, type Config } from '../config.ts';
 import type { GroupCommit } from '../storage/group-commit.ts';
 import type { Session } from '../session/session.ts';
 import type { SessionManager } from '../session/session-manager.ts';
+import { AccessDenied, authorizeAccess } from '../session/access.ts';
 import type { SocketLimits } from './message-guard.ts';
 import { watchSlowConsumers } from './slow-consumers.ts';
 import { ConnectionCounter, clientAddress, compileTrust, type TrustFn } from '../limits/client-address.ts';
@@ -43,7 +45,7 @@ export interface RealtimeOptions {
   maxClientsPerSession: number;
   commits: GroupCommit;
   metrics?: RealtimeMetrics;
-  /** socket.io's cap on one message (default 8 MiB; a long stroke is ~200 KB). */
+  /** socket.io's cap on one message (default SOCKET_MAX_MESSAGE_BYTES's; a long stroke is ~200 KB). */
   maxMessageBytes?: number;
   /** Per-socket rate limits and strike policy (message-guard.ts); defaults below. */
   limits?: Partial<SocketLimits>;
@@ -57,20 +59,25 @@ export interface RealtimeOptions {
   docMaxUpdateBytes?: number;
   /** Stored document bytes per session (SESSION_MAX_DOC_BYTES, S27). */
   sessionMaxDocBytes?: number;
-  /** A socket with more bytes queued than this (it does not read) is dropped (default 8 MiB, SOCKET_MAX_BUFFERED_BYTES). */
+  /** A socket with more bytes queued than this (it does not read) is dropped (SOCKET_MAX_BUFFERED_BYTES). */
   maxBufferedBytes?: number;
 }
 
-/** Limits used when RealtimeOptions.limits leaves them out (same as the config defaults). */
-export const DEFAULT_SOCKET_LIMITS: SocketLimits = {
-  msgRate: 200,
-  msgBurst: 1000,
-  byteRate: 4 * 1024 * 1024,
-  byteBurst: 16 * 1024 * 1024,
-  maxMessageBytes: 8 * 1024 * 1024,
-  maxBadMessages: 20,
-  strikeForgiveSec: 5,
-};
+/** The per-socket limits a configuration sets (SOCKET_* settings; the strike forgiveness is fixed). */
+export function socketLimits(c: Pick<Config, 'socketMsgRate' | 'socketMsgBurst' | 'socketByteRate' | 'socketByteBurst' | 'socketMaxMessageBytes' | 'socketMaxBadMessages'>): SocketLimits {
+  return {
+    msgRate: c.socketMsgRate,
+    msgBurst: c.socketMsgBurst,
+    byteRate: c.socketByteRate,
+    byteBurst: c.socketByteBurst,
+    maxMessageBytes: c.socketMaxMessageBytes,
+    maxBadMessages: c.socketMaxBadMessages,
+    strikeForgiveSec: 5,
+  };
+}
+
+/** Limits used when RealtimeOptions.limits leaves them out: the configuration's defaults. */
+export const DEFAULT_SOCKET_LIMITS: SocketLimits = socketLimits(CONFIG_DEFAULTS);
 
 function refusal(code: ErrorPayload['code'], message: string): Error {
   const err = new Error(message) as Error & { data: ErrorPayload };
@@ -94,10 +101,10 @@ export function attachRealtime(httpServer: HttpServer, sessions: SessionManager,
   const connectionOptions: ConnectionOptions = {
     limits,
     commits: opts.commits,
-    docMaxUpdateBytes: opts.docMaxUpdateBytes ?? 2 * 1024 * 1024,
-    sessionMaxDocBytes: opts.sessionMaxDocBytes ?? 32 * 1024 * 1024,
+    docMaxUpdateBytes: opts.docMaxUpdateBytes ?? CONFIG_DEFAULTS.docMaxUpdateBytes,
+    sessionMaxDocBytes: opts.sessionMaxDocBytes ?? CONFIG_DEFAULTS.sessionMaxDocBytes,
   };
-  watchSlowConsumers(io, { maxBufferedBytes: opts.maxBufferedBytes ?? 8 * 1024 * 1024 });
+  watchSlowConsumers(io, { maxBufferedBytes: opts.maxBufferedBytes ?? CONFIG_DEFAULTS.socketMaxBufferedBytes });
 
   io.use(async (socket, next) => {
     const parsed = HandshakeAuth.safeParse(socket.handshake.auth ?? {});
@@ -110,21 +117,14 @@ export function attachRealtime(httpServer: HttpServer, sessions: SessionManager,
     if (protocol !== undefined && !protocolCompatible(protocol)) {
       return next(refusal(ErrorCode.IncompatibleClient, incompatibleClientMessage(protocol)));
     }
-    let auth: Awaited<ReturnType<SessionManager['authorize']>>;
+    let auth: Exclude<Awaited<ReturnType<SessionManager['authorize']>>, { error: unknown }>;
     try {
-      auth = await sessions.authorize(id, token);
+      auth = await authorizeAccess((sid, t) => sessions.authorize(sid, t), id, token, 'viewer');
     } catch (e) {
+      // The same refusals as REST (session/access.ts).
+      if (e instanceof AccessDenied) return next(refusal(e.code, e.message));
       log.warn('handshake: the session could not be read', { session: id, error: (e as Error).message });
       return next(refusal(ErrorCode.Unavailable, 'the session cannot be read from storage right now; retrying'));
-    }
-    if ('error' in auth) {
-      return next(
-        auth.error === 'unknown-session'
-          ? refusal(ErrorCode.UnknownSession, `unknown session '${id}'`)
-          : auth.error === 'too-many-sessions'
-            ? refusal(ErrorCode.TooManySessions, 'the server runs its maximum of live sessions; try again later')
-            : refusal(ErrorCode.Unauthorized, `the token is not valid for session '${id}'`),
-      );
     }
     if (auth.session.watcherCount >= opts.maxClientsPerSession) {
       return next(refusal(ErrorCode.TooManyClients, `session '${id}' already has its maximum of ${opts.maxClientsPerSession} clients`));

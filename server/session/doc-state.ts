@@ -11,6 +11,7 @@
 import * as Y from 'yjs';
 import {
   ContentEntry,
+  DEFAULT_CONTENT,
   DEFAULT_PARAMS,
   DOC_KEYS,
   MAX_REGION_STROKES,
@@ -31,6 +32,7 @@ import { strokeJson } from '../../shared/strokes.ts';
 import { strokePaintCost } from './rasterize.ts';
 import { regionStrokeJson } from '../../shared/region-strokes.ts';
 import { workingSize } from './canvas-builder.ts';
+import { CONFIG_DEFAULTS, type Config } from '../config.ts';
 
 /** Paint budgets (S24), in pixels the rasterizer evaluates at the working size. */
 export interface PaintBudget {
@@ -42,11 +44,16 @@ export interface PaintBudget {
   maxSessionCost: number;
 }
 
-/** The defaults of server/config.ts (a validator built without budgets, e.g. in tests, uses them). */
-export const DEFAULT_PAINT_BUDGET: PaintBudget = { maxStrokeCost: 16_000_000, maxUpdateCost: 32_000_000, maxSessionCost: 128_000_000 };
+/** The paint budget a configuration sets (PAINT_MAX_* settings). */
+export function paintBudget(c: Pick<Config, 'paintMaxStrokeCost' | 'paintMaxUpdateCost' | 'paintMaxSessionCost'>): PaintBudget {
+  return { maxStrokeCost: c.paintMaxStrokeCost, maxUpdateCost: c.paintMaxUpdateCost, maxSessionCost: c.paintMaxSessionCost };
+}
 
-/** The canvas a session has before any valid content value (blank, white, 512²). */
-export const DEFAULT_CONTENT: ContentEntry = { background: '#ffffff', width: 512, height: 512 };
+/** The defaults of server/config.ts (a validator built without budgets, e.g. in tests, uses them). */
+export const DEFAULT_PAINT_BUDGET: PaintBudget = paintBudget(CONFIG_DEFAULTS);
+
+/** The canvas a session has before any valid content value (declared in shared/schema.ts). */
+export { DEFAULT_CONTENT };
 
 /** Which parts of the validated state changed in a transaction. */
 export interface StateChanges {

@@ -26,7 +26,8 @@ import { migrateStrokePoints } from '../../shared/strokes.ts';
 import { CanvasBuilder, Coalescer, styleDecodeSide } from './canvas-builder.ts';
 import { admitResolution, admitStyles } from './admission.ts';
 import { RegionMaskBuilder, regionStyles } from './region-masks.ts';
-import { DocValidator, seedDocument, type PaintBudget } from './doc-state.ts';
+import { DEFAULT_PAINT_BUDGET, DocValidator, seedDocument, type PaintBudget } from './doc-state.ts';
+import { CONFIG_DEFAULTS } from '../config.ts';
 import type { EngineHost } from './engine-host.ts';
 import { EngineLifecycle } from './engine-lifecycle.ts';
 import { KeyframeRecorder } from './keyframe-recorder.ts';
@@ -76,12 +77,13 @@ export interface SessionBudgets {
   maxDocBytes: number;
 }
 
+/** The configuration's defaults (server/config.ts declares each once). */
 export const DEFAULT_SESSION_BUDGETS: SessionBudgets = {
-  paint: { maxStrokeCost: 16_000_000, maxUpdateCost: 32_000_000, maxSessionCost: 128_000_000 },
-  paintCostPerSec: 50_000_000,
-  maxStylePixels: 2_000_000,
-  engineMaxStepMs: 2_000,
-  maxDocBytes: 32 * 1024 * 1024,
+  paint: DEFAULT_PAINT_BUDGET,
+  paintCostPerSec: CONFIG_DEFAULTS.paintCostPerSec,
+  maxStylePixels: CONFIG_DEFAULTS.sessionMaxStylePixels,
+  engineMaxStepMs: CONFIG_DEFAULTS.engineMaxStepMs,
+  maxDocBytes: CONFIG_DEFAULTS.sessionMaxDocBytes,
 };
 
 export interface SessionDeps {

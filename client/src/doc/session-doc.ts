@@ -10,6 +10,7 @@
 import * as Y from 'yjs';
 import {
   DOC_KEYS,
+  DEFAULT_CONTENT,
   DEFAULT_PARAMS,
   PARAM_KEYS,
   ParamSchemas,
@@ -31,7 +32,7 @@ import { appendStrokePoints, createStroke, strokeJson, strokePointCount } from '
 export const LOCAL_ORIGIN: { readonly name: string } = Object.freeze({ name: 'atelier-local' });
 
 /** What a blank session shows before the server has filled in `content`. */
-export const FALLBACK_CONTENT: ContentEntry = { background: '#ffffff', width: 512, height: 512 };
+export const FALLBACK_CONTENT: Readonly<ContentEntry> = DEFAULT_CONTENT;
 
 export interface StyleView extends StyleEntry {
   /** Position in the `styles` array (for update/remove). */

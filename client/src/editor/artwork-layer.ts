@@ -5,7 +5,7 @@
  * content canvas and by the "before" half of the output split view.
  */
 import { Container, Graphics, Sprite, RenderTexture, type Renderer, type Texture } from 'pixi.js';
-import type { ContentEntry, Stroke } from '../../../shared/schema.ts';
+import { DEFAULT_CONTENT, type ContentEntry, type Stroke } from '../../../shared/schema.ts';
 import { hexToNumber } from '../util/color.ts';
 import { imageUrl } from '../net/api.ts';
 import { loadBitmap, textureFromBitmap } from '../ui/pixi-app.ts';
@@ -33,7 +33,7 @@ export class ArtworkLayer {
   private lastStrokes: readonly Stroke[] = [];
   private liveG = new Graphics();
   private dirty = true;
-  private content: ContentEntry = { background: '#ffffff', width: 512, height: 512 };
+  private content: ContentEntry = { ...DEFAULT_CONTENT };
   private photoId: string | undefined;
   private photoTexture: Texture | null = null;
   private photoRequest = 0;

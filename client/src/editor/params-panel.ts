@@ -4,6 +4,7 @@
  * seed. Every control follows remote changes live; writes are validated by SessionDoc.
  */
 import { MODEL_NAMES, PRESET_NAMES, type ParamKey, type Params } from '../../../shared/schema.ts';
+import { COLOR_MODES, DOC_INIT_MODES, OPTIMIZER_NAMES } from '../../../shared/names.ts';
 import { PARAM_RANGES, SEED_RANGE } from '../../../shared/param-ranges.ts';
 import type { SessionDoc } from '../doc/session-doc.ts';
 import { h } from '../ui/dom.ts';
@@ -11,8 +12,8 @@ import { logSlider, linearSlider, numberBox, selectControl, type BoundControl } 
 import { PARAM_LABELS } from '../doc/activity.ts';
 
 const cap = (s: string) => s.charAt(0).toUpperCase() + s.slice(1);
-const opts = <T extends string>(values: readonly T[], labels: Partial<Record<T, string>> = {}) =>
-  values.map((value) => ({ value, label: labels[value] ?? value }));
+const opts = <T extends string>(values: readonly T[], labels: Record<T, string>) =>
+  values.map((value) => ({ value, label: labels[value] }));
 
 export class ParamsPanel {
   readonly el: HTMLElement;
@@ -63,7 +64,7 @@ export class ParamsPanel {
       h(
         'div',
         { class: 'group' },
-        add('optimizer', selectControl(id('optimizer'), 'Optimizer', opts(['adam', 'lbfgs'] as const, { adam: 'Adam', lbfgs: 'L-BFGS' }), (v) => this.commit('optimizer', v))),
+        add('optimizer', selectControl(id('optimizer'), 'Optimizer', opts(OPTIMIZER_NAMES, { adam: 'Adam', lbfgs: 'L-BFGS' }), (v) => this.commit('optimizer', v))),
         add('learningRate', logSlider(id('learningRate'), 'Learning rate', PARAM_RANGES.learningRate, write('learningRate'))),
         add('resolution', linearSlider(id('resolution'), 'Resolution', { ...PARAM_RANGES.resolution, format: (v) => `${v}px` }, write('resolution'))),
         add('pooling', selectControl(id('pooling'), 'Pooling', opts(['avg', 'max'] as const, { avg: 'Average', max: 'Max' }), (v) => this.commit('pooling', v))),
@@ -72,11 +73,11 @@ export class ParamsPanel {
           selectControl(
             id('colors'),
             'Color mode',
-            opts(['style', 'luminance', 'histogram'] as const, { style: 'Style colors', luminance: 'Keep content colors (luminance)', histogram: 'Match histogram' }),
+            opts(COLOR_MODES, { style: 'Style colors', luminance: 'Keep content colors (luminance)', histogram: 'Match histogram' }),
             (v) => this.commit('colors', v),
           ),
         ),
-        add('init', selectControl(id('init'), 'Start from', opts(['content', 'noise'] as const, { content: 'Content image', noise: 'Noise' }), (v) => this.commit('init', v))),
+        add('init', selectControl(id('init'), 'Start from', opts(DOC_INIT_MODES, { content: 'Content image', noise: 'Noise' }), (v) => this.commit('init', v))),
       ),
       h(
         'div',

@@ -4,6 +4,7 @@
  */
 import {
   api,
+  bearer,
   ACCEPTED_IMAGE_TYPES,
   type CreateSessionResponse,
   type UploadImageResponse,
@@ -45,7 +46,7 @@ export async function uploadImage(sessionId: string, token: string, file: Blob):
   return parseResponse(
     await fetch(api.images(sessionId), {
       method: 'POST',
-      headers: { authorization: `Bearer ${token}`, 'content-type': file.type },
+      headers: { ...bearer(token), 'content-type': file.type },
       body: file,
     }),
   );

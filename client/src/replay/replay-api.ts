@@ -4,16 +4,18 @@
  */
 import {
   api,
+  bearer,
+  withToken,
   type CreateSessionResponse,
   type ExportAccepted,
   type ExportFormat,
+  type ExportRequest,
+  type ForkRequest,
   type ExportStatus,
   type HistoryResponse,
   type HistoryStateResponse,
 } from '../../../shared/protocol.ts';
 import { parseResponse } from '../net/api.ts';
-
-const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
 
 export async function fetchHistory(session: string, token: string): Promise<HistoryResponse> {
   return parseResponse(await fetch(api.history(session), { headers: bearer(token), cache: 'no-store' }));
@@ -24,12 +26,12 @@ export async function fetchStateAt(session: string, token: string, t: number, si
 }
 
 export async function forkAt(session: string, token: string, t: number): Promise<CreateSessionResponse> {
-  return parseResponse(await fetch(api.fork(session), { method: 'POST', headers: { ...bearer(token), 'content-type': 'application/json' }, body: JSON.stringify({ t: Math.round(t) }) }));
+  return parseResponse(await fetch(api.fork(session), { method: 'POST', headers: { ...bearer(token), 'content-type': 'application/json' }, body: JSON.stringify({ t: Math.round(t) } satisfies ForkRequest) }));
 }
 
 export async function startExport(session: string, token: string, format: ExportFormat, fps: number): Promise<ExportAccepted> {
   return parseResponse(
-    await fetch(api.exportTimelapse(session), { method: 'POST', headers: { ...bearer(token), 'content-type': 'application/json' }, body: JSON.stringify({ format, fps }) }),
+    await fetch(api.exportTimelapse(session), { method: 'POST', headers: { ...bearer(token), 'content-type': 'application/json' }, body: JSON.stringify({ format, fps } satisfies ExportRequest) }),
   );
 }
 
@@ -39,5 +41,5 @@ export async function exportStatus(jobId: string): Promise<ExportStatus> {
 
 /** A keyframe image URL an `<img>` can load (the token goes in the query). */
 export function keyframeSrc(url: string, token: string): string {
-  return `${url}?token=${encodeURIComponent(token)}`;
+  return withToken(url, token);
 }

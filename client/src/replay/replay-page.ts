@@ -80,7 +80,7 @@ export async function mountReplay(root: HTMLElement, session: string, token: str
   const formatSel = h('select', { 'aria-label': 'Export format' }, ...EXPORT_FORMATS.map((f) => h('option', { value: f }, f === 'png' ? 'PNG (final image)' : `${f.toUpperCase()} timelapse`)));
   const exportBtn = h('button', { type: 'button', class: 'btn' }, 'Export');
   const exportState = h('span', { class: 'replay-export-state' });
-  const editorPath = `/s/${encodeURIComponent(session)}?token=${encodeURIComponent(token)}`;
+  const editorPath = api.editorPage(session, token);
   const track = new TimelineTrack({ seek: (t) => seek(t), pick: (it) => jumpTo(it) });
 
   const header = h(

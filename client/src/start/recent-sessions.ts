@@ -2,6 +2,8 @@
  * Recently opened sessions, remembered in localStorage so the start page can offer them again.
  * Storage is injected (a `Storage`-like object), so the list logic is tested in Node.
  */
+import { ROUTES } from '../../../shared/protocol.ts';
+
 export interface RecentSession {
   id: string;
   /** The path (with token) that opened it: `/s/:id?token=…` or `/s/:id/view?token=…`. */
@@ -32,7 +34,7 @@ export function loadRecent(store: KeyValueStore): RecentSession[] {
   return raw
     .filter(
       (r): r is RecentSession =>
-        !!r && typeof r.id === 'string' && typeof r.path === 'string' && r.path.startsWith('/s/') && typeof r.lastOpened === 'number',
+        !!r && typeof r.id === 'string' && typeof r.path === 'string' && r.path.startsWith(ROUTES.pagePrefix) && typeof r.lastOpened === 'number',
     )
     .sort((a, b) => b.lastOpened - a.lastOpened)
     .slice(0, MAX_RECENT);

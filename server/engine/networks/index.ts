@@ -6,11 +6,12 @@ import type { FeatureNetwork, LayerWeight } from '../api.ts';
 import { loadTiny, TINY_DEFAULTS } from './tiny.ts';
 import { loadNsfwjsNetwork, NSFWJS_DEFAULTS } from './nsfwjs-networks.ts';
 import { loadVgg19, VGG19_DEFAULTS } from './vgg19.ts';
+import { NETWORK_NAMES, type NetworkName } from '../../../shared/names.ts';
 
 export { vgg19WeightsPath, VGG19_DEFAULT_WEIGHTS_PATH, VGG19_LAYERS } from './vgg19.ts';
 
-export const NETWORK_NAMES = ['mobilenet_v2', 'inception_v3', 'vgg19', 'tiny'] as const;
-export type NetworkName = (typeof NETWORK_NAMES)[number];
+/** The network names are the shared vocabulary's (shared/names.ts): the session models plus `tiny`. */
+export { NETWORK_NAMES, type NetworkName } from '../../../shared/names.ts';
 
 export interface LoadNetworkOptions {
   /** vgg19 only: the Keras notop HDF5 file (default: {@link vgg19WeightsPath}). */
