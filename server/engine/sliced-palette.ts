@@ -139,8 +139,8 @@ export interface SlicedPaletteTarget {
   pairing?: PalettePairing;
 }
 
-/** How many evaluations one assignment of cells to target quantiles serves (E26). */
-export const PALETTE_PAIRING_USES = 4;
+/** How many optimizer steps one assignment of cells to target quantiles serves (E26). */
+export const PALETTE_PAIRING_STEPS = 4;
 
 /**
  * The sorting half of the sliced palette term, kept between steps (E26). Sliced Wasserstein pairs
@@ -148,25 +148,31 @@ export const PALETTE_PAIRING_USES = 4;
  * tf.topk over [16, n]) and gathering the values cost 17 ms of a ~150 ms step at 256 px on wasm
  * (5 + 5 + 7 ms, measured with tf.profile), while the ranks barely change from one Adam step to the
  * next (a step moves a cell by ~1/100 of the colour range). So the paired targets are computed
- * every {@link PALETTE_PAIRING_USES} evaluations and reused in between: the loss is then the
- * transport cost of a slightly stale assignment, an upper bound of the exact one that becomes it
- * again at each refresh, and its gradient is still exact for that assignment.
+ * again once {@link PALETTE_PAIRING_STEPS} steps have completed ({@link advance}) and reused in
+ * between: the loss is then the transport cost of a slightly stale assignment, an upper bound of
+ * the exact one that becomes it again at each refresh, and its gradient is exact for that
+ * assignment. The age counts completed steps, not evaluations, so an interrupted step (E21) or an
+ * `evaluate()` leaves the next step exactly as it would have been.
  */
 export class PalettePairing {
   private paired: tf.Tensor2D | null = null;
   private pairedFor: tf.Tensor2D | null = null;
-  private uses = 0;
+  private age = 0;
 
   /** The target value of each cell's rank, [K, n], for projections `proj` [K, n]. */
   targetOf(proj: tf.Tensor2D, sorted: tf.Tensor2D): tf.Tensor2D {
-    if (!this.paired || this.pairedFor !== sorted || this.uses >= PALETTE_PAIRING_USES || this.paired.shape[1] !== proj.shape[1]) {
+    if (!this.paired || this.pairedFor !== sorted || this.age >= PALETTE_PAIRING_STEPS || this.paired.shape[1] !== proj.shape[1]) {
       this.paired?.dispose();
       this.paired = tf.keep(pairedTarget(proj, sorted));
       this.pairedFor = sorted;
-      this.uses = 0;
+      this.age = 0;
     }
-    this.uses += 1;
     return this.paired;
+  }
+
+  /** One optimizer step completed with the current assignment. */
+  advance(): void {
+    this.age += 1;
   }
 
   dispose(): void {

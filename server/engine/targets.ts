@@ -388,6 +388,12 @@ export class TransferTargets {
     return target;
   }
 
+  /** E26: one optimizer step completed; the kept sliced-palette assignments age by one. */
+  advancePalettePairings(): void {
+    this.sliced?.target.pairing?.advance();
+    for (const p of this.slicedParts?.parts.parts ?? []) p.target.pairing?.advance();
+  }
+
   dispose(): void {
     this.disposeRegionMasks();
     this.disposeSliced();

@@ -185,6 +185,7 @@ class StyleTransferImpl implements EngineStyleTransfer {
       // E7: Adam keeps the image a valid image; L-BFGS runs unconstrained (clamped on output).
       if (this.opt.name === 'adam') this.clampImage();
       this.advanceAverage();
+      this.targets.advancePalettePairings();
       this.iterCount += 1;
       return { iter: this.iterCount, losses: lossValues(values), ms: performance.now() - started };
     });
