@@ -26,7 +26,7 @@ function step(name: string, cmd: string, argv: string[], env: Record<string, str
   }
 }
 
-step('client', 'npm', ['run', 'build:client']);
+step('client', 'npm', ['run', 'build:client:test']); // the screenshot scripts read the pages' test hooks
 step('client', process.execPath, ['--import', 'tsx', 'client/scripts/screenshots.ts', '--no-build']);
 step('replay', process.execPath, ['--import', 'tsx', 'client/scripts/replay-screenshot.ts']);
 if (!only || only === 'e2e') rmSync(e2eShots, { recursive: true, force: true });

@@ -31,7 +31,7 @@ async function until(page: Page, fn: () => unknown, what: string, timeout = 120_
 }
 
 if (!args.includes('--no-build')) {
-  if (spawnSync('npm', ['run', 'build:client'], { cwd: root, stdio: 'inherit' }).status !== 0) throw new Error('client build failed');
+  if (spawnSync('npm', ['run', 'build:client:test'], { cwd: root, stdio: 'inherit' }).status !== 0) throw new Error('client build failed');
 }
 const dataDir = mkdtempSync(path.join(tmpdir(), 'atelier-fresh-'));
 const port = 3900 + Math.floor(Math.random() * 90);

@@ -47,7 +47,7 @@ function wave(x0: number, x1: number, y: number, amp: number, n = 14): [number, 
 async function main(): Promise<void> {
   const dist = mkdtempSync(path.join(tmpdir(), 'atelier-replay-dist-'));
   if (!args.includes('--no-build')) {
-    const b = spawnSync('npx', ['vite', 'build', '--config', 'client/vite.config.ts', '--outDir', dist, '--emptyOutDir'], { cwd: root, stdio: 'inherit' });
+    const b = spawnSync('npx', ['vite', 'build', '--config', 'client/vite.config.ts', '--mode', 'test', '--outDir', dist, '--emptyOutDir'], { cwd: root, stdio: 'inherit' });
     if (b.status !== 0) throw new Error('client build failed');
   }
   const server = await startTestServer({ keyframeIntervalMs: 300 }, { clientDist: args.includes('--no-build') ? undefined : dist });

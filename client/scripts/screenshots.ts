@@ -84,7 +84,7 @@ const wave = (y: number, x0 = 0.12, x1 = 0.88, amp = 0.05, n = 10): Array<[numbe
 
 async function main(): Promise<void> {
   if (!flag('--no-build') && !opt('--url')) {
-    const b = spawnSync('npm', ['run', 'build:client'], { cwd: root, stdio: 'inherit' });
+    const b = spawnSync('npm', ['run', 'build:client:test'], { cwd: root, stdio: 'inherit' });
     if (b.status !== 0) throw new Error('client build failed');
   }
   const server = opt('--url') ? null : await startServer();
