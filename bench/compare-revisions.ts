@@ -13,19 +13,17 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { exitWithUsage, numberArg, readArgs, toArgv } from '../scripts/cli-args.ts';
+import { ENGINE_BENCH_OPTIONS } from './engine-options.ts';
 
-// Revisions first, then flags for bench/engine.ts (plus --rounds).
-const argv = process.argv.slice(2).filter((a) => a !== '--');
-const firstFlag = argv.findIndex((a) => a.startsWith('--'));
-const positional = firstFlag >= 0 ? argv.slice(0, firstFlag) : argv;
-const passthrough = firstFlag >= 0 ? argv.slice(firstFlag) : [];
-const [beforeRev, afterRev] = positional;
-if (!beforeRev) {
-  console.error('usage: bench/compare-revisions.ts <before-rev> [after-rev] [--networks ... --sizes ... --rounds 3]');
-  process.exit(2);
-}
-const roundsAt = passthrough.indexOf('--rounds');
-const rounds = roundsAt >= 0 ? Number(passthrough.splice(roundsAt, 2)[1]) : 3;
+// Revisions, then bench/engine.ts's own options (checked here, passed on) and --rounds.
+const USAGE = 'bench/compare-revisions.ts <before-rev> [after-rev] [--networks ... --sizes ... (bench/engine.ts options)] [--rounds 3]';
+const { values, positionals } = readArgs({ ...ENGINE_BENCH_OPTIONS, rounds: { type: 'string' } }, USAGE, { positionals: true });
+const [beforeRev, afterRev] = positionals;
+if (!beforeRev || positionals.length > 2) exitWithUsage('give one or two revisions', USAGE);
+const { rounds: roundsArg, ...engineOptions } = values;
+const rounds = numberArg(roundsArg, 'rounds') ?? 3;
+const passthrough = toArgv(engineOptions);
 const root = execFileSync('git', ['rev-parse', '--show-toplevel'], { encoding: 'utf8' }).trim();
 
 function worktree(rev: string): { dir: string; cleanup: () => void } {

@@ -20,13 +20,10 @@ import * as tf from '@tensorflow/tfjs-core';
 import { BACKEND_NAMES, createStyleTransfer, initBackend, loadNetwork, presetSuggestedParams, wasmThreadCount, type BackendName, type NetworkName, type RgbImage } from '../server/engine/index.ts';
 import { vgg19WeightsPath } from '../server/engine/networks/vgg19.ts';
 import { makeVgg19H5 } from '../scripts/make-vgg19-h5.ts';
+import { listArg, numberArg, readArgs } from '../scripts/cli-args.ts';
+import { ENGINE_BENCH_OPTIONS, ENGINE_BENCH_USAGE } from './engine-options.ts';
 import { MASKED_CONV2D } from '../server/engine/ops/conv.ts';
 
-function arg(name: string): string | undefined {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? process.argv[i + 1] : undefined;
-}
-const list = (v: string | undefined, d: string) => (v ?? d).split(',').map((s) => s.trim()).filter(Boolean);
 
 export interface EngineBenchRow {
   backend: BackendName;
@@ -205,17 +202,18 @@ export function engineSection(rows: EngineBenchRow[], steps: number): string {
 }
 
 async function main(): Promise<void> {
-  const steps = Number(arg('steps') ?? 3);
+  const { values: a } = readArgs(ENGINE_BENCH_OPTIONS, ENGINE_BENCH_USAGE);
+  const steps = numberArg(a.steps, 'steps') ?? 3;
   const rows = await runEngineBench({
-    backends: list(arg('backends'), BACKEND_NAMES.join(',')) as BackendName[],
-    networks: list(arg('networks'), 'tiny,mobilenet_v2,inception_v3,vgg19') as NetworkName[],
-    sizes: list(arg('sizes'), '128,256,512').map(Number),
-    cpuAllSizes: arg('sizes') !== undefined,
+    backends: listArg(a.backends, BACKEND_NAMES.join(',')) as BackendName[],
+    networks: listArg(a.networks, 'tiny,mobilenet_v2,inception_v3,vgg19') as NetworkName[],
+    sizes: listArg(a.sizes, '128,256,512').map((s) => numberArg(s, 'sizes')!),
+    cpuAllSizes: a.sizes !== undefined,
     steps,
-    budgetMs: Number(arg('budget-s') ?? 60) * 1000,
-    wasmThreads: arg('wasm-threads') ? Number(arg('wasm-threads')) : undefined,
+    budgetMs: (numberArg(a['budget-s'], 'budget-s') ?? 60) * 1000,
+    wasmThreads: numberArg(a['wasm-threads'], 'wasm-threads'),
   });
-  const out = arg('out') ?? 'docs/BENCHMARKS.md';
+  const out = a.out ?? 'docs/BENCHMARKS.md';
   writeSection(out, 'engine', engineSection(rows, steps));
   console.log(`wrote ${out}`);
 }

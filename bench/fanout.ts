@@ -26,7 +26,8 @@ import type { BackendName } from '../server/engine/api.ts';
 import { api } from '../shared/protocol.ts';
 import type { FromViewers, ToViewers, ViewerStats } from './fanout-viewers.ts';
 import { writeSection } from './engine.ts';
-import { arg, flag, machineLine, runIfMain, sleep, startLiveServer, stepRate } from './live.ts';
+import { numberArg, readArgs } from '../scripts/cli-args.ts';
+import { machineLine, runIfMain, sleep, startLiveServer, stepRate } from './live.ts';
 
 export interface FanoutOptions {
   viewers: number;
@@ -236,30 +237,53 @@ export function fanoutSection(r: FanoutResult): string {
   return lines.join('\n');
 }
 
+const FANOUT_USAGE =
+  'npm run bench:fanout -- [--viewers 200] [--duration-s 20] [--rounds 2] [--settle-s 3] [--size 512] [--backend wasm] [--model mobilenet_v2|tiny] [--frame-rate 10] [--out docs/BENCHMARKS.md] [--no-write]';
+
+function readFanoutArgs(argv: readonly string[]) {
+  return readArgs(
+    {
+      viewers: { type: 'string' },
+      'duration-s': { type: 'string' },
+      'settle-s': { type: 'string' },
+      rounds: { type: 'string' },
+      size: { type: 'string' },
+      backend: { type: 'string' },
+      model: { type: 'string' },
+      'frame-rate': { type: 'string' },
+      out: { type: 'string' },
+      'no-write': { type: 'boolean' },
+    },
+    FANOUT_USAGE,
+    { argv },
+  ).values;
+}
+
 function optionsFromArgv(argv: readonly string[]): Partial<FanoutOptions> {
-  const num = (k: string) => (arg(k, argv) === undefined ? undefined : Number(arg(k, argv)));
+  const a = readFanoutArgs(argv);
   const o: Partial<FanoutOptions> = {
-    viewers: num('viewers'),
-    durationS: num('duration-s'),
-    settleS: num('settle-s'),
-    rounds: num('rounds'),
-    size: num('size'),
-    backend: arg('backend', argv) as BackendName | undefined,
-    model: arg('model', argv),
-    frameRate: num('frame-rate'),
+    viewers: numberArg(a.viewers, 'viewers'),
+    durationS: numberArg(a['duration-s'], 'duration-s'),
+    settleS: numberArg(a['settle-s'], 'settle-s'),
+    rounds: numberArg(a.rounds, 'rounds'),
+    size: numberArg(a.size, 'size'),
+    backend: a.backend as BackendName | undefined,
+    model: a.model,
+    frameRate: numberArg(a['frame-rate'], 'frame-rate'),
   };
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<FanoutOptions>;
 }
 
 export { optionsFromArgv as fanoutOptionsFromArgv };
 
-/** Standalone run: measures, prints the section, writes it unless --no-write. */
-export async function main(argv: readonly string[] = process.argv): Promise<void> {
+/** Standalone run: measures, prints the section, writes it unless --no-write. `argv`: after the script. */
+export async function main(argv: readonly string[] = process.argv.slice(2)): Promise<void> {
   const r = await runFanoutBench(optionsFromArgv(argv));
   const section = fanoutSection(r);
   console.log(section);
-  if (!flag('no-write', argv)) {
-    const out = arg('out', argv) ?? 'docs/BENCHMARKS.md';
+  const a = readFanoutArgs(argv);
+  if (!a['no-write']) {
+    const out = a.out ?? 'docs/BENCHMARKS.md';
     writeSection(out, 'fanout', section);
     console.log(`wrote ${out}`);
   }

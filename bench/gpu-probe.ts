@@ -34,14 +34,15 @@ import { countGpuWork } from '../server/engine/platform/webgpu/gpu-work.ts';
 import { stepFlops, vggWeights } from './engine.ts';
 import { adapterReports, matmulWithToggles, squareMatmuls, vggLayers } from './gpu-probe-micro.ts';
 import { summaryMarkdown, type EngineRow, type ProbeResults, type TorchRun } from './gpu-probe-report.ts';
+import { numberArg, readArgs } from '../scripts/cli-args.ts';
 
-function arg(name: string): string | undefined {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? process.argv[i + 1] : undefined;
-}
-const small = process.argv.includes('--small');
-const outDir = path.resolve(arg('out') ?? path.join('bench', 'gpu-probe-out', new Date().toISOString().replace(/[:.]/g, '-')));
-const budgetS = Number(arg('budget-s') ?? 170);
+const { values: args } = readArgs(
+  { out: { type: 'string' }, small: { type: 'boolean' }, 'budget-s': { type: 'string' } },
+  'node --import tsx bench/gpu-probe.ts --out DIR [--small] [--budget-s 170]',
+);
+const small = args.small ?? false;
+const outDir = path.resolve(args.out ?? path.join('bench', 'gpu-probe-out', new Date().toISOString().replace(/[:.]/g, '-')));
+const budgetS = numberArg(args['budget-s'], 'budget-s') ?? 170;
 const started = performance.now();
 const deadline = started + budgetS * 1000;
 const left = () => (deadline - performance.now()) / 1000;

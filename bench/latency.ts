@@ -24,7 +24,8 @@ import { performance } from 'node:perf_hooks';
 import type { BackendName } from '../server/engine/api.ts';
 import { connectClient, waitFor } from '../server/testing/index.ts';
 import { writeSection } from './engine.ts';
-import { arg, flag, machineLine, median, quantile, recordFrames, runIfMain, sleep, startLiveServer, type SeenFrame } from './live.ts';
+import { numberArg, readArgs } from '../scripts/cli-args.ts';
+import { machineLine, median, quantile, recordFrames, runIfMain, sleep, startLiveServer, type SeenFrame } from './live.ts';
 
 export interface LatencyOptions {
   /** Parameter changes to time (≥ 30 for the section's p90). */
@@ -157,28 +158,47 @@ export function latencySection(r: LatencyResult): string {
   ].join('\n');
 }
 
+function readLatencyArgs(argv: readonly string[]) {
+  return readArgs(
+    {
+      n: { type: 'string' },
+      size: { type: 'string' },
+      backend: { type: 'string' },
+      model: { type: 'string' },
+      'frame-rate': { type: 'string' },
+      low: { type: 'string' },
+      high: { type: 'string' },
+      out: { type: 'string' },
+      'no-write': { type: 'boolean' },
+    },
+    'npm run bench:latency -- [--n 30] [--size 256] [--backend wasm] [--model mobilenet_v2] [--frame-rate 10] [--low 1] [--high 1000] [--out docs/BENCHMARKS.md] [--no-write]',
+    { argv },
+  ).values;
+}
+
 function optionsFromArgv(argv: readonly string[]): Partial<LatencyOptions> {
-  const num = (k: string) => (arg(k, argv) === undefined ? undefined : Number(arg(k, argv)));
+  const a = readLatencyArgs(argv);
   const o: Partial<LatencyOptions> = {
-    n: num('n'),
-    size: num('size'),
-    backend: arg('backend', argv) as BackendName | undefined,
-    model: arg('model', argv),
-    frameRate: num('frame-rate'),
-    low: num('low'),
-    high: num('high'),
+    n: numberArg(a.n, 'n'),
+    size: numberArg(a.size, 'size'),
+    backend: a.backend as BackendName | undefined,
+    model: a.model,
+    frameRate: numberArg(a['frame-rate'], 'frame-rate'),
+    low: numberArg(a.low, 'low'),
+    high: numberArg(a.high, 'high'),
   };
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<LatencyOptions>;
 }
 
-/** Standalone run: measures, prints the section, writes it unless --no-write. */
-export async function main(argv: readonly string[] = process.argv): Promise<void> {
+/** Standalone run: measures, prints the section, writes it unless --no-write. `argv`: after the script. */
+export async function main(argv: readonly string[] = process.argv.slice(2)): Promise<void> {
   const r = await runLatencyBench(optionsFromArgv(argv));
   const section = latencySection(r);
   console.log(section);
   console.log(`\nlatencies ms: ${r.latencies.map((x) => x.toFixed(0)).join(' ')}`);
-  if (!flag('no-write', argv)) {
-    const out = arg('out', argv) ?? 'docs/BENCHMARKS.md';
+  const a = readLatencyArgs(argv);
+  if (!a['no-write']) {
+    const out = a.out ?? 'docs/BENCHMARKS.md';
     writeSection(out, 'latency', section);
     console.log(`wrote ${out}`);
   }

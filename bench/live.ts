@@ -13,17 +13,6 @@ import { WorkerEngineHost } from '../server/worker/worker-host.ts';
 import type { CreateSessionResponse, FramePayload } from '../shared/protocol.ts';
 import type { Params } from '../shared/schema.ts';
 
-/** `--name value` from argv (undefined when absent). */
-export function arg(name: string, argv: readonly string[] = process.argv): string | undefined {
-  const i = argv.indexOf(`--${name}`);
-  return i >= 0 ? argv[i + 1] : undefined;
-}
-
-/** `--name` present on argv. */
-export function flag(name: string, argv: readonly string[] = process.argv): boolean {
-  return argv.includes(`--${name}`);
-}
-
 /** A frame as a client saw it: when it arrived (performance.now() of this process) and its metadata. */
 export interface SeenFrame {
   t: number;

@@ -23,11 +23,8 @@ import { createStyleTransfer, initBackend, loadNetwork, presetSuggestedParams, t
 import type { EngineStyleTransfer } from '../server/engine/transfer.ts';
 import { readImageFile } from '../server/images/codec.ts';
 import { writeSection } from './engine.ts';
+import { numberArg, readArgs } from '../scripts/cli-args.ts';
 
-function arg(name: string): string | undefined {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? process.argv[i + 1] : undefined;
-}
 
 const root = path.resolve(import.meta.dirname, '..');
 const asset = (p: string) => path.join(root, 'assets', p);
@@ -111,10 +108,19 @@ export function regionsSection(r: Awaited<ReturnType<typeof runRegionsBench>>, o
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const opts = { size: Number(arg('size') ?? 256), steps: Number(arg('steps') ?? 12), rounds: Number(arg('rounds') ?? 3), backend: (arg('backend') ?? 'wasm') as BackendName };
+  const { values: a } = readArgs(
+    { size: { type: 'string' }, steps: { type: 'string' }, rounds: { type: 'string' }, backend: { type: 'string' }, out: { type: 'string' }, 'no-write': { type: 'boolean' } },
+    'npm run bench:regions -- [--size 256] [--steps 12] [--rounds 3] [--backend wasm] [--out docs/BENCHMARKS.md] [--no-write]',
+  );
+  const opts = {
+    size: numberArg(a.size, 'size') ?? 256,
+    steps: numberArg(a.steps, 'steps') ?? 12,
+    rounds: numberArg(a.rounds, 'rounds') ?? 3,
+    backend: (a.backend ?? 'wasm') as BackendName,
+  };
   const r = await runRegionsBench(opts);
   const section = regionsSection(r, opts);
   console.log(section);
-  if (!process.argv.includes('--no-write')) writeSection(arg('out') ?? path.join(root, 'docs/BENCHMARKS.md'), 'regions', section);
+  if (!a['no-write']) writeSection(a.out ?? path.join(root, 'docs/BENCHMARKS.md'), 'regions', section);
   process.exit(0);
 }

@@ -10,7 +10,8 @@
  *
  *   npm run bench -- [--sizes 128,256] [--steps 3] [--backends wasm] [--networks ...]
  *                    [--skip-engine] [--skip-latency] [--skip-fanout]
- *                    [--latency-n 30] [--viewers 200] [--duration-s 20] [--rounds 2]
+ *                    [--latency-n 30] [--viewers 200] [--duration-s 20] [--rounds 2] [--budget-s 120]
+ *                    [--out docs/BENCHMARKS.md]
  *
  * GPU runs (webgpu on the device machine, PyTorch CUDA) use the same two scripts; see bench/README.md.
  */
@@ -20,12 +21,26 @@ import { BACKEND_NAMES, type BackendName, type NetworkName } from '../server/eng
 import { backendLabel, engineSection, runEngineBench, writeSection, type EngineBenchRow } from './engine.ts';
 import { fanoutSection, runFanoutBench } from './fanout.ts';
 import { latencySection, runLatencyBench } from './latency.ts';
+import { listArg, numberArg, readArgs } from '../scripts/cli-args.ts';
 
-function arg(name: string): string | undefined {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? process.argv[i + 1] : undefined;
-}
-const list = (v: string | undefined, d: string) => (v ?? d).split(',').map((s) => s.trim()).filter(Boolean);
+const { values: a } = readArgs(
+  {
+    out: { type: 'string' },
+    sizes: { type: 'string' },
+    steps: { type: 'string' },
+    backends: { type: 'string' },
+    networks: { type: 'string' },
+    'budget-s': { type: 'string' },
+    'skip-engine': { type: 'boolean' },
+    'skip-latency': { type: 'boolean' },
+    'skip-fanout': { type: 'boolean' },
+    'latency-n': { type: 'string' },
+    viewers: { type: 'string' },
+    'duration-s': { type: 'string' },
+    rounds: { type: 'string' },
+  },
+  'npm run bench -- [--sizes 128,256] [--steps 3] [--backends wasm] [--networks ...] [--budget-s 120] [--skip-engine] [--skip-latency] [--skip-fanout] [--latency-n 30] [--viewers 200] [--duration-s 20] [--rounds 2] [--out docs/BENCHMARKS.md]',
+);
 
 interface TorchRow {
   size: number;
@@ -65,19 +80,18 @@ function comparison(engine: EngineBenchRow[], torch: TorchRow[], note?: string):
   return lines.join('\n');
 }
 
-const out = arg('out') ?? 'docs/BENCHMARKS.md';
-const skip = (name: string) => process.argv.includes(`--skip-${name}`);
+const out = a.out ?? 'docs/BENCHMARKS.md';
 
-if (!skip('engine')) {
-  const steps = Number(arg('steps') ?? 3);
-  const sizes = list(arg('sizes'), '128,256').map(Number);
+if (!a['skip-engine']) {
+  const steps = numberArg(a.steps, 'steps') ?? 3;
+  const sizes = listArg(a.sizes, '128,256').map((s) => numberArg(s, 'sizes')!);
   const engine = await runEngineBench({
-    backends: list(arg('backends'), BACKEND_NAMES.join(',')) as BackendName[],
-    networks: list(arg('networks'), 'tiny,mobilenet_v2,inception_v3,vgg19') as NetworkName[],
+    backends: listArg(a.backends, BACKEND_NAMES.join(',')) as BackendName[],
+    networks: listArg(a.networks, 'tiny,mobilenet_v2,inception_v3,vgg19') as NetworkName[],
     sizes,
     cpuAllSizes: false,
     steps,
-    budgetMs: Number(arg('budget-s') ?? 120) * 1000,
+    budgetMs: (numberArg(a['budget-s'], 'budget-s') ?? 120) * 1000,
   });
   writeSection(out, 'engine', engineSection(engine, steps));
   const torch = runTorch(sizes);
@@ -86,13 +100,12 @@ if (!skip('engine')) {
 
 // The live benchmarks run after the engine bench, one at a time, each with its own server and
 // engine worker thread, so no two measurements share the CPU.
-if (!skip('latency')) {
-  const n = arg('latency-n');
-  writeSection(out, 'latency', latencySection(await runLatencyBench(n ? { n: Number(n) } : {})));
+if (!a['skip-latency']) {
+  const n = numberArg(a['latency-n'], 'latency-n');
+  writeSection(out, 'latency', latencySection(await runLatencyBench(n !== undefined ? { n } : {})));
 }
-if (!skip('fanout')) {
-  const num = (k: string) => (arg(k) === undefined ? undefined : Number(arg(k)));
-  const o = { viewers: num('viewers'), durationS: num('duration-s'), rounds: num('rounds') };
+if (!a['skip-fanout']) {
+  const o = { viewers: numberArg(a.viewers, 'viewers'), durationS: numberArg(a['duration-s'], 'duration-s'), rounds: numberArg(a.rounds, 'rounds') };
   writeSection(out, 'fanout', fanoutSection(await runFanoutBench(Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)))));
 }
 console.log(`wrote ${out}`);

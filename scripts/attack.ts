@@ -29,6 +29,7 @@ import sharp from 'sharp';
 import * as Y from 'yjs';
 import { io as ioClient, type Socket } from 'socket.io-client';
 import { SOCKET_PATH, api, type CreateSessionResponse, type ErrorPayload, type FramePayload } from '../shared/protocol.ts';
+import { exitWithUsage, numberArg, readArgs } from './cli-args.ts';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const ATTACKER = '10.66.0.1';
@@ -516,17 +517,33 @@ interface Row {
   notes: string[];
 }
 
-async function main(): Promise<void> {
-  const args = process.argv.slice(2);
-  const flag = (name: string) => {
-    const i = args.indexOf(name);
-    return i >= 0 ? args[i + 1] : undefined;
-  };
-  const engine = flag('--engine') ?? 'real';
-  if (args.includes('--serve')) return serve(engine);
-  if (flag('--probe')) return probeMain(flag('--probe')!);
-  const only = flag('--only')?.split(',');
-  const maxMinutes = Number(flag('--max-minutes') ?? 10);
+/** Runs the attacks, or a child side; resolves to whether this process should stay up (the children do). */
+async function main(): Promise<'stay' | 'done'> {
+  const usage = 'npm run attack -- [--engine real|fake] [--only strokes,canvas,…] [--max-minutes 10] [--write]';
+  const { values: args } = readArgs(
+    {
+      engine: { type: 'string' },
+      only: { type: 'string' },
+      'max-minutes': { type: 'string' },
+      write: { type: 'boolean' },
+      // the child sides (forked by this script)
+      serve: { type: 'boolean' },
+      probe: { type: 'string' },
+    },
+    usage,
+  );
+  const engine = args.engine ?? 'real';
+  if (engine !== 'real' && engine !== 'fake') exitWithUsage(`--engine is real or fake, got '${engine}'`, usage);
+  if (args.serve) {
+    await serve(engine);
+    return 'stay';
+  }
+  if (args.probe) {
+    probeMain(args.probe);
+    return 'stay';
+  }
+  const only = args.only?.split(',');
+  const maxMinutes = numberArg(args['max-minutes'], 'max-minutes') ?? 10;
   const deadline = Date.now() + maxMinutes * 60_000;
   const started = new Date();
   console.error(`[attack] starting the server (engine ${engine}) …`);
@@ -585,11 +602,12 @@ async function main(): Promise<void> {
     }
     const table = report(rows, engine, server.backend, started, rssStart);
     console.log(table);
-    if (args.includes('--write')) writeResults(table);
+    if (args.write) writeResults(table);
   } finally {
     probe.stop();
     await server.stop();
   }
+  return 'done';
 }
 
 function report(rows: Row[], engine: string, backend: string, started: Date, rssStart: number): string {
@@ -627,5 +645,4 @@ function writeResults(table: string): void {
   console.error('[attack] wrote the table to docs/RELIABILITY.md');
 }
 
-await main();
-if (!process.argv.includes('--serve') && !process.argv.includes('--probe')) process.exit(0);
+if ((await main()) === 'done') process.exit(0);

@@ -4,11 +4,12 @@
  * (server/testing/tcp-proxy.ts), all on 127.0.0.1. The proxy runs in a child process of its own, so
  * the load generator's busy event loop does not add to the injected latency.
  *
- * Run as a script with `--proxy TARGET_PORT ROUND_TRIP_MS` it is that child: it starts the proxy
- * and sends its port over IPC.
+ * Run as a script (`--proxy --target PORT --round-trip-ms MS`) it is that child: it starts the
+ * proxy and sends its port over IPC.
  */
 import { fork } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { exitWithUsage, numberArg, readArgs } from './cli-args.ts';
 import { startPostgres, startRedis } from '../server/testing/services.ts';
 import { TcpProxy } from '../server/testing/tcp-proxy.ts';
 
@@ -23,7 +24,7 @@ export interface LoadServices {
 export async function startLoadServices(roundTripMs: number): Promise<LoadServices> {
   const [redis, pg] = await Promise.all([startRedis(), startPostgres()]);
   const dbUrl = await pg.createDatabase();
-  const proxyProc = fork(fileURLToPath(import.meta.url), ['--proxy', String(pg.port), String(roundTripMs)], {
+  const proxyProc = fork(fileURLToPath(import.meta.url), ['--proxy', '--target', String(pg.port), '--round-trip-ms', String(roundTripMs)], {
     execArgv: ['--import', 'tsx'],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
@@ -44,8 +45,14 @@ export async function startLoadServices(roundTripMs: number): Promise<LoadServic
   };
 }
 
-if (process.argv[2] === '--proxy') {
-  const proxy = await TcpProxy.start({ port: Number(process.argv[3]) }, { roundTripMs: Number(process.argv[4]) });
+// Only as the proxy child: load.ts imports this module and parses its own arguments.
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  const usage = 'scripts/load-cluster.ts --proxy --target PORT --round-trip-ms MS (started by scripts/load.ts)';
+  const { values: a } = readArgs({ proxy: { type: 'boolean' }, target: { type: 'string' }, 'round-trip-ms': { type: 'string' } }, usage);
+  const port = numberArg(a.target, 'target');
+  const roundTripMs = numberArg(a['round-trip-ms'], 'round-trip-ms');
+  if (!a.proxy || port === undefined || roundTripMs === undefined) exitWithUsage('this script only runs as the proxy child', usage);
+  const proxy = await TcpProxy.start({ port }, { roundTripMs });
   process.send!({ port: proxy.port });
   process.on('disconnect', () => process.exit(0));
   process.on('SIGTERM', () => process.exit(0));

@@ -36,6 +36,7 @@ import * as Y from 'yjs';
 import { io as ioClient, type Socket } from 'socket.io-client';
 import { SOCKET_PATH, api, type FramePayload } from '../shared/protocol.ts';
 import { startLoadServices, type LoadServices } from './load-cluster.ts';
+import { exitWithUsage, readArgs } from './cli-args.ts';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -54,77 +55,54 @@ interface Options {
   processes: number;
 }
 
-function parseArgs(argv: string[]): Options & { serve: boolean } {
-  const soak = argv.includes('--soak');
-  const o: Options & { serve: boolean } = {
-    mode: soak ? 'soak' : 'load',
-    editors: soak ? 5 : 50,
-    viewers: soak ? 20 : 200,
-    durationSec: soak ? 600 : 60,
-    engine: 'fake',
-    sessions: 1,
-    intervalMs: 50,
-    sampleSec: 10,
-    write: false,
-    serve: false,
-    pgLatency: null,
-    processes: 1,
-  };
-  let processes: number | null = null;
-  const num = (flag: string, v: string | undefined, min: number, max: number): number => {
+const USAGE = 'npm run load|soak -- [--editors N] [--viewers N] [--duration S] [--engine fake|real] [--sessions N] [--interval MS] [--sample S] [--write] [--pg-latency MS [--processes N]]';
+
+function readOptions(argv: string[]): Options & { serve: boolean } {
+  const { values: a } = readArgs(
+    {
+      soak: { type: 'boolean' },
+      serve: { type: 'boolean' },
+      write: { type: 'boolean' },
+      editors: { type: 'string' },
+      viewers: { type: 'string' },
+      duration: { type: 'string' },
+      sessions: { type: 'string' },
+      interval: { type: 'string' },
+      'pg-latency': { type: 'string' },
+      processes: { type: 'string' },
+      sample: { type: 'string' },
+      engine: { type: 'string' },
+    },
+    USAGE,
+    { argv },
+  );
+  const soak = a.soak ?? false;
+  /** `--name`'s number in [min, max], or `fallback` when absent. */
+  const num = <F extends number | null>(name: keyof typeof a, min: number, max: number, fallback: F): number | F => {
+    const v = a[name];
+    if (v === undefined) return fallback;
     const n = Number(v);
-    if (!Number.isFinite(n) || n < min || n > max) throw new Error(`${flag} needs a number in [${min}, ${max}], got '${v ?? ''}'`);
+    if (typeof v !== 'string' || !Number.isFinite(n) || n < min || n > max) exitWithUsage(`--${name} needs a number in [${min}, ${max}], got '${String(v)}'`, USAGE);
     return n;
   };
-  for (let i = 0; i < argv.length; i++) {
-    const [flag, inline] = argv[i].split('=', 2);
-    const value = () => inline ?? argv[++i];
-    switch (flag) {
-      case '--soak':
-        break;
-      case '--serve':
-        o.serve = true;
-        break;
-      case '--write':
-        o.write = true;
-        break;
-      case '--editors':
-        o.editors = Math.round(num(flag, value(), 1, 1000));
-        break;
-      case '--viewers':
-        o.viewers = Math.round(num(flag, value(), 0, 5000));
-        break;
-      case '--duration':
-        o.durationSec = num(flag, value(), 1, 24 * 3600);
-        break;
-      case '--sessions':
-        o.sessions = Math.round(num(flag, value(), 1, 100));
-        break;
-      case '--interval':
-        o.intervalMs = num(flag, value(), 5, 10_000);
-        break;
-      case '--pg-latency':
-        o.pgLatency = num(flag, value(), 0, 10_000);
-        break;
-      case '--processes':
-        processes = Math.round(num(flag, value(), 1, 8));
-        break;
-      case '--sample':
-        o.sampleSec = num(flag, value(), 1, 3600);
-        break;
-      case '--engine': {
-        const v = value();
-        if (v !== 'fake' && v !== 'real') throw new Error(`--engine is fake or real, got '${v ?? ''}'`);
-        o.engine = v;
-        break;
-      }
-      default:
-        throw new Error(`unknown flag ${flag}; see the header of scripts/load.ts`);
-    }
-  }
-  if (processes !== null && o.pgLatency === null) throw new Error('--processes needs --pg-latency (the processes share Redis and PostgreSQL)');
-  o.processes = processes ?? (o.pgLatency === null ? 1 : 2);
-  return o;
+  if (a.engine !== undefined && a.engine !== 'fake' && a.engine !== 'real') exitWithUsage(`--engine is fake or real, got '${a.engine}'`, USAGE);
+  const pgLatency = num('pg-latency', 0, 10_000, null);
+  const processes = num('processes', 1, 8, null);
+  if (processes !== null && pgLatency === null) exitWithUsage('--processes needs --pg-latency (the processes share Redis and PostgreSQL)', USAGE);
+  return {
+    mode: soak ? 'soak' : 'load',
+    editors: Math.round(num('editors', 1, 1000, soak ? 5 : 50)),
+    viewers: Math.round(num('viewers', 0, 5000, soak ? 20 : 200)),
+    durationSec: num('duration', 1, 24 * 3600, soak ? 600 : 60),
+    engine: (a.engine ?? 'fake') as 'fake' | 'real',
+    sessions: Math.round(num('sessions', 1, 100, 1)),
+    intervalMs: num('interval', 5, 10_000, 50),
+    sampleSec: num('sample', 1, 3600, 10),
+    write: a.write ?? false,
+    serve: a.serve ?? false,
+    pgLatency,
+    processes: processes === null ? (pgLatency === null ? 1 : 2) : Math.round(processes),
+  };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -553,7 +531,7 @@ function writeResults(key: string, table: string): void {
   console.error(`[load] wrote the table to ${path.relative(repoRoot, file)} (${open})`);
 }
 
-const opts = parseArgs(process.argv.slice(2));
+const opts = readOptions(process.argv.slice(2));
 if (opts.serve) {
   await serve(opts.engine);
 } else {

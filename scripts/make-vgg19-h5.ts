@@ -26,6 +26,7 @@
 import h5wasm, { type Group } from 'h5wasm/node';
 import { createHash } from 'node:crypto';
 import path from 'node:path';
+import { exitWithUsage, numberArg, readArgs } from './cli-args.ts';
 import { mulberry32 } from '../shared/random.ts';
 
 /** VGG19 notop layers in forward order: [name, kind, output channels]. */
@@ -124,31 +125,24 @@ export async function makeVgg19H5(outPath: string, options: MakeOptions): Promis
 }
 
 function parseCli(argv: string[]): { out: string } & MakeOptions {
-  const usage = 'usage: node --import tsx scripts/make-vgg19-h5.ts OUT.h5 [--seed N] [--scale S] [--naming v0.1|keras2]';
-  let out: string | undefined;
-  const opts: MakeOptions = { seed: 1, scale: 1, naming: 'v0.1' };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    const value = (): string => {
-      const v = argv[++i];
-      if (v === undefined) throw new Error(`${a} needs a value\n${usage}`);
-      return v;
-    };
-    if (a === '--seed') opts.seed = Number(value());
-    else if (a === '--scale') opts.scale = Number(value());
-    else if (a === '--naming') {
-      const v = value();
-      if (v !== 'v0.1' && v !== 'keras2') throw new Error(`--naming must be v0.1 or keras2, got ${v}`);
-      opts.naming = v;
-    } else if (a === '-h' || a === '--help') {
-      console.log(usage);
-      process.exit(0);
-    } else if (a.startsWith('--')) throw new Error(`unknown option ${a}\n${usage}`);
-    else if (out === undefined) out = a;
-    else throw new Error(`unexpected argument ${a}\n${usage}`);
+  const usage = 'node --import tsx scripts/make-vgg19-h5.ts OUT.h5 [--seed N] [--scale S] [--naming v0.1|keras2]';
+  const { values: a, positionals } = readArgs(
+    { seed: { type: 'string' }, scale: { type: 'string' }, naming: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    usage,
+    { argv, positionals: true },
+  );
+  if (a.help) {
+    console.log(`usage: ${usage}`);
+    process.exit(0);
   }
-  if (!out) throw new Error(usage);
-  return { out, ...opts };
+  if (positionals.length !== 1) exitWithUsage(positionals.length ? `unexpected argument ${positionals[1]}` : 'give the output file', usage);
+  if (a.naming !== undefined && a.naming !== 'v0.1' && a.naming !== 'keras2') exitWithUsage(`--naming must be v0.1 or keras2, got ${a.naming}`, usage);
+  return {
+    out: positionals[0]!,
+    seed: numberArg(a.seed, 'seed') ?? 1,
+    scale: numberArg(a.scale, 'scale') ?? 1,
+    naming: (a.naming ?? 'v0.1') as MakeOptions['naming'],
+  };
 }
 
 // The file-name test keeps this from running when the module is bundled into another entry

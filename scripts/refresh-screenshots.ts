@@ -10,10 +10,11 @@ import { spawnSync } from 'node:child_process';
 import { readdirSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { readArgs } from './cli-args.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const args = process.argv.slice(2);
-const only = args.includes('--only') ? args[args.indexOf('--only') + 1] : null;
+const { values: args } = readArgs({ only: { type: 'string' } }, 'node --import tsx scripts/refresh-screenshots.ts [--only client|replay|e2e]');
+const only = args.only ?? null;
 const e2eShots = path.join(root, 'docs/screenshots/e2e');
 
 function step(name: string, cmd: string, argv: string[], env: Record<string, string> = {}): void {
@@ -26,7 +27,7 @@ function step(name: string, cmd: string, argv: string[], env: Record<string, str
   }
 }
 
-step('client', 'npm', ['run', 'build:client']);
+step('client', 'npm', ['run', 'build:client:test']); // the screenshot scripts read the pages' test hooks
 step('client', process.execPath, ['--import', 'tsx', 'client/scripts/screenshots.ts', '--no-build']);
 step('replay', process.execPath, ['--import', 'tsx', 'client/scripts/replay-screenshot.ts']);
 if (!only || only === 'e2e') rmSync(e2eShots, { recursive: true, force: true });

@@ -15,10 +15,14 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { chromium, type Page } from 'playwright-core';
 import type { CreateSessionResponse } from '../../shared/protocol.ts';
+import { readArgs } from '../../scripts/cli-args.ts';
 
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..', '..');
-const args = process.argv.slice(2);
-const outDir = path.resolve(root, args.includes('--out') ? args[args.indexOf('--out') + 1] : 'docs/screenshots');
+const { values: args } = readArgs(
+  { 'no-build': { type: 'boolean' }, out: { type: 'string' } },
+  'node --import tsx client/scripts/fresh-session-shots.ts [--no-build] [--out dir]',
+);
+const outDir = path.resolve(root, args.out ?? 'docs/screenshots');
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
@@ -30,8 +34,8 @@ async function until(page: Page, fn: () => unknown, what: string, timeout = 120_
   }
 }
 
-if (!args.includes('--no-build')) {
-  if (spawnSync('npm', ['run', 'build:client'], { cwd: root, stdio: 'inherit' }).status !== 0) throw new Error('client build failed');
+if (!args['no-build']) {
+  if (spawnSync('npm', ['run', 'build:client:test'], { cwd: root, stdio: 'inherit' }).status !== 0) throw new Error('client build failed');
 }
 const dataDir = mkdtempSync(path.join(tmpdir(), 'atelier-fresh-'));
 const port = 3900 + Math.floor(Math.random() * 90);

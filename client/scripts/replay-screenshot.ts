@@ -15,10 +15,14 @@ import path from 'node:path';
 import * as Y from 'yjs';
 import { chromium } from 'playwright-core';
 import { connectClient, createSession, startTestServer, type TestClient } from '../../server/testing/index.ts';
+import { readArgs } from '../../scripts/cli-args.ts';
 
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..', '..');
-const args = process.argv.slice(2);
-const outFile = path.resolve(root, args.includes('--out') ? args[args.indexOf('--out') + 1] : 'docs/screenshots/replay.png');
+const { values: args } = readArgs(
+  { 'no-build': { type: 'boolean' }, out: { type: 'string' } },
+  'node --import tsx client/scripts/replay-screenshot.ts [--no-build] [--out docs/screenshots/replay.png]',
+);
+const outFile = path.resolve(root, args.out ?? 'docs/screenshots/replay.png');
 const failures: string[] = [];
 const check = (ok: boolean, what: string) => {
   console.log(`${ok ? '  ok ' : 'FAIL '} ${what}`);
@@ -46,11 +50,11 @@ function wave(x0: number, x1: number, y: number, amp: number, n = 14): [number, 
 
 async function main(): Promise<void> {
   const dist = mkdtempSync(path.join(tmpdir(), 'atelier-replay-dist-'));
-  if (!args.includes('--no-build')) {
-    const b = spawnSync('npx', ['vite', 'build', '--config', 'client/vite.config.ts', '--outDir', dist, '--emptyOutDir'], { cwd: root, stdio: 'inherit' });
+  if (!args['no-build']) {
+    const b = spawnSync('npx', ['vite', 'build', '--config', 'client/vite.config.ts', '--mode', 'test', '--outDir', dist, '--emptyOutDir'], { cwd: root, stdio: 'inherit' });
     if (b.status !== 0) throw new Error('client build failed');
   }
-  const server = await startTestServer({ keyframeIntervalMs: 300 }, { clientDist: args.includes('--no-build') ? undefined : dist });
+  const server = await startTestServer({ keyframeIntervalMs: 300 }, { clientDist: args['no-build'] ? undefined : dist });
   const browser = await chromium.launch({
     executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--enable-unsafe-swiftshader'],

@@ -14,15 +14,14 @@ import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
+import { readArgs } from '../../scripts/cli-args.ts';
 
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..', '..');
-const args = process.argv.slice(2);
-const flag = (n: string) => args.includes(n);
-const opt = (n: string) => {
-  const i = args.indexOf(n);
-  return i >= 0 ? args[i + 1] : undefined;
-};
-const outDir = path.resolve(root, opt('--out') ?? 'docs/screenshots');
+const { values: args } = readArgs(
+  { url: { type: 'string' }, 'real-engine': { type: 'boolean' }, 'no-build': { type: 'boolean' }, out: { type: 'string' } },
+  'node --import tsx client/scripts/screenshots.ts [--url http://localhost:3000] [--real-engine] [--no-build] [--out dir]',
+);
+const outDir = path.resolve(root, args.out ?? 'docs/screenshots');
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const failures: string[] = [];
 
@@ -37,7 +36,7 @@ async function startServer(): Promise<{ url: string; proc: ChildProcess; dataDir
   const port = 3100 + Math.floor(Math.random() * 800);
   const proc = spawn(process.execPath, ['--import', 'tsx', 'server/main.ts'], {
     cwd: root,
-    env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', DATA_DIR: dataDir, ATELIER_FAKE_ENGINE: flag('--real-engine') ? '0' : '1', ATELIER_LOG: 'warn' },
+    env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', DATA_DIR: dataDir, ATELIER_FAKE_ENGINE: args['real-engine'] ? '0' : '1', ATELIER_LOG: 'warn' },
     stdio: ['ignore', 'inherit', 'inherit'],
   });
   const url = `http://127.0.0.1:${port}`;
@@ -83,12 +82,12 @@ const wave = (y: number, x0 = 0.12, x1 = 0.88, amp = 0.05, n = 10): Array<[numbe
   Array.from({ length: n }, (_, i) => [x0 + ((x1 - x0) * i) / (n - 1), y + Math.sin(i / 1.7) * amp]);
 
 async function main(): Promise<void> {
-  if (!flag('--no-build') && !opt('--url')) {
-    const b = spawnSync('npm', ['run', 'build:client'], { cwd: root, stdio: 'inherit' });
+  if (!args['no-build'] && !args.url) {
+    const b = spawnSync('npm', ['run', 'build:client:test'], { cwd: root, stdio: 'inherit' });
     if (b.status !== 0) throw new Error('client build failed');
   }
-  const server = opt('--url') ? null : await startServer();
-  const base = opt('--url') ?? server!.url;
+  const server = args.url ? null : await startServer();
+  const base = args.url ?? server!.url;
   mkdirSync(outDir, { recursive: true });
   let browser: Browser | null = null;
   const pages: Page[] = [];
@@ -220,7 +219,7 @@ async function main(): Promise<void> {
     const boxA = (await a.locator('.canvas-stage canvas').boundingBox())!;
     await a.mouse.move(boxA.x + boxA.width * 0.62, boxA.y + boxA.height * 0.45);
     // The real engine restarts on edits and needs a moment to show the painted strokes.
-    await a.waitForTimeout(flag('--real-engine') ? 12_000 : 1500);
+    await a.waitForTimeout(args['real-engine'] ? 12_000 : 1500);
     const feed = await a.locator('.feed li').allInnerTexts();
     check(feed.some((t) => t.includes('Bo')), `activity feed names Bo (${feed.slice(0, 3).join(' | ').replace(/\n/g, ' ')})`);
     await a.screenshot({ path: path.join(outDir, 'editor.png') });

@@ -4,6 +4,10 @@
  */
 import { parseRoute } from './route.ts';
 import { h } from './ui/dom.ts';
+import { TEST_HOOKS, setTestHook } from './test-hooks.ts';
+
+/** Unmounts the mounted page, where it has an unmount (the editor). */
+let unmountPage: (() => void) | undefined;
 
 async function boot(): Promise<void> {
   const root = document.getElementById('app')!;
@@ -18,7 +22,8 @@ async function boot(): Promise<void> {
       case 'editor': {
         const { mountEditor } = await import('./editor/editor-page.ts');
         document.title = `Atelier · ${route.session}`;
-        return await mountEditor(root, route.session, route.token);
+        unmountPage = await mountEditor(root, route.session, route.token);
+        return;
       }
       case 'projector': {
         const { mountProjector } = await import('./projector/projector-page.ts');
@@ -44,3 +49,14 @@ function showMessage(root: HTMLElement, message: string, back: string): void {
 }
 
 void boot();
+
+// Tests mount, unmount and mount the page again to check that it leaks nothing (e2e/teardown.e2e.ts).
+if (TEST_HOOKS) {
+  setTestHook('atelierApp', {
+    mount: () => boot(),
+    unmount: () => {
+      unmountPage?.();
+      unmountPage = undefined;
+    },
+  });
+}

@@ -52,11 +52,14 @@ function newestMtime(p: string): number {
 }
 
 /**
- * Builds the client (`npm run build:client`) unless `client/dist` is newer than every client and
- * shared source, so the e2e files of one run share a single build.
+ * Builds the client in test mode (`npm run build:client:test`: with the pages' test hooks,
+ * `window.atelier`…) unless `client/dist` already is a test build (its TEST-BUILD.txt) newer than
+ * every client and shared source, so the e2e files of one run share a single build. A production
+ * build there (`npm start`, `npm run build:client`) has no hooks and is replaced.
  */
 export function ensureClientBuilt(): void {
-  const built = existsSync(path.join(repoRoot, 'client/dist/index.html')) ? statSync(path.join(repoRoot, 'client/dist/index.html')).mtimeMs : 0;
+  const marker = path.join(repoRoot, 'client/dist/TEST-BUILD.txt');
+  const built = existsSync(marker) && existsSync(path.join(repoRoot, 'client/dist/index.html')) ? statSync(marker).mtimeMs : 0;
   const sources = Math.max(
     newestMtime(path.join(repoRoot, 'client/src')),
     newestMtime(path.join(repoRoot, 'client/index.html')),
@@ -64,8 +67,8 @@ export function ensureClientBuilt(): void {
     newestMtime(path.join(repoRoot, 'shared')),
   );
   if (built > sources) return;
-  const r = spawnSync('npm', ['run', 'build:client'], { cwd: repoRoot, stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`npm run build:client failed:\n${r.stderr}`);
+  const r = spawnSync('npm', ['run', 'build:client:test'], { cwd: repoRoot, stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`npm run build:client:test failed:\n${r.stderr}`);
 }
 
 export interface DeviceOptions {

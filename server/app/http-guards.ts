@@ -1,14 +1,21 @@
 /**
- * HTTP hardening: security headers with a Content-Security-Policy for the client pages, per-IP
+ * HTTP hardening: security headers (helmet) with a Content-Security-Policy for the client pages, per-IP
  * rate limits for the expensive REST calls (session creation, uploads), a request logger that
  * never writes tokens, and a helper that redacts tokens from any string.
  */
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import helmet from 'helmet';
 import { ErrorCode, ROUTES } from '../../shared/protocol.ts';
 import { createLogger, logs } from '../log.ts';
 import { LocalRateLimit, type AddressRateLimit } from '../limits/shared-rate-limit.ts';
 
 const log = createLogger('http');
+
+/** `ws://host wss://host` for a Host header that is a plain host[:port], else nothing (no injection). */
+function sameHostSockets(host: string | undefined): string {
+  return host && /^[A-Za-z0-9.\-:[\]]+$/.test(host) ? `ws://${host} wss://${host}` : '';
+}
 
 /**
  * CSP of the HTML pages (editor, projector, start page). Only the server's own origin: scripts and
@@ -16,41 +23,64 @@ const log = createLogger('http');
  * (frames are shown as blob URLs, QR codes as data URLs), socket.io over `ws:`/`wss:` to the
  * same host, workers from `blob:` (Pixi), no plugins, no framing by other sites, no base-URI tricks.
  * `'unsafe-inline'` styles are allowed because the UI sets style attributes from markup.
+ * helmet's default directives are off (`useDefaults: false`): they add `upgrade-insecure-requests`,
+ * which breaks the plain-http LAN setup (projectors and phones on http://<machine>:3000).
  */
+const pageCspMiddleware = helmet.contentSecurityPolicy({
+  useDefaults: false,
+  directives: {
+    defaultSrc: ["'self'"],
+    scriptSrc: ["'self'"],
+    styleSrc: ["'self'", "'unsafe-inline'"],
+    imgSrc: ["'self'", 'blob:', 'data:'],
+    mediaSrc: ["'self'", 'blob:'],
+    fontSrc: ["'self'", 'data:'],
+    connectSrc: ["'self'", (req) => sameHostSockets((req as IncomingMessage).headers.host)],
+    workerSrc: ["'self'", 'blob:'],
+    objectSrc: ["'none'"],
+    baseUri: ["'none'"],
+    formAction: ["'self'"],
+    frameAncestors: ["'none'"],
+  },
+});
+
+/** The page CSP header helmet sends for a request with this Host header (for tests and docs). */
 export function pageCsp(host: string | undefined): string {
-  const safeHost = host && /^[A-Za-z0-9.\-:[\]]+$/.test(host) ? host : '';
-  const sockets = safeHost ? ` ws://${safeHost} wss://${safeHost}` : '';
-  return [
-    "default-src 'self'",
-    "script-src 'self'",
-    "style-src 'self' 'unsafe-inline'",
-    "img-src 'self' blob: data:",
-    "media-src 'self' blob:",
-    "font-src 'self' data:",
-    `connect-src 'self'${sockets}`,
-    "worker-src 'self' blob:",
-    "object-src 'none'",
-    "base-uri 'none'",
-    "form-action 'self'",
-    "frame-ancestors 'none'",
-  ].join('; ');
+  let header = '';
+  const req = { headers: { host } } as IncomingMessage;
+  const res = { setHeader: (_name: string, value: string) => (header = value) } as unknown as ServerResponse;
+  pageCspMiddleware(req, res, (err?: unknown) => {
+    if (err) throw err;
+  });
+  return header;
 }
 
 /**
- * Headers on every response: no MIME sniffing, no Referer (page URLs carry `?token=`, which must
- * not leak to other sites), no framing. HTML pages get {@link pageCsp}; routes that set their own
- * CSP (image reads: `default-src 'none'`) keep it because they set it later.
+ * Headers on every response (helmet): no MIME sniffing, no Referer (page URLs carry `?token=`,
+ * which must not leak to other sites), no framing, COOP same-origin, and helmet's other defaults.
+ * HTML pages get {@link pageCsp}; routes that set their own CSP (image reads: `default-src 'none'`)
+ * keep it because they set it later. Two helmet defaults are off:
+ * - Strict-Transport-Security: TLS belongs to the reverse proxy (docs/DEPLOY.md), and the same
+ *   server also runs on plain http on a LAN; HSTS pins a host name to https for a year, which is the
+ *   deployer's decision, made in the proxy.
+ * - Cross-Origin-Resource-Policy: frames, the MJPEG stream and uploaded images are opened with
+ *   `?token=` from other origins (OBS browser sources, pages that embed the stream).
  */
 export function securityHeaders(): RequestHandler {
+  const everywhere = helmet({
+    contentSecurityPolicy: false,
+    xFrameOptions: { action: 'deny' },
+    referrerPolicy: { policy: 'no-referrer' },
+    crossOriginOpenerPolicy: { policy: 'same-origin' },
+    strictTransportSecurity: false,
+    crossOriginResourcePolicy: false,
+  });
   return (req: Request, res: Response, next: NextFunction) => {
-    res.setHeader('X-Content-Type-Options', 'nosniff');
-    res.setHeader('Referrer-Policy', 'no-referrer');
-    res.setHeader('X-Frame-Options', 'DENY');
-    res.setHeader('Cross-Origin-Opener-Policy', 'same-origin');
-    if (!req.path.startsWith(ROUTES.apiPrefix + '/') && !req.path.startsWith(ROUTES.socket)) {
-      res.setHeader('Content-Security-Policy', pageCsp(req.get('host')));
-    }
-    next();
+    everywhere(req, res, (err?: unknown) => {
+      if (err) return next(err);
+      if (req.path.startsWith(ROUTES.apiPrefix + '/') || req.path.startsWith(ROUTES.socket)) return next();
+      pageCspMiddleware(req, res, next);
+    });
   };
 }
 

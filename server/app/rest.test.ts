@@ -117,6 +117,33 @@ describe('REST API', () => {
     }
   });
 
+  test('S14: a streamed (chunked) body past the upload limit is 413, and a compressed one 415', async () => {
+    const s = await createSession(server.url);
+    const post = (headers: Record<string, string>, chunks: Buffer[]) =>
+      new Promise<{ status: number; body: string }>((resolve, reject) => {
+        const req = http.request(new URL(server.url + api.images(s.id)), {
+          method: 'POST',
+          headers: { 'Content-Type': 'image/png', Authorization: `Bearer ${s.editorToken}`, ...headers },
+        });
+        req.on('response', (res) => {
+          let text = '';
+          res.on('data', (c) => (text += c));
+          res.on('end', () => resolve({ status: res.statusCode!, body: text }));
+        });
+        req.on('error', reject);
+        for (const c of chunks) req.write(c);
+        req.end();
+      });
+    const big = await post({ 'Transfer-Encoding': 'chunked' }, Array.from({ length: 5 }, () => Buffer.alloc(50_000)));
+    assert.equal(big.status, 413);
+    const err = (JSON.parse(big.body) as ErrorResponse).error;
+    assert.equal(err.code, ErrorCode.PayloadTooLarge);
+    assert.match(err.message, /over the limit of 200000 bytes/);
+    const gz = await post({ 'Content-Encoding': 'gzip' }, [Buffer.alloc(100)]);
+    assert.equal(gz.status, 415);
+    assert.equal((JSON.parse(gz.body) as ErrorResponse).error.code, ErrorCode.UnsupportedMediaType);
+  });
+
   test('S15: image ids are validated; traversal attempts are 404', async () => {
     for (const id of ['..%2F..%2Fetc%2Fpasswd', 'A'.repeat(64), 'abc', 'f'.repeat(63) + 'g']) {
       const res = await fetch(server.url + '/api/images/' + id);

@@ -111,7 +111,7 @@ export function apiRouter(deps: RouteDeps): express.Router {
     if (declared > deps.config.maxUploadBytes) {
       throw new HttpError(413, ErrorCode.PayloadTooLarge, `image is ${declared} bytes; the limit is ${deps.config.maxUploadBytes}`);
     }
-    const bytes = await readBody(req, deps.config.maxUploadBytes);
+    const bytes = await readBody(req, res, deps.config.maxUploadBytes);
     const address = req.ip ?? 'unknown';
     const v = await validateImage(bytes, type, {
       maxBytes: deps.config.maxUploadBytes,
@@ -262,26 +262,22 @@ function buildPart(f: NonNullable<Session['latestFrame']>): Buffer {
   return Buffer.concat([head, Buffer.from(f.data.buffer, f.data.byteOffset, f.data.byteLength), Buffer.from('\r\n')]);
 }
 
-/** Reads a request body, refusing (413) as soon as it passes `limit` bytes. */
-function readBody(req: Request, limit: number): Promise<Buffer> {
+/**
+ * Reads an upload's body with express.raw (body-parser), refusing (413) past `limit` bytes. Run
+ * after the Content-Length check, which answers a declared oversize body at once (body-parser
+ * would first read the whole declared body off the socket). Bodies are taken as sent
+ * (`inflate: false`: a Content-Encoding other than identity is 415).
+ */
+function readBody(req: Request, res: Response, limit: number): Promise<Buffer> {
+  const parse = express.raw({ type: () => true, limit, inflate: false });
   return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let failed = false;
-    req.on('data', (c: Buffer) => {
-      if (failed) return;
-      size += c.length;
-      if (size > limit) {
-        failed = true;
-        chunks.length = 0;
-        reject(new HttpError(413, ErrorCode.PayloadTooLarge, `image is over the limit of ${limit} bytes`));
-        req.resume();
-        return;
-      }
-      chunks.push(c);
+    parse(req, res, (err?: unknown) => {
+      if (!err) return resolve(Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0));
+      const e = err as { type?: string; status?: number; message?: string };
+      if (e.type === 'entity.too.large') return reject(new HttpError(413, ErrorCode.PayloadTooLarge, `image is over the limit of ${limit} bytes`));
+      if (e.type === 'encoding.unsupported') return reject(new HttpError(415, ErrorCode.UnsupportedMediaType, 'send the image uncompressed (no Content-Encoding)'));
+      reject(err);
     });
-    req.on('end', () => !failed && resolve(Buffer.concat(chunks)));
-    req.on('error', (e) => !failed && reject(e));
   });
 }
 

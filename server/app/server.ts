@@ -110,7 +110,10 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     maxPixels: config.maxImagePixels,
   });
   const engineHost = options.engineHost ?? (await createEngineHost(config));
-  const commits = new GroupCommit(storage, { onRetry: () => metrics.storageRetries.inc() });
+  const commits = new GroupCommit(storage, {
+    onRetry: () => metrics.storageRetries.inc(),
+    onCommit: (updates) => metrics.docUpdates.inc(updates),
+  });
   let sessions!: SessionManager;
   const budgets: SessionBudgets = {
     paint: paintBudget(config),
@@ -146,11 +149,6 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     config.maxSessions,
     defaults,
   );
-  const origStep = commits.append.bind(commits);
-  commits.append = (rec, done) => {
-    metrics.docUpdates.inc();
-    origStep(rec, done);
-  };
 
   const app = express();
   app.disable('x-powered-by');

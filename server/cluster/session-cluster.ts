@@ -174,7 +174,7 @@ export class RedisSessionCluster implements SessionCluster {
     r.dispose = () => {
       unsubscribe();
       session.awareness.off('update', onAwareness);
-      this.sub.unsubscribe(this.channel(id), listener, true).catch(() => {});
+      this.sub.unsubscribe(this.channel(id), listener, true).catch((e: Error) => log.warn('bus unsubscribe failed', { session: id, error: e.message }));
     };
     this.relays.get(id)?.dispose();
     this.relays.set(id, r);

@@ -52,20 +52,6 @@ export async function encodeImage(img: RgbImage, mime: EncodeMime, quality = 85)
   return s.jpeg({ quality, mozjpeg: false }).toBuffer();
 }
 
-/** Resizes so the long side is `longSide` (aspect kept), with a high-quality filter. */
-export async function resizeLongSide(img: RgbImage, longSide: number): Promise<RgbImage> {
-  const scale = longSide / Math.max(img.width, img.height);
-  const width = Math.max(1, Math.round(img.width * scale));
-  const height = Math.max(1, Math.round(img.height * scale));
-  const { data, info } = await sharp(Buffer.from(img.data.buffer, img.data.byteOffset, img.data.byteLength), {
-    raw: { width: img.width, height: img.height, channels: 3 },
-  })
-    .resize(width, height, { kernel: 'lanczos3', fit: 'fill' })
-    .raw()
-    .toBuffer({ resolveWithObject: true });
-  return { width: info.width, height: info.height, data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) };
-}
-
 export async function readImageFile(file: string): Promise<RgbImage> {
   const { readFile } = await import('node:fs/promises');
   let bytes: Buffer;

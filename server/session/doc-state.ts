@@ -153,17 +153,6 @@ export class DocValidator {
     return { params: this.params, styles: this.styles, content: this.content, strokes: this.strokes, regions: this.regions };
   }
 
-  /** Validates everything (used once after loading a document that has no history). */
-  validateAll(): ErrorPayload[] {
-    const errors: ErrorPayload[] = [];
-    this.validateParams(new Set(this.paramsMap.keys()), errors);
-    this.validateContent(new Set([...this.contentMap.keys(), 'imageId']), errors);
-    this.validateStyles(() => true, errors);
-    this.validateStrokes(() => true, errors);
-    this.validateRegions(() => true, errors);
-    return errors;
-  }
-
   /** Re-validates what `tr` touched. Call from `doc.on('afterTransaction')`. */
   onTransaction(tr: Y.Transaction): TransactionResult {
     const errors: ErrorPayload[] = [];

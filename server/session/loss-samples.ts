@@ -1,17 +1,22 @@
 /**
  * What the session records for history beyond the document updates and keyframes (every
  * keyframe is kept by `Storage.putKeyframe`): a loss sample about once a second. A one-line hook
- * in session.ts; never throws and never queues behind a slow database (a sample whose predecessor
+ * in session.ts; never throws (a failed write is logged once per outage) and never queues behind a slow database (a sample whose predecessor
  * is still being written is skipped: samples are a curve, not data).
  */
 import type { FramePayload } from '../../shared/protocol.ts';
+import { createLogger } from '../log.ts';
 import type { Storage } from '../storage/types.ts';
+
+const log = createLogger('history');
 
 /** At most one loss sample per session per this many ms (frames come at up to FRAME_RATE/s). */
 export const LOSS_SAMPLE_INTERVAL_MS = 1000;
 
 const lastSampleAt = new WeakMap<Storage, Map<string, number>>();
 const writing = new WeakMap<Storage, Set<string>>();
+/** Stores whose last loss-sample write failed: one warning per outage, not one per second. */
+const failing = new WeakSet<Storage>();
 
 /**
  * Stores `frame`'s losses for `sessionId` unless one was stored less than
@@ -28,7 +33,17 @@ export function recordLossSample(storage: Storage, sessionId: string, frame: Pic
   inFlight.add(sessionId);
   storage
     .appendLossSample({ sessionId, time: now, iter: frame.iter, losses: { ...frame.losses } })
-    .catch(() => {})
+    .then(
+      () => {
+        if (failing.delete(storage)) log.info('loss samples are stored again');
+      },
+      (e: Error) => {
+        // A missed sample is a gap in the loss curve, nothing more; the session goes on.
+        if (failing.has(storage)) return;
+        failing.add(storage);
+        log.warn('could not store a loss sample; the loss curve has a gap until storage answers again', { session: sessionId, error: e.message });
+      },
+    )
     .finally(() => inFlight.delete(sessionId));
   return true;
 }

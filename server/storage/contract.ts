@@ -120,7 +120,8 @@ export function storageContract(name: string, make: () => ContractSubject | Prom
     test('S6: group commit writes one transaction per window and calls back only after it', () =>
       withSubject(async ({ storage }) => {
         await storage.createSession(session('sess0002'));
-        const gc = new GroupCommit(storage);
+        const committed: number[] = [];
+        const gc = new GroupCommit(storage, { onCommit: (n) => committed.push(n) });
         const stored: number[] = [];
         const done = Array.from({ length: 10 }, (_, i) =>
           new Promise<void>((resolve, reject) => {
@@ -134,6 +135,7 @@ export function storageContract(name: string, make: () => ContractSubject | Prom
         assert.equal(gc.pending, 10);
         await Promise.all(done);
         assert.equal(gc.commits, 1);
+        assert.deepEqual(committed, [10], 'onCommit reports the one batch of 10');
         assert.deepEqual(stored, Array(10).fill(10));
         await gc.durable();
         await gc.close();

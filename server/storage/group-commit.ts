@@ -44,6 +44,8 @@ export interface GroupCommitOptions {
   windowMs?: number;
   /** Called when a batch could not be written and will be retried (metrics, logs). */
   onRetry?: (err: Error, attempt: number) => void;
+  /** Called when a batch is durable, with its number of updates, before their callbacks (metrics). */
+  onCommit?: (updates: number) => void;
 }
 
 export class GroupCommit {
@@ -113,6 +115,7 @@ export class GroupCommit {
       try {
         await this.storage.appendUpdates(records, batchId);
         this.commits++;
+        this.opts.onCommit?.(records.length);
         if (this.failingSince !== null) log.info('storage is back; commits go through again', { afterMs: Date.now() - this.failingSince, attempts: attempt });
         this.failingSince = null;
         return null;

@@ -216,7 +216,9 @@ export class PostgresStorage implements Storage {
     await this.query('appendUpdates', text, batchId === undefined ? values : [batchId, now, ...values]);
     if (batchId !== undefined && now - this.lastBatchPrune > 60_000) {
       this.lastBatchPrune = now;
-      this.query('prune update_batches', 'DELETE FROM update_batches WHERE time < $1', [now - UPDATE_BATCH_RETENTION_MS]).catch(() => {});
+      this.query('prune update_batches', 'DELETE FROM update_batches WHERE time < $1', [now - UPDATE_BATCH_RETENTION_MS])
+        // Housekeeping only (the ids of old batches): a failure is retried a minute later.
+        .catch((e: Error) => log.warn('could not prune old update batch ids; retrying in a minute', { error: e.message }));
     }
   }
   async loadUpdates(sessionId: string, afterSeq = 0): Promise<StoredUpdate[]> {

@@ -8,7 +8,7 @@ import { Container, Graphics, Sprite, Text, type Application, type Texture } fro
 import type { ContentEntry, RegionStroke, Stroke } from '../../../shared/schema.ts';
 import { ArtworkLayer } from './artwork-layer.ts';
 import { RegionOverlay } from './region-overlay.ts';
-import { createPixiApp, containRect, loadBitmap, RenderScheduler, textureFromBitmap, viewSize } from '../ui/pixi-app.ts';
+import { createPixiApp, destroyPixiApp, containRect, loadBitmap, RenderScheduler, textureFromBitmap, viewSize } from '../ui/pixi-app.ts';
 import { imageUrl } from '../net/api.ts';
 import { hexToNumber, contrastText } from '../util/color.ts';
 
@@ -203,7 +203,7 @@ export class ContentCanvas {
     this.scheduler.destroy();
     this.artwork.destroy();
     this.regions.destroy();
-    this.app.destroy(true, { children: true });
+    destroyPixiApp(this.app);
   }
 
   private layout(): void {

@@ -2,6 +2,10 @@
  * The editor (`/s/:id?token=…`): wires the connection, the shared document and every panel.
  * Editing is enabled only once the server's status confirms the editor role; with a viewer
  * token the whole UI stays read-only and the connection sends no writes.
+ *
+ * {@link mountEditor} returns the page's unmount: it closes the socket, destroys the Pixi views
+ * and removes every window listener, timer and observer the page added, so mounting, unmounting
+ * and mounting again leaks nothing (e2e/teardown.e2e.ts counts them).
  */
 import * as Y from 'yjs';
 import { api, type PresetImage, type FramePayload, type StatusPayload, type ErrorPayload } from '../../../shared/protocol.ts';
@@ -33,6 +37,7 @@ import { decodeImage } from '../ui/pixi-app.ts';
 import { myUser } from '../util/identity.ts';
 import { rememberSession } from '../start/recent-sessions.ts';
 import { showFatalError } from '../ui/fatal-error.ts';
+import { TEST_HOOKS, setTestHook } from '../test-hooks.ts';
 
 const CURSOR_INTERVAL_MS = 50;
 
@@ -42,14 +47,15 @@ function errorText(e: unknown): string {
   return String(e);
 }
 
-export async function mountEditor(root: HTMLElement, session: string, token: string): Promise<void> {
+/** Mounts the editor into `root`; resolves to its unmount (idempotent). */
+export async function mountEditor(root: HTMLElement, session: string, token: string): Promise<() => void> {
   const user = myUser();
   const conn = new Connection({ session, token, presence: { user, cursor: null } });
   const sdoc = new SessionDoc(conn.doc);
   const undo = createUndoManager(sdoc);
   const report = (e: unknown) => toast(errorText(e), 'error');
   let editable = false;
-  /** The page gave up (a link that cannot work): nothing renders any more. */
+  /** The page gave up (a link that cannot work) or was unmounted: nothing renders any more. */
   let closed = false;
   let lastIter = 0;
 
@@ -370,19 +376,6 @@ export async function mountEditor(root: HTMLElement, session: string, token: str
   // The socket may have connected while the canvases were being created.
   badge.set(conn.state);
   if (conn.status) onStatus(conn.status);
-  const showError = (e: ErrorPayload) => {
-    // A link that cannot work gets a lasting screen with what to do (C94), not a toast.
-    if (!closed && showFatalError(root, e, session, 'editor')) {
-      closed = true;
-      conn.close();
-      canvas.destroy();
-      output.destroy();
-      return;
-    }
-    toast(`${e.message}${e.path ? ` (${e.path})` : ''}`, 'error', 6000);
-  };
-  conn.errors.on(showError);
-  if (conn.lastError) showError(conn.lastError);
   const frames = new LatestFrameQueue<FramePayload, ImageBitmap>(
     (f) => decodeImage(f.data, f.mime),
     (bmp, f) => {
@@ -394,8 +387,30 @@ export async function mountEditor(root: HTMLElement, session: string, token: str
     },
   );
   conn.frames.on(({ frame, ack }) => frames.push(frame, ack));
+  /** Stops the connection and the views (once): on a fatal error and on unmount. */
+  const stop = () => {
+    if (closed) return;
+    closed = true;
+    if (painter.drawing) painter.end(); // the stroke in progress is kept
+    clearTimeout(cursorTimer);
+    frames.close();
+    conn.close();
+    canvas.destroy();
+    output.destroy();
+  };
+  const showError = (e: ErrorPayload) => {
+    // A link that cannot work gets a lasting screen with what to do (C94), not a toast.
+    if (!closed && showFatalError(root, e, session, 'editor')) {
+      stop();
+      return;
+    }
+    toast(`${e.message}${e.path ? ` (${e.path})` : ''}`, 'error', 6000);
+  };
+  conn.errors.on(showError);
+  if (conn.lastError) showError(conn.lastError);
 
   // ── keyboard ─────────────────────────────────────────────────────────────
+  const windowListeners = new AbortController();
   window.addEventListener('keydown', (e) => {
     const action = shortcutFor({ key: e.key, ctrlKey: e.ctrlKey, metaKey: e.metaKey, shiftKey: e.shiftKey, altKey: e.altKey, inField: isTypingTarget(e.target) });
     if (!action) return;
@@ -419,10 +434,11 @@ export async function mountEditor(root: HTMLElement, session: string, token: str
       case 'toggle-run':
         return guard(() => (sdoc.setParam('running', !sdoc.getParam('running')), undo.stopCapturing()));
     }
-  });
+  }, { signal: windowListeners.signal });
 
   fetchPresets()
     .then((p) => {
+      if (closed) return;
       styles.setPresets(p.images);
       toolbar.setContentPresets(p.images);
       stylePresets = p.images.filter((x) => x.kind === 'style');
@@ -433,6 +449,18 @@ export async function mountEditor(root: HTMLElement, session: string, token: str
   renderPresence();
   // Recent sessions learn this link once the server accepted it (onStatus): a wrong token is
   // not remembered.
-  // Test and debugging hook: lets automated browser checks read state without scraping pixels.
-  (window as unknown as { atelier?: unknown }).atelier = { conn, sdoc, undo, output, canvas, toolbar };
+  if (TEST_HOOKS) setTestHook('atelier', { conn, sdoc, undo, output, canvas, toolbar });
+
+  let unmounted = false;
+  return () => {
+    if (unmounted) return;
+    unmounted = true;
+    stop();
+    windowListeners.abort();
+    undo.destroy();
+    presence.destroy();
+    lossChart.destroy();
+    root.replaceChildren();
+    if (TEST_HOOKS) setTestHook('atelier', undefined);
+  };
 }

@@ -14,6 +14,7 @@ export class LossChart {
   private readonly canvas = h('canvas', { class: 'loss-canvas', 'aria-label': 'loss chart (log scale)' });
   private readonly history = new LossHistory();
   private scheduled = false;
+  private readonly resize = new ResizeObserver(() => this.schedule());
 
   constructor() {
     const legend = h(
@@ -22,7 +23,11 @@ export class LossChart {
       ...LOSS_SERIES.map((s) => h('span', { class: 'legend-item' }, h('i', { style: { background: COLORS[s] } }), s === 'tv' ? 'TV' : s)),
     );
     this.el = h('div', { class: 'loss-chart' }, this.canvas, legend);
-    new ResizeObserver(() => this.schedule()).observe(this.canvas);
+    this.resize.observe(this.canvas);
+  }
+
+  destroy(): void {
+    this.resize.disconnect();
   }
 
   push(iter: number, losses: LossTerms): void {

@@ -6,7 +6,7 @@
 import { Container, Graphics, Sprite, type Application, type Texture } from 'pixi.js';
 import type { ContentEntry, Stroke } from '../../../shared/schema.ts';
 import { ArtworkLayer } from './artwork-layer.ts';
-import { createPixiApp, containRect, textureFromBitmap, RenderScheduler, TextureTrash, viewSize } from '../ui/pixi-app.ts';
+import { createPixiApp, destroyPixiApp, containRect, textureFromBitmap, RenderScheduler, TextureTrash, viewSize } from '../ui/pixi-app.ts';
 
 export class OutputView {
   private readonly before: ArtworkLayer;
@@ -109,7 +109,7 @@ export class OutputView {
     this.before.destroy();
     this.texture?.destroy(true);
     this.bitmap?.close();
-    this.app.destroy(true, { children: true });
+    destroyPixiApp(this.app);
   }
 
   private layout(): void {

@@ -13,10 +13,16 @@ export class PresencePanel {
   private readonly feed = h('ol', { class: 'feed', 'aria-label': 'Activity' });
   private readonly count = h('span', { class: 'muted' });
   private items: readonly ActivityItem[] = [];
+  /** Re-renders the feed's relative times ("2 min ago"). */
+  private readonly feedTimer: ReturnType<typeof setInterval>;
 
   constructor() {
     this.el = h('section', { class: 'panel presence-panel', 'aria-label': 'People and activity' }, h('h2', {}, 'People ', this.count), this.people, h('h3', {}, 'Activity'), this.feed);
-    setInterval(() => this.renderFeed(), 15_000);
+    this.feedTimer = setInterval(() => this.renderFeed(), 15_000);
+  }
+
+  destroy(): void {
+    clearInterval(this.feedTimer);
   }
 
   setParticipants(list: readonly Participant[], extraViewers = 0): void {

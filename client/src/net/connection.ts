@@ -118,6 +118,7 @@ export class Connection {
     this.statusChanged.clear();
     this.errors.clear();
     this.frames.clear();
+    this.doc.destroy(); // and with it the observers and undo managers pages attached to it
   }
 
   private setState(s: ConnectionState): void {

@@ -4,7 +4,7 @@
  * mid-fade finishes the running fade at once, so the newest image is never delayed.
  */
 import { Sprite, type Application, type Texture } from 'pixi.js';
-import { containRect, createPixiApp, textureFromBitmap, RenderScheduler, TextureTrash, viewSize } from '../ui/pixi-app.ts';
+import { containRect, createPixiApp, destroyPixiApp, textureFromBitmap, RenderScheduler, TextureTrash, viewSize } from '../ui/pixi-app.ts';
 
 export const CROSSFADE_MS = 350;
 
@@ -57,7 +57,7 @@ export class CrossfadeStage {
     this.trash.destroyAll();
     this.backTex?.destroy(true);
     this.frontTex?.destroy(true);
-    this.app.destroy(true, { children: true });
+    destroyPixiApp(this.app);
   }
 
   /** Advances the fade; true while it still runs. */

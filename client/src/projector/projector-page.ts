@@ -20,6 +20,7 @@ import { decodeImage } from '../ui/pixi-app.ts';
 import { h, replaceChildren } from '../ui/dom.ts';
 import { connectionBadge } from '../ui/connection-badge.ts';
 import { showFatalError } from '../ui/fatal-error.ts';
+import { TEST_HOOKS, setTestHook } from '../test-hooks.ts';
 
 /** Side of the QR code in CSS pixels; its canvas has that × the device pixel ratio (crisp on HiDPI). */
 const QR_CSS_PX = 220;
@@ -142,5 +143,5 @@ export async function mountProjector(root: HTMLElement, session: string, token: 
     }
   });
   stageHost.addEventListener('dblclick', () => void document.documentElement.requestFullscreen?.().catch(() => {}));
-  (window as unknown as { atelier?: unknown }).atelier = { conn, stage };
+  if (TEST_HOOKS) setTestHook('atelier', { conn, stage });
 }

@@ -26,8 +26,9 @@ import {
 } from './replay-model.ts';
 import { injectReplayStyles } from './replay-styles.ts';
 import { TimelineTrack } from './timeline-track.ts';
+import { TEST_HOOKS, setTestHook } from '../test-hooks.ts';
 
-/** What tests and screenshot scripts can read (`window.atelierReplay`). */
+/** What tests and screenshot scripts can read (`window.atelierReplay`, test builds only: test-hooks.ts). */
 export interface ReplayDebug {
   ready: boolean;
   t: number;
@@ -45,7 +46,7 @@ const clock = (t: number) => new Date(t).toLocaleTimeString([], { hour: '2-digit
 export async function mountReplay(root: HTMLElement, session: string, token: string): Promise<void> {
   injectReplayStyles();
   const debug: ReplayDebug = { ready: false, t: 0, shownSeq: -1, keyframeId: null, edits: 0, regions: 0 };
-  (window as unknown as { atelierReplay: ReplayDebug }).atelierReplay = debug;
+  if (TEST_HOOKS) setTestHook('atelierReplay', debug);
 
   let history: HistoryResponse;
   try {

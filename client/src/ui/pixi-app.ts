@@ -26,6 +26,9 @@ export function viewSize(app: Application): { width: number; height: number } {
   return { width: app.screen.width, height: app.screen.height };
 }
 
+/** What {@link destroyPixiApp} releases besides the app: its resize observer and DPR watcher. */
+const releasers = new WeakMap<Application, () => void>();
+
 export async function createPixiApp(host: HTMLElement, background: string): Promise<Application> {
   const app = new Application();
   await app.init({
@@ -48,15 +51,27 @@ export async function createPixiApp(host: HTMLElement, background: string): Prom
     app.resize();
   });
   observer.observe(host);
-  followDevicePixelRatio(app);
+  const dprWatch = new AbortController();
+  followDevicePixelRatio(app, dprWatch.signal);
+  releasers.set(app, () => {
+    observer.disconnect();
+    dprWatch.abort();
+  });
   return app;
+}
+
+/** Destroys an app made by {@link createPixiApp} with everything it watches (views call this on unmount). */
+export function destroyPixiApp(app: Application): void {
+  releasers.get(app)?.();
+  releasers.delete(app);
+  app.destroy(true, { children: true });
 }
 
 /**
  * The device pixel ratio changes when the window moves to another screen or the page is zoomed;
  * the backing store follows (the layout, in CSS pixels, does not change).
  */
-function followDevicePixelRatio(app: Application): void {
+function followDevicePixelRatio(app: Application, signal: AbortSignal): void {
   const watch = () => {
     const dpr = window.devicePixelRatio || 1;
     const mq = window.matchMedia(`(resolution: ${dpr}dppx)`);
@@ -71,7 +86,7 @@ function followDevicePixelRatio(app: Application): void {
         }
         watch();
       },
-      { once: true },
+      { once: true, signal },
     );
   };
   watch();

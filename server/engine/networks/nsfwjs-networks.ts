@@ -19,9 +19,6 @@ const HEAD_START: Record<NsfwjsModel, string> = {
 /** Size nsfwjs feeds each model (the classifier head only works at this size). */
 export const NSFWJS_INPUT_SIZE: Record<NsfwjsModel, number> = { mobilenet_v2: 224, inception_v3: 299 };
 
-/** The five nsfwjs classes, in the order of the models' softmax outputs. */
-export const NSFWJS_CLASSES = ['Drawing', 'Hentai', 'Neutral', 'Porn', 'Sexy'] as const;
-
 /** Name of the softmax output node of each model (for tests; not a feature layer). */
 export const NSFWJS_OUTPUT = 'dense_3';
 

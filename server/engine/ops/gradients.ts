@@ -25,8 +25,3 @@ function register(): void {
 }
 
 register();
-
-/** True once tfjs has gradient functions (always, after this module loaded). */
-export function gradientsRegistered(): boolean {
-  return tf.getGradient('Sum') != null;
-}
