@@ -11,7 +11,6 @@
  * `before` is the number to read. The layout term and TV on YIQ stay on in `before` (pixel-space,
  * a few ms). Written into docs/BENCHMARKS.md, section `stylization-cost`.
  */
-import { parseArgs } from 'node:util';
 import {
   createStyleTransfer,
   initBackend,
@@ -25,9 +24,10 @@ import {
 import { readImageFile } from '../server/images/codec.ts';
 import { writeSection } from './engine.ts';
 import { median } from './live.ts';
+import { readArgs } from '../scripts/cli-args.ts';
 
-const { values: argv } = parseArgs({
-  options: {
+const { values: argv } = readArgs(
+  {
     network: { type: 'string', default: 'mobilenet_v2' },
     size: { type: 'string', default: '256' },
     steps: { type: 'string', default: '12' },
@@ -35,7 +35,8 @@ const { values: argv } = parseArgs({
     backend: { type: 'string', default: 'auto' },
     out: { type: 'string', default: 'docs/BENCHMARKS.md' },
   },
-});
+  'npm run bench:stylization -- [--network mobilenet_v2] [--size 256] [--steps 12] [--rounds 3] [--backend auto] [--out docs/BENCHMARKS.md]',
+);
 
 const VARIANTS: { id: string; what: string; params: Partial<TransferParams> }[] = [
   { id: 'before', what: 'pixels, no shift, no palette term (the embedded default before issue 14)', params: { parameterization: 'pixels', jitter: 0, paletteWeight: 0, learningRate: 0.02 } },

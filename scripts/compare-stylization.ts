@@ -19,7 +19,6 @@ import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
 import sharp, { type OverlayOptions } from 'sharp';
 import {
   createStyleTransfer,
@@ -35,6 +34,7 @@ import {
 import { decodeImage, encodeImage, readImageFile } from '../server/images/codec.ts';
 import { stylizationMetrics, type StylizationMetrics } from './stylization/metrics.ts';
 import { EVAL_DIR, ensureEvalImages } from './stylization/eval-images.ts';
+import { readArgs } from './cli-args.ts';
 
 type PresetPatch = Partial<Omit<Preset, 'image' | 'base'>> & { image?: Partial<Preset['image']>; base?: Partial<Preset['base']> };
 
@@ -96,8 +96,8 @@ export const HELD_OUT_PAIRS = [
   'pontdugard:cassat_summertime',
 ];
 
-const { values: argv } = parseArgs({
-  options: {
+const { values: argv } = readArgs(
+  {
     only: { type: 'string' },
     setup: { type: 'string' },
     pairs: { type: 'string', default: 'all' },
@@ -109,7 +109,8 @@ const { values: argv } = parseArgs({
     list: { type: 'boolean', default: false },
     fresh: { type: 'string', default: '' },
   },
-});
+  'node --import tsx scripts/compare-stylization.ts [--only P0,P3] [--pairs tuned|held-out|all|c:s,…] [--size 256] [--steps 50,150,300] [--out docs/stylization] [--overview-step 150] [--fresh P5] [--setup JSON] [--list]',
+);
 const FRESH = new Set(argv.fresh!.split(',').filter(Boolean));
 
 function pairList(spec: string): string[] {
