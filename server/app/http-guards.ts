@@ -9,6 +9,7 @@ import helmet from 'helmet';
 import { ErrorCode, ROUTES } from '../../shared/protocol.ts';
 import { createLogger, logs } from '../log.ts';
 import { LocalRateLimit, type AddressRateLimit } from '../limits/shared-rate-limit.ts';
+import { clientAddress, type TrustFn } from '../limits/client-address.ts';
 
 const log = createLogger('http');
 
@@ -142,5 +143,26 @@ export function perIpLimit(what: string, perMinute: number, limiter: AddressRate
     res.setHeader('Retry-After', String(verdict.retryAfterSec));
     req.resume();
     res.status(429).json({ error: { code: ErrorCode.RateLimited, message: `too many ${what} from your address: at most ${perMinute} per minute; retry later` } });
+  };
+}
+
+/**
+ * R2/S17, before express: a `stream.mjpg` request from an address that already holds its
+ * MAX_SOCKETS_PER_IP connections is answered 429 straight from the HTTP server's request event,
+ * without the middleware chain, the router and the token check. One address opening 1000 streams
+ * at once (`npm run attack -- --only streams`) kept /healthz waiting 311 ms behind the refusals
+ * going through express; the route keeps the same check for the requests that get past this.
+ * Returns whether it answered.
+ */
+export function refuseStreamFlood(connections: { count(address: string): number; readonly maxPerAddress: number }, trust: TrustFn): (req: IncomingMessage, res: ServerResponse) => boolean {
+  const streamPath = new RegExp('^' + ROUTES.stream.replace(/[.]/g, '\\.').replace(/:[a-z]+/gi, '[^/?]+') + '(\\?|$)');
+  const body = (max: number) =>
+    JSON.stringify({ error: { code: ErrorCode.TooManyClients, message: `your address already has its maximum of ${max} connections and streams (MAX_SOCKETS_PER_IP)` } });
+  return (req, res) => {
+    if (req.method !== 'GET' || !streamPath.test(req.url ?? '')) return false;
+    if (connections.count(clientAddress(req, trust)) < connections.maxPerAddress) return false;
+    res.writeHead(429, { 'Content-Type': 'application/json; charset=utf-8', 'X-Content-Type-Options': 'nosniff', 'Cache-Control': 'no-store' });
+    res.end(body(connections.maxPerAddress));
+    return true;
   };
 }

@@ -25,7 +25,7 @@ import { ServerMetrics } from './metrics.ts';
 import { apiRouter, errorHandler } from './routes.ts';
 import { historyRouter } from './history-routes.ts';
 import { exportLimits } from '../history/export.ts';
-import { rejectBadPercentEncoding, requestLogger, securityHeaders } from './http-guards.ts';
+import { refuseStreamFlood, rejectBadPercentEncoding, requestLogger, securityHeaders } from './http-guards.ts';
 import { rateLimits } from '../limits/shared-rate-limit.ts';
 import { ConnectionCounter, compileTrust } from '../limits/client-address.ts';
 import type { SessionBudgets } from '../session/session.ts';
@@ -189,7 +189,10 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   }
   app.use(errorHandler);
 
-  const httpServer = http.createServer(app);
+  const refuseFlood = refuseStreamFlood(connections, trust);
+  const httpServer = http.createServer((req, res) => {
+    if (!refuseFlood(req, res)) app(req, res);
+  });
   const io = attachRealtime(httpServer, sessions, {
     maxClientsPerSession: config.maxClientsPerSession,
     commits,

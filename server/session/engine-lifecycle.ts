@@ -91,14 +91,18 @@ export class EngineLifecycle {
     if (this.idleTimer) clearTimeout(this.idleTimer);
     this.idleTimer = null;
     void this.ensureEngine();
-    this.deps.status();
+    // The status names the socket count only: a stream coming or going changes nothing in it
+    // (255 streams opened at once sent 255 status broadcasts to every socket of the session).
+    if (kind === 'socket') this.deps.status();
     let released = false;
     return () => {
       if (released) return;
       released = true;
       this.holders--;
-      if (kind === 'socket') this.sockets--;
-      this.deps.status();
+      if (kind === 'socket') {
+        this.sockets--;
+        this.deps.status();
+      }
       if (this.holders === 0 && !this.deps.isClosed()) this.armIdleTimer();
     };
   }
