@@ -117,6 +117,12 @@ export const ConfigSchema = z.object({
   sessionMaxStylePixels: intFrom(1024, 1e10).default(2_000_000),
   /** Estimated engine time of one optimization step of one session; resolution is admitted against it (S26). */
   engineMaxStepMs: intFrom(10, 3_600_000).default(2_000),
+  /**
+   * Pixels of one engine step; the resolution is admitted against it too (S26). The step's
+   * activations are the engine's memory: 512² kept the server within 2 GB under `npm run attack`
+   * on wasm (735 px, which the time budget alone admitted, took it to 2.2 GB). Raise it on GPU servers.
+   */
+  engineMaxStepPixels: intFrom(1024, 1e9).default(512 * 512),
   /** A step still running after this long is preempted and its session stopped with an error (S26). */
   engineStepTimeLimitMs: intFrom(100, 3_600_000).default(20_000),
   /** Optimizations run at once for the sessions one client address owns; the others wait (S26). */

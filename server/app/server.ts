@@ -120,6 +120,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     paintCostPerSec: config.paintCostPerSec,
     maxStylePixels: config.sessionMaxStylePixels,
     engineMaxStepMs: config.engineMaxStepMs,
+    engineMaxStepPixels: config.engineMaxStepPixels,
     maxDocBytes: config.sessionMaxDocBytes,
   };
   const metrics = new ServerMetrics(() => sessions, () => engineHost.backend, () => engineHost.tensorCount);

@@ -53,8 +53,11 @@ export function stepPixels(content: Pick<ContentEntry, 'width' | 'height'>, r: n
 
 /**
  * S26: the resolution the engine runs at — params.resolution when one step of the model there is
- * estimated within `maxStepMs`, else the largest resolution that is (at least 32) — and the
- * OVER_BUDGET error to tell the writer when it was lowered.
+ * estimated within `maxStepMs` and has at most `maxStepPixels` pixels, else the largest resolution
+ * that fits both (at least 32) — and the OVER_BUDGET error to tell the writer when it was lowered.
+ * Both apply to the real engine only (the one with an estimate): time because one step holds the
+ * device, pixels because the step's activations are the engine's memory (mobilenet_v2 on wasm:
+ * +1.25 GB of RSS at 735 px, which the time budget alone admitted once steps got faster).
  */
 export function admitResolution(
   params: Pick<Params, 'resolution' | 'model'>,
@@ -62,18 +65,21 @@ export function admitResolution(
   estimateStepMs: ((model: string, pixels: number) => number) | undefined,
   maxStepMs: number,
   backend: string,
+  maxStepPixels = Infinity,
 ): { resolution: number; error?: ErrorPayload } {
   if (!estimateStepMs) return { resolution: params.resolution };
-  const ms = estimateStepMs(params.model, stepPixels(content, params.resolution));
-  if (ms <= maxStepMs) return { resolution: params.resolution };
-  let res = Math.max(32, Math.floor(params.resolution * Math.sqrt(maxStepMs / ms)));
-  while (res > 32 && estimateStepMs(params.model, stepPixels(content, res)) > maxStepMs) res--;
-  return {
-    resolution: res,
-    error: {
-      code: ErrorCode.OverBudget,
-      path: 'params.resolution',
-      message: `one ${params.model} step at ${params.resolution} px is estimated at ${Math.round(ms)} ms on ${backend}, over the engine budget of ${maxStepMs} ms per step (ENGINE_MAX_STEP_MS); the optimization runs at ${res} px`,
-    },
+  const fits = (r: number) => {
+    const px = stepPixels(content, r);
+    return px <= maxStepPixels && estimateStepMs(params.model, px) <= maxStepMs;
   };
+  if (fits(params.resolution)) return { resolution: params.resolution };
+  const pixels = stepPixels(content, params.resolution);
+  const ms = estimateStepMs(params.model, pixels);
+  let res = Math.max(32, Math.floor(params.resolution * Math.min(1, Math.sqrt(maxStepMs / ms), Math.sqrt(maxStepPixels / pixels))));
+  while (res > 32 && !fits(res)) res--;
+  const message =
+    ms > maxStepMs
+      ? `one ${params.model} step at ${params.resolution} px is estimated at ${Math.round(ms)} ms on ${backend}, over the engine budget of ${maxStepMs} ms per step (ENGINE_MAX_STEP_MS); the optimization runs at ${res} px`
+      : `one ${params.model} step at ${params.resolution} px works on ${pixels} pixels, over the engine budget of ${maxStepPixels} pixels per step (ENGINE_MAX_STEP_PIXELS, which bounds the engine's memory); the optimization runs at ${res} px`;
+  return { resolution: res, error: { code: ErrorCode.OverBudget, path: 'params.resolution', message } };
 }

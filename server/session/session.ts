@@ -73,6 +73,8 @@ export interface SessionBudgets {
   maxStylePixels: number;
   /** Estimated ms of one engine step (ENGINE_MAX_STEP_MS). */
   engineMaxStepMs: number;
+  /** Pixels of one engine step (ENGINE_MAX_STEP_PIXELS). */
+  engineMaxStepPixels: number;
   /** Stored document bytes (SESSION_MAX_DOC_BYTES). */
   maxDocBytes: number;
 }
@@ -83,6 +85,7 @@ export const DEFAULT_SESSION_BUDGETS: SessionBudgets = {
   paintCostPerSec: CONFIG_DEFAULTS.paintCostPerSec,
   maxStylePixels: CONFIG_DEFAULTS.sessionMaxStylePixels,
   engineMaxStepMs: CONFIG_DEFAULTS.engineMaxStepMs,
+  engineMaxStepPixels: CONFIG_DEFAULTS.engineMaxStepPixels,
   maxDocBytes: CONFIG_DEFAULTS.sessionMaxDocBytes,
 };
 
@@ -355,11 +358,11 @@ export class Session {
     return this.validator.state().styles.find((s) => s.imageId === imageId)?.scale ?? 1;
   }
 
-  /** S26: the resolution one step fits ENGINE_MAX_STEP_MS at (admission.ts); `report` = tell the writer. */
+  /** S26: the resolution one step fits ENGINE_MAX_STEP_MS and ENGINE_MAX_STEP_PIXELS at (admission.ts); `report` = tell the writer. */
   private admitEngine(report: boolean): ErrorPayload[] {
     const { params, content } = this.validator.state();
     const host = this.deps.engineHost;
-    const r = admitResolution(params, content, host.estimateStepMs?.bind(host), this.budgets.engineMaxStepMs, this.backend);
+    const r = admitResolution(params, content, host.estimateStepMs?.bind(host), this.budgets.engineMaxStepMs, this.backend, this.budgets.engineMaxStepPixels);
     this.engineResolution = r.resolution;
     return report && r.error ? [r.error] : [];
   }
