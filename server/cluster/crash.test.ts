@@ -12,19 +12,13 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import * as Y from 'yjs';
 import { connectClient, createSession, type TestClient } from '../testing/index.ts';
 import { spawnServer, type ChildServer } from '../testing/child-server.ts';
 import { describeWithServices, startPostgres, startRedis, type PostgresService, type RedisService } from '../testing/services.ts';
-import { addStroke, prng, randInt, strokeIds } from '../testing/fuzz-kit.ts';
+import { missingFrom, prng, randInt, relayedSoFar, scriptedEditing } from '../testing/fuzz-kit.ts';
 
 const SEED = 19;
 const ROUNDS = 5;
-
-/** What a client holds that came from `author` (its part of the state vector). */
-function clockOf(doc: Y.Doc, client: number): number {
-  return Y.decodeStateVector(Y.encodeStateVector(doc)).get(client) ?? 0;
-}
 
 describeWithServices('cluster crash safety', () => {
   let redis: RedisService;
@@ -62,31 +56,16 @@ describeWithServices('cluster crash safety', () => {
         const watcher = await join(round % 2 ? 'a' : 'b', s.viewerToken, `w${round}`);
         clients.push(a, b, watcher);
         // Scripted editing on both processes: new strokes, growing strokes, a knob, every few ms.
-        const editing = [a, b].map((c, i) => {
-          let pts: Y.Array<number> | null = null;
-          let n = 0;
-          return setInterval(() => {
-            const op = randInt(rnd, 3);
-            if (op === 0 || !pts) pts = addStroke(c.doc, `r${round}-${i}-${n++}`, [n, n, n + 1, n + 1], `e${i}`);
-            else if (op === 1) pts.push([randInt(rnd, 500), randInt(rnd, 500)]);
-            else c.doc.getMap('params').set('seed', randInt(rnd, 1000));
-          }, 3 + randInt(rnd, 6));
-        });
+        const stopEditing = scriptedEditing([a, b], rnd, round, 3, 6);
         await new Promise((r) => setTimeout(r, 200 + randInt(rnd, 600)));
         // What was relayed so far: anything a client holds that another client wrote.
-        const expectIds = new Set([...strokeIds(watcher.doc)]);
-        for (const id of strokeIds(a.doc)) if (!id.startsWith(`r${round}-0-`)) expectIds.add(id);
-        for (const id of strokeIds(b.doc)) if (!id.startsWith(`r${round}-1-`)) expectIds.add(id);
-        const expectClocks: [number, number][] = [
-          [a.doc.clientID, Math.max(clockOf(watcher.doc, a.doc.clientID), clockOf(b.doc, a.doc.clientID))],
-          [b.doc.clientID, Math.max(clockOf(watcher.doc, b.doc.clientID), clockOf(a.doc, b.doc.clientID))],
-        ];
+        const relayed = relayedSoFar(a, b, watcher, round);
         // Alternating, so each process dies mid-edit (the moment is random; the edits use `rnd` as
         // timers fire, so a seeded pick here would depend on timing).
         const victim = round % 2 ? 'b' : 'a';
         killed.add(victim);
         const exit = await servers.get(victim)!.kill('SIGKILL');
-        editing.forEach(clearInterval);
+        stopEditing();
         for (const c of clients.splice(0)) c.close();
         assert.equal(exit.signal, 'SIGKILL');
 
@@ -94,12 +73,8 @@ describeWithServices('cluster crash safety', () => {
         // The restarted process has nothing in memory: it loads the session from PostgreSQL.
         const check = await connectClient({ url: servers.get(victim)!.url, session: s.id, token: s.viewerToken, name: `check${round}` });
         try {
-          const have = strokeIds(check.doc);
-          for (const id of expectIds) assert.ok(have.has(id), `round ${round} (killed ${victim}): relayed stroke ${id} survived`);
-          for (const [client, clock] of expectClocks) {
-            assert.ok(clockOf(check.doc, client) >= clock, `round ${round} (killed ${victim}): client ${client} had ${clock} relayed, ${clockOf(check.doc, client)} stored`);
-            if (clock > 0) relayedChecks++;
-          }
+          assert.deepEqual(missingFrom(check.doc, relayed), [], `round ${round} (killed ${victim}): everything relayed survived`);
+          relayedChecks += relayed.clocks.filter(([, clock]) => clock > 0).length;
         } finally {
           check.close();
         }

@@ -32,6 +32,59 @@ export function strokeIds(doc: Y.Doc): Set<string> {
   return out;
 }
 
+/** What a client holds that came from `author` (its part of the state vector). */
+export function clockOf(doc: Y.Doc, client: number): number {
+  return Y.decodeStateVector(Y.encodeStateVector(doc)).get(client) ?? 0;
+}
+
+/**
+ * Crash-test editing (app/crash.test.ts, cluster/crash.test.ts): every few ms each editor adds a
+ * stroke (ids `r<round>-<editor>-<n>`), grows its last one or turns a knob. Returns the stop function.
+ */
+export function scriptedEditing(editors: { doc: Y.Doc }[], rnd: () => number, round: number, minMs = 2, spreadMs = 5): () => void {
+  const timers = editors.map((c, i) => {
+    let pts: Y.Array<number> | null = null;
+    let n = 0;
+    return setInterval(() => {
+      const op = randInt(rnd, 3);
+      if (op === 0 || !pts) pts = addStroke(c.doc, `r${round}-${i}-${n++}`, [n, n, n + 1, n + 1], `e${i}`);
+      else if (op === 1) pts.push([randInt(rnd, 500), randInt(rnd, 500)]);
+      else c.doc.getMap('params').set('seed', randInt(rnd, 1000));
+    }, minMs + randInt(rnd, spreadMs));
+  });
+  return () => timers.forEach(clearInterval);
+}
+
+/** Everything relayed so far between two editors and a watcher: strokes and per-author clocks. */
+export interface Relayed {
+  ids: Set<string>;
+  clocks: [client: number, clock: number][];
+}
+
+/** What {@link scriptedEditing}'s two editors `a`, `b` and `watcher` received from another client. */
+export function relayedSoFar(a: { doc: Y.Doc }, b: { doc: Y.Doc }, watcher: { doc: Y.Doc }, round: number): Relayed {
+  const ids = new Set([...strokeIds(watcher.doc)]);
+  for (const id of strokeIds(a.doc)) if (!id.startsWith(`r${round}-0-`)) ids.add(id);
+  for (const id of strokeIds(b.doc)) if (!id.startsWith(`r${round}-1-`)) ids.add(id);
+  return {
+    ids,
+    clocks: [
+      [a.doc.clientID, Math.max(clockOf(watcher.doc, a.doc.clientID), clockOf(b.doc, a.doc.clientID))],
+      [b.doc.clientID, Math.max(clockOf(watcher.doc, b.doc.clientID), clockOf(a.doc, b.doc.clientID))],
+    ],
+  };
+}
+
+/** The strokes and clocks of `relayed` that `doc` lacks, worded for an assertion (empty = all kept). */
+export function missingFrom(doc: Y.Doc, relayed: Relayed): string[] {
+  const have = strokeIds(doc);
+  const out = [...relayed.ids].filter((id) => !have.has(id)).map((id) => `relayed stroke ${id} is gone`);
+  for (const [client, clock] of relayed.clocks) {
+    if (clockOf(doc, client) < clock) out.push(`client ${client} had ${clock} relayed, ${clockOf(doc, client)} stored`);
+  }
+  return out;
+}
+
 /** Wraps a Yjs update as a y-protocols sync `update` message. */
 export function syncUpdateMessage(update: Uint8Array): Uint8Array {
   const enc = encoding.createEncoder();

@@ -9,14 +9,10 @@ import { DEFAULT_CONTENT, type ContentEntry, type Stroke } from '../../../shared
 import { hexToNumber } from '../util/color.ts';
 import { imageUrl } from '../net/api.ts';
 import { loadBitmap, textureFromBitmap } from '../ui/pixi-app.ts';
+import { DrawnStrokes } from './drawn-strokes.ts';
 
 /** Longest side of the stroke render texture; larger content is drawn at reduced resolution. */
 const MAX_RT_SIDE = 2048;
-
-interface DrawnStroke {
-  g: Graphics;
-  sig: string;
-}
 
 export class ArtworkLayer {
   /** Local coordinates are content pixels. */
@@ -27,8 +23,10 @@ export class ArtworkLayer {
   private readonly strokesRoot = new Container();
   private rt: RenderTexture | null = null;
   private rtScale = 1;
-  private drawn = new Map<string, DrawnStroke>();
-  private order: string[] = [];
+  private readonly drawn = new DrawnStrokes<Stroke>(
+    (s) => `${s.tool}|${s.color}|${s.size}|${s.opacity}|${s.points.length}|${s.points.at(-2)}|${s.points.at(-1)}`,
+    drawStroke,
+  );
   private live: Stroke | null = null;
   private lastStrokes: readonly Stroke[] = [];
   private liveG = new Graphics();
@@ -68,31 +66,7 @@ export class ArtworkLayer {
   /** Sets every committed stroke; unchanged strokes keep their geometry. Returns whether anything changed. */
   setStrokes(strokes: readonly Stroke[]): boolean {
     this.lastStrokes = strokes;
-    const next = new Map<string, DrawnStroke>();
-    const order: string[] = [];
-    let changed = false;
-    for (const s of strokes) {
-      if (this.live && s.id === this.live.id) continue; // drawn from the local live copy
-      const sig = `${s.tool}|${s.color}|${s.size}|${s.opacity}|${s.points.length}|${s.points.at(-2)}|${s.points.at(-1)}`;
-      let d = this.drawn.get(s.id);
-      if (!d) d = { g: new Graphics(), sig: '' };
-      if (d.sig !== sig) {
-        drawStroke(d.g.clear(), s);
-        d.sig = sig;
-        changed = true;
-      }
-      next.set(s.id, d);
-      order.push(s.id);
-    }
-    for (const [id, d] of this.drawn) {
-      if (!next.has(id)) {
-        d.g.destroy();
-        changed = true;
-      }
-    }
-    if (order.length !== this.order.length || order.some((id, i) => id !== this.order[i])) changed = true;
-    this.drawn = next;
-    this.order = order;
+    const changed = this.drawn.update(strokes, this.live?.id); // the live stroke is drawn from the local copy
     // Re-rendering the stroke texture is the expensive part: only when something changed.
     if (changed) this.dirty = true;
     return changed;
@@ -124,10 +98,7 @@ export class ArtworkLayer {
     if (!this.dirty || !this.rt) return false;
     this.dirty = false;
     this.strokesRoot.removeChildren();
-    for (const id of this.order) {
-      const d = this.drawn.get(id);
-      if (d) this.strokesRoot.addChild(d.g);
-    }
+    for (const g of this.drawn.graphics()) this.strokesRoot.addChild(g);
     if (this.live?.tool === 'eraser') this.strokesRoot.addChild(this.liveG);
     this.strokesRoot.scale.set(this.rtScale);
     this.renderer.render({ container: this.strokesRoot, target: this.rt, clear: true, clearColor: [0, 0, 0, 0] });
@@ -136,7 +107,7 @@ export class ArtworkLayer {
 
   destroy(): void {
     this.photoRequest++;
-    for (const d of this.drawn.values()) d.g.destroy();
+    this.drawn.destroy();
     this.liveG.destroy();
     this.photoTexture?.destroy(true);
     this.rt?.destroy(true);

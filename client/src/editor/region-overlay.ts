@@ -7,6 +7,7 @@
 import { Container, Graphics, RenderTexture, Sprite, type Renderer } from 'pixi.js';
 import type { RegionStroke } from '../../../shared/schema.ts';
 import { colorForName, hexToNumber } from '../util/color.ts';
+import { DrawnStrokes } from './drawn-strokes.ts';
 
 /** Longest side of the overlay texture (the overlay is a guide; it needs no more). */
 const MAX_RT_SIDE = 1024;
@@ -22,8 +23,10 @@ export class RegionOverlay {
   private rt: RenderTexture | null = null;
   private rtScale = 1;
   private size = { width: 0, height: 0 };
-  private drawn = new Map<string, { g: Graphics; sig: string }>();
-  private order: string[] = [];
+  private readonly drawn = new DrawnStrokes<RegionStroke>(
+    (r) => `${r.tool}|${r.author}|${r.size}|${r.points.length}|${r.points.at(-2)}|${r.points.at(-1)}`,
+    drawRegion,
+  );
   private live: RegionStroke | null = null;
   private last: readonly RegionStroke[] = [];
   private dirty = true;
@@ -55,30 +58,7 @@ export class RegionOverlay {
   /** Every committed region stroke; unchanged ones keep their geometry. Returns whether anything changed. */
   setRegions(regions: readonly RegionStroke[]): boolean {
     this.last = regions;
-    const next = new Map<string, { g: Graphics; sig: string }>();
-    const order: string[] = [];
-    let changed = false;
-    for (const r of regions) {
-      if (this.live && r.id === this.live.id) continue; // drawn from the local live copy
-      const sig = `${r.tool}|${r.author}|${r.size}|${r.points.length}|${r.points.at(-2)}|${r.points.at(-1)}`;
-      const d = this.drawn.get(r.id) ?? { g: new Graphics(), sig: '' };
-      if (d.sig !== sig) {
-        drawRegion(d.g.clear(), r);
-        d.sig = sig;
-        changed = true;
-      }
-      next.set(r.id, d);
-      order.push(r.id);
-    }
-    for (const [id, d] of this.drawn) {
-      if (!next.has(id)) {
-        d.g.destroy();
-        changed = true;
-      }
-    }
-    if (order.length !== this.order.length || order.some((id, i) => id !== this.order[i])) changed = true;
-    this.drawn = next;
-    this.order = order;
+    const changed = this.drawn.update(regions, this.live?.id); // the live stroke is drawn from the local copy
     if (changed) this.dirty = true;
     return changed;
   }
@@ -97,10 +77,7 @@ export class RegionOverlay {
     if (!this.dirty || !this.rt || !this.view.visible) return false;
     this.dirty = false;
     this.root.removeChildren();
-    for (const id of this.order) {
-      const d = this.drawn.get(id);
-      if (d) this.root.addChild(d.g);
-    }
+    for (const g of this.drawn.graphics()) this.root.addChild(g);
     if (this.live) this.root.addChild(this.liveG);
     this.root.scale.set(this.rtScale);
     this.renderer.render({ container: this.root, target: this.rt, clear: true, clearColor: [0, 0, 0, 0] });
@@ -108,7 +85,7 @@ export class RegionOverlay {
   }
 
   destroy(): void {
-    for (const d of this.drawn.values()) d.g.destroy();
+    this.drawn.destroy();
     this.liveG.destroy();
     this.rt?.destroy(true);
     this.view.destroy({ children: true });
