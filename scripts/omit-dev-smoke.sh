@@ -9,7 +9,8 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 work=$(mktemp -d)
 pid=
 cleanup() {
-  if [ -n "$pid" ]; then kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; fi
+  # npm does not pass the signal on to the server it started: stop the whole process group.
+  if [ -n "$pid" ]; then kill -- -"$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; fi
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -21,7 +22,7 @@ for dev in typescript playwright-core; do
   if [ -d "node_modules/$dev" ]; then echo "omit-dev smoke: $dev (a devDependency) was installed" >&2; exit 1; fi
 done
 
-PORT=0 HOST=127.0.0.1 DATA_DIR="$work/data" npm start > "$work/server.log" 2>&1 &
+PORT=0 HOST=127.0.0.1 DATA_DIR="$work/data" setsid npm start > "$work/server.log" 2>&1 &
 pid=$!
 url=
 for _ in $(seq 1 180); do
@@ -32,23 +33,26 @@ for _ in $(seq 1 180); do
 done
 if [ -z "$url" ]; then cat "$work/server.log" >&2; echo "omit-dev smoke: no 'listening on' within 180 s" >&2; exit 1; fi
 
-backend=
-for _ in $(seq 1 60); do
-  backend=$(curl -fsS "$url/healthz" | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{const b=JSON.parse(s).backend;process.stdout.write(b==="pending"?"":b)})')
-  [ -n "$backend" ] && break
-  sleep 1
-done
-if [ -z "$backend" ]; then cat "$work/server.log" >&2; echo "omit-dev smoke: the engine never became ready" >&2; exit 1; fi
-
-created=$(curl -fsS -X POST -H 'Content-Type: application/json' -d '{}' "$url/api/sessions")
-frame=$(node -e 'const c=JSON.parse(process.argv[1]);process.stdout.write(`/api/sessions/${c.id}/frame.jpg?token=${c.viewerToken}`)' "$created")
-for _ in $(seq 1 60); do
-  if curl -fsS -o "$work/frame.jpg" "$url$frame" 2>/dev/null; then
-    echo "omit-dev smoke: npm start after npm ci --omit=dev serves $url (backend $backend), first frame $(wc -c < "$work/frame.jpg") bytes"
-    exit 0
-  fi
-  sleep 1
-done
-cat "$work/server.log" >&2
-echo "omit-dev smoke: no frame within 60 s" >&2
-exit 1
+# The rest through Node's fetch (no curl needed): the engine backend once ready, a new session, its first frame.
+node --input-type=module - "$url" <<'JS' || { cat "$work/server.log" >&2; exit 1; }
+const url = process.argv[2];
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const fail = (why) => { console.error(`omit-dev smoke: ${why}`); process.exit(1); };
+let backend = 'pending';
+for (let i = 0; i < 60 && backend === 'pending'; i++) {
+  backend = (await (await fetch(`${url}/healthz`)).json()).backend;
+  if (backend === 'pending') await sleep(1000);
+}
+if (backend === 'pending') fail('the engine never became ready');
+const created = await (await fetch(`${url}/api/sessions`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{}' })).json();
+for (let i = 0; i < 60; i++) {
+  const r = await fetch(`${url}/api/sessions/${created.id}/frame.jpg?token=${created.viewerToken}`);
+  if (r.ok) {
+    const bytes = (await r.arrayBuffer()).byteLength;
+    console.log(`omit-dev smoke: npm start after npm ci --omit=dev serves ${url} (backend ${backend}), first frame ${bytes} bytes`);
+    process.exit(0);
+  }
+  await sleep(1000);
+}
+fail('no frame within 60 s');
+JS
