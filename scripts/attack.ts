@@ -19,6 +19,7 @@
  * puts the table into docs/RELIABILITY.md between `<!-- results:attack -->` markers.
  */
 import { fork, type ChildProcess } from 'node:child_process';
+import { ServerChild } from './server-child.ts';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import os, { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -59,7 +60,7 @@ async function serve(engine: string): Promise<void> {
   process.on('message', (m: { type: string }) => {
     if (m.type === 'sample') {
       const mem = process.memoryUsage();
-      process.send!({ type: 'sample', rss: mem.rss, heap: mem.heapUsed, loopMax: loop.max / 1e6, loopP99: loop.percentile(99) / 1e6, sessions: server.sessions.loaded().length });
+      process.send!({ type: 'sample', sample: { rss: mem.rss, heap: mem.heapUsed, loopMax: loop.max / 1e6, loopP99: loop.percentile(99) / 1e6, sessions: server.sessions.loaded().length } });
       loop.reset();
     }
     if (m.type === 'stop') void server.close().then(() => (rmSync(dataDir, { recursive: true, force: true }), process.exit(0)));
@@ -76,54 +77,20 @@ interface Sample {
   sessions: number;
 }
 
-class ServerChild {
-  private waiting: ((s: Sample) => void)[] = [];
-  constructor(
-    readonly proc: ChildProcess,
-    readonly url: string,
-    readonly backend: string,
-  ) {
-    proc.on('message', (m: { type: string } & Sample) => m.type === 'sample' && this.waiting.shift()?.(m));
-  }
-  static start(engine: string): Promise<ServerChild> {
-    const proc = fork(fileURLToPath(import.meta.url), ['--serve', '--engine', engine], {
-      cwd: repoRoot,
-      // ATTACK_SERVER_NODE_ARGS="--cpu-prof" profiles the server (a .cpuprofile lands in the repo root).
-      execArgv: ['--import', 'tsx', ...(process.env.ATTACK_SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean)],
-      env: { ...process.env, ATELIER_LOG: process.env.ATELIER_LOG ?? 'error' },
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-    });
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error('the server did not start in 180 s')), 180_000);
-      proc.once('exit', (code) => reject(new Error(`the server exited with code ${code}`)));
-      proc.on('message', (m: { type: string; url?: string; backend?: string }) => {
-        if (m.type === 'ready') {
-          clearTimeout(timer);
-          resolve(new ServerChild(proc, m.url!, m.backend!));
-        }
-      });
-    });
-  }
-  sample(timeoutMs = 10_000): Promise<Sample | null> {
-    return new Promise((resolve) => {
-      const done = (s: Sample) => (clearTimeout(timer), resolve(s));
-      const timer = setTimeout(() => {
-        const i = this.waiting.indexOf(done);
-        if (i >= 0) this.waiting[i] = () => {};
-        resolve(null);
-      }, timeoutMs);
-      this.waiting.push(done);
-      this.proc.send({ type: 'sample' });
-    });
-  }
-  async stop(): Promise<void> {
-    if (this.proc.exitCode !== null) return;
-    const exited = new Promise((r) => this.proc.once('exit', r));
-    this.proc.send({ type: 'stop' });
-    const t = setTimeout(() => this.proc.kill('SIGKILL'), 15_000);
-    await exited;
-    clearTimeout(t);
-  }
+/** The server child of this script (scripts/server-child.ts), with the attack's sample. */
+type AttackServer = ServerChild<Sample>;
+
+function startServer(engine: string): Promise<AttackServer> {
+  return ServerChild.start<Sample>({
+    script: fileURLToPath(import.meta.url),
+    args: ['--serve', '--engine', engine],
+    cwd: repoRoot,
+    // ATTACK_SERVER_NODE_ARGS="--cpu-prof" profiles the server (a .cpuprofile lands in the repo root).
+    nodeArgsVar: 'ATTACK_SERVER_NODE_ARGS',
+    env: { ...process.env, ATELIER_LOG: process.env.ATELIER_LOG ?? 'error' },
+    startTimeoutMs: 180_000,
+    stopTimeoutMs: 15_000,
+  });
 }
 
 // ─── clients ────────────────────────────────────────────────────────────────────────────────────
@@ -244,7 +211,7 @@ class HealthProbe {
 
 interface Ctx {
   url: string;
-  server: ServerChild;
+  server: AttackServer;
   /** The attacker's own session (created once, honest until an attack starts). */
   session: CreateSessionResponse;
   notes: string[];
@@ -547,12 +514,12 @@ async function main(): Promise<'stay' | 'done'> {
   const deadline = Date.now() + maxMinutes * 60_000;
   const started = new Date();
   console.error(`[attack] starting the server (engine ${engine}) …`);
-  const server = await ServerChild.start(engine);
+  const server = await startServer(engine);
   const rows: Row[] = [];
   const probe = new HealthProbe(server.url);
   try {
     const { b: bystander, s: bySession } = await Bystander.start(server.url);
-    const rssStart = (await server.sample())!.rss;
+    const rssStart = (await server.sample(10_000))!.rss;
     for (const attack of ATTACKS) {
       if (only && !only.includes(attack.name)) continue;
       if (Date.now() > deadline) {
@@ -567,7 +534,7 @@ async function main(): Promise<'stay' | 'done'> {
       const b0 = performance.now();
       await sleep(6000);
       const baseline = bystander.stepsPerSec(b0, performance.now());
-      const before = (await server.sample())!;
+      const before = (await server.sample(10_000))!;
       const ctx = { url: server.url, server, session, notes: [], bystander: bySession } as Ctx & { bystander: CreateSessionResponse };
       await probe.take(); // starts a fresh maximum
       let peak = before.rss;
@@ -593,7 +560,7 @@ async function main(): Promise<'stay' | 'done'> {
       await sampler;
       // After: the attacker's extra sessions unload (IDLE_PAUSE_MS 4 s) and the caches settle.
       await sleep(8000);
-      const after = (await server.sample())!;
+      const after = (await server.sample(10_000))!;
       rows.push({ name: attack.name, what: attack.what, healthzMaxMs, baseline, during, rssBefore: before.rss, rssPeak: peak, rssAfter: after.rss, loopMax, notes: ctx.notes });
       const r = rows.at(-1)!;
       console.error(

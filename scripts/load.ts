@@ -26,7 +26,7 @@
  * Internally `--serve` is the child side: it starts the server and answers `sample` requests
  * over the IPC channel with process.cpuUsage()/memoryUsage().
  */
-import { fork, type ChildProcess } from 'node:child_process';
+import { ServerChild } from './server-child.ts';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -171,63 +171,20 @@ async function serve(engine: 'fake' | 'real'): Promise<void> {
 // ---------------------------------------------------------------------------------------------
 // Parent side: the load.
 
-class ServerChild {
-  private waiting: ((s: Sample) => void)[] = [];
-  constructor(
-    readonly proc: ChildProcess,
-    readonly url: string,
-    readonly backend: string,
-  ) {
-    proc.on('message', (m: { type: string; sample?: Sample }) => {
-      if (m.type === 'sample') this.waiting.shift()?.(m.sample!);
-    });
-  }
+/** The server child of this script (scripts/server-child.ts), with the load run's sample. */
+type LoadServer = ServerChild<Sample>;
 
-  static start(engine: 'fake' | 'real', overrides: Record<string, string> = {}): Promise<ServerChild> {
-    const proc = fork(fileURLToPath(import.meta.url), ['--serve', '--engine', engine], {
-      cwd: repoRoot,
-      // LOAD_SERVER_NODE_ARGS="--cpu-prof" profiles the server (a .cpuprofile lands in the repo root).
-      execArgv: ['--import', 'tsx', ...(process.env.LOAD_SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean)],
-      env: { ...process.env, ATELIER_LOG: process.env.ATELIER_LOG ?? 'warn', ATELIER_LOAD_SERVER: JSON.stringify(overrides) },
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-    });
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error('the server did not start in 120 s')), 120_000);
-      proc.once('exit', (code) => reject(new Error(`the server exited with code ${code} before it was ready`)));
-      proc.on('message', (m: { type: string; url?: string; backend?: string }) => {
-        if (m.type === 'ready') {
-          clearTimeout(timer);
-          resolve(new ServerChild(proc, m.url!, m.backend!));
-        }
-      });
-    });
-  }
-
-  /** The server's CPU/memory now; null when it does not answer within `timeoutMs` (saturated). */
-  sample(timeoutMs = 5000): Promise<Sample | null> {
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        const i = this.waiting.indexOf(done);
-        if (i >= 0) this.waiting[i] = () => {};
-        resolve(null);
-      }, timeoutMs);
-      const done = (s: Sample) => {
-        clearTimeout(timer);
-        resolve(s);
-      };
-      this.waiting.push(done);
-      this.proc.send({ type: 'sample' });
-    });
-  }
-
-  async stop(): Promise<void> {
-    if (this.proc.exitCode !== null) return;
-    const exited = new Promise((r) => this.proc.once('exit', r));
-    this.proc.send({ type: 'stop' });
-    const timer = setTimeout(() => this.proc.kill('SIGKILL'), 10_000);
-    await exited;
-    clearTimeout(timer);
-  }
+function startServer(engine: 'fake' | 'real', overrides: Record<string, string> = {}): Promise<LoadServer> {
+  return ServerChild.start<Sample>({
+    script: fileURLToPath(import.meta.url),
+    args: ['--serve', '--engine', engine],
+    cwd: repoRoot,
+    // LOAD_SERVER_NODE_ARGS="--cpu-prof" profiles the server (a .cpuprofile lands in the repo root).
+    nodeArgsVar: 'LOAD_SERVER_NODE_ARGS',
+    env: { ...process.env, ATELIER_LOG: process.env.ATELIER_LOG ?? 'warn', ATELIER_LOAD_SERVER: JSON.stringify(overrides) },
+    startTimeoutMs: 120_000,
+    stopTimeoutMs: 10_000,
+  });
 }
 
 async function createSession(url: string): Promise<{ id: string; editorToken: string; viewerToken: string }> {
@@ -311,16 +268,16 @@ async function run(o: Options): Promise<void> {
   const { connectClient } = await import('../server/testing/index.ts');
   const started = new Date();
   let services: LoadServices | null = null;
-  let servers: ServerChild[];
+  let servers: LoadServer[];
   if (o.pgLatency !== null) {
     console.error(`[load] starting redis-server, PostgreSQL + ${o.pgLatency} ms proxy and ${o.processes} servers (engine ${o.engine}) …`);
     const svc = (services = await startLoadServices(o.pgLatency));
     servers = await Promise.all(
-      Array.from({ length: o.processes }, (_, i) => ServerChild.start(o.engine, { redisUrl: svc.redisUrl, databaseUrl: svc.databaseUrl, instanceId: `load-${i + 1}` })),
+      Array.from({ length: o.processes }, (_, i) => startServer(o.engine, { redisUrl: svc.redisUrl, databaseUrl: svc.databaseUrl, instanceId: `load-${i + 1}` })),
     );
   } else {
     console.error(`[load] starting the server (engine ${o.engine}) …`);
-    servers = [await ServerChild.start(o.engine)];
+    servers = [await startServer(o.engine)];
   }
   const server = servers[0];
   /** The process a client connects to: a session's clients are spread over every process. */
