@@ -6,9 +6,9 @@
  * - `pyramid`: a Laplacian-style pyramid of `levels` variables at full, 1/2, 1/4 … resolution;
  *   the image is L0 + up(L1 + up(L2 + …)) with 2× bilinear upsampling (nested, so a coarse level
  *   reaches the image through a smooth B-spline-like kernel rather than one big bilinear tent).
- *   The upsampling is a transposed convolution ({@link upsample2x}), not tf.image.resizeBilinear:
+ *   The upsampling ({@link upsample2x}) is tf.image.resizeBilinear with a gradient of our own:
  *   tfjs 4.22's ResizeBilinearGrad ignores half-pixel centres and, on cpu, swaps height and width
- *   of its result, so the gradient of a resize is wrong or fails.
+ *   of its result, so the built-in gradient of a resize is wrong or fails.
  *   The image is the same function of fewer, coarser numbers for low frequencies, and Adam
  *   normalises each level's step separately, so low frequencies (palette, large strokes) move as
  *   fast per step as fine detail does — pixel-space Adam moves them 4^k times slower. On the
