@@ -7,8 +7,7 @@ import { appendRegionStrokePoints, createRegionStroke, regionStrokePoints } from
 import { DocValidator, seedDocument, type TransactionResult } from './doc-state.ts';
 import { RegionMaskBuilder } from './region-masks.ts';
 import { connectClient, createSession, startTestServer, waitFor, type TestClient, type TestServer } from '../testing/index.ts';
-import type { EngineEvents, EngineHost, EngineInputs, OpenOptions, SessionEngine } from './engine-host.ts';
-import { FakeEngineHost } from './fake-engine.ts';
+import { RecordingEngineHost } from '../testing/recording-engine-host.ts';
 
 const IMG = 'a'.repeat(64);
 const IMG2 = 'b'.repeat(64);
@@ -122,22 +121,6 @@ describe('region masks (S34)', () => {
   });
 });
 
-/** Records what reaches the engine. */
-class RecordingHost implements EngineHost {
-  readonly inner = new FakeEngineHost({ frameRate: 10, frameQuality: 70 });
-  readonly backend = 'fake';
-  opens: EngineInputs[] = [];
-  updates: Partial<EngineInputs>[] = [];
-  open(id: string, inputs: EngineInputs, options: OpenOptions, events: EngineEvents): SessionEngine {
-    this.opens.push(inputs);
-    const e = this.inner.open(id, inputs, options, events);
-    return { update: (c) => (this.updates.push(c), e.update(c)), setActive: (a) => e.setActive(a), dispose: () => e.dispose() };
-  }
-  close() {
-    return this.inner.close();
-  }
-}
-
 describe('region strokes reach the engine (S34)', () => {
   let server: TestServer | null = null;
   const clients: TestClient[] = [];
@@ -148,7 +131,7 @@ describe('region strokes reach the engine (S34)', () => {
   });
 
   test('S34: a region stroke reaches the engine as a mask with its decoded style, never as content', async () => {
-    const host = new RecordingHost();
+    const host = new RecordingEngineHost();
     server = await startTestServer({ idlePauseMs: 5000 }, { engineHost: host });
     const s = await createSession(server.url);
     const c = await connectClient({ url: server.url, session: s.id, token: s.editorToken });

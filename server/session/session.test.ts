@@ -3,31 +3,7 @@ import assert from 'node:assert/strict';
 import * as Y from 'yjs';
 import { ErrorCode } from '../../shared/protocol.ts';
 import { connectClient, createSession, startTestServer, waitFor, type TestClient, type TestServer } from '../testing/index.ts';
-import type { EngineEvents, EngineHost, EngineInputs, OpenOptions, SessionEngine } from './engine-host.ts';
-import { FakeEngineHost } from './fake-engine.ts';
-
-/** A fake engine host that records what reaches the engine. */
-class RecordingHost implements EngineHost {
-  readonly inner = new FakeEngineHost({ frameRate: 10, frameQuality: 70 });
-  readonly backend = 'fake';
-  opens: { inputs: EngineInputs; options: OpenOptions }[] = [];
-  updates: Partial<EngineInputs>[] = [];
-  open(id: string, inputs: EngineInputs, options: OpenOptions, events: EngineEvents): SessionEngine {
-    this.opens.push({ inputs, options });
-    const e = this.inner.open(id, inputs, options, events);
-    return {
-      update: (c) => {
-        this.updates.push(c);
-        e.update(c);
-      },
-      setActive: (a) => e.setActive(a),
-      dispose: () => e.dispose(),
-    };
-  }
-  close() {
-    return this.inner.close();
-  }
-}
+import { RecordingEngineHost } from '../testing/recording-engine-host.ts';
 
 describe('session engine feed', () => {
   let server: TestServer | null = null;
@@ -39,7 +15,7 @@ describe('session engine feed', () => {
   });
 
   test('S8/S12: only valid values reach the engine, and a change reaches it warm (no reopen)', async () => {
-    const host = new RecordingHost();
+    const host = new RecordingEngineHost();
     server = await startTestServer({ idlePauseMs: 5000 }, { engineHost: host });
     const s = await createSession(server.url);
     const c = await connectClient({ url: server.url, session: s.id, token: s.editorToken });
@@ -56,7 +32,7 @@ describe('session engine feed', () => {
   });
 
   test('S20, S25: a drawn stroke is rasterized into the content the engine gets, at the working size', async () => {
-    const host = new RecordingHost();
+    const host = new RecordingEngineHost();
     server = await startTestServer({ idlePauseMs: 5000 }, { engineHost: host });
     const s = await createSession(server.url);
     const c = await connectClient({ url: server.url, session: s.id, token: s.editorToken });
@@ -80,7 +56,7 @@ describe('session engine feed', () => {
   });
 
   test('S12: with nobody watching the session idles after the grace period and resumes from its keyframe on join', async () => {
-    const host = new RecordingHost();
+    const host = new RecordingEngineHost();
     server = await startTestServer({ idlePauseMs: 200, keyframeIntervalMs: 100 }, { engineHost: host });
     const s = await createSession(server.url);
     const c = await connectClient({ url: server.url, session: s.id, token: s.editorToken });
