@@ -15,15 +15,14 @@ import type { Page } from 'playwright-core';
 import { api, type CreateSessionResponse, type PresetsResponse } from '../shared/protocol.ts';
 import { colorForName } from '../client/src/util/color.ts';
 import { repoRoot, startStack, type Stack } from './harness/stack.ts';
-import { lastFrameBefore, lastMark, openSynced, pageNow, recordFrameBytes, waitInPage, type RecordedFrame } from './harness/page.ts';
+import { lastFrameBefore, lastMark, openSynced, outputAsFrame, pageNow, recordFrameBytes, waitInPage, type RecordedFrame } from './harness/page.ts';
 import { waitForServerDoc } from './harness/server-doc.ts';
-import { containBox, decode, hexRgb, meanColor, scaleBox, type Box, type Raw } from './harness/pixels.ts';
+import { containBox, decode, hexRgb, meanColor, type Box, type Raw } from './harness/pixels.ts';
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
 type Rgb = readonly [number, number, number];
 
 const VIEWPORT = { width: 960, height: 640 };
-const OUTPUT_PAD = 8;
 /** Style brush diameter in content pixels (the photo is 451×300): two strokes cover 0–44 % and 56–100 %. */
 const BRUSH = 200;
 /** The working size: small, so the real engine takes many steps in the few seconds the test waits. */
@@ -115,17 +114,6 @@ describe('style brushes: two editors paint two regions with different styles', {
     await page.locator('input[aria-label="Brush size"]').fill(String(BRUSH));
   }
 
-  /** The output canvas as the person sees it, cropped to the frame's rectangle and resized to w×h. */
-  async function outputAsFrame(page: Page, w: number, h: number): Promise<Raw> {
-    const loc = page.locator('.output-stage canvas');
-    const box = (await loc.boundingBox())!;
-    const png = await loc.screenshot();
-    const { width } = await sharp(png).metadata();
-    const r = scaleBox(containBox(w, h, box.width, box.height, OUTPUT_PAD), width! / box.width);
-    const crop = { left: Math.round(r.x0), top: Math.round(r.y0), width: Math.round(r.x1 - r.x0), height: Math.round(r.y1 - r.y0) };
-    return decode(await sharp(png).extract(crop).resize(w, h, { fit: 'fill' }).png().toBuffer());
-  }
-
   /** The halves' mean colours and how far each is from its own style's mean colour. */
   function measure(img: Raw) {
     const [l, r] = halves(img.width, img.height);
@@ -178,7 +166,7 @@ describe('style brushes: two editors paint two regions with different styles', {
 
     // What the people see: both output canvases (DPR 1 and 2) show the two palettes side by side.
     for (const [name, page] of [['Ana (DPR 1)', ana], ['Bo (DPR 2)', bo]] as const) {
-      const shown = measure(await outputAsFrame(page, last.frame.w, last.frame.h));
+      const shown = measure(await decode(await outputAsFrame(page, last.frame.w, last.frame.h)));
       t.diagnostic(`${name}: output canvas left ${fmt(shown.left)}, right ${fmt(shown.right)}, separation ${separation(shown).toFixed(0)}`);
       assert.ok(separation(shown) >= separation(before0) + 20, `${name}'s output canvas does not show the two regions apart (separation ${separation(shown).toFixed(0)}, ${separation(before0).toFixed(0)} before)`);
     }

@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import type { Page } from 'playwright-core';
 import type { CreateSessionResponse } from '../shared/protocol.ts';
 import { startStack, VIEWPORTS, type Stack } from './harness/stack.ts';
-import { openSynced, waitInPage } from './harness/page.ts';
+import { OUTPUT_PAD, openSynced, waitInPage } from './harness/page.ts';
 import { boxError, boxWhere, containBox, decode, fmtBox, nearColor, notColor, scaleBox, type Box } from './harness/pixels.ts';
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
@@ -18,7 +18,6 @@ const GREEN = '#00ff00';
 const BRUSH = 32;
 /** Layout constants of the studio (client SPEC C92): padding around the artwork, in CSS pixels. */
 const CANVAS_PAD = 12;
-const OUTPUT_PAD = 8;
 const CANVAS_BG = '#15161a';
 const OUTPUT_BG = '#0d0e11';
 /** How far (CSS pixels) a drawn edge may be from where it should be: borders and antialiasing. */

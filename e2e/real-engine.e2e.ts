@@ -10,14 +10,13 @@ import { after, before, describe, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import sharp from 'sharp';
 import type { Page } from 'playwright-core';
 import type { CreateSessionResponse } from '../shared/protocol.ts';
 import { repoRoot, startStack, type Stack } from './harness/stack.ts';
-import { framesBetween, lastFrameBefore, lastMark, openSynced, pageNow, recordFrameBytes, waitInPage, type RecordedFrame } from './harness/page.ts';
+import { framesBetween, lastFrameBefore, lastMark, openSynced, outputAsFrame, pageNow, recordFrameBytes, waitInPage, type RecordedFrame } from './harness/page.ts';
 import { waitForServerDoc } from './harness/server-doc.ts';
 import { PARAM_RANGES } from '../shared/param-ranges.ts';
-import { containBox, correlation, decode, decodeResized, hexRgb, luminance, meanAbsDiff, meanColor, scaleBox, type Box } from './harness/pixels.ts';
+import { containBox, correlation, decode, decodeResized, hexRgb, luminance, meanAbsDiff, meanColor, type Box } from './harness/pixels.ts';
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
 /** The bound: a change is visible in the output within this long (page clock). */
@@ -25,7 +24,6 @@ const WITHIN_MS = 2000;
 const BLUE = '#0000ff';
 /** Brush size in content pixels: a thick bar (the content photo is 451×300). */
 const BRUSH = 60;
-const OUTPUT_PAD = 8;
 /** Side of the luminance grid the layout correlation is computed on. */
 const GRID = 32;
 const NEW_PHOTO = path.join(repoRoot, 'assets/content/rocket.jpg');
@@ -66,17 +64,6 @@ describe('the real engine: strokes, new photos and reset reach the picture', { t
     const wait = t0 + WITHIN_MS + 50 - (await pageNow(page));
     if (wait > 0) await page.waitForTimeout(wait);
     return framesBetween(page, t0, t0 + WITHIN_MS);
-  }
-
-  /** The output canvas as the person sees it, cropped to the frame's rectangle and resized to w×h (PNG). */
-  async function outputAsFrame(page: Page, w: number, h: number): Promise<Buffer> {
-    const loc = page.locator('.output-stage canvas');
-    const box = (await loc.boundingBox())!;
-    const png = await loc.screenshot();
-    const { width } = await sharp(png).metadata();
-    const r = scaleBox(containBox(w, h, box.width, box.height, OUTPUT_PAD), width! / box.width);
-    const crop = { left: Math.round(r.x0), top: Math.round(r.y0), width: Math.round(r.x1 - r.x0), height: Math.round(r.y1 - r.y0) };
-    return sharp(png).extract(crop).resize(w, h, { fit: 'fill' }).png().toBuffer();
   }
 
   /** The inner part of the stroke's band in frame pixels (away from its ends and feathered edges). */

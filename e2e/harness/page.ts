@@ -5,6 +5,7 @@
  */
 import type { Page } from 'playwright-core';
 import sharp from 'sharp';
+import { containBox, scaleBox } from './pixels.ts';
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
 /** The editor/projector debug handle (see client/src/editor/editor-page.ts). */
@@ -174,4 +175,18 @@ export async function lastFrameBefore(page: Page, t: number): Promise<RecordedFr
   if (idx < 0) return null;
   const all = await page.evaluate((i) => (window as any).__e2eFrameBytes[i].t as number, idx);
   return (await framesBetween(page, all, all))[0] ?? null;
+}
+
+/** Padding around the output frame in the studio's output panel, in CSS pixels (client SPEC C92). */
+export const OUTPUT_PAD = 8;
+
+/** The output canvas as the person sees it, cropped to the frame's rectangle and resized to w×h (PNG). */
+export async function outputAsFrame(page: Page, w: number, h: number): Promise<Buffer> {
+  const loc = page.locator('.output-stage canvas');
+  const box = (await loc.boundingBox())!;
+  const png = await loc.screenshot();
+  const { width } = await sharp(png).metadata();
+  const r = scaleBox(containBox(w, h, box.width, box.height, OUTPUT_PAD), width! / box.width);
+  const crop = { left: Math.round(r.x0), top: Math.round(r.y0), width: Math.round(r.x1 - r.x0), height: Math.round(r.y1 - r.y0) };
+  return sharp(png).extract(crop).resize(w, h, { fit: 'fill' }).png().toBuffer();
 }
