@@ -9,7 +9,7 @@ import helmet from 'helmet';
 import { ErrorCode, ROUTES } from '../../shared/protocol.ts';
 import { createLogger, logs } from '../log.ts';
 import { LocalRateLimit, type AddressRateLimit } from '../limits/shared-rate-limit.ts';
-import { clientAddress, type TrustFn } from '../limits/client-address.ts';
+import { addressFullMessage, clientAddress, type TrustFn } from '../limits/client-address.ts';
 
 const log = createLogger('http');
 
@@ -151,13 +151,13 @@ export function perIpLimit(what: string, perMinute: number, limiter: AddressRate
  * MAX_SOCKETS_PER_IP connections is answered 429 straight from the HTTP server's request event,
  * without the middleware chain, the router and the token check. One address opening 1000 streams
  * at once (`npm run attack -- --only streams`) kept /healthz waiting 311 ms behind the refusals
- * going through express; the route keeps the same check for the requests that get past this.
+ * going through express. The route's `acquire` stays the authoritative check (a slot can fill
+ * while a request that passed here awaits its token check).
  * Returns whether it answered.
  */
 export function refuseStreamFlood(connections: { count(address: string): number; readonly maxPerAddress: number }, trust: TrustFn): (req: IncomingMessage, res: ServerResponse) => boolean {
   const streamPath = new RegExp('^' + ROUTES.stream.replace(/[.]/g, '\\.').replace(/:[a-z]+/gi, '[^/?]+') + '(\\?|$)');
-  const body = (max: number) =>
-    JSON.stringify({ error: { code: ErrorCode.TooManyClients, message: `your address already has its maximum of ${max} connections and streams (MAX_SOCKETS_PER_IP)` } });
+  const body = (max: number) => JSON.stringify({ error: { code: ErrorCode.TooManyClients, message: addressFullMessage(max) } });
   return (req, res) => {
     if (req.method !== 'GET' || !streamPath.test(req.url ?? '')) return false;
     if (connections.count(clientAddress(req, trust)) < connections.maxPerAddress) return false;

@@ -25,7 +25,7 @@ import { createLogger } from '../log.ts';
 import { AccessDenied, authorizeAccess, requestToken } from '../session/access.ts';
 import { perIpLimit } from './http-guards.ts';
 import type { AddressRateLimit } from '../limits/shared-rate-limit.ts';
-import type { ConnectionCounter } from '../limits/client-address.ts';
+import { addressFullMessage, type ConnectionCounter } from '../limits/client-address.ts';
 
 const log = createLogger('http');
 
@@ -160,20 +160,17 @@ export function apiRouter(deps: RouteDeps): express.Router {
 
   r.get(ROUTES.stream, async (req, res) => {
     // R2/S17: a stream is a long-lived connection like a socket: same per-address and per-session
-    // limits. The address limit is checked first and answered here, not thrown: a flood of
-    // streams from one address (1000 at once in `npm run attack`) is refused before the token
-    // hash and without a walk through express's error handling, which was most of the cost.
+    // limits. A flood from a full address is refused before express (http-guards.ts
+    // refuseStreamFlood); the limits are answered here, not thrown, to keep express's error
+    // handling out of a flood's path.
     const address = req.ip ?? 'unknown';
-    if (deps.connections.count(address) >= deps.connections.maxPerAddress) {
-      return sendError(res, 429, ErrorCode.TooManyClients, `your address already has its maximum of ${deps.connections.maxPerAddress} connections and streams (MAX_SOCKETS_PER_IP)`);
-    }
     const session = await authorize(deps, req, 'viewer');
     if (session.watcherCount >= deps.config.maxClientsPerSession) {
       return sendError(res, 503, ErrorCode.TooManyClients, `session '${session.id}' already has its maximum of ${deps.config.maxClientsPerSession} clients and streams (MAX_CLIENTS_PER_SESSION)`);
     }
     const releaseSlot = deps.connections.acquire(address);
     if (!releaseSlot) {
-      return sendError(res, 429, ErrorCode.TooManyClients, `your address already has its maximum of ${deps.connections.maxPerAddress} connections and streams (MAX_SOCKETS_PER_IP)`);
+      return sendError(res, 429, ErrorCode.TooManyClients, addressFullMessage(deps.connections.maxPerAddress));
     }
     const releaseWatch = session.attach('stream', address);
     const release = () => {

@@ -33,6 +33,11 @@ export function clientAddress(req: IncomingMessage, trust: TrustFn): string {
   }
 }
 
+/** The refusal of a socket or stream from an address that already holds `max` of them (R2, S17). */
+export function addressFullMessage(max: number): string {
+  return `your address already has its maximum of ${max} connections and streams (MAX_SOCKETS_PER_IP)`;
+}
+
 /**
  * Open long-lived connections (sockets and media streams) per client address, so both count
  * against MAX_SOCKETS_PER_IP (R2, S17).

@@ -32,7 +32,7 @@ import type { SessionManager } from '../session/session-manager.ts';
 import { AccessDenied, authorizeAccess } from '../session/access.ts';
 import type { SocketLimits } from './message-guard.ts';
 import { watchSlowConsumers } from './slow-consumers.ts';
-import { ConnectionCounter, clientAddress, compileTrust, type TrustFn } from '../limits/client-address.ts';
+import { ConnectionCounter, addressFullMessage, clientAddress, compileTrust, type TrustFn } from '../limits/client-address.ts';
 import { Connection, type ConnectionOptions } from './connection.ts';
 import { SessionRoom, type RealtimeMetrics } from './session-room.ts';
 import type { AtelierServer, AtelierSocket } from './socket-types.ts';
@@ -135,7 +135,7 @@ export function attachRealtime(httpServer: HttpServer, sessions: SessionManager,
     let releaseSlot = () => {};
     if (connections) {
       const slot = connections.acquire(address);
-      if (!slot) return next(refusal(ErrorCode.TooManyClients, `your address already has its maximum of ${connections.maxPerAddress} connections`));
+      if (!slot) return next(refusal(ErrorCode.TooManyClients, addressFullMessage(connections.maxPerAddress)));
       releaseSlot = slot;
     }
     socket.data = {
