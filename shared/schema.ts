@@ -125,6 +125,12 @@ export type ContentEntry = z.infer<typeof ContentEntry>;
  */
 export const DEFAULT_CONTENT: Readonly<ContentEntry> = Object.freeze({ background: '#ffffff', width: 512, height: 512 });
 
+/**
+ * The images a new session starts with (S2) and `npm run render` renders without options: files of
+ * the bundled presets, relative to `assets/`.
+ */
+export const DEFAULT_SESSION_IMAGES = Object.freeze({ content: 'content/chelsea.png', style: 'style/starry_night.jpg' });
+
 export const MAX_STROKE_POINTS = 20_000; // numbers, i.e. 10k points
 export const MAX_STROKES = 5_000;
 

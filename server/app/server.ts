@@ -9,7 +9,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import express from 'express';
 import type { Config } from '../config.ts';
-import { DEFAULT_CONTENT, DEFAULT_PARAMS } from '../../shared/schema.ts';
+import { DEFAULT_CONTENT, DEFAULT_PARAMS, DEFAULT_SESSION_IMAGES } from '../../shared/schema.ts';
 import { ROUTES } from '../../shared/protocol.ts';
 import { ImageStore } from '../images/store.ts';
 import { createLogger } from '../log.ts';
@@ -125,8 +125,8 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   };
   const metrics = new ServerMetrics(() => sessions, () => engineHost.backend, () => engineHost.tensorCount);
   const defaults = (): SessionDefaults => {
-    const content = images.presetByFile('content/chelsea.png') ?? images.presetByFile('content/astronaut.png');
-    const style = images.presetByFile('style/starry_night.jpg');
+    const content = images.presetByFile(DEFAULT_SESSION_IMAGES.content) ?? images.presetByFile('content/astronaut.png');
+    const style = images.presetByFile(DEFAULT_SESSION_IMAGES.style);
     return {
       params: { ...DEFAULT_PARAMS, model: config.model },
       content: content

@@ -1,5 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { DEFAULT_SESSION_IMAGES } from '../../shared/schema.ts';
 import { parseRenderArgs, UsageError, type RenderOptions } from './args.ts';
 
 const base = ['--content', 'c.png', '--style', 's.jpg', '--out', 'o.png'];
@@ -40,6 +43,14 @@ test('L1: bad options are refused with a message naming the option', () => {
   for (const [extra, re] of cases) {
     assert.throws(() => parse(...extra), (e: unknown) => e instanceof UsageError && re.test((e as Error).message), extra.join(' '));
   }
+});
+
+test('L1: no options at all render a new session\'s images (the chelsea photo × The Starry Night) to render.png', () => {
+  const o = parseRenderArgs([]) as RenderOptions;
+  assert.equal(o.out, 'render.png');
+  assert.ok(o.content!.endsWith(path.join('assets', DEFAULT_SESSION_IMAGES.content)) && existsSync(o.content!), o.content);
+  assert.deepEqual(o.styles.map((s) => path.relative(path.dirname(o.content!), s.path).replaceAll(path.sep, '/')), ['../' + DEFAULT_SESSION_IMAGES.style]);
+  assert.ok(existsSync(o.styles[0].path));
 });
 
 test('L1: missing inputs are reported per mode', () => {

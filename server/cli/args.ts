@@ -2,6 +2,8 @@
  * Command-line options of `npm run render`, parsed and validated in one place so that every
  * mistake is reported before any model is loaded (loading VGG19 takes seconds; a typo should not).
  */
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import {
   BACKEND_NAMES,
@@ -22,6 +24,7 @@ import {
   type PresetName,
 } from '../../shared/names.ts';
 import { PARAMETERIZATION_NAMES } from '../engine/parameterization.ts';
+import { DEFAULT_SESSION_IMAGES } from '../../shared/schema.ts';
 
 /** The engine's experiment modes, plus `grid` (one image per weight combination). */
 export const CLI_MODES = [...EXPERIMENT_MODES, 'grid'] as const;
@@ -85,7 +88,23 @@ export interface RenderOptions {
 
 export class UsageError extends Error {}
 
+const assets = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../assets');
+
+/**
+ * What `npm run render` without any option does: the studio's new-session images (the chelsea
+ * photo × The Starry Night) with every default, written to `render.png` in the current folder.
+ */
+export const DEFAULT_RENDER_ARGV: readonly string[] = Object.freeze([
+  '--content',
+  path.join(assets, DEFAULT_SESSION_IMAGES.content),
+  '--style',
+  path.join(assets, DEFAULT_SESSION_IMAGES.style),
+  '--out',
+  'render.png',
+]);
+
 export const USAGE = `Usage: npm run render -- --content A.jpg --style B.jpg [--style C.jpg ...] --out out.png [options]
+       npm run render          (no options: a new session's images, ${DEFAULT_SESSION_IMAGES.content} × ${DEFAULT_SESSION_IMAGES.style}, to render.png)
 
 Inputs
   --content FILE          content image (PNG/JPEG/WebP)
@@ -155,6 +174,7 @@ function layerList(v: string | undefined): string[] | undefined {
 
 /** Parses argv (without node and script). Throws {@link UsageError} with a readable message. */
 export function parseRenderArgs(argv: string[]): RenderOptions | 'help' {
+  if (argv.length === 0) argv = [...DEFAULT_RENDER_ARGV];
   let parsed;
   try {
     parsed = parseArgs({
