@@ -11,7 +11,7 @@
  * the loss is computed from the k×k row Gram instead ({@link rowStyleLoss}), never forming C×C.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { accurateSum, COV_RIDGE, gramOfRows, RELATIVE_EPSILON, styleLayerLoss, type LayerLossKind, type ObjectiveRegions, type PaletteTarget } from './losses.ts';
+import { accurateSum, COV_RIDGE, gramOfRows, rowStyleLoss, styleLayerLoss, type LayerLossKind, type ObjectiveRegions, type PaletteTarget } from './losses.ts';
 import type { LayerMask, PixelWeights } from './regions.ts';
 import { paletteCells, slicedPaletteLossOfCells, type SlicedPaletteTarget } from './sliced-palette.ts';
 
@@ -65,42 +65,6 @@ export function guidedGramMatrix(features: tf.Tensor4D, mask: LayerMask): tf.Ten
     const g = gramOfRows(maskedRows(features, mask)) as tf.Tensor2D;
     return mask.count === mask.sum ? g : (tf.mul(g, mask.count / mask.sum) as tf.Tensor2D);
   });
-}
-
-/** What a layer's squared Gram error is divided by under each loss convention (losses.ts styleLayerLoss). */
-function divisor(kind: LayerLossKind, channels: number, energy: tf.Scalar): tf.Scalar | number {
-  if (kind === 'mse') return channels * channels;
-  if (kind === 'gatys') return 4 * channels * channels;
-  return tf.add(energy, RELATIVE_EPSILON) as tf.Scalar;
-}
-
-/**
- * E34: ‖s·UᵀU − A‖²_F ÷ divisor, for U = [k, C] with k < C, without the C×C Gram:
- * ‖s·UᵀU − A‖² = s²‖UUᵀ‖² − 2s·Σ(UA ⊙ U) + ‖A‖² (A symmetric), whose gradient is
- * 4s·(s·UUᵀU − UA) ÷ divisor: a k×C·C×C product and k×k ones, no C×C pass. On mobilenet_v2's
- * block_16 (k = 48, C = 960) a C×C Gram, its loss and its gradient took some 60 ms per part on
- * wasm; this takes a few. Same value as the Gram form up to float32 rounding.
- */
-export function rowStyleLoss(u: tf.Tensor2D, scale: number, target: tf.Tensor2D, energy: tf.Scalar, kind: LayerLossKind): tf.Scalar {
-  const c = u.shape[1];
-  const op = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
-    const rows = args[0] as tf.Tensor2D;
-    const save = args[1] as tf.GradSaveFunc;
-    const ua = tf.matMul(rows, target);
-    const k = tf.matMul(rows, tf.transpose(rows));
-    const d = divisor(kind, c, energy);
-    const num = tf.add(tf.sub(tf.mul(accurateSum(tf.square(k)), scale * scale), tf.mul(accurateSum(tf.mul(ua, rows)), 2 * scale)), energy);
-    save([rows, ua, k]);
-    return {
-      value: tf.div(num, d) as tf.Scalar,
-      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-        const [r, uaS, kS] = saved as [tf.Tensor2D, tf.Tensor2D, tf.Tensor2D];
-        const g = tf.mul(tf.sub(tf.mul(tf.matMul(kS, r), scale), uaS), 4 * scale);
-        return tf.mul(tf.div(g, divisor(kind, c, energy)), dy);
-      },
-    };
-  });
-  return op(u) as tf.Scalar;
 }
 
 /** One part's loss at one layer: through the row Gram where the part has fewer rows than channels. */

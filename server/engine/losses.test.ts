@@ -1,7 +1,7 @@
 import { test, describe, before } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
-import { accurateSum, contentLayerLoss, gramMatrix, softmaxFeatures, styleLayerLoss, totalVariation } from './losses.ts';
+import { accurateSum, contentLayerLoss, featureStyleLoss, gramMatrix, softmaxFeatures, styleLayerLoss, targetEnergy, totalVariation } from './losses.ts';
 import { useCpuBackend } from './testing/helpers.ts';
 
 const close = (a: number, b: number, tol = 1e-5) => assert.ok(Math.abs(a - b) <= tol * Math.max(1, Math.abs(b)), `${a} != ${b}`);
@@ -88,6 +88,24 @@ describe('loss building blocks', () => {
     const sumA2 = A.reduce((s, v) => s + (v / M) ** 2, 0);
     close(styleLayerLoss(g, a, 'relative').dataSync()[0], sse / (M * M) / sumA2);
     tf.dispose([fx, fs, g, a]);
+  });
+
+  test('E6: a layer with fewer positions than channels gets the same style loss and gradient through its row Gram as through the C×C Gram', () => {
+    // 2×3 positions, 10 channels: featureStyleLoss takes the row-Gram path; styleLayerLoss(gramMatrix) is the definition.
+    const f = tf.randomNormal([1, 2, 3, 10], 0, 1, 'float32', 11) as tf.Tensor4D;
+    const a = tf.tidy(() => gramMatrix(tf.randomNormal([1, 4, 5, 10], 0.5, 1, 'float32', 12) as tf.Tensor4D));
+    const energy = targetEnergy(a);
+    for (const kind of ['relative', 'mse', 'gatys'] as const) {
+      const viaGram = (x: tf.Tensor) => styleLayerLoss(gramMatrix(x as tf.Tensor4D), a, kind);
+      const viaRows = (x: tf.Tensor) => featureStyleLoss(x as tf.Tensor4D, a, kind, energy);
+      close(viaRows(f).dataSync()[0], viaGram(f).dataSync()[0], 1e-5);
+      const [g1, g2] = [tf.grad(viaGram)(f), tf.grad(viaRows)(f)];
+      const mag = tf.max(tf.abs(g1)).dataSync()[0];
+      const err = tf.max(tf.abs(tf.sub(g1, g2))).dataSync()[0];
+      assert.ok(mag > 0 && err <= 1e-5 * mag, `${kind}: gradients differ by ${err} (max ${mag})`);
+      tf.dispose([g1, g2]);
+    }
+    tf.dispose([f, a, energy]);
   });
 
   test('E6: blocked sums equal the float64 sum of their elements and have gradient one', () => {

@@ -161,9 +161,61 @@ export function styleLayerLoss(g: tf.Tensor2D, a: tf.Tensor2D, kind: LayerLossKi
   });
 }
 
+/** What a layer's squared Gram error is divided by under each loss convention (losses.ts styleLayerLoss). */
+function divisor(kind: LayerLossKind, channels: number, energy: tf.Scalar): tf.Scalar | number {
+  if (kind === 'mse') return channels * channels;
+  if (kind === 'gatys') return 4 * channels * channels;
+  return tf.add(energy, RELATIVE_EPSILON) as tf.Scalar;
+}
+
+/**
+ * E34: ‖s·UᵀU − A‖²_F ÷ divisor, for U = [k, C] with k < C, without the C×C Gram:
+ * ‖s·UᵀU − A‖² = s²‖UUᵀ‖² − 2s·Σ(UA ⊙ U) + ‖A‖² (A symmetric), whose gradient is
+ * 4s·(s·UUᵀU − UA) ÷ divisor: a k×C·C×C product and k×k ones, no C×C pass. On mobilenet_v2's
+ * block_16 (k = 48, C = 960) a C×C Gram, its loss and its gradient took some 60 ms per part on
+ * wasm; this takes a few. Same value as the Gram form up to float32 rounding.
+ * Used by painted regions (guided.ts) and by {@link featureStyleLoss} for whole layers.
+ */
+export function rowStyleLoss(u: tf.Tensor2D, scale: number, target: tf.Tensor2D, energy: tf.Scalar, kind: LayerLossKind): tf.Scalar {
+  const c = u.shape[1];
+  const op = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
+    const rows = args[0] as tf.Tensor2D;
+    const save = args[1] as tf.GradSaveFunc;
+    const ua = tf.matMul(rows, target);
+    const k = tf.matMul(rows, tf.transpose(rows));
+    const d = divisor(kind, c, energy);
+    const num = tf.add(tf.sub(tf.mul(accurateSum(tf.square(k)), scale * scale), tf.mul(accurateSum(tf.mul(ua, rows)), 2 * scale)), energy);
+    // The energy is saved with the rest: a caller may have made it in a scope that ends before the backward pass.
+    save([rows, ua, k, energy]);
+    return {
+      value: tf.div(num, d) as tf.Scalar,
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [r, uaS, kS, e] = saved as [tf.Tensor2D, tf.Tensor2D, tf.Tensor2D, tf.Scalar];
+        const g = tf.mul(tf.sub(tf.mul(tf.matMul(kS, r), scale), uaS), 4 * scale);
+        return tf.mul(tf.div(g, divisor(kind, c, e)), dy);
+      },
+    };
+  });
+  return op(u) as tf.Scalar;
+}
+
+/**
+ * Style loss of one layer from its (transformed) features `f` `[1, H, W, C]` and the target Gram
+ * `a`, with `energy` = Σ a² kept with the target. Where the layer has fewer positions than
+ * channels (mobilenet_v2's block_13..16 at 256 px: 160 × 576, 40 × 960) the loss goes through the
+ * H W × H W row Gram ({@link rowStyleLoss}) and never forms the C×C Gram, its transpose and the
+ * C×C passes of the error: one n×C·C×C product instead of three, 14 ms less of a 104 ms step
+ * (`npm run bench:stylization`). Elsewhere it is the Gram form, {@link styleLayerLoss}.
+ */
+export function featureStyleLoss(f: tf.Tensor4D, a: tf.Tensor2D, kind: LayerLossKind, energy?: tf.Scalar): tf.Scalar {
+  const [, h, w, c] = f.shape;
+  if (h * w >= c) return styleLayerLoss(gramMatrix(f), a, kind, energy);
+  return tf.tidy(() => rowStyleLoss(tf.reshape(f, [h * w, c]) as tf.Tensor2D, 1 / (h * w), a, energy ?? targetEnergy(a), kind));
+}
+
 /** Σ a² of a Gram target: the denominator of the `relative` style loss. */
 export function targetEnergy(a: tf.Tensor2D): tf.Scalar {
-  return accurateSum(tf.square(a));
+  return tf.tidy(() => accurateSum(tf.square(a)));
 }
 
 /** Content loss of one layer between features `f` and target features `p`. */
@@ -210,6 +262,8 @@ export interface Objective {
   contentTargets: ReadonlyMap<string, tf.Tensor4D> | null;
   /** Target Grams per style layer (blended over styles); absent = no style term. */
   styleTargets: ReadonlyMap<string, tf.Tensor2D> | null;
+  /** Σ A² of each target Gram, kept with the targets; absent = computed per call. */
+  styleEnergies?: ReadonlyMap<string, tf.Scalar> | null;
   contentLoss: LayerLossKind;
   styleLoss: LayerLossKind;
   averaging: LayerAveraging;
@@ -301,7 +355,9 @@ export function transferLoss(x: tf.Tensor4D, o: Objective, image: tf.Tensor4D = 
       for (const { layer, weight } of o.styleLayers) {
         if (weight === 0) continue;
         const f = transformFeatures(feats.get(layer)!, o.transform);
-        const term = o.regions ? o.regions.styleLayerLoss(f, layer) : styleLayerLoss(gramMatrix(f), o.styleTargets!.get(layer)!, o.styleLoss);
+        const term = o.regions
+          ? o.regions.styleLayerLoss(f, layer)
+          : featureStyleLoss(f, o.styleTargets!.get(layer)!, o.styleLoss, o.styleEnergies?.get(layer));
         style = tf.add(style, tf.mul(term, weight / norm));
       }
       style = tf.mul(style, o.styleWeight);

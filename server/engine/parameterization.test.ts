@@ -112,6 +112,25 @@ describe('image parameterizations', () => {
     p.dispose();
   });
 
+  test('E23: pullback is the adjoint of render: the gradient of the variables from the gradient of the image, every parameterization', () => {
+    const img = rgbToTensor(syntheticImage(12, 11, 5));
+    for (const name of PARAMETERIZATION_NAMES) {
+      const p = createParameterization(name, img, { levels: 3 });
+      const dImage = tf.randomUniform([1, 11, 12, 3], -1, 1, 'float32', 9) as tf.Tensor4D;
+      const { grads } = tf.variableGrads(() => tf.sum(tf.mul(p.render(), dImage)) as tf.Scalar, p.variables as tf.Variable[]);
+      const pulled = p.pullback(dImage);
+      assert.equal(pulled.length, p.variables.length, name);
+      for (const [k, v] of p.variables.entries()) {
+        assert.deepEqual(pulled[k].shape, v.shape, `${name} level ${k}`);
+        const scale = tf.tidy(() => tf.max(tf.abs(grads[v.name])).dataSync()[0]);
+        assert.ok(scale > 0 && maxAbsDiff(pulled[k], grads[v.name]) <= 1e-5 * scale, `${name} level ${k}`);
+      }
+      tf.dispose([dImage, ...pulled, ...Object.values(grads)]);
+      p.dispose();
+    }
+    img.dispose();
+  });
+
   test('E23: a transfer runs on each parameterization and keeps the image in [0, 1]; L-BFGS optimizes pixels', async () => {
     const net = createRandomNet();
     const content = syntheticImage(24, 18, 1);

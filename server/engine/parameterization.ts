@@ -42,6 +42,12 @@ export interface ImageParameterization {
   readonly width: number;
   /** The image `[1, H, W, 3]`, differentiable w.r.t. {@link variables}. Use inside a tidy/tape. */
   render(): tf.Tensor4D;
+  /**
+   * The adjoint of {@link render} (render is linear): the gradient of each variable, finest first,
+   * from the gradient `dImage` of the image (`[1, H, W, 3]`, not disposed). Lets a caller
+   * differentiate w.r.t. an image it already has instead of rendering it again under the tape.
+   */
+  pullback(dImage: tf.Tensor4D): tf.Tensor4D[];
   /** Makes the image exactly `image` (`[1, H, W, 3]`, not disposed). */
   assign(image: tf.Tensor4D): void;
   /** Adds `delta` (`[1, H, W, 3]`, not disposed) to the image, exactly. */
@@ -130,6 +136,9 @@ class PixelImage implements ImageParameterization {
     // A copy, not the variable: callers may dispose what they get, and tidy must own it.
     return tf.clone(this.x);
   }
+  pullback(dImage: tf.Tensor4D): tf.Tensor4D[] {
+    return [tf.clone(dImage)];
+  }
   assign(image: tf.Tensor4D): void {
     this.x.assign(image);
   }
@@ -166,8 +175,12 @@ const COLOR_SQRT = [
 function colorBasis(): { toRgb: number[][]; fromRgb: number[][] } {
   const norm = Math.max(...[0, 1, 2].map((j) => Math.hypot(COLOR_SQRT[0][j], COLOR_SQRT[1][j], COLOR_SQRT[2][j])));
   const m = COLOR_SQRT.map((row) => row.map((v) => v / norm));
-  const mt = [0, 1, 2].map((i) => [0, 1, 2].map((j) => m[j][i]));
+  const mt = transpose3(m);
   return { toRgb: mt, fromRgb: invert3(mt) };
+}
+
+function transpose3(m: number[][]): number[][] {
+  return [0, 1, 2].map((i) => [0, 1, 2].map((j) => m[j][i]));
 }
 
 /** `[1, H, W, 3]` times a 3×3 matrix on the colour axis (differentiable, rank ≤ 4). */
@@ -215,6 +228,19 @@ class PyramidImage implements ImageParameterization {
       }
       if (this.basis) return mixColors(acc, this.basis.toRgb);
       return this.levels.length === 1 ? tf.clone(acc) : acc;
+    });
+  }
+  pullback(dImage: tf.Tensor4D): tf.Tensor4D[] {
+    return tf.tidy(() => {
+      // rgb = acc₀·M, acc_k = L_k + up(acc_k+1): dL₀ = d acc₀ = d rgb·Mᵀ, dL_k+1 = upᵀ(dL_k).
+      let g = this.basis ? mixColors(dImage, transpose3(this.basis.toRgb)) : tf.clone(dImage);
+      const out = [g];
+      for (let k = 1; k < this.levels.length; k++) {
+        const [, h, w] = this.levels[k].shape;
+        g = upsample2xAdjoint(g, h, w);
+        out.push(g);
+      }
+      return out;
     });
   }
   assign(image: tf.Tensor4D): void {
