@@ -8,6 +8,11 @@
  * `after-rev` defaults to the working tree itself (uncommitted changes included).
  *
  *   node --import tsx bench/compare-revisions.ts d51decc HEAD --networks mobilenet_v2,vgg19 --sizes 128,256
+ *
+ * `--bench stylization` runs `bench/stylization-cost.ts` instead (its variants: the old pixel
+ * optimization and the default's parts, each revision's own code) and compares per variant:
+ *
+ *   node --import tsx bench/compare-revisions.ts 49e39ca HEAD --bench stylization --rounds 3
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
@@ -17,11 +22,14 @@ import { exitWithUsage, numberArg, readArgs, toArgv } from '../scripts/cli-args.
 import { ENGINE_BENCH_OPTIONS } from './engine-options.ts';
 
 // Revisions, then bench/engine.ts's own options (checked here, passed on) and --rounds.
-const USAGE = 'bench/compare-revisions.ts <before-rev> [after-rev] [--networks ... --sizes ... (bench/engine.ts options)] [--rounds 3]';
-const { values, positionals } = readArgs({ ...ENGINE_BENCH_OPTIONS, rounds: { type: 'string' } }, USAGE, { positionals: true });
+const USAGE = 'bench/compare-revisions.ts <before-rev> [after-rev] [--networks ... --sizes ... (bench/engine.ts options)] [--bench engine|stylization] [--rounds 3]';
+const { values, positionals } = readArgs({ ...ENGINE_BENCH_OPTIONS, rounds: { type: 'string' }, bench: { type: 'string', default: 'engine' } }, USAGE, {
+  positionals: true,
+});
 const [beforeRev, afterRev] = positionals;
 if (!beforeRev || positionals.length > 2) exitWithUsage('give one or two revisions', USAGE);
-const { rounds: roundsArg, ...engineOptions } = values;
+const { rounds: roundsArg, bench, ...engineOptions } = values;
+if (bench !== 'engine' && bench !== 'stylization') exitWithUsage(`--bench is engine or stylization (got ${bench})`, USAGE);
 const rounds = numberArg(roundsArg, 'rounds') ?? 3;
 const passthrough = toArgv(engineOptions);
 const root = execFileSync('git', ['rev-parse', '--show-toplevel'], { encoding: 'utf8' }).trim();
@@ -42,18 +50,16 @@ try {
   for (let round = 0; round < rounds; round++) {
     for (const side of sides) {
       const out = path.join(os.tmpdir(), `atelier-compare-${process.pid}.md`);
-      const r = spawnSync(process.execPath, ['--import', 'tsx', 'bench/engine.ts', '--backends', 'wasm', '--steps', '3', ...passthrough, '--out', out], {
-        cwd: side.dir,
-        encoding: 'utf8',
-        timeout: 30 * 60_000,
-      });
-      if (r.status !== 0) throw new Error(`${side.name}: bench/engine.ts failed: ${r.stderr.slice(-600)}`);
+      const args = bench === 'stylization' ? ['bench/stylization-cost.ts', '--out', out] : ['bench/engine.ts', '--backends', 'wasm', '--steps', '3', ...passthrough, '--out', out];
+      const r = spawnSync(process.execPath, ['--import', 'tsx', ...args], { cwd: side.dir, encoding: 'utf8', timeout: 30 * 60_000 });
+      if (r.status !== 0) throw new Error(`${side.name}: ${args[0]} failed: ${r.stderr.slice(-600)}`);
       for (const line of r.stdout.split('\n')) {
-        const m = /^(\w+)\t(\w+)\t(\d+)px\t([\d.]+) ms\/step/.exec(line);
+        // engine.ts: "wasm\tmobilenet_v2\t256px\t123.4 ms/step"; stylization-cost.ts: "| default | what | 104 | ..."
+        const m = bench === 'stylization' ? /^\| (\w+) \| [^|]+ \| ([\d.]+) \|/.exec(line) : /^(\w+)\t(\w+)\t(\d+)px\t([\d.]+) ms\/step/.exec(line);
         if (!m) continue;
-        const key = `${m[1]} ${m[2]} ${m[3]}`;
+        const key = bench === 'stylization' ? m[1] : `${m[1]} ${m[2]} ${m[3]}`;
         const list = results.get(side.name)!.get(key) ?? [];
-        list.push(Number(m[4]));
+        list.push(Number(bench === 'stylization' ? m[2] : m[4]));
         results.get(side.name)!.set(key, list);
       }
       if (existsSync(out)) rmSync(out);
@@ -65,10 +71,15 @@ try {
 }
 const median = (a: number[]) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)];
 const [b, a] = sides.map((s) => results.get(s.name)!);
-console.log(`| backend network size | ${sides[0].name} ms/step | ${sides[1].name} ms/step | speed-up |`);
+console.log(`| ${bench === 'stylization' ? 'variant' : 'backend network size'} | ${sides[0].name} ms/step | ${sides[1].name} ms/step | speed-up |`);
 console.log('|---|---|---|---|');
 for (const [key, before] of b) {
   const after = a.get(key);
   if (!after) continue;
   console.log(`| ${key} | ${median(before).toFixed(0)} | ${median(after).toFixed(0)} | ${(median(before) / median(after)).toFixed(2)}× |`);
+}
+if (bench === 'stylization' && b.get('before') && a.get('default')) {
+  // The question of issue 14: is the new default as fast as the old one ran (pixels, no shift, no palette)?
+  const [old, now] = [median(b.get('before')!), median(a.get('default')!)];
+  console.log(`\nthe old default (\`before\`) at ${sides[0].name}: ${old.toFixed(0)} ms/step; \`default\` at ${sides[1].name}: ${now.toFixed(0)} ms/step (${(now / old).toFixed(2)}× the time)`);
 }
