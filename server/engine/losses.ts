@@ -205,12 +205,13 @@ export function rowStyleLoss(u: tf.Tensor2D, scale: number, target: tf.Tensor2D,
  * `a`, with `energy` = Σ a² kept with the target. Where the layer has fewer positions than
  * channels (mobilenet_v2's block_13..16 at 256 px: 160 × 576, 40 × 960) the loss goes through the
  * H W × H W row Gram ({@link rowStyleLoss}) and never forms the C×C Gram, its transpose and the
- * C×C passes of the error: one n×C·C×C product instead of three, 14 ms less of a 104 ms step
- * (`npm run bench:stylization`). Elsewhere it is the Gram form, {@link styleLayerLoss}.
+ * C×C passes of the error: one n×C·C×C product instead of three, 114 → 86–88 ms a step of the old
+ * pixel default (`npm run bench:stylization`). Elsewhere, or with `form` 'gram' (presets that reproduce a
+ * reference, E6), it is the Gram form, {@link styleLayerLoss}.
  */
-export function featureStyleLoss(f: tf.Tensor4D, a: tf.Tensor2D, kind: LayerLossKind, energy?: tf.Scalar): tf.Scalar {
+export function featureStyleLoss(f: tf.Tensor4D, a: tf.Tensor2D, kind: LayerLossKind, energy?: tf.Scalar, form: 'gram' | 'fastest' = 'fastest'): tf.Scalar {
   const [, h, w, c] = f.shape;
-  if (h * w >= c) return styleLayerLoss(gramMatrix(f), a, kind, energy);
+  if (form === 'gram' || h * w >= c) return styleLayerLoss(gramMatrix(f), a, kind, energy);
   return tf.tidy(() => rowStyleLoss(tf.reshape(f, [h * w, c]) as tf.Tensor2D, 1 / (h * w), a, energy ?? targetEnergy(a), kind));
 }
 
@@ -265,6 +266,8 @@ export interface Objective {
   styleTargets: ReadonlyMap<string, tf.Tensor2D> | null;
   /** Σ A² of each target Gram, kept with the targets; absent = computed per call. */
   styleEnergies?: ReadonlyMap<string, tf.Scalar> | null;
+  /** The preset's {@link featureStyleLoss} form (E6); absent = fastest. */
+  styleGram?: 'gram' | 'fastest';
   contentLoss: LayerLossKind;
   styleLoss: LayerLossKind;
   averaging: LayerAveraging;
@@ -358,7 +361,7 @@ export function transferLoss(x: tf.Tensor4D, o: Objective, image: tf.Tensor4D = 
         const f = transformFeatures(feats.get(layer)!, o.transform);
         const term = o.regions
           ? o.regions.styleLayerLoss(f, layer)
-          : featureStyleLoss(f, o.styleTargets!.get(layer)!, o.styleLoss, o.styleEnergies?.get(layer));
+          : featureStyleLoss(f, o.styleTargets!.get(layer)!, o.styleLoss, o.styleEnergies?.get(layer), o.styleGram);
         style = tf.add(style, tf.mul(term, weight / norm));
       }
       style = tf.mul(style, o.styleWeight);

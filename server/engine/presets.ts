@@ -59,6 +59,14 @@ export interface Preset {
   /** Feature transform when TransferParams.featureTransform is omitted. */
   featureTransform: FeatureTransform;
   /**
+   * How a layer's style loss is computed (E6): `gram` always forms the C×C Gram, as the source
+   * does, so float32 rounding follows it (the reference presets: with the row form the tutorial's
+   * 10-step curve at 128 px was no longer bit-identical to the previous release's, its largest
+   * loss difference to the reference 4.3e-3 instead of 3.9e-3, docs/REFERENCE.md); `fastest` goes
+   * through the row Gram where a layer has fewer positions than channels (same value, faster).
+   */
+  styleGram: 'gram' | 'fastest';
+  /**
    * How the image is optimized (E23–E26): its parameterization (`pyramid` levels), random shifts of
    * up to `jitter` px before the network sees it (0 = none), and the exponential average of the
    * iterates that `image()` shows (`average` = its decay per step, 0 = the iterate itself).
@@ -88,6 +96,7 @@ export const PRESETS: Readonly<Record<PresetName, Preset>> = {
     resize: { rounding: 'floor', antialias: false },
     quantize: 'truncate',
     featureTransform: 'none',
+    styleGram: 'gram',
     image: { parameterization: 'pixels', levels: 1, jitter: 0, average: 0 },
     suggested: { optimizer: 'adam', learningRate: 0.02, pooling: 'max', init: 'content' },
   },
@@ -109,6 +118,7 @@ export const PRESETS: Readonly<Record<PresetName, Preset>> = {
     resize: { rounding: 'round', antialias: true },
     quantize: 'round',
     featureTransform: 'none',
+    styleGram: 'gram',
     image: { parameterization: 'pixels', levels: 1, jitter: 0, average: 0 },
     suggested: { optimizer: 'lbfgs', learningRate: 0.02, pooling: 'avg', init: 'noise' },
   },
@@ -143,6 +153,7 @@ export const PRESETS: Readonly<Record<PresetName, Preset>> = {
     resize: { rounding: 'round', antialias: true },
     quantize: 'round',
     featureTransform: 'none',
+    styleGram: 'fastest',
     // Per-level Adam 0.01: 0.05 diverged to saturated blotches (issue probe), 0.02 speckles.
     image: { parameterization: 'pyramid-decorrelated', levels: 4, jitter: 8, average: 0 },
     suggested: { optimizer: 'adam', learningRate: 0.01, pooling: 'avg', init: 'content' },

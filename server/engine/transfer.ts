@@ -503,6 +503,7 @@ class StyleTransferImpl implements EngineStyleTransfer {
       contentTargets: w.content !== 0 ? this.targets.contentTargets(dy, dx) : null,
       styleTargets: w.style !== 0 ? (style?.grams ?? null) : null,
       styleEnergies: w.style !== 0 && style ? (style.energy ??= energiesOf(style.grams)) : null,
+      styleGram: this.preset.styleGram,
       contentLoss: this.preset.contentLoss,
       styleLoss: this.preset.styleLoss,
       averaging: this.preset.averaging,
