@@ -178,6 +178,19 @@ describe('the real engine: strokes, new photos and reset reach the picture', { t
     const before = (await lastFrameBefore(ana, t0))!;
     const dBefore = meanAbsDiff(await decodeResized(before.jpeg, w, h), start);
     assert.ok(dBefore >= 20, `the image had not moved away from the start image before the reset (mean difference ${dBefore.toFixed(1)})`);
+    // Both pages' canvases are watched during the same window as the frames: the optimization goes
+    // on after the reset (~11 steps/s), so a canvas looked at only after the window may already
+    // have moved on toward the painting (it did under the full suite's load: 49.7 vs 46.8 allowed).
+    const canvasBest = (page: Page) =>
+      (async () => {
+        let best = Infinity;
+        do {
+          best = Math.min(best, meanAbsDiff(await decode(await outputAsFrame(page, w, h)), start));
+          if (best < 0.7 * dBefore) break;
+        } while ((await pageNow(ana)) < t0 + WITHIN_MS); // t0 is on Ana's page clock
+        return best;
+      })();
+    const canvases = [['Ana (DPR 1)', canvasBest(ana)], ['Bo (DPR 2)', canvasBest(bo)]] as const;
     const frames = await framesWithin(ana, t0);
     const scored = await Promise.all(frames.map(async (f) => ({ f, d: meanAbsDiff(await decodeResized(f.jpeg, w, h), start) })));
     t.diagnostic(`difference to the start image before reset: ${dBefore.toFixed(1)} (iter ${before.iter}); frames within ${WITHIN_MS} ms: ${scored.map((x) => `+${Math.round(x.f.t - t0)}ms iter ${x.f.iter} d=${x.d.toFixed(1)}`).join(', ')}`);
@@ -188,10 +201,10 @@ describe('the real engine: strokes, new photos and reset reach the picture', { t
     const hit = scored.find((x) => x.d <= limit);
     assert.ok(hit, `no frame within ${WITHIN_MS} ms is the start image: mean difference ${Math.min(...scored.map((x) => x.d)).toFixed(1)} at best, ${dBefore.toFixed(1)} before the reset (wanted ≤ ${limit.toFixed(1)})`);
 
-    for (const [name, page] of [['Ana (DPR 1)', ana], ['Bo (DPR 2)', bo]] as const) {
-      const d = meanAbsDiff(await decode(await outputAsFrame(page, w, h)), start);
-      t.diagnostic(`${name}: output canvas differs ${d.toFixed(1)} from the start image`);
-      assert.ok(d < 0.7 * dBefore, `${name}'s output canvas is not back at the start image (difference ${d.toFixed(1)}, ${dBefore.toFixed(1)} before the reset)`);
+    for (const [name, watched] of canvases) {
+      const d = await watched;
+      t.diagnostic(`${name}: output canvas differs ${d.toFixed(1)} from the start image at best within ${WITHIN_MS} ms`);
+      assert.ok(d < 0.7 * dBefore, `${name}'s output canvas was not back at the start image within ${WITHIN_MS} ms of the reset (difference ${d.toFixed(1)} at best, ${dBefore.toFixed(1)} before the reset)`);
     }
     await stack.shot(bo, 'x16-reset-dpr2');
     assert.deepEqual(stack.pageErrors, []);
