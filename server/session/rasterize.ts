@@ -202,6 +202,11 @@ export class PaintCostCounter {
     return this;
   }
 
+  /** An independent counter in the same state (to count on without changing this one). */
+  copy(): PaintCostCounter {
+    return Object.assign(Object.create(PaintCostCounter.prototype) as PaintCostCounter, this);
+  }
+
   /** Points (x,y pairs) added so far. */
   get points(): number {
     return this.count;
