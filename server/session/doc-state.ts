@@ -378,13 +378,14 @@ export class DocValidator {
    */
   private strokesGrown(tr: Y.Transaction, sizeKey: string): boolean {
     const all = this.allDrawn;
-    if (!all || all.sizeKey !== sizeKey || tr.changed.has(this.strokesArray as any)) return false;
+    const strokesArray: unknown = this.strokesArray;
+    if (!all || all.sizeKey !== sizeKey || tr.changed.has(strokesArray as any)) return false;
     const budget = this.paintBudget;
     const grown: { entry: Y.Map<unknown>; prev: Stroke; stroke: Stroke; counter: PaintCostCounter; cost: number }[] = [];
     let updateCost = 0;
     let sessionCost = this.paintCost;
     for (const type of tr.changedParentTypes.keys()) {
-      if (type === (this.strokesArray as unknown) || type._item?.parent !== (this.strokesArray as unknown)) continue;
+      if (type === strokesArray || type._item?.parent !== strokesArray) continue; // not a stroke entry
       const prev = this.strokeCache.get(type) ?? null;
       const g = prev && all.at.has(prev) ? this.grownStroke(tr, type, prev, sizeKey) : null;
       if (!g || !(type instanceof Y.Map)) return false;
