@@ -96,6 +96,42 @@ describe('socket message guard', () => {
     assert.ok(syncUpdateMessage(updates[0]).length > updates[0].length);
   });
 
+  test('R1: the document\'s clocks are read per client the update names, also among many writers', () => {
+    // checkUpdate reads the clock of each client an update names (Y.getState), not the whole state vector.
+    const server = new Y.Doc();
+    const writers = Array.from({ length: 200 }, () => new Y.Doc());
+    const pending: Uint8Array[][] = writers.map(() => []);
+    writers.forEach((w, k) => w.on('update', (u: Uint8Array) => pending[k].push(u)));
+    writers.forEach((w, k) => w.getArray('strokes').push([k]));
+    for (const [k, u] of pending.entries()) {
+      assert.equal(checkUpdate(u[0], server).error, null, `writer ${k}'s first update`);
+      Y.applyUpdate(server, u[0]);
+    }
+    // Each writer appends twice; the second append alone has a gap until the first is applied.
+    for (const [k, w] of writers.entries()) {
+      Y.applyUpdate(w, Y.encodeStateAsUpdate(server));
+      pending[k] = [];
+      w.getArray('strokes').push([k, 1]);
+      w.getArray('strokes').push([k, 2]);
+    }
+    for (const [k, u] of pending.entries()) {
+      assert.match(String(checkUpdate(u[1], server).error), /starts at clock/, `writer ${k}: a gap`);
+      assert.equal(checkUpdate(u[0], server).error, null, `writer ${k}: in order`);
+      Y.applyUpdate(server, u[0]);
+      assert.equal(checkUpdate(u[1], server).error, null, `writer ${k}: now in order`);
+      Y.applyUpdate(server, u[1]);
+    }
+    // Deleting what another writer wrote is fine once the server has it, refused on a doc without it.
+    const del: Uint8Array[] = [];
+    writers[0].on('update', (u: Uint8Array) => del.push(u));
+    Y.applyUpdate(writers[0], Y.encodeStateAsUpdate(server));
+    del.length = 0;
+    writers[0].getArray('strokes').delete(5, 10);
+    assert.equal(checkUpdate(del[0], server).error, null);
+    assert.match(String(checkUpdate(del[0], new Y.Doc()).error), /deletes items|does not have/);
+    assert.equal(server.getArray('strokes').length, 200 * 5, 'every append arrived once');
+  });
+
   test('R1, S9: awareness updates are checked for shape, entry count, state size and the presence schema', (t) => {
     const doc = new Y.Doc();
     const aw = new awarenessProtocol.Awareness(doc);

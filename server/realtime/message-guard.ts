@@ -116,19 +116,24 @@ export function checkUpdate(update: Uint8Array, doc?: Y.Doc): { error: string | 
   const { structs, ds } = decoded;
   const empty = structs.length === 0 && ds.clients.size === 0;
   if (!doc || empty) return { error: null, empty };
-  const state = Y.decodeStateVector(Y.encodeStateVector(doc));
-  /** End (exclusive) of each client's clock range known after this update. */
-  const known = new Map(state);
+  /**
+   * End (exclusive) of each client's clock range known after this update: the document's, read
+   * per client the update names (Y.getState), where encoding and decoding the whole state vector
+   * on every update was O(clients in the document): ~0.4 s of 30 s of a server's main thread in
+   * the cluster load run.
+   */
+  const known = new Map<number, number>();
+  const clock = (client: number) => known.get(client) ?? Y.getState(doc.store, client);
   for (const st of structs) {
     const client = st.id.client;
     const start = st.id.clock;
     const end = start + st.length;
-    const have = known.get(client) ?? 0;
+    const have = clock(client);
     if (st instanceof Y.Skip) return { error: 'update with a gap (skip) in its structs', empty };
     if (start > have) return { error: `update starts at clock ${start} of client ${client}, but the document has only ${have}`, empty };
     if (end > have) known.set(client, end);
   }
-  const has = (id: Y.ID | null) => id === null || id.clock < (known.get(id.client) ?? 0);
+  const has = (id: Y.ID | null) => id === null || id.clock < clock(id.client);
   for (const st of structs) {
     if (!(st instanceof Y.Item)) continue;
     if (!has(st.origin) || !has(st.rightOrigin) || (st.parent instanceof Y.ID && !has(st.parent))) {
@@ -137,7 +142,7 @@ export function checkUpdate(update: Uint8Array, doc?: Y.Doc): { error: string | 
     if (st.content instanceof Y.ContentDoc) return { error: 'subdocuments are not allowed', empty };
   }
   for (const [client, items] of ds.clients) {
-    const end = known.get(client) ?? 0;
+    const end = clock(client);
     for (const it of items) if (it.clock + it.len > end) return { error: `update deletes items of client ${client} the document does not have`, empty };
   }
   return { error: null, empty };

@@ -16,6 +16,7 @@ import {
   DOC_KEYS,
   MAX_REGION_STROKES,
   MAX_REGION_STYLES,
+  MAX_STROKE_POINTS,
   MAX_STROKES,
   MAX_STYLES,
   ParamSchemas,
@@ -29,7 +30,7 @@ import {
 import { ErrorCode, type ErrorPayload } from '../../shared/protocol.ts';
 import type { z } from 'zod';
 import { strokeJson } from '../../shared/strokes.ts';
-import { strokePaintCost } from './rasterize.ts';
+import { PaintCostCounter, strokePaintCost } from './rasterize.ts';
 import { regionStrokeJson } from '../../shared/region-strokes.ts';
 import { workingSize } from './canvas-builder.ts';
 import { CONFIG_DEFAULTS, type Config } from '../config.ts';
@@ -110,6 +111,19 @@ export class DocValidator {
   private regionCache = new WeakMap<object, RegionStroke | null>();
   private regions: RegionStroke[] = [];
   private costs = new WeakMap<Stroke | RegionStroke, { key: string; cost: number }>();
+  /**
+   * Per stroke entry whose last accepted value is what its points array holds now: that array, the
+   * value and its running paint cost, so that appended points alone are validated and costed
+   * ({@link grownStroke}). Re-parsing and re-costing the whole stroke on every point was O(n²) per
+   * stroke: ~2 s of 35 s of a server process's main thread in the cluster load run.
+   */
+  private growth = new WeakMap<object, { points: Y.Array<unknown>; stroke: Stroke; sizeKey: string; counter: PaintCostCounter }>();
+  /**
+   * Set by a whole pass over the strokes when every entry is an object and every valid one is
+   * drawn (none left out by MAX_STROKES or PAINT_MAX_SESSION_COST): where each drawn stroke sits
+   * in {@link strokes}, for {@link strokesGrown}.
+   */
+  private allDrawn: { sizeKey: string; at: Map<Stroke, number> } | null = null;
   /** Stroke entries already told they are over a budget (told once, not on every point). */
   private overBudgetTold = new WeakSet<object>();
   /** Paint cost of the drawn strokes at the working size (a full repaint). */
@@ -125,6 +139,8 @@ export class DocValidator {
     private doc: Y.Doc,
     private imageExists: (id: string) => boolean,
     private paintBudget: PaintBudget = DEFAULT_PAINT_BUDGET,
+    /** Test hook: false = every touched stroke is parsed and costed whole (the reference the appended-points path is checked against). */
+    private appendedPointsOnly = true,
   ) {
     // Define the top-level types before any update is applied: in a fresh Y.Doc, Yjs files
     // the changes of an update into untyped placeholders when the type is not yet defined, and
@@ -192,7 +208,7 @@ export class DocValidator {
     }
     if (touched(this.strokesArray)) {
       const before = this.strokes;
-      this.validateStrokes((e) => entryTouched(e, this.strokeCache), errors);
+      this.validateStrokes((e) => entryTouched(e, this.strokeCache), errors, tr);
       changes.canvas ||= !sameList(before, this.strokes);
     }
     const resized = sizeKeyOf(this.content, this.params) !== sizeBefore;
@@ -323,29 +339,120 @@ export class DocValidator {
     errors.push(e);
   }
 
-  private validateStrokes(isTouched: (e: unknown) => boolean, errors: ErrorPayload[]): void {
+  /**
+   * The new value of a stroke entry whose last accepted value is `prev`, when all `tr` did to it
+   * was append points to its points Y.Array (the way strokes are drawn, shared/strokes.ts) and the
+   * appended points are valid: `prev` with them, its paint cost counted on from `prev`'s in
+   * O(appended points). Null when anything else changed (a field, the array replaced, an insert
+   * or delete before its end, a bad value, the working size): the entry is then validated whole,
+   * which reports exactly what is wrong. Same result as validating it whole (doc-state.test.ts).
+   */
+  private grownStroke(tr: Y.Transaction, entry: unknown, prev: Stroke, sizeKey: string): { stroke: Stroke; counter: PaintCostCounter } | null {
+    if (!(entry instanceof Y.Map) || tr.changed.has(entry as any)) return null;
+    const g = this.growth.get(entry);
+    const points = entry.get('points');
+    if (!g || g.stroke !== prev || g.sizeKey !== sizeKey || g.points !== points) return null;
+    const events = tr.changedParentTypes.get(entry as any);
+    if (!events || events.length !== 1 || events[0].target !== points) return null;
+    const delta = events[0].changes.delta;
+    const before = prev.points.length;
+    const insert = before === 0 ? delta[0] : delta[1];
+    if (delta.length !== (before === 0 ? 1 : 2) || (before > 0 && delta[0].retain !== before) || !Array.isArray(insert?.insert)) return null;
+    const appended = insert.insert as unknown[];
+    if (before + appended.length > MAX_STROKE_POINTS) return null;
+    // The appended points checked by the stroke schema's own rule for points (x,y pairs, finite,
+    // in range); parsing a whole (small) stroke object instead cost ~0.5 s of a 30 s profile.
+    const r = Stroke.shape.points.safeParse(appended);
+    if (!r.success) return null;
+    return { stroke: { ...prev, points: prev.points.concat(r.data) }, counter: g.counter.copy().add(r.data) };
+  }
+
+  /**
+   * The strokes after a transaction that only appended points to strokes that are drawn, when
+   * every valid stroke was drawn before it and still fits every budget after it: each touched
+   * entry is updated from its new points ({@link grownStroke}) without walking the others. Going
+   * over every stroke of the session on every drawn point cost ~1.3 s of 30 s of a server's main
+   * thread in the cluster load run (sessions hold hundreds of strokes). Anything else (a new or
+   * removed entry, an edit, a refusal, a stroke left out) takes the whole pass, which gives the
+   * same result (doc-state.test.ts) and says exactly what is wrong.
+   */
+  private strokesGrown(tr: Y.Transaction, sizeKey: string): boolean {
+    const all = this.allDrawn;
+    const strokesArray: unknown = this.strokesArray;
+    if (!all || all.sizeKey !== sizeKey || tr.changed.has(strokesArray as any)) return false;
+    const budget = this.paintBudget;
+    const grown: { entry: Y.Map<unknown>; prev: Stroke; stroke: Stroke; counter: PaintCostCounter; cost: number }[] = [];
+    let updateCost = 0;
+    let sessionCost = this.paintCost;
+    for (const type of tr.changedParentTypes.keys()) {
+      if (type === strokesArray || type._item?.parent !== strokesArray) continue; // not a stroke entry
+      const prev = this.strokeCache.get(type) ?? null;
+      const g = prev && all.at.has(prev) ? this.grownStroke(tr, type, prev, sizeKey) : null;
+      if (!g || !(type instanceof Y.Map)) return false;
+      for (const k of type.keys()) if (!(k in Stroke.shape)) return false; // reported by the whole pass
+      const cost = g.counter.cost;
+      const known = this.costs.get(prev!);
+      if (known?.key !== sizeKey) return false;
+      const before = known.cost;
+      updateCost += Math.max(0, cost - before);
+      sessionCost += cost - before;
+      if (cost > budget.maxStrokeCost || updateCost > budget.maxUpdateCost) return false;
+      grown.push({ entry: type, prev: prev!, stroke: g.stroke, counter: g.counter, cost });
+    }
+    if (!grown.length || sessionCost > budget.maxSessionCost) return false;
+    const strokes = this.strokes.slice();
+    for (const { entry, prev, stroke, counter, cost } of grown) {
+      const k = all.at.get(prev)!;
+      all.at.delete(prev);
+      all.at.set(stroke, k);
+      strokes[k] = stroke;
+      this.costs.set(stroke, { key: sizeKey, cost });
+      this.strokeCache.set(entry, stroke);
+      this.growth.set(entry, { points: entry.get('points') as Y.Array<unknown>, stroke, sizeKey, counter });
+    }
+    this.strokes = strokes;
+    this.paintCost = sessionCost;
+    return true;
+  }
+
+  private validateStrokes(isTouched: (e: unknown) => boolean, errors: ErrorPayload[], tr?: Y.Transaction): void {
     const out: Stroke[] = [];
     const budget = this.paintBudget;
     const size = workingSize(this.content, this.params.resolution);
     const sizeKey = `${size.width}x${size.height}@${size.scale}`;
+    if (tr && this.strokesGrown(tr, sizeKey)) return;
     let sessionCost = 0;
     let updateCost = 0;
+    let allDrawn = this.appendedPointsOnly;
+    let validCount = 0;
     const tell = (entry: object | null, e: ErrorPayload) => this.tellOnce(entry, e, errors);
     this.strokesArray.toArray().forEach((entry, i) => {
       const key = typeof entry === 'object' && entry !== null ? entry : null;
+      if (!key) allDrawn = false;
       const touched = isTouched(entry);
       const prev = key ? this.strokeCache.get(key) ?? null : null;
       let valid = prev;
       if (touched || !key) {
         this.noteUnknownFields(entry, Stroke.shape);
-        // `points` read through shared/strokes.ts: the append-only Y.Array or an older plain array.
-        const json = strokeJson(entry);
-        const r = Stroke.safeParse(json);
-        if (!r.success) {
-          const m = issueMessage(r.error, json);
-          errors.push(invalid(`strokes[${i}]${m.path}`, m.message));
+        let parsed: Stroke | null = null;
+        let counter: PaintCostCounter | null = null;
+        const grown = tr && prev ? this.grownStroke(tr, entry, prev, sizeKey) : null;
+        if (grown) {
+          ({ stroke: parsed, counter } = grown);
+          this.costs.set(parsed, { key: sizeKey, cost: counter.cost });
         } else {
-          const cost = this.strokeCost(r.data, size, sizeKey);
+          // `points` read through shared/strokes.ts: the append-only Y.Array or an older plain array.
+          const json = strokeJson(entry);
+          const r = Stroke.safeParse(json);
+          if (r.success) parsed = r.data;
+          else {
+            const m = issueMessage(r.error, json);
+            errors.push(invalid(`strokes[${i}]${m.path}`, m.message));
+          }
+        }
+        let accepted = false;
+        if (parsed) {
+          const cost = this.strokeCost(parsed, size, sizeKey);
           const added = Math.max(0, cost - (prev ? this.strokeCost(prev, size, sizeKey) : 0));
           if (cost > budget.maxStrokeCost) {
             tell(key, overBudget(`strokes[${i}].points`, `this stroke would cost over ${budget.maxStrokeCost} pixels to paint (at least ${cost}), over the per-stroke budget of ${budget.maxStrokeCost} (PAINT_MAX_STROKE_COST); draw shorter strokes or use a smaller brush${prev ? '; it is drawn as it was before' : '; it is not drawn'}`));
@@ -353,12 +460,21 @@ export class DocValidator {
             tell(key, overBudget(`strokes[${i}]`, `this update's strokes would cost more than ${budget.maxUpdateCost} pixels to paint (PAINT_MAX_UPDATE_COST); send them in several updates`));
           } else {
             updateCost += added;
-            valid = r.data;
+            valid = parsed;
+            accepted = true;
           }
         }
-        if (key) this.strokeCache.set(key, valid);
+        if (key) {
+          this.strokeCache.set(key, valid);
+          const points = entry instanceof Y.Map ? entry.get('points') : undefined;
+          if (accepted && this.appendedPointsOnly && points instanceof Y.Array) {
+            counter ??= new PaintCostCounter(parsed!, size.width, size.height, size.scale, budget.maxStrokeCost).add(parsed!.points);
+            this.growth.set(key, { points, stroke: parsed!, sizeKey, counter });
+          } else this.growth.delete(key);
+        }
       }
       if (!valid) return;
+      validCount++;
       if (out.length >= MAX_STROKES) {
         if (touched) errors.push(invalid(`strokes[${i}]`, `at most ${MAX_STROKES} strokes are drawn; this one is ignored`));
         return;
@@ -373,6 +489,7 @@ export class DocValidator {
     });
     this.strokes = out;
     this.paintCost = sessionCost;
+    this.allDrawn = allDrawn && out.length === validCount ? { sizeKey, at: new Map(out.map((s, k) => [s, k])) } : null;
   }
   /**
    * S34: region strokes, validated like strokes (schema, paint budgets of S24 counted on their own

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Stroke } from '../../shared/schema.ts';
-import { CanvasComposer, paintStroke, parseHexColor, solidImage, strokePaintCost } from './rasterize.ts';
+import { CanvasComposer, PaintCostCounter, paintStroke, parseHexColor, solidImage, strokePaintCost } from './rasterize.ts';
 
 const stroke = (o: Partial<Stroke>): Stroke => ({ id: 's', author: 'a', tool: 'brush', color: '#ff0000', size: 10, opacity: 1, points: [10, 20, 50, 20], ...o });
 const px = (img: { width: number; data: Uint8Array }, x: number, y: number) => [...img.data.subarray((y * img.width + x) * 3, (y * img.width + x) * 3 + 3)];
@@ -80,6 +80,39 @@ function zig(n: number, w: number, h: number): number[] {
   for (let i = 0; i < n; i++) p.push(i % 2 ? 0 : w - 1, i % 2 ? 0 : h - 1);
   return p;
 }
+
+test('S24: a growing stroke\'s cost counted point by point (PaintCostCounter) equals costing it whole: prefix + suffix = whole, cap included, seeded', () => {
+  let seed = 7;
+  const rnd = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+  let checked = 0;
+  for (let trial = 0; trial < 200; trial++) {
+    const size = 0.5 + rnd() * (trial % 5 === 0 ? 200 : 20);
+    const scale = [1, 0.5, 2, 0.37][trial % 4];
+    const [w, h] = [20 + Math.floor(rnd() * 200), 20 + Math.floor(rnd() * 200)];
+    const cap = trial % 3 === 0 ? 2000 + rnd() * 20_000 : Infinity;
+    // A random walk with steps from 0 (points the thinning drops) to large (off the canvas too).
+    const pts: number[] = [];
+    let x = rnd() * w, y = rnd() * h;
+    const n = 1 + Math.floor(rnd() * 80);
+    for (let i = 0; i < n; i++) {
+      const step = rnd() < 0.3 ? rnd() * 0.5 : rnd() * 30;
+      x += (rnd() - 0.5) * step * 2;
+      y += (rnd() - 0.5) * step * 2;
+      pts.push(Math.round(x * 8) / 8, Math.round(y * 8) / 8);
+    }
+    const s = stroke({ points: pts, size, opacity: trial % 17 === 0 ? 0 : 1 });
+    const counter = new PaintCostCounter(s, w, h, scale, cap);
+    for (let k = 0; k < pts.length; ) {
+      const next = Math.min(pts.length, k + 2 * (1 + Math.floor(rnd() * 4))); // 1 to 4 points at a time
+      counter.add(pts.slice(0, next), k);
+      k = next;
+      assert.equal(counter.cost, strokePaintCost({ ...s, points: pts.slice(0, k) }, w, h, scale, cap), `trial ${trial}, ${k / 2} points`);
+      checked++;
+    }
+    assert.equal(counter.points, pts.length / 2);
+  }
+  assert.ok(checked > 1000, `${checked} prefixes checked`);
+});
 
 test('S24: incremental repaints (several editors growing interleaved strokes) equal a full repaint, seeded', async () => {
   let seed = 42;
