@@ -122,14 +122,22 @@ describeWithServices('cluster: several processes share sessions through Redis an
     onOwner.doc.getArray('strokes').push([stroke('s-last', 90)]);
     await waitFor(() => watcher.doc.getArray('strokes').length === 3, 10_000, 'the last edit on the doomed process to reach the others');
     await waitFor(() => watcher.frames.length > 0, 10_000, 'frames before the kill');
-
-    const killedAt = Date.now();
-    await servers.get(own)!.kill('SIGKILL');
-    servers.delete(own);
     const store = await PostgresStorage.open(dbUrl);
     try {
-      const lastKeyframe = await store.latestKeyframe(session.id);
-      assert.ok(lastKeyframe && lastKeyframe.iter > 0, 'the dead owner stored keyframes');
+      // The owner stores a keyframe every interval once frames flow (S13); killed before its first
+      // one, it would leave nothing to resume from (the fake engine's worker can take a moment to
+      // send its first frame on a loaded machine, so the kill waits for the keyframe, not a time).
+      const lastKeyframe = (await waitFor(
+        async () => {
+          const kf = await store.latestKeyframe(session.id);
+          return kf && kf.iter > 0 ? kf : null;
+        },
+        10_000,
+        'the owner to store a keyframe',
+      ))!;
+      const killedAt = Date.now();
+      await servers.get(own)!.kill('SIGKILL');
+      servers.delete(own);
 
       const next = (await waitFor(
         async () => {
