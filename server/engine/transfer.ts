@@ -121,6 +121,7 @@ class StyleTransferImpl implements EngineStyleTransfer {
   get optimizer(): VariablesOptimizer {
     return this.opt;
   }
+  /** For inspection (tests): writing into it would bypass the kept render ({@link rendered}). */
   get parameterization(): ImageParameterization {
     return this.img;
   }
