@@ -8,14 +8,11 @@
  *   node --import tsx scripts/fresh-session-frames.ts --url http://127.0.0.1:4517 [--seconds 12]
  */
 import { connectClient, createSession } from '../server/testing/index.ts';
-import { numberArg, readArgs } from './cli-args.ts';
+import { exitWithUsage, numberArg, readArgs } from './cli-args.ts';
 
 const USAGE = 'node --import tsx scripts/fresh-session-frames.ts --url http://127.0.0.1:PORT [--seconds 12]';
 const { values } = readArgs({ url: { type: 'string' }, seconds: { type: 'string' } }, USAGE);
-if (!values.url) {
-  console.error(`fresh-session-frames: --url is required\n${USAGE}`);
-  process.exit(2);
-}
+if (!values.url) exitWithUsage('fresh-session-frames: --url is required', USAGE);
 const seconds = numberArg(values.seconds, 'seconds') ?? 12;
 const t0 = performance.now();
 const session = await createSession(values.url);

@@ -49,7 +49,7 @@ function mul3(a: Mat3, b: Mat3): Mat3 {
   return a.map((row) => [0, 1, 2].map((j) => row[0] * b[0][j] + row[1] * b[1][j] + row[2] * b[2][j]));
 }
 
-function transpose3(m: Mat3): Mat3 {
+export function transpose3(m: Mat3): Mat3 {
   return [0, 1, 2].map((i) => [m[0][i], m[1][i], m[2][i]]);
 }
 

@@ -200,6 +200,9 @@ export function rowStyleLoss(u: tf.Tensor2D, scale: number, target: tf.Tensor2D,
   return op(u) as tf.Scalar;
 }
 
+/** How a layer's style loss is formed (presets.ts `styleGram`, E6). */
+export type StyleGramForm = 'gram' | 'fastest';
+
 /**
  * Style loss of one layer from its (transformed) features `f` `[1, H, W, C]` and the target Gram
  * `a`, with `energy` = Σ a² kept with the target. Where the layer has fewer positions than
@@ -209,7 +212,7 @@ export function rowStyleLoss(u: tf.Tensor2D, scale: number, target: tf.Tensor2D,
  * pixel default (`npm run bench:stylization`). Elsewhere, or with `form` 'gram' (presets that reproduce a
  * reference, E6), it is the Gram form, {@link styleLayerLoss}.
  */
-export function featureStyleLoss(f: tf.Tensor4D, a: tf.Tensor2D, kind: LayerLossKind, energy?: tf.Scalar, form: 'gram' | 'fastest' = 'fastest'): tf.Scalar {
+export function featureStyleLoss(f: tf.Tensor4D, a: tf.Tensor2D, kind: LayerLossKind, energy?: tf.Scalar, form: StyleGramForm = 'fastest'): tf.Scalar {
   const [, h, w, c] = f.shape;
   if (form === 'gram' || h * w >= c) return styleLayerLoss(gramMatrix(f), a, kind, energy);
   return tf.tidy(() => rowStyleLoss(tf.reshape(f, [h * w, c]) as tf.Tensor2D, 1 / (h * w), a, energy ?? targetEnergy(a), kind));
@@ -267,7 +270,7 @@ export interface Objective {
   /** Σ A² of each target Gram, kept with the targets; absent = computed per call. */
   styleEnergies?: ReadonlyMap<string, tf.Scalar> | null;
   /** The preset's {@link featureStyleLoss} form (E6); absent = fastest. */
-  styleGram?: 'gram' | 'fastest';
+  styleGram?: StyleGramForm;
   contentLoss: LayerLossKind;
   styleLoss: LayerLossKind;
   averaging: LayerAveraging;

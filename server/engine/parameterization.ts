@@ -29,7 +29,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { resizeImage } from './tensor-image.ts';
 import { sliceAlong } from './ops/mirror-pad.ts';
-import { invert3 } from './color.ts';
+import { invert3, transpose3 } from './color.ts';
 import { PARAMETERIZATION_NAMES, type ParameterizationName } from '../../shared/names.ts';
 
 export { PARAMETERIZATION_NAMES, type ParameterizationName } from '../../shared/names.ts';
@@ -177,10 +177,6 @@ function colorBasis(): { toRgb: number[][]; fromRgb: number[][] } {
   const m = COLOR_SQRT.map((row) => row.map((v) => v / norm));
   const mt = transpose3(m);
   return { toRgb: mt, fromRgb: invert3(mt) };
-}
-
-function transpose3(m: number[][]): number[][] {
-  return [0, 1, 2].map((i) => [0, 1, 2].map((j) => m[j][i]));
 }
 
 /** `[1, H, W, 3]` times a 3×3 matrix on the colour axis (differentiable, rank ≤ 4). */

@@ -6,7 +6,7 @@
  * {@link presetSuggestedParams} gives the values that reproduce the preset's source.
  */
 import type { FeatureNetwork, LayerWeight, OptimizerName, Pooling, InitMode, TransferInputs, TransferParams } from './api.ts';
-import type { FeatureTransform, LayerAveraging, LayerLossKind, TvKind } from './losses.ts';
+import type { FeatureTransform, LayerAveraging, LayerLossKind, StyleGramForm, TvKind } from './losses.ts';
 import { assertRgbImage, type Quantize, type SizeRounding } from './tensor-image.ts';
 import { DEFAULT_LAYERS } from './networks/index.ts';
 import { PARAMETERIZATION_NAMES, type ParameterizationName } from './parameterization.ts';
@@ -65,7 +65,7 @@ export interface Preset {
    * loss difference to the reference 4.3e-3 instead of 3.9e-3, docs/REFERENCE.md); `fastest` goes
    * through the row Gram where a layer has fewer positions than channels (same value, faster).
    */
-  styleGram: 'gram' | 'fastest';
+  styleGram: StyleGramForm;
   /**
    * How the image is optimized (E23–E26): its parameterization (`pyramid` levels), random shifts of
    * up to `jitter` px before the network sees it (0 = none), and the exponential average of the
